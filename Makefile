@@ -1,0 +1,97 @@
+# The front door: `make run` and `make test`. Everything installs from constraints.txt.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+INSTANCE ?= instance
+HOST ?= localhost
+PORT ?= 8080
+PYTEST_ARGS ?=
+
+.PHONY: help
+help: ## Show the targets
+	@grep -E '^[a-zA-Z_%-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python setup.py requirements.txt constraints.txt
+	PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(BIN)/python -m pip install -q -U pip setuptools wheel
+	PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(BIN)/python -m pip install -q -r requirements.txt
+	touch $@
+
+.PHONY: install
+install: $(VENV)/.installed system-packages ## Create .venv and install everything (pinned)
+
+.PHONY: system-packages
+system-packages: ## Debian packages the tests and the room need (Chromium, msgfmt)
+	@if ! command -v chromium >/dev/null || ! command -v msgfmt >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium gettext; \
+	  else echo "Please install: chromium gettext (apt)"; fi; \
+	fi
+
+$(INSTANCE)/etc/zope.conf: etc/zope.conf.in etc/zope.ini.in etc/site.zcml scripts/make_instance.py
+	$(BIN)/python scripts/make_instance.py --dir $(INSTANCE) --host $(HOST) --port $(PORT)
+
+.PHONY: instance
+instance: $(VENV)/.installed $(INSTANCE)/etc/zope.conf ## Write the Zope instance configuration
+
+.PHONY: site
+site: instance ## Create (or update) the demo site; safe to run again
+	$(BIN)/zconsole run $(INSTANCE)/etc/zope.conf scripts/create_site.py
+
+.PHONY: run
+run: site ## Install, create the demo site if missing and serve it (Ctrl-C stops)
+	$(BIN)/python scripts/run.py --instance $(INSTANCE) --port $(PORT)
+
+.PHONY: test
+test: $(VENV)/.installed ## Run the whole test suite
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+.PHONY: test-fast
+test-fast: $(VENV)/.installed ## Run the suite without slow browser/media tests
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: $(VENV)/.installed ## ruff + zpretty checks
+	$(BIN)/ruff check src tests scripts benchmarks
+	$(BIN)/ruff format --check src tests scripts benchmarks
+	find src -name '*.zcml' -o -name '*.xml' | grep -v locales | xargs $(BIN)/zpretty --check
+
+.PHONY: format
+format: $(VENV)/.installed ## Apply ruff and zpretty formatting
+	$(BIN)/ruff check --fix src tests scripts benchmarks
+	$(BIN)/ruff format src tests scripts benchmarks
+	find src -name '*.zcml' -o -name '*.xml' | grep -v locales | xargs $(BIN)/zpretty -i
+
+.PHONY: i18n
+i18n: $(VENV)/.installed ## Re-extract the .pot and sync sv/en .po files
+	$(BIN)/i18ndude rebuild-pot --pot src/prorenata/videomote/locales/prorenata.videomote.pot \
+	  --create prorenata.videomote src/prorenata/videomote
+	for lang in sv en; do $(BIN)/i18ndude sync --pot src/prorenata/videomote/locales/prorenata.videomote.pot \
+	  src/prorenata/videomote/locales/$$lang/LC_MESSAGES/prorenata.videomote.po; done
+
+.PHONY: versions-cfg
+versions-cfg: ## Regenerate versions.cfg (buildout) from constraints.txt
+	$(PYTHON) scripts/versions_cfg.py > versions.cfg
+
+.PHONY: constraints
+constraints: ## Re-resolve every dependency into constraints.txt (review the diff!)
+	rm -rf /tmp/videomote-resolve && $(PYTHON) -m venv /tmp/videomote-resolve
+	/tmp/videomote-resolve/bin/pip install -q -U pip setuptools wheel
+	/tmp/videomote-resolve/bin/pip install -q Plone plone.app.layout==6.0.2 aiortc==1.16.0 -e .[test]
+	{ sed -n '1,3p' constraints.txt; /tmp/videomote-resolve/bin/pip freeze --all --exclude-editable; } > constraints.new
+	mv constraints.new constraints.txt && $(MAKE) versions-cfg
+
+.PHONY: bench
+bench: $(VENV)/.installed ## Run every benchmark (each prints one JSON object last)
+	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+bench-%: $(VENV)/.installed ## Run one benchmark: make bench-<name>
+	$(BIN)/python benchmarks/$*.py
+
+.PHONY: clean
+clean: ## Remove the venv and the instance (the demo database too!)
+	rm -rf $(VENV) $(INSTANCE)

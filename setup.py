@@ -1,0 +1,69 @@
+"""Installer for the prorenata.videomote package."""
+
+from pathlib import Path
+
+from setuptools import find_namespace_packages
+from setuptools import setup
+
+long_description = Path("README.md").read_text(encoding="utf-8")
+
+setup(
+    name="prorenata.videomote",
+    version="1.0.0.dev0",
+    description="Säkert Videomöte: secure video meetings for a Plone school-health journal",
+    long_description=long_description,
+    long_description_content_type="text/markdown",
+    classifiers=[
+        "Environment :: Web Environment",
+        "Framework :: Plone",
+        "Framework :: Plone :: Addon",
+        "Framework :: Plone :: 6.2",
+        "Programming Language :: Python",
+        "Programming Language :: Python :: 3.11",
+        "Operating System :: OS Independent",
+    ],
+    keywords="Plone video meeting WebRTC aiortc CalDAV",
+    author="Prorenata",
+    license="GPL-2.0-only",
+    packages=find_namespace_packages("src", include=["prorenata.*"]),
+    package_dir={"": "src"},
+    include_package_data=True,
+    zip_safe=False,
+    python_requires=">=3.11",
+    install_requires=[
+        "setuptools",
+        "Products.CMFPlone",
+        "Products.GenericSetup",
+        "plone.api",
+        "plone.app.dexterity",
+        "plone.app.event",
+        "plone.app.registry",
+        "plone.restapi",
+        "collective.z3cform.datagridfield",
+        "phonenumbers",
+        "email-validator",
+        "icalendar",
+        "caldav",
+        "aiohttp",
+        "aiortc",
+    ],
+    extras_require={
+        "test": [
+            "pytest",
+            "pytest-plone",
+            "plone.app.testing",
+            "plone.classicui",
+            "aiosmtpd",
+            "radicale",
+            "xandikos",
+            "playwright",
+            "requests",
+            "ruff",
+            "zpretty",
+            "i18ndude",
+        ],
+    },
+    entry_points={
+        "z3c.autoinclude.plugin": ["target = plone"],
+    },
+)

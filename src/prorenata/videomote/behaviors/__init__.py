@@ -1,0 +1,1 @@
+"""Behaviors for record types that already exist in a journal."""

@@ -1,0 +1,1 @@
+"""The booking rules: plain Python, no Zope imports beyond message ids."""

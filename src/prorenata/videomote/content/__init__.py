@@ -1,0 +1,1 @@
+"""Dexterity content: the student/patient record and the video meeting."""

@@ -1,0 +1,147 @@
+"""The video meeting ("Videomöte"): a calendar event with an invitee."""
+
+from plone import api
+from plone.app.event.base import default_timezone
+from plone.autoform import directives
+from plone.dexterity.content import Item
+from plone.supermodel import model
+from prorenata.videomote import _
+from prorenata.videomote.booking.rules import missing_custom_fields
+from prorenata.videomote.content.fields import EmailAddress
+from prorenata.videomote.content.fields import MobileNumber
+from zope import schema
+from zope.interface import Invalid
+from zope.interface import implementer
+from zope.interface import invariant
+from zope.interface import provider
+from zope.schema.interfaces import IContextAwareDefaultFactory
+from zope.schema.vocabulary import SimpleTerm
+from zope.schema.vocabulary import SimpleVocabulary
+
+import uuid
+
+CONTACT_STUDENT = "student"
+CONTACT_GUARDIAN = "guardian"
+CONTACT_CUSTOM = "custom"
+
+CONTACT_CHOICES = SimpleVocabulary(
+    [
+        SimpleTerm(CONTACT_STUDENT, CONTACT_STUDENT, _("Elev (Primär kontaktuppgift)")),
+        SimpleTerm(CONTACT_GUARDIAN, CONTACT_GUARDIAN, _("Vårdnadshavare (Primär kontaktuppgift)")),
+        SimpleTerm(CONTACT_CUSTOM, CONTACT_CUSTOM, _("Anpassad (Om annan kontaktuppgift)")),
+    ]
+)
+
+STATE_BOOKED = "booked"
+STATE_STARTED = "started"
+STATE_ENDED = "ended"
+STATE_CANCELLED = "cancelled"
+
+MEETING_STATES = SimpleVocabulary(
+    [
+        SimpleTerm(STATE_BOOKED, STATE_BOOKED, _("Bokat")),
+        SimpleTerm(STATE_STARTED, STATE_STARTED, _("Startat")),
+        SimpleTerm(STATE_ENDED, STATE_ENDED, _("Avslutat")),
+        SimpleTerm(STATE_CANCELLED, STATE_CANCELLED, _("Avbokat")),
+    ]
+)
+
+
+@provider(IContextAwareDefaultFactory)
+def patient_of_context(context):
+    """When booking from inside a student/patient record, that record is preselected."""
+    from plone.uuid.interfaces import IUUID
+    from prorenata.videomote.behaviors.contact_details import IContactDetails
+
+    if IContactDetails.providedBy(context):
+        return IUUID(context, None)
+    return None
+
+
+def new_ical_uid() -> str:
+    """A random, stable iCalendar UID that reveals nothing about the journal."""
+    return f"{uuid.uuid4()}@videomote"
+
+
+@provider(IContextAwareDefaultFactory)
+def default_meeting_timezone(context):
+    """The time zone set in the control panel, else the site's."""
+    configured = api.portal.get_registry_record("prorenata.videomote.timezone", default=None)
+    return configured or default_timezone(context) or "Europe/Stockholm"
+
+
+class IVideoMeeting(model.Schema):
+    """Title, invitee choice and the bookkeeping of one video meeting.
+
+    Start and end come from plone.app.event's ``IEventBasic`` behavior.
+    """
+
+    title = schema.TextLine(
+        title=_("Titel"),
+        description=_("Titeln visas för deltagarna i videomötet."),
+        required=True,
+    )
+    meeting_timezone = schema.Choice(
+        title=_("Tidszon"),
+        vocabulary="plone.app.vocabularies.Timezones",
+        defaultFactory=default_meeting_timezone,
+        required=True,
+    )
+    patient_uid = schema.Choice(
+        title=_("Elev/patient"),
+        vocabulary="prorenata.videomote.Patients",
+        defaultFactory=patient_of_context,
+        required=True,
+    )
+    contact_choice = schema.Choice(
+        title=_("Videomöte"),
+        description=_("Vilka kontaktuppgifter ska inbjudan skickas till?"),
+        vocabulary=CONTACT_CHOICES,
+        default=CONTACT_STUDENT,
+        required=True,
+    )
+    custom_name = schema.TextLine(title=_("Namn"), required=False)
+    custom_mobile = MobileNumber(title=_("Mobilnummer"), required=False)
+    custom_email = EmailAddress(title=_("E-postadress"), required=False)
+
+    # Resolved when the meeting is booked; never edited by hand.
+    directives.omitted(
+        "invitee_name",
+        "invitee_email",
+        "invitee_mobile",
+        "organiser",
+        "state",
+        "ical_uid",
+        "sequence",
+    )
+    invitee_name = schema.TextLine(title=_("Inbjuden"), required=False)
+    invitee_email = EmailAddress(title=_("Inbjudens e-postadress"), required=False)
+    invitee_mobile = MobileNumber(title=_("Inbjudens mobilnummer"), required=False)
+    organiser = schema.TextLine(title=_("Organisatör"), required=False)
+    state = schema.Choice(
+        title=_("Status"), vocabulary=MEETING_STATES, default=STATE_BOOKED, required=True
+    )
+    ical_uid = schema.ASCIILine(title=_("Kalender-UID"), defaultFactory=new_ical_uid)
+    sequence = schema.Int(title=_("Kalenderversion"), default=0, min=0)
+
+    @invariant
+    def custom_contact_is_complete(data):
+        if getattr(data, "contact_choice", None) != CONTACT_CUSTOM:
+            return
+        missing = missing_custom_fields(
+            getattr(data, "custom_name", None),
+            getattr(data, "custom_mobile", None),
+            getattr(data, "custom_email", None),
+        )
+        if missing:
+            raise Invalid(
+                _(
+                    "Vid Anpassad behöver du fylla i ${fields}.",
+                    mapping={"fields": ", ".join(missing)},
+                )
+            )
+
+
+@implementer(IVideoMeeting)
+class VideoMeeting(Item):
+    """A video meeting, stored inside the student/patient record it concerns."""

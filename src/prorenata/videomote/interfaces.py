@@ -1,0 +1,113 @@
+"""Browser layer, settings schema and the public interfaces of the add-on."""
+
+from prorenata.videomote import _
+from zope import schema
+from zope.interface import Interface
+from zope.publisher.interfaces.browser import IDefaultBrowserLayer
+from zope.schema.vocabulary import SimpleTerm
+from zope.schema.vocabulary import SimpleVocabulary
+
+SMS_GATEWAYS = SimpleVocabulary(
+    [
+        SimpleTerm("outbox", "outbox", _("Utkorg (lokal, för demo och test)")),
+        SimpleTerm("46elks", "46elks", _("46elks (HTTP-API)")),
+    ]
+)
+
+
+class IVideomoteLayer(IDefaultBrowserLayer):
+    """Marker for the add-on's browser layer: present once the service is activated."""
+
+
+class IVideomoteSettings(Interface):
+    """Site-wide settings, edited in the control panel "Videomöte" (plone.registry)."""
+
+    public_base_url = schema.URI(
+        title=_("Publik adress"),
+        description=_(
+            "Sajtens adress som deltagare ser i e-post och SMS, t.ex. "
+            "https://journal.example.se. Tom: adressen som sajten nås på."
+        ),
+        required=False,
+    )
+    sender_address = schema.TextLine(
+        title=_("Avsändarens e-postadress"),
+        description=_("Tom: sajtens avsändaradress (Inställningar → E-post)."),
+        required=False,
+    )
+    sender_name = schema.TextLine(
+        title=_("Avsändarens namn"),
+        default="Prorenata Videomöte",
+        required=False,
+    )
+    sms_gateway = schema.Choice(
+        title=_("SMS-tjänst"),
+        vocabulary=SMS_GATEWAYS,
+        default="outbox",
+    )
+    sms_api_url = schema.URI(
+        title=_("SMS-tjänstens adress"),
+        default="https://api.46elks.com/a1/sms",
+        required=False,
+    )
+    sms_api_username = schema.TextLine(
+        title=_("SMS-tjänstens användarnamn"),
+        required=False,
+    )
+    sms_api_password = schema.Password(
+        title=_("SMS-tjänstens lösenord"),
+        required=False,
+    )
+    sms_sender = schema.TextLine(
+        title=_("SMS-avsändare"),
+        description=_("Högst 11 tecken, bokstäver och siffror."),
+        default="Videomote",
+        max_length=11,
+        required=False,
+    )
+    media_server_url = schema.TextLine(
+        title=_("Mediaserverns adress"),
+        description=_("WebSocket-adressen till den egna mediaservern, t.ex. wss://media.example.se/ws."),
+        default="ws://localhost:8090/ws",
+    )
+    timezone = schema.Choice(
+        title=_("Tidszon"),
+        vocabulary="plone.app.vocabularies.Timezones",
+        default="Europe/Stockholm",
+    )
+    code_lifetime_minutes = schema.Int(
+        title=_("Engångskodens giltighetstid (minuter)"),
+        default=5,
+        min=1,
+        max=30,
+    )
+    code_max_attempts = schema.Int(
+        title=_("Antal försök per engångskod"),
+        default=5,
+        min=1,
+        max=10,
+    )
+    sms_per_hour = schema.Int(
+        title=_("Högst antal SMS per deltagare och timme"),
+        default=5,
+        min=1,
+        max=20,
+    )
+    join_window_minutes = schema.Int(
+        title=_("Deltagare kan logga in så här många minuter före start"),
+        default=30,
+        min=0,
+        max=240,
+    )
+    session_grace_minutes = schema.Int(
+        title=_("Sessionen gäller så här många minuter efter mötets slut"),
+        default=15,
+        min=0,
+        max=240,
+    )
+    audit_retention_years = schema.Int(
+        title=_("Granskningsloggen sparas (år)"),
+        default=5,
+        min=1,
+        max=20,
+    )

@@ -1,0 +1,41 @@
+"""plone.app.testing layers for the add-on."""
+
+from plone.app.testing import FunctionalTesting
+from plone.app.testing import IntegrationTesting
+from plone.app.testing import PLONE_FIXTURE
+from plone.app.testing import PloneSandboxLayer
+from plone.app.testing import applyProfile
+from plone.testing.zope import WSGI_SERVER_FIXTURE
+
+import prorenata.videomote
+
+
+class VideomoteLayer(PloneSandboxLayer):
+    """A Plone site with the add-on activated (profile ``prorenata.videomote:default``)."""
+
+    defaultBases = (PLONE_FIXTURE,)
+
+    def setUpZope(self, app, configurationContext):
+        import plone.app.event
+        import plone.restapi
+
+        self.loadZCML(package=plone.app.event)
+        self.loadZCML(package=plone.restapi)
+        self.loadZCML(package=prorenata.videomote)
+
+    def setUpPloneSite(self, portal):
+        applyProfile(portal, "plonetheme.barceloneta:default")
+        applyProfile(portal, "prorenata.videomote:default")
+
+
+VIDEOMOTE_FIXTURE = VideomoteLayer()
+
+VIDEOMOTE_INTEGRATION_TESTING = IntegrationTesting(
+    bases=(VIDEOMOTE_FIXTURE,),
+    name="VideomoteLayer:IntegrationTesting",
+)
+
+VIDEOMOTE_FUNCTIONAL_TESTING = FunctionalTesting(
+    bases=(VIDEOMOTE_FIXTURE, WSGI_SERVER_FIXTURE),
+    name="VideomoteLayer:FunctionalTesting",
+)

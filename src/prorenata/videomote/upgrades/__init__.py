@@ -1,0 +1,1 @@
+"""Upgrade steps; the next profile version is 1001."""
