@@ -40,7 +40,7 @@ instance: $(VENV)/.installed $(INSTANCE)/etc/zope.conf ## Write the Zope instanc
 
 .PHONY: site
 site: instance ## Create (or update) the demo site; safe to run again
-	$(BIN)/zconsole run $(INSTANCE)/etc/zope.conf scripts/create_site.py
+	VIDEOMOTE_PORT=$(PORT) $(BIN)/zconsole run $(INSTANCE)/etc/zope.conf scripts/create_site.py
 
 .PHONY: run
 run: site ## Install, create the demo site if missing and serve it (Ctrl-C stops)

@@ -4,7 +4,7 @@ from AccessControl.Permission import getPermissionIdentifier
 from plone import api
 from plone.browserlayer import utils as browserlayer_utils
 from plone.registry.interfaces import IRegistry
-from Products.CMFPlone.utils import get_installer
+from plone.base.utils import get_installer
 from prorenata.videomote import PACKAGE_NAME
 from prorenata.videomote.interfaces import IVideomoteLayer
 from prorenata.videomote.setuphandlers import PERMISSIONS

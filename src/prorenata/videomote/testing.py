@@ -1,5 +1,6 @@
 """plone.app.testing layers for the add-on."""
 
+from plone import api
 from plone.app.testing import FunctionalTesting
 from plone.app.testing import IntegrationTesting
 from plone.app.testing import PLONE_FIXTURE
@@ -26,6 +27,10 @@ class VideomoteLayer(PloneSandboxLayer):
     def setUpPloneSite(self, portal):
         applyProfile(portal, "plonetheme.barceloneta:default")
         applyProfile(portal, "prorenata.videomote:default")
+        # Like the demo and the journal: a Swedish site, English available.
+        portal.setLanguage("sv")
+        api.portal.set_registry_record("plone.default_language", "sv")
+        api.portal.set_registry_record("plone.available_languages", ["sv", "en"])
 
 
 VIDEOMOTE_FIXTURE = VideomoteLayer()

@@ -1,6 +1,6 @@
 """The student/patient overview."""
 
-from plone import api
+from AccessControl.security import checkPermission
 from Products.Five.browser import BrowserView
 from prorenata.videomote.behaviors.contact_details import VIEW_PERSONNUMMER
 
@@ -12,7 +12,7 @@ class PatientView(BrowserView):
         return list(getattr(self.context, "guardians", None) or [])
 
     def may_see_personnummer(self) -> bool:
-        return api.user.has_permission(VIEW_PERSONNUMMER, obj=self.context)
+        return bool(checkPermission(VIEW_PERSONNUMMER, self.context))
 
     def meetings(self) -> list:
         return [

@@ -1,6 +1,6 @@
 """Ids that reveal nothing: a record's URL must not carry a name or a meeting title."""
 
-from plone.base.interfaces.content import INameFromTitle
+from plone.app.content.interfaces import INameFromTitle
 from prorenata.videomote.content.meeting import IVideoMeeting
 from prorenata.videomote.content.patient import IPatient
 from zope.component import adapter

@@ -1,0 +1,155 @@
+"""Create (idempotently) the demo site: run with ``zconsole run etc/zope.conf scripts/create_site.py``.
+
+A classic-UI Plone site in Swedish with the add-on activated, a staff user in the
+"Vårdpersonal" group and three students: one with full contacts and a guardian, one
+whose guardian lacks a mobile number (shows the refusal rule), one with two guardians.
+"""
+
+from AccessControl.SecurityManagement import newSecurityManager
+from plone import api
+from plone.dexterity.utils import createContentInContainer
+from plone.distribution.api import site as site_api
+from plone.base.utils import get_installer
+from Testing.makerequest import makerequest
+from zope.component.hooks import setSite
+
+import os
+import sys
+import transaction
+
+SITE_ID = os.environ.get("VIDEOMOTE_SITE_ID", "Plone")
+ADMIN = ("admin", os.environ.get("VIDEOMOTE_ADMIN_PASSWORD", "admin"))
+STAFF = ("skolskoterska", os.environ.get("VIDEOMOTE_STAFF_PASSWORD", "videomote"))
+STAFF_GROUP = "vardpersonal"
+PORT = os.environ.get("VIDEOMOTE_PORT", "8080")
+
+STUDENTS = (
+    {
+        "title": "Alva Andersson",
+        "contact_email": "alva.andersson@example.se",
+        "contact_mobile": "+46701234501",
+        "guardians": [
+            {
+                "name": "Anna Andersson",
+                "email": "anna.andersson@example.se",
+                "mobile": "+46701234502",
+                "primary": True,
+            }
+        ],
+    },
+    {
+        # The primary guardian has no mobile: booking "Vårdnadshavare" is refused.
+        "title": "Bruno Berg",
+        "contact_email": "bruno.berg@example.se",
+        "contact_mobile": "+46701234511",
+        "guardians": [
+            {"name": "Bodil Berg", "email": "bodil.berg@example.se", "mobile": None, "primary": True}
+        ],
+    },
+    {
+        "title": "Cornelia Carlsson",
+        "contact_email": "cornelia.carlsson@example.se",
+        "contact_mobile": "+46701234521",
+        "guardians": [
+            {
+                "name": "Cecilia Carlsson",
+                "email": "cecilia.carlsson@example.se",
+                "mobile": "+46701234522",
+                "primary": True,
+            },
+            {
+                "name": "Claes Carlsson",
+                "email": "claes.carlsson@example.se",
+                "mobile": "+46701234523",
+                "primary": False,
+            },
+        ],
+    },
+)
+
+
+def ensure_admin(app) -> None:
+    users = app.acl_users
+    if users.getUserById(ADMIN[0]) is None:
+        users._doAddUser(ADMIN[0], ADMIN[1], ["Manager"], [])
+    newSecurityManager(None, users.getUserById(ADMIN[0]).__of__(users))
+
+
+def ensure_site(app):
+    if SITE_ID in app.objectIds():
+        return app[SITE_ID]
+    site = site_api.create(
+        app,
+        "classic",
+        {
+            "site_id": SITE_ID,
+            "title": "Prorenata Journal (demo)",
+            "description": "Demo av Säkert Videomöte",
+            "default_language": "sv",
+            "portal_timezone": "Europe/Stockholm",
+            "setup_content": False,
+        },
+    )
+    print(f"Created site {SITE_ID}")
+    return site
+
+
+def ensure_addon(site) -> None:
+    installer = get_installer(site)
+    if not installer.is_product_installed("prorenata.videomote"):
+        installer.install_product("prorenata.videomote")
+        print("Activated Säkert Videomöte")
+
+
+def ensure_staff() -> None:
+    if api.group.get(groupname=STAFF_GROUP) is None:
+        api.group.create(groupname=STAFF_GROUP, title="Vårdpersonal", roles=["Clinician"])
+    if api.user.get(username=STAFF[0]) is None:
+        api.user.create(
+            username=STAFF[0],
+            password=STAFF[1],
+            email="skolskoterska@example.se",
+            properties={"fullname": "Sara Skolsköterska"},
+        )
+    if STAFF[0] not in [u.getId() for u in api.user.get_users(groupname=STAFF_GROUP)]:
+        api.group.add_user(groupname=STAFF_GROUP, username=STAFF[0])
+
+
+def ensure_students(site) -> None:
+    if "elever" not in site.objectIds():
+        api.content.create(container=site, type="Folder", id="elever", title="Elever/patienter")
+    folder = site["elever"]
+    # Staff see and book for every record in this folder, nobody else does.
+    api.group.grant_roles(
+        groupname=STAFF_GROUP, obj=folder, roles=["Reader", "Contributor", "Editor"]
+    )
+    existing = {obj.Title() for obj in folder.objectValues()}
+    for student in STUDENTS:
+        if student["title"] not in existing:
+            createContentInContainer(folder, "Patient", checkConstraints=False, **student)
+            print(f"Added student {student['title']}")
+
+
+def main(app) -> None:
+    app = makerequest(app)
+    app.REQUEST["PARENTS"] = [app]
+    ensure_admin(app)
+    site = ensure_site(app)
+    setSite(site)
+    ensure_addon(site)
+    ensure_staff()
+    ensure_students(site)
+    transaction.commit()
+    url = f"http://localhost:{PORT}/{SITE_ID}"
+    print(
+        "\nDemo site ready:\n"
+        f"  {url}   (use localhost, not 127.0.0.1: Plone skips the theme there)\n"
+        f"  Manager:  {ADMIN[0]} / {ADMIN[1]}\n"
+        f"  Vårdpersonal (staff): {STAFF[0]} / {STAFF[1]}\n"
+        f"  Students: {url}/elever\n"
+    )
+
+
+if __name__ == "__main__":
+    main(app)  # noqa: F821 - ``app`` is provided by ``zconsole run``
+    sys.exit(0)

@@ -1,0 +1,65 @@
+"""Serve the product: Plone now, the media server and CalDAV worker as they arrive.
+
+Starts every process, prints the demo address, and stops them all on Ctrl-C or when
+one of them exits.
+"""
+
+from pathlib import Path
+
+import argparse
+import signal
+import subprocess
+import sys
+import time
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def processes(instance: Path) -> dict[str, list[str]]:
+    """The programs that make up the product, by name."""
+    return {
+        "plone": [str(BIN / "runwsgi"), str(instance / "etc" / "zope.ini")],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--instance", default="instance", type=Path)
+    parser.add_argument("--port", default=8080, type=int)
+    args = parser.parse_args()
+    running = {
+        name: subprocess.Popen(command, cwd=ROOT)
+        for name, command in processes(args.instance.resolve()).items()
+    }
+    print(f"Serving http://localhost:{args.port}/Plone  (Ctrl-C stops everything)", flush=True)
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    exit_code = 0
+    while not stopping:
+        for name, process in running.items():
+            if process.poll() is not None:
+                print(f"{name} exited with {process.returncode}; stopping", flush=True)
+                exit_code = process.returncode or 1
+                stopping = True
+        time.sleep(0.3)
+    for process in running.values():
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + 15
+    for process in running.values():
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Staff edit records and settings through the classic UI; bad input is refused in Swedish."""
+
+from plone.app.testing import SITE_OWNER_NAME
+from plone.app.testing import SITE_OWNER_PASSWORD
+from plone.testing.zope import Browser
+
+import pytest
+import transaction
+
+
+@pytest.fixture
+def browser(functional):
+    app = functional["app"]
+    browser = Browser(app)
+    browser.handleErrors = False
+    browser.addHeader("Authorization", f"Basic {SITE_OWNER_NAME}:{SITE_OWNER_PASSWORD}")
+    return browser
+
+
+def _patients(portal):
+    return [o for o in portal.objectValues() if o.portal_type == "Patient"]
+
+
+def _fill_patient(browser, portal, name, mobile, email="elsa@example.se"):
+    browser.open(portal.absolute_url() + "/++add++Patient")
+    browser.getControl(name="form.widgets.title").value = name
+    browser.getControl(name="form.widgets.IContactDetails.contact_email").value = email
+    browser.getControl(name="form.widgets.IContactDetails.contact_mobile").value = mobile
+    browser.getControl(name="form.buttons.save").click()
+
+
+def test_adding_a_patient_with_swedish_mobile_stores_e164(browser, functional):
+    portal = functional["portal"]
+    _fill_patient(browser, portal, "Elsa Elev", "070-123 45 67")
+    transaction.begin()
+    (patient,) = _patients(portal)
+    assert patient.contact_mobile == "+46701234567"
+    assert "+46701234567" in browser.contents
+
+
+def test_bad_mobile_number_is_refused_with_message_and_nothing_saved(browser, functional):
+    portal = functional["portal"]
+    _fill_patient(browser, portal, "Elsa Elev", "12345")
+    assert "Ogiltigt mobilnummer" in browser.contents
+    transaction.begin()
+    assert _patients(portal) == []
+
+
+def test_bad_email_is_refused_with_message_and_nothing_saved(browser, functional):
+    portal = functional["portal"]
+    _fill_patient(browser, portal, "Elsa Elev", "0701234567", email="elsa(at)example.se")
+    assert "Ogiltig e-postadress" in browser.contents
+    transaction.begin()
+    assert _patients(portal) == []
+
+
+def test_control_panel_shows_swedish_settings(browser, functional):
+    browser.open(functional["portal"].absolute_url() + "/@@videomote-controlpanel")
+    assert "SMS-tjänst" in browser.contents
+    assert "Engångskodens giltighetstid (minuter)" in browser.contents

@@ -1,0 +1,24 @@
+"""Swedish by default, English through Plone i18n."""
+
+from prorenata.videomote import _
+from zope.i18n import translate
+
+
+def test_type_title_in_swedish_and_english(portal):
+    message = _("Elev/patient")
+    assert translate(message, target_language="sv") == "Elev/patient"
+    assert translate(message, target_language="en") == "Student/patient"
+
+
+def test_contact_choices_in_english(portal):
+    assert (
+        translate(_("Vårdnadshavare (Primär kontaktuppgift)"), target_language="en")
+        == "Guardian (primary contact)"
+    )
+
+
+def test_validation_message_in_english(portal):
+    message = _("Slut måste vara efter start.")
+    assert translate(message, target_language="en") == "End must be after start."
+    assert translate(message, target_language="sv") == "Slut måste vara efter start."
+
