@@ -1,4 +1,6 @@
-"""Create (idempotently) the demo site: run with ``zconsole run etc/zope.conf scripts/create_site.py``.
+"""Create (idempotently) the demo site.
+
+Run with ``zconsole run instance/etc/zope.conf scripts/create_site.py`` (``make site``).
 
 A classic-UI Plone site in Swedish with the add-on activated, a staff user in the
 "Vårdpersonal" group and three students: one with full contacts and a guardian, one
@@ -6,16 +8,15 @@ whose guardian lacks a mobile number (shows the refusal rule), one with two guar
 """
 
 from AccessControl.SecurityManagement import newSecurityManager
+import os
 from plone import api
+from plone.base.utils import get_installer
 from plone.dexterity.utils import createContentInContainer
 from plone.distribution.api import site as site_api
-from plone.base.utils import get_installer
-from Testing.makerequest import makerequest
-from zope.component.hooks import setSite
-
-import os
 import sys
+from Testing.makerequest import makerequest
 import transaction
+from zope.component.hooks import setSite
 
 SITE_ID = os.environ.get("VIDEOMOTE_SITE_ID", "Plone")
 ADMIN = ("admin", os.environ.get("VIDEOMOTE_ADMIN_PASSWORD", "admin"))
@@ -43,7 +44,12 @@ STUDENTS = (
         "contact_email": "bruno.berg@example.se",
         "contact_mobile": "+46701234511",
         "guardians": [
-            {"name": "Bodil Berg", "email": "bodil.berg@example.se", "mobile": None, "primary": True}
+            {
+                "name": "Bodil Berg",
+                "email": "bodil.berg@example.se",
+                "mobile": None,
+                "primary": True,
+            }
         ],
     },
     {
@@ -72,6 +78,8 @@ def ensure_admin(app) -> None:
     users = app.acl_users
     if users.getUserById(ADMIN[0]) is None:
         users._doAddUser(ADMIN[0], ADMIN[1], ["Manager"], [])
+        # Site creation begins a new transaction, which would drop an uncommitted user.
+        transaction.commit()
     newSecurityManager(None, users.getUserById(ADMIN[0]).__of__(users))
 
 

@@ -4,9 +4,8 @@ Idempotent: existing config files are rewritten, the database is never touched.
 Usage: python scripts/make_instance.py [--dir instance] [--host localhost] [--port 8080]
 """
 
-from pathlib import Path
-
 import argparse
+from pathlib import Path
 import shutil
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "etc"

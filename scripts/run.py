@@ -4,9 +4,8 @@ Starts every process, prints the demo address, and stops them all on Ctrl-C or w
 one of them exits.
 """
 
-from pathlib import Path
-
 import argparse
+from pathlib import Path
 import signal
 import subprocess
 import sys

@@ -9,7 +9,6 @@ from prorenata.videomote.booking.contacts import normalise_personnummer
 from prorenata.videomote.booking.rules import BookingRefused
 from prorenata.videomote.booking.rules import check_times
 from prorenata.videomote.booking.rules import missing_custom_fields
-
 import pytest
 
 
@@ -55,9 +54,7 @@ def test_invalid_email_is_refused_with_swedish_message(typed):
     assert "Ogiltig e-postadress" in error.value.message
 
 
-@pytest.mark.parametrize(
-    "typed", ["811218-9876", "8112189876", "19811218-9876", "198112189876"]
-)
+@pytest.mark.parametrize("typed", ["811218-9876", "8112189876", "19811218-9876", "198112189876"])
 def test_personnummer_is_normalised_to_twelve_digits(typed):
     assert normalise_personnummer(typed, today=date(2026, 11, 25)) == "19811218-9876"
 

@@ -7,19 +7,18 @@ from plone.app.event.base import get_events
 from plone.app.event.ical.exporter import construct_icalendar
 from plone.app.testing import SITE_OWNER_NAME
 from plone.dexterity.fti import DexterityFTI
-from plone.dexterity.utils import createContentInContainer
 from plone.dexterity.interfaces import IDexterityFTI
+from plone.dexterity.utils import createContentInContainer
 from prorenata.videomote.behaviors.contact_details import IContactDetails
 from prorenata.videomote.content.meeting import IVideoMeeting
+import pytest
+import pytz
 from types import SimpleNamespace
 from zope.component import queryUtility
 from zope.i18n import translate
 from zope.interface import Invalid
 from zope.schema import getValidationErrors
 from zope.schema.interfaces import IVocabularyFactory
-
-import pytest
-import pytz
 
 STOCKHOLM = pytz.timezone("Europe/Stockholm")
 
@@ -34,8 +33,12 @@ def patient(portal):
             contact_email="elsa@example.se",
             contact_mobile="+46701234567",
             guardians=[
-                {"name": "Vera Vårdnadshavare", "email": "vera@example.se",
-                 "mobile": "+46707654321", "primary": True},
+                {
+                    "name": "Vera Vårdnadshavare",
+                    "email": "vera@example.se",
+                    "mobile": "+46707654321",
+                    "primary": True,
+                },
             ],
         )
 

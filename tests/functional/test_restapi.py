@@ -2,7 +2,6 @@
 
 from plone.app.testing import SITE_OWNER_NAME
 from plone.app.testing import SITE_OWNER_PASSWORD
-
 import pytest
 import requests
 
@@ -28,7 +27,12 @@ def test_patient_created_over_rest_has_normalised_contacts_and_neutral_id(api_ur
             "contact_mobile": "070-123 45 67",
             "contact_email": "Elsa@Example.SE",
             "guardians": [
-                {"name": "Vera", "email": "vera@example.se", "mobile": "0707654321", "primary": True}
+                {
+                    "name": "Vera",
+                    "email": "vera@example.se",
+                    "mobile": "0707654321",
+                    "primary": True,
+                }
             ],
         },
     )

@@ -21,4 +21,3 @@ def test_validation_message_in_english(portal):
     message = _("Slut måste vara efter start.")
     assert translate(message, target_language="en") == "End must be after start."
     assert translate(message, target_language="sv") == "Slut måste vara efter start."
-

@@ -2,15 +2,14 @@
 
 from AccessControl.Permission import getPermissionIdentifier
 from plone import api
+from plone.base.utils import get_installer
 from plone.browserlayer import utils as browserlayer_utils
 from plone.registry.interfaces import IRegistry
-from plone.base.utils import get_installer
 from prorenata.videomote import PACKAGE_NAME
 from prorenata.videomote.interfaces import IVideomoteLayer
 from prorenata.videomote.setuphandlers import PERMISSIONS
-from zope.component import getUtility
-
 import pytest
+from zope.component import getUtility
 
 TYPES = ("Patient", "VideoMeeting")
 
@@ -35,7 +34,11 @@ def test_settings_have_their_defaults(portal):
 
 def test_staff_role_and_permissions(portal):
     assert "Clinician" in portal.valid_roles()
-    roles = {r["name"] for r in portal.rolesOfPermission("prorenata.videomote: View audit log") if r["selected"]}
+    roles = {
+        r["name"]
+        for r in portal.rolesOfPermission("prorenata.videomote: View audit log")
+        if r["selected"]
+    }
     assert roles == {"Manager", "Site Administrator"}
     roles = {
         r["name"]

@@ -1,8 +1,7 @@
 """Säkert Videomöte: secure video meetings for a Plone school-health journal."""
 
-from zope.i18nmessageid import MessageFactory
-
 import logging
+from zope.i18nmessageid import MessageFactory
 
 PACKAGE_NAME = "prorenata.videomote"
 

@@ -67,7 +67,9 @@ class IVideomoteSettings(Interface):
     )
     media_server_url = schema.TextLine(
         title=_("Mediaserverns adress"),
-        description=_("WebSocket-adressen till den egna mediaservern, t.ex. wss://media.example.se/ws."),
+        description=_(
+            "WebSocket-adressen till den egna mediaservern, t.ex. wss://media.example.se/ws."
+        ),
         default="ws://localhost:8090/ws",
     )
     timezone = schema.Choice(

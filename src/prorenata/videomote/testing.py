@@ -1,13 +1,12 @@
 """plone.app.testing layers for the add-on."""
 
 from plone import api
+from plone.app.testing import PLONE_FIXTURE
 from plone.app.testing import FunctionalTesting
 from plone.app.testing import IntegrationTesting
-from plone.app.testing import PLONE_FIXTURE
 from plone.app.testing import PloneSandboxLayer
 from plone.app.testing import applyProfile
 from plone.testing.zope import WSGI_SERVER_FIXTURE
-
 import prorenata.videomote
 
 

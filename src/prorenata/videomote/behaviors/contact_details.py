@@ -45,7 +45,9 @@ class IContactDetails(model.Schema):
     directives.write_permission(personnummer=VIEW_PERSONNUMMER)
     personnummer = Personnummer(
         title=_("Personnummer"),
-        description=_("Känslig uppgift: skickas aldrig i e-post eller SMS och visas aldrig i adresser."),
+        description=_(
+            "Känslig uppgift: skickas aldrig i e-post eller SMS och visas aldrig i adresser."
+        ),
         required=False,
     )
     contact_email = EmailAddress(

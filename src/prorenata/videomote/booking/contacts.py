@@ -5,10 +5,9 @@ Each raises :class:`InvalidContactDetail` with a translatable Swedish message.
 """
 
 from datetime import date
-from prorenata.videomote import _
-
 import email_validator
 import phonenumbers
+from prorenata.videomote import _
 import re
 
 DEFAULT_REGION = "SE"
@@ -93,9 +92,7 @@ def normalise_personnummer(text: str, today: date | None = None) -> str:
     """
     candidate = re.sub(r"\s", "", text or "")
     match = _PERSONNUMMER.match(candidate)
-    invalid = InvalidContactDetail(
-        _("Ogiltigt personnummer. Skriv det som ÅÅÅÅMMDD-NNNN.")
-    )
+    invalid = InvalidContactDetail(_("Ogiltigt personnummer. Skriv det som ÅÅÅÅMMDD-NNNN."))
     if not match:
         raise invalid
     century, yy, mm, dd, separator, tail = match.groups()

@@ -27,4 +27,3 @@ def missing_custom_fields(name: str | None, mobile: str | None, email: str | Non
     """Name the fields (in Swedish) that a custom contact still lacks."""
     labels = (("Namn", name), ("Mobilnummer", mobile), ("E-postadress", email))
     return [label for label, value in labels if not (value or "").strip()]
-
