@@ -6,9 +6,10 @@ memory of the serving process, and the median render time of a student/patient r
 Prints one JSON object last.
 """
 
+from pathlib import Path
+
 import json
 import os
-from pathlib import Path
 import requests
 import socket
 import statistics

@@ -8,15 +8,16 @@ whose guardian lacks a mobile number (shows the refusal rule), one with two guar
 """
 
 from AccessControl.SecurityManagement import newSecurityManager
-import os
 from plone import api
 from plone.base.utils import get_installer
 from plone.dexterity.utils import createContentInContainer
 from plone.distribution.api import site as site_api
-import sys
 from Testing.makerequest import makerequest
-import transaction
 from zope.component.hooks import setSite
+
+import os
+import sys
+import transaction
 
 SITE_ID = os.environ.get("VIDEOMOTE_SITE_ID", "Plone")
 ADMIN = ("admin", os.environ.get("VIDEOMOTE_ADMIN_PASSWORD", "admin"))

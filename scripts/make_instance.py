@@ -4,8 +4,9 @@ Idempotent: existing config files are rewritten, the database is never touched.
 Usage: python scripts/make_instance.py [--dir instance] [--host localhost] [--port 8080]
 """
 
-import argparse
 from pathlib import Path
+
+import argparse
 import shutil
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "etc"

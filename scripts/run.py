@@ -4,8 +4,9 @@ Starts every process, prints the demo address, and stops them all on Ctrl-C or w
 one of them exits.
 """
 
-import argparse
 from pathlib import Path
+
+import argparse
 import signal
 import subprocess
 import sys

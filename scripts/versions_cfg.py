@@ -4,6 +4,7 @@ Usage: python scripts/versions_cfg.py > versions.cfg   (``make versions-cfg``)
 """
 
 from pathlib import Path
+
 import re
 import sys
 

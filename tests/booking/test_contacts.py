@@ -9,6 +9,7 @@ from prorenata.videomote.booking.contacts import normalise_personnummer
 from prorenata.videomote.booking.rules import BookingRefused
 from prorenata.videomote.booking.rules import check_times
 from prorenata.videomote.booking.rules import missing_custom_fields
+
 import pytest
 
 

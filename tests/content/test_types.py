@@ -11,14 +11,15 @@ from plone.dexterity.interfaces import IDexterityFTI
 from plone.dexterity.utils import createContentInContainer
 from prorenata.videomote.behaviors.contact_details import IContactDetails
 from prorenata.videomote.content.meeting import IVideoMeeting
-import pytest
-import pytz
 from types import SimpleNamespace
 from zope.component import queryUtility
 from zope.i18n import translate
 from zope.interface import Invalid
 from zope.schema import getValidationErrors
 from zope.schema.interfaces import IVocabularyFactory
+
+import pytest
+import pytz
 
 STOCKHOLM = pytz.timezone("Europe/Stockholm")
 

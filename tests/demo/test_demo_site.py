@@ -1,7 +1,8 @@
 """The demo that `make run` serves: a real instance on FileStorage, created twice, served."""
 
-import os
 from pathlib import Path
+
+import os
 import pytest
 import re
 import requests

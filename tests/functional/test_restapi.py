@@ -2,6 +2,7 @@
 
 from plone.app.testing import SITE_OWNER_NAME
 from plone.app.testing import SITE_OWNER_PASSWORD
+
 import pytest
 import requests
 

@@ -1,8 +1,9 @@
 """One source of truth for versions: constraints.txt; versions.cfg must agree with it."""
 
+from pathlib import Path
+
 import configparser
 import importlib.util
-from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,8 +8,9 @@ from plone.registry.interfaces import IRegistry
 from prorenata.videomote import PACKAGE_NAME
 from prorenata.videomote.interfaces import IVideomoteLayer
 from prorenata.videomote.setuphandlers import PERMISSIONS
-import pytest
 from zope.component import getUtility
+
+import pytest
 
 TYPES = ("Patient", "VideoMeeting")
 

@@ -1,7 +1,8 @@
 """Säkert Videomöte: secure video meetings for a Plone school-health journal."""
 
-import logging
 from zope.i18nmessageid import MessageFactory
+
+import logging
 
 PACKAGE_NAME = "prorenata.videomote"
 

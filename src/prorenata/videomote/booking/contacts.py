@@ -5,9 +5,10 @@ Each raises :class:`InvalidContactDetail` with a translatable Swedish message.
 """
 
 from datetime import date
+from prorenata.videomote import _
+
 import email_validator
 import phonenumbers
-from prorenata.videomote import _
 import re
 
 DEFAULT_REGION = "SE"

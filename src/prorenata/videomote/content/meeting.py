@@ -9,7 +9,6 @@ from prorenata.videomote import _
 from prorenata.videomote.booking.rules import missing_custom_fields
 from prorenata.videomote.content.fields import EmailAddress
 from prorenata.videomote.content.fields import MobileNumber
-import uuid
 from zope import schema
 from zope.interface import Invalid
 from zope.interface import implementer
@@ -18,6 +17,8 @@ from zope.interface import provider
 from zope.schema.interfaces import IContextAwareDefaultFactory
 from zope.schema.vocabulary import SimpleTerm
 from zope.schema.vocabulary import SimpleVocabulary
+
+import uuid
 
 CONTACT_STUDENT = "student"
 CONTACT_GUARDIAN = "guardian"

@@ -3,9 +3,10 @@
 from plone.app.content.interfaces import INameFromTitle
 from prorenata.videomote.content.meeting import IVideoMeeting
 from prorenata.videomote.content.patient import IPatient
-import secrets
 from zope.component import adapter
 from zope.interface import implementer
+
+import secrets
 
 
 class _RandomName:
