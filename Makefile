@@ -95,3 +95,11 @@ bench-%: $(VENV)/.installed ## Run one benchmark: make bench-<name>
 .PHONY: clean
 clean: ## Remove the venv and the instance (the demo database too!)
 	rm -rf $(VENV) $(INSTANCE)
+
+.PHONY: buildout-check
+buildout-check: ## Resolve the buildout alternative against PyPI in a temp dir (slow: ~4 min)
+	rm -rf /tmp/videomote-buildout && mkdir -p /tmp/videomote-buildout
+	git archive HEAD | tar -x -C /tmp/videomote-buildout
+	cd /tmp/videomote-buildout && $(PYTHON) -m venv .venv-buildout \
+	  && .venv-buildout/bin/pip install -q zc.buildout==6.0.1 setuptools==80.9.0 \
+	  && .venv-buildout/bin/buildout -N && test -x bin/instance && test -x bin/zconsole
