@@ -5,6 +5,7 @@ from prorenata.videomote.testing import VIDEOMOTE_INTEGRATION_TESTING
 from pytest_plone import fixtures_factory
 
 import os
+import pytest
 
 # Compile the .po files of every add-on (ours included) when Zope loads them.
 os.environ.setdefault("zope_i18n_compile_mo_files", "true")
@@ -19,3 +20,77 @@ globals().update(
         )
     )
 )
+
+
+class SMTPSink:
+    """A real SMTP server (aiosmtpd) on loopback that keeps what it receives."""
+
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+
+        self.messages: list = []
+        self.arrivals: list[float] = []
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd API
+        import email
+        import email.policy
+        import time
+
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append(message)
+        self.arrivals.append(time.time())
+        return "250 OK"
+
+    def start(self):
+        self._controller.start()
+
+    def stop(self):
+        self._controller.stop()
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return list(self.messages)
+
+
+@pytest.fixture(scope="session")
+def smtp_sink_server():
+    sink = SMTPSink()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def smtp_sink(smtp_sink_server):
+    smtp_sink_server.messages.clear()
+    smtp_sink_server.arrivals.clear()
+    return smtp_sink_server
+
+
+@pytest.fixture
+def mail_portal(functional, smtp_sink):
+    """The functional portal sending real mail to the SMTP sink; workers stopped after."""
+    from plone import api
+    from prorenata.videomote.notify.delivery import stop_all
+
+    import transaction
+
+    portal = functional["portal"]
+    # Plone's mailer takes host and port from the registry (Products.CMFPlone.patches).
+    api.portal.set_registry_record("plone.smtp_host", "127.0.0.1")
+    api.portal.set_registry_record("plone.smtp_port", smtp_sink.port)
+    api.portal.set_registry_record("plone.email_from_address", "noreply@journal.example.se")
+    api.portal.set_registry_record("plone.email_from_name", "Prorenata Journal")
+    transaction.commit()
+    yield portal
+    stop_all()

@@ -3,6 +3,9 @@
 from prorenata.videomote import _
 from zope import schema
 from zope.interface import Interface
+from zope.interface import implementer
+from zope.interface.interfaces import IObjectEvent
+from zope.interface.interfaces import ObjectEvent
 from zope.publisher.interfaces.browser import IDefaultBrowserLayer
 from zope.schema.vocabulary import SimpleTerm
 from zope.schema.vocabulary import SimpleVocabulary
@@ -113,3 +116,12 @@ class IVideomoteSettings(Interface):
         min=1,
         max=20,
     )
+
+
+class IMeetingCancelledEvent(IObjectEvent):
+    """A video meeting was cancelled ("Avboka"); it stays in the journal as cancelled."""
+
+
+@implementer(IMeetingCancelledEvent)
+class MeetingCancelledEvent(ObjectEvent):
+    """Fired by ``cancel_meeting``."""

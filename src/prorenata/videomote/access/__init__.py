@@ -1,0 +1,1 @@
+"""Meeting codes, one-time codes, participant sessions and join tokens."""

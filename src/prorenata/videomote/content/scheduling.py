@@ -1,0 +1,145 @@
+"""Booking, moving and cancelling meetings: the Plone shell over the booking rules.
+
+Every path (the dialog, the REST API, later CalDAV) goes through these functions; the
+e-mails, codes and calendar bookkeeping follow from the object events they cause
+(see ``notify/subscribers.py``).
+"""
+
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from plone.app.uuid.utils import uuidToObject
+from plone.dexterity.utils import createContentInContainer
+from prorenata.videomote import _
+from prorenata.videomote.behaviors.contact_details import IContactDetails
+from prorenata.videomote.booking.invitee import Contact
+from prorenata.videomote.booking.invitee import Invitee
+from prorenata.videomote.booking.invitee import invite_contact_for
+from prorenata.videomote.booking.rules import BookingRefused
+from prorenata.videomote.booking.rules import check_times
+from prorenata.videomote.content.meeting import STATE_BOOKED
+from prorenata.videomote.content.meeting import STATE_CANCELLED
+from prorenata.videomote.interfaces import MeetingCancelledEvent
+from zope.event import notify
+from zope.lifecycleevent import ObjectModifiedEvent
+
+import pytz
+
+# A booking may start a moment ago (the dialog was open a while), not earlier.
+PAST_TOLERANCE = timedelta(minutes=5)
+
+
+@dataclass
+class Booking:
+    """What the dialog or the REST API asks for."""
+
+    title: str
+    start: datetime
+    end: datetime
+    patient_uid: str
+    contact_choice: str
+    custom_name: str = ""
+    custom_mobile: str = ""
+    custom_email: str = ""
+    timezone: str = "Europe/Stockholm"
+
+
+def localise(value: datetime, zone: str) -> datetime:
+    """Naive times from a form are wall-clock times in the meeting's zone.
+
+    Stored with pytz zones, as plone.app.event does (zoneinfo objects do not pickle
+    into the ZODB).
+    """
+    tz = pytz.timezone(zone)
+    if value.tzinfo is None:
+        return tz.localize(value)
+    return value.astimezone(tz)
+
+
+def check_not_past(start: datetime, now: datetime | None = None) -> None:
+    now = now or datetime.now(UTC)
+    if start < now - PAST_TOLERANCE:
+        raise BookingRefused(_("Starttiden har redan passerat. Välj en senare tid."), field="start")
+
+
+def patient_for(uid: str):
+    """The student/patient record, if the current user may see it."""
+    patient = uuidToObject(uid) if uid else None
+    if patient is None or not IContactDetails.providedBy(patient):
+        raise BookingRefused(_("Välj en elev/patient."), field="patient_uid")
+    return patient
+
+
+def resolve_invitee(patient, booking: Booking) -> Invitee:
+    student = Contact(
+        patient.Title(),
+        getattr(patient, "contact_email", None),
+        getattr(patient, "contact_mobile", None),
+    )
+    custom = Contact(booking.custom_name or "", booking.custom_email, booking.custom_mobile)
+    return invite_contact_for(
+        booking.contact_choice, student, getattr(patient, "guardians", None) or [], custom
+    )
+
+
+def book_meeting(booking: Booking, organiser: str, now: datetime | None = None):
+    """Store a new meeting inside the patient record; the invitation follows on commit.
+
+    Raises :class:`BookingRefused` (naming the field) and stores nothing when a rule fails.
+    """
+    if not (booking.title or "").strip():
+        raise BookingRefused(_("Skriv en titel. Den visas för deltagarna."), field="title")
+    start = localise(booking.start, booking.timezone)
+    end = localise(booking.end, booking.timezone)
+    check_times(start, end)
+    check_not_past(start, now)
+    patient = patient_for(booking.patient_uid)
+    invitee = resolve_invitee(patient, booking)
+    return createContentInContainer(
+        patient,
+        "VideoMeeting",
+        checkConstraints=True,
+        title=booking.title.strip(),
+        start=start,
+        end=end,
+        meeting_timezone=booking.timezone,
+        patient_uid=booking.patient_uid,
+        contact_choice=booking.contact_choice,
+        custom_name=booking.custom_name or None,
+        custom_mobile=invitee.mobile if booking.contact_choice == "custom" else None,
+        custom_email=invitee.email if booking.contact_choice == "custom" else None,
+        invitee_name=invitee.name,
+        invitee_email=invitee.email,
+        invitee_mobile=invitee.mobile,
+        organiser=organiser,
+        state=STATE_BOOKED,
+    )
+
+
+def move_meeting(meeting, start: datetime, end: datetime, title: str | None = None, now=None):
+    """Change time (and optionally title); an update e-mail follows if anything changed."""
+    if meeting.state == STATE_CANCELLED:
+        raise BookingRefused(_("Mötet är avbokat och kan inte flyttas."), field="start")
+    zone = meeting.meeting_timezone or "Europe/Stockholm"
+    start, end = localise(start, zone), localise(end, zone)
+    check_times(start, end)
+    check_not_past(start, now)
+    if title is not None:
+        if not title.strip():
+            raise BookingRefused(_("Skriv en titel. Den visas för deltagarna."), field="title")
+        meeting.title = title.strip()
+    meeting.start, meeting.end = start, end
+    meeting.reindexObject()
+    notify(ObjectModifiedEvent(meeting))
+    return meeting
+
+
+def cancel_meeting(meeting) -> bool:
+    """Cancel ("Avboka"); the cancellation e-mail follows. False if already cancelled."""
+    if meeting.state == STATE_CANCELLED:
+        return False
+    meeting.state = STATE_CANCELLED
+    meeting.reindexObject()
+    notify(MeetingCancelledEvent(meeting))
+    return True

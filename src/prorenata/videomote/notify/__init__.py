@@ -1,0 +1,1 @@
+"""E-mails (iMIP) and SMS: messages, the transactional outbox and its delivery."""

@@ -1,0 +1,245 @@
+"""iTIP/iMIP messages for invitations, updates and cancellations (plain Python).
+
+``multipart/mixed{multipart/alternative{text/plain, text/html, text/calendar}, invite.ics}``
+with the same METHOD in the MIME parameter and the calendar, a stable UID and a SEQUENCE
+that grows with every change, so Outlook, Thunderbird and Gmail update the entry in place.
+"""
+
+from babel.dates import format_date
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import date
+from datetime import datetime
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
+from email.utils import formataddr
+from email.utils import make_msgid
+from html import escape
+from zoneinfo import ZoneInfo
+
+import icalendar
+
+INVITATION = "invitation"
+UPDATE = "update"
+CANCELLATION = "cancellation"
+
+METHODS = {INVITATION: "REQUEST", UPDATE: "REQUEST", CANCELLATION: "CANCEL"}
+PRODID = "-//Prorenata//Säkert Videomöte//SV"
+
+
+@dataclass(frozen=True)
+class MeetingNotice:
+    """Everything one e-mail about one meeting says, for one recipient."""
+
+    kind: str
+    uid: str
+    sequence: int
+    title: str
+    start: datetime
+    end: datetime
+    timezone: str
+    organiser_name: str
+    invitee_name: str
+    invitee_email: str
+    code_page_url: str
+    service_address: str
+    sender_name: str
+    organiser_unit: str = ""
+    join_url: str | None = None
+    meeting_code: str | None = None
+
+    @property
+    def method(self) -> str:
+        return METHODS[self.kind]
+
+
+def swedish_when(notice: MeetingNotice) -> str:
+    """``tisdag 1 december 2026 kl. 09.00–09.30 (Europe/Stockholm)``."""
+    zone = ZoneInfo(notice.timezone)
+    start, end = notice.start.astimezone(zone), notice.end.astimezone(zone)
+    day = format_date(start.date(), "EEEE d MMMM y", locale="sv")
+    until = (
+        f"{end:%H.%M}"
+        if end.date() == start.date()
+        else (f"{format_date(end.date(), 'EEEE d MMMM y', locale='sv')} kl. {end:%H.%M}")
+    )
+    return f"{day} kl. {start:%H.%M}–{until} ({notice.timezone})"
+
+
+def build_calendar(notice: MeetingNotice, now: datetime | None = None) -> icalendar.Calendar:
+    """The VCALENDAR with METHOD, VTIMEZONE and one VEVENT."""
+    now = now or datetime.now(UTC)
+    zone = ZoneInfo(notice.timezone)
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("method", notice.method)
+    calendar.add_component(
+        icalendar.Timezone.from_tzid(
+            notice.timezone,
+            first_date=date(notice.start.year - 1, 1, 1),
+            last_date=date(notice.end.year + 2, 1, 1),
+        )
+    )
+    event = icalendar.Event()
+    event.add("uid", notice.uid)
+    event.add("sequence", notice.sequence)
+    event.add("dtstamp", now.astimezone(UTC))
+    event.add("dtstart", notice.start.astimezone(zone))
+    event.add("dtend", notice.end.astimezone(zone))
+    event.add("summary", notice.title)
+    event.add("location", "Säkert Videomöte")
+    event.add("description", plain_text(notice))
+    if notice.join_url and notice.kind != CANCELLATION:
+        event.add("url", notice.join_url)
+    event.add("status", "CANCELLED" if notice.kind == CANCELLATION else "CONFIRMED")
+    event.add("transp", "OPAQUE")
+    organizer = icalendar.vCalAddress(f"mailto:{notice.service_address}")
+    organizer.params["cn"] = icalendar.vText(notice.sender_name)
+    event.add("organizer", organizer)
+    attendee = icalendar.vCalAddress(f"mailto:{notice.invitee_email}")
+    attendee.params["cn"] = icalendar.vText(notice.invitee_name)
+    attendee.params["role"] = icalendar.vText("REQ-PARTICIPANT")
+    attendee.params["partstat"] = icalendar.vText("NEEDS-ACTION")
+    attendee.params["rsvp"] = icalendar.vText("FALSE")
+    event.add("attendee", attendee)
+    calendar.add_component(event)
+    return calendar
+
+
+def subject(notice: MeetingNotice) -> str:
+    prefix = {INVITATION: "Inbjudan", UPDATE: "Ändrad tid", CANCELLATION: "Inställt"}[notice.kind]
+    return f"{prefix}: {notice.title} – {swedish_when(notice)}"
+
+
+REQUIREMENTS = (
+    "en dator med webbläsare: Google Chrome, Mozilla Firefox eller Microsoft Edge version 83 "
+    "eller senare",
+    "webbkamera",
+    "mikrofon eller headset",
+    "din mobiltelefon, dit en engångskod skickas med SMS",
+)
+
+
+def _inviter(notice: MeetingNotice) -> str:
+    unit = f", {notice.organiser_unit}" if notice.organiser_unit else ""
+    return f"{notice.organiser_name}{unit}"
+
+
+def plain_text(notice: MeetingNotice) -> str:
+    """The text part (also the calendar DESCRIPTION)."""
+    when = swedish_when(notice)
+    if notice.kind == CANCELLATION:
+        return (
+            f"Hej {notice.invitee_name},\n\n"
+            f'Videomötet "{notice.title}" {when} med {_inviter(notice)} är inställt.\n\n'
+            "Det här meddelandet är automatiskt och går inte att svara på.\n"
+        )
+    lead = (
+        f"{_inviter(notice)} har bjudit in dig till ett säkert videomöte."
+        if notice.kind == INVITATION
+        else f"Tiden för videomötet med {_inviter(notice)} är ändrad. "
+        "Länken och möteskoden i tidigare e-post gäller inte längre."
+    )
+    lines = [
+        f"Hej {notice.invitee_name},",
+        "",
+        lead,
+        "",
+        f"Möte: {notice.title}",
+        f"När: {when}",
+        "",
+        "Det här behöver du:",
+        *[f"- {item}" for item in REQUIREMENTS],
+        "Videomötet kan inte hållas via mobiltelefon – använd en dator.",
+        "",
+    ]
+    if notice.join_url:
+        lines += [f"Gå till videomöte: {notice.join_url}", ""]
+    lines += [
+        "Om länken inte fungerar: gå till " + notice.code_page_url,
+    ]
+    if notice.meeting_code:
+        lines += [f"och skriv in möteskoden: {notice.meeting_code}"]
+    lines += ["", "Det här meddelandet är automatiskt och går inte att svara på."]
+    return "\n".join(lines) + "\n"
+
+
+def html_text(notice: MeetingNotice) -> str:
+    """The HTML part: the same content, with a "Gå till videomöte" button."""
+    when = escape(swedish_when(notice))
+    title = escape(notice.title)
+    name = escape(notice.invitee_name)
+    inviter = escape(_inviter(notice))
+    if notice.kind == CANCELLATION:
+        body = (
+            f"<p>Hej {name},</p><p>Videomötet <strong>{title}</strong> {when} med "
+            f"{inviter} är <strong>inställt</strong>.</p>"
+        )
+    else:
+        lead = (
+            f"{inviter} har bjudit in dig till ett säkert videomöte."
+            if notice.kind == INVITATION
+            else f"Tiden för videomötet med {inviter} är ändrad. Länken och möteskoden i "
+            "tidigare e-post gäller inte längre."
+        )
+        needs = "".join(f"<li>{escape(item)}</li>" for item in REQUIREMENTS)
+        button = ""
+        if notice.join_url:
+            url = escape(notice.join_url, quote=True)
+            button = (
+                f'<p><a href="{url}" style="display:inline-block;padding:12px 24px;'
+                "background:#007bb1;color:#ffffff;text-decoration:none;border-radius:4px;"
+                'font-weight:bold">Gå till videomöte</a></p>'
+            )
+        code = ""
+        if notice.meeting_code:
+            code = f" och skriv in möteskoden <strong>{escape(notice.meeting_code)}</strong>"
+        page = escape(notice.code_page_url, quote=True)
+        body = (
+            f"<p>Hej {name},</p><p>{lead}</p>"
+            f"<p><strong>{title}</strong><br>{when}</p>{button}"
+            f"<p>Det här behöver du:</p><ul>{needs}</ul>"
+            "<p>Videomötet kan inte hållas via mobiltelefon – använd en dator.</p>"
+            f'<p>Om knappen inte fungerar: gå till <a href="{page}">{escape(notice.code_page_url)}'
+            f"</a>{code}.</p>"
+        )
+    return (
+        '<!DOCTYPE html><html lang="sv"><head><meta charset="utf-8"></head>'
+        f'<body style="font-family:sans-serif">{body}'
+        '<p style="color:#666">Det här meddelandet är automatiskt och går inte att svara på.</p>'
+        "</body></html>"
+    )
+
+
+def build_message(notice: MeetingNotice, now: datetime | None = None) -> EmailMessage:
+    """The complete iMIP e-mail to the invitee."""
+    now = now or datetime.now(UTC)
+    ical = build_calendar(notice, now).to_ical()
+    message = EmailMessage()
+    message["Subject"] = subject(notice)
+    message["From"] = formataddr((notice.sender_name, notice.service_address))
+    message["To"] = formataddr((notice.invitee_name, notice.invitee_email))
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = make_msgid(domain=notice.service_address.rpartition("@")[2] or None)
+    message["MIME-Version"] = "1.0"
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Auto-Response-Suppress"] = "All"
+    message.make_mixed()
+    alternative = EmailMessage()
+    # quoted-printable keeps every line short, as SMTP requires (RFC 5321 4.5.3.1.6)
+    qp = {"charset": "utf-8", "cte": "quoted-printable"}
+    alternative.set_content(plain_text(notice), subtype="plain", **qp)
+    alternative.add_alternative(html_text(notice), subtype="html", **qp)
+    alternative.add_alternative(
+        ical.decode("utf-8"), subtype="calendar", params={"method": notice.method}, **qp
+    )
+    message.attach(alternative)
+    message.add_attachment(ical, maintype="application", subtype="ics", filename="invite.ics")
+    return message
+
+
+def next_retry(attempts: int, now: datetime) -> datetime:
+    """Exponential backoff for a failed delivery: 10 s, 20 s, … capped at 15 minutes."""
+    return now + timedelta(seconds=min(10 * 2 ** max(attempts - 1, 0), 900))

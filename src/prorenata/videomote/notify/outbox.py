@@ -1,0 +1,155 @@
+"""The transactional outbox: an e-mail is stored in the same transaction as the booking.
+
+Nothing is sent from inside a request. A message is queued with the change that caused
+it, so a booking is never lost because mail failed, and a request retried after a
+conflict queues nothing twice. ``deliver_due`` sends what is due through Plone's
+MailHost, one commit per message, and backs off on failure (see ``delivery.py``).
+"""
+
+from BTrees.OOBTree import OOBTree
+from datetime import UTC
+from datetime import datetime
+from email import message_from_bytes
+from email.message import EmailMessage
+from persistent import Persistent
+from Products.CMFCore.utils import getToolByName
+from prorenata.videomote import logger
+from prorenata.videomote.notify.imip import next_retry
+from zope.annotation.interfaces import IAnnotations
+
+import email.policy
+import uuid
+
+ANNOTATION_KEY = "prorenata.videomote.outbox"
+QUEUED = "queued"
+SENT = "sent"
+FAILED = "failed"  # still retried; "failed" means the last attempt did not succeed
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class OutgoingMail(Persistent):
+    """One message to one recipient; the body is dropped once it has been delivered."""
+
+    def __init__(self, meeting_uid: str, kind: str, recipient: str, sender: str, body: bytes):
+        self.id = uuid.uuid4().hex
+        self.meeting_uid = meeting_uid
+        self.kind = kind
+        self.recipient = recipient
+        self.sender = sender
+        self.body = body
+        self.created = utcnow()
+        self.status = QUEUED
+        self.attempts = 0
+        self.next_attempt = self.created
+        self.last_error = ""
+        self.delivered = None
+
+
+class MailOutbox(Persistent):
+    """Messages by id.
+
+    Delivery changes only the message object, never the tree, so a request queueing
+    mail does not conflict with the worker delivering earlier mail.
+    """
+
+    def __init__(self):
+        self.messages = OOBTree()
+
+    def add(self, mail: OutgoingMail) -> None:
+        self.messages[mail.id] = mail
+
+    def undelivered(self) -> list[OutgoingMail]:
+        return sorted(
+            (m for m in self.messages.values() if m.status != SENT), key=lambda m: m.created
+        )
+
+    def due(self, now: datetime) -> list[OutgoingMail]:
+        return [m for m in self.undelivered() if m.next_attempt <= now]
+
+    def next_due(self) -> datetime | None:
+        times = [m.next_attempt for m in self.undelivered()]
+        return min(times) if times else None
+
+    def for_meeting(self, meeting_uid: str) -> list[OutgoingMail]:
+        return sorted(
+            (m for m in self.messages.values() if m.meeting_uid == meeting_uid),
+            key=lambda m: m.created,
+        )
+
+    def mark_sent(self, mail: OutgoingMail, now: datetime) -> None:
+        mail.status = SENT
+        mail.delivered = now
+        mail.body = b""  # the join link and code live only until delivery
+        mail.last_error = ""
+
+    def mark_failed(self, mail: OutgoingMail, error: str, now: datetime) -> None:
+        mail.status = FAILED
+        mail.attempts += 1
+        mail.last_error = error[:200]
+        mail.next_attempt = next_retry(mail.attempts, now)
+
+    def retry_now(self, now: datetime) -> None:
+        for mail in self.undelivered():
+            mail.next_attempt = now
+
+
+def outbox_for(site, create: bool = True) -> MailOutbox | None:
+    annotations = IAnnotations(site)
+    outbox = annotations.get(ANNOTATION_KEY)
+    if outbox is None and create:
+        outbox = annotations[ANNOTATION_KEY] = MailOutbox()
+    return outbox
+
+
+def enqueue(site, message: EmailMessage, meeting_uid: str, kind: str) -> OutgoingMail:
+    """Queue ``message`` with the current transaction; delivery starts after commit."""
+    from prorenata.videomote.notify.delivery import wake_after_commit
+
+    recipient = message["To"].addresses[0].addr_spec
+    sender = message["From"].addresses[0].addr_spec
+    mail = OutgoingMail(meeting_uid, kind, recipient, sender, message.as_bytes())
+    outbox_for(site).add(mail)
+    wake_after_commit(site)
+    return mail
+
+
+def _describe(error: Exception) -> str:
+    # Only the kind of failure: an SMTP reply can echo addresses back.
+    return type(error).__name__
+
+
+def deliver_due(site, commit, now: datetime | None = None) -> tuple[int, int]:
+    """Send every due message through MailHost; ``commit`` is called after each one."""
+    outbox = outbox_for(site, create=False)
+    if outbox is None:
+        return 0, 0
+    mailhost = getToolByName(site, "MailHost")
+    sent = failed = 0
+    for mail in outbox.due(now or utcnow()):
+        try:
+            mailhost.send(
+                # SMTP policy: CRLF line ends on the wire, as RFC 5321 requires
+                message_from_bytes(mail.body, policy=email.policy.SMTP),
+                mto=[mail.recipient],
+                mfrom=mail.sender,
+                immediate=True,
+            )
+        except Exception as error:  # any SMTP or network failure: keep it, retry later
+            outbox.mark_failed(mail, _describe(error), utcnow())
+            logger.warning(
+                "E-mail %s (%s) for meeting %s not delivered, attempt %d: %s",
+                mail.id,
+                mail.kind,
+                mail.meeting_uid,
+                mail.attempts,
+                mail.last_error,
+            )
+            failed += 1
+        else:
+            outbox.mark_sent(mail, utcnow())
+            sent += 1
+        commit()
+    return sent, failed

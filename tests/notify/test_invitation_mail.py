@@ -1,0 +1,172 @@
+"""Invitation, update and cancellation e-mails, as they arrive at a real SMTP server."""
+
+from datetime import datetime
+from datetime import timedelta
+from plone import api
+from plone.app.testing import SITE_OWNER_NAME
+from plone.app.testing import TEST_USER_ID
+from plone.app.testing import setRoles
+from plone.dexterity.utils import createContentInContainer
+from prorenata.videomote.content.scheduling import Booking
+from prorenata.videomote.content.scheduling import book_meeting
+from prorenata.videomote.content.scheduling import cancel_meeting
+from prorenata.videomote.content.scheduling import move_meeting
+from zoneinfo import ZoneInfo
+
+import icalendar
+import pytest
+import re
+import transaction
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+PERSONNUMMER = "19811218-9876"
+
+
+@pytest.fixture
+def patient(mail_portal):
+    setRoles(mail_portal, TEST_USER_ID, ["Manager"])
+    with api.env.adopt_user(SITE_OWNER_NAME):
+        patient = createContentInContainer(
+            mail_portal,
+            "Patient",
+            title="Alva Andersson",
+            personnummer=PERSONNUMMER,
+            contact_email="alva@example.se",
+            contact_mobile="+46701234501",
+            guardians=[
+                {
+                    "name": "Anna Andersson",
+                    "email": "anna@example.se",
+                    "mobile": "+46701234502",
+                    "primary": True,
+                },
+            ],
+        )
+    transaction.commit()
+    return patient
+
+
+def _tomorrow(hour: int) -> datetime:
+    day = datetime.now(STOCKHOLM).date() + timedelta(days=1)
+    return datetime(day.year, day.month, day.day, hour, 0)
+
+
+def _book(patient, choice="guardian", title="Uppföljande samtal"):
+    with api.env.adopt_user(SITE_OWNER_NAME):
+        meeting = book_meeting(
+            Booking(
+                title=title,
+                start=_tomorrow(9),
+                end=_tomorrow(9) + timedelta(minutes=30),
+                patient_uid=api.content.get_uuid(patient),
+                contact_choice=choice,
+            ),
+            organiser=SITE_OWNER_NAME,
+        )
+    transaction.commit()
+    return meeting
+
+
+def _calendar(message):
+    part = next(p for p in message.walk() if p.get_content_type() == "text/calendar")
+    return part, icalendar.Calendar.from_ical(part.get_content())
+
+
+def _event(message):
+    return _calendar(message)[1].walk("VEVENT")[0]
+
+
+def test_invitation_reaches_the_primary_guardian_as_imip(patient, smtp_sink):
+    meeting = _book(patient)
+    (message,) = smtp_sink.wait_for(1)
+    assert message["To"].addresses[0].addr_spec == "anna@example.se"
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert message.get_content_type() == "multipart/mixed"
+    part, calendar = _calendar(message)
+    assert part.get_param("method") == "REQUEST"
+    assert calendar["METHOD"] == "REQUEST"
+    event = calendar.walk("VEVENT")[0]
+    assert str(event["UID"]) == meeting.ical_uid
+    assert int(event["SEQUENCE"]) == 0
+    assert event["DTSTART"].params["TZID"] == "Europe/Stockholm"
+    assert event["DTSTART"].dt.hour == 9
+    assert calendar.walk("VTIMEZONE")[0]["TZID"] == "Europe/Stockholm"
+    attachment = [p for p in message.walk() if p.get_filename() == "invite.ics"]
+    assert attachment and b"METHOD:REQUEST" in attachment[0].get_content()
+
+
+def test_invitation_contains_link_code_requirements_and_no_personnummer(patient, smtp_sink):
+    _book(patient)
+    (message,) = smtp_sink.wait_for(1)
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert "har bjudit in dig" in text
+    assert "Gå till videomöte" in html
+    assert re.search(r"/videomote/logga-in#[\w-]{40,}", text)
+    assert re.search(r"möteskoden: [0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}", text)
+    assert "Chrome" in text and "Firefox" in text and "Edge" in text
+    assert "inte hållas via mobiltelefon" in text
+    raw = message.as_string()
+    for secret in (PERSONNUMMER, "811218", "9876"):
+        assert secret not in raw
+
+
+def test_code_and_token_are_stored_only_as_hashes(patient, smtp_sink):
+    meeting = _book(patient)
+    (message,) = smtp_sink.wait_for(1)
+    text = message.get_body(("plain",)).get_content()
+    code = re.search(r"möteskoden: (\S+)", text).group(1)
+    token = re.search(r"logga-in#(\S+)", text).group(1)
+    stored = " ".join(str(v) for v in meeting.__dict__.values())
+    assert code not in stored and code.replace("-", "") not in stored
+    assert token not in stored
+    assert len(meeting.meeting_code_hash) == 64
+
+
+def test_moving_a_meeting_sends_update_with_higher_sequence(patient, smtp_sink):
+    meeting = _book(patient)
+    smtp_sink.wait_for(1)
+    with api.env.adopt_user(SITE_OWNER_NAME):
+        move_meeting(meeting, _tomorrow(13), _tomorrow(13) + timedelta(minutes=45))
+    transaction.commit()
+    invitation, update = smtp_sink.wait_for(2)
+    assert str(_event(update)["UID"]) == str(_event(invitation)["UID"])
+    assert int(_event(update)["SEQUENCE"]) == 1
+    assert _event(update)["DTSTART"].dt.hour == 13
+    assert update["Subject"].startswith("Ändrad tid")
+
+
+def test_edit_that_changes_neither_time_nor_title_sends_nothing(patient, smtp_sink):
+    meeting = _book(patient)
+    smtp_sink.wait_for(1)
+    with api.env.adopt_user(SITE_OWNER_NAME):
+        move_meeting(meeting, meeting.start, meeting.end, title=meeting.title)
+    transaction.commit()
+    assert len(smtp_sink.wait_for(2, timeout=1.5)) == 1
+    assert meeting.sequence == 0
+
+
+def test_cancelling_sends_cancel_with_higher_sequence(patient, smtp_sink):
+    meeting = _book(patient)
+    smtp_sink.wait_for(1)
+    with api.env.adopt_user(SITE_OWNER_NAME):
+        cancel_meeting(meeting)
+    transaction.commit()
+    invitation, cancellation = smtp_sink.wait_for(2)
+    part, calendar = _calendar(cancellation)
+    assert part.get_param("method") == "CANCEL"
+    assert calendar["METHOD"] == "CANCEL"
+    assert str(_event(cancellation)["STATUS"]) == "CANCELLED"
+    assert int(_event(cancellation)["SEQUENCE"]) == 1
+    assert str(_event(cancellation)["UID"]) == meeting.ical_uid
+
+
+def test_deleting_a_meeting_sends_a_cancellation(patient, smtp_sink):
+    meeting = _book(patient, choice="student")
+    smtp_sink.wait_for(1)
+    with api.env.adopt_user(SITE_OWNER_NAME):
+        api.content.delete(meeting)
+    transaction.commit()
+    invitation, cancellation = smtp_sink.wait_for(2)
+    assert cancellation["To"].addresses[0].addr_spec == "alva@example.se"
+    assert _calendar(cancellation)[1]["METHOD"] == "CANCEL"
