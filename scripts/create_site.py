@@ -8,14 +8,19 @@ whose guardian lacks a mobile number (shows the refusal rule), one with two guar
 """
 
 from AccessControl.SecurityManagement import newSecurityManager
+from datetime import datetime
+from datetime import timedelta
 from plone import api
 from plone.base.utils import get_installer
 from plone.dexterity.utils import createContentInContainer
 from plone.distribution.api import site as site_api
+from prorenata.videomote.content.scheduling import Booking
+from prorenata.videomote.content.scheduling import book_meeting
 from Testing.makerequest import makerequest
 from zope.component.hooks import setSite
 
 import os
+import pytz
 import sys
 import transaction
 
@@ -24,6 +29,7 @@ ADMIN = ("admin", os.environ.get("VIDEOMOTE_ADMIN_PASSWORD", "admin"))
 STAFF = ("skolskoterska", os.environ.get("VIDEOMOTE_STAFF_PASSWORD", "videomote"))
 STAFF_GROUP = "vardpersonal"
 PORT = os.environ.get("VIDEOMOTE_PORT", "8080")
+DEMO_SMTP_PORT = 8025
 
 STUDENTS = (
     {
@@ -139,6 +145,41 @@ def ensure_students(site) -> None:
             print(f"Added student {student['title']}")
 
 
+def ensure_demo_mail() -> None:
+    """Send the demo's e-mail to the local SMTP server that `make run` starts."""
+    if api.portal.get_registry_record("plone.smtp_port") != DEMO_SMTP_PORT:
+        api.portal.set_registry_record("plone.smtp_host", "localhost")
+        api.portal.set_registry_record("plone.smtp_port", DEMO_SMTP_PORT)
+    if not api.portal.get_registry_record("plone.email_from_address"):
+        api.portal.set_registry_record("plone.email_from_address", "noreply@journal.example.se")
+        api.portal.set_registry_record("plone.email_from_name", "Prorenata Journal")
+
+
+def ensure_todays_meeting(site) -> None:
+    """A meeting later today for the staff user, so "Dagens aktiviteter" shows something."""
+    zone = pytz.timezone("Europe/Stockholm")
+    now = datetime.now(zone)
+    start = (now + timedelta(minutes=60 - now.minute % 30)).replace(second=0, microsecond=0)
+    if start.date() != now.date() or start.hour >= 22:
+        return
+    folder = site["elever"]
+    alva = next(o for o in folder.objectValues() if o.Title() == STUDENTS[0]["title"])
+    if any(m.portal_type == "VideoMeeting" for m in alva.objectValues()):
+        return
+    with api.env.adopt_user(username=STAFF[0]):
+        book_meeting(
+            Booking(
+                title="Uppföljande samtal",
+                start=start.replace(tzinfo=None),
+                end=(start + timedelta(minutes=30)).replace(tzinfo=None),
+                patient_uid=api.content.get_uuid(alva),
+                contact_choice="guardian",
+            ),
+            organiser=STAFF[0],
+        )
+    print(f"Booked a demo meeting today at {start:%H.%M}")
+
+
 def main(app) -> None:
     app = makerequest(app)
     app.REQUEST["PARENTS"] = [app]
@@ -148,6 +189,8 @@ def main(app) -> None:
     ensure_addon(site)
     ensure_staff()
     ensure_students(site)
+    ensure_demo_mail()
+    ensure_todays_meeting(site)
     transaction.commit()
     url = f"http://localhost:{PORT}/{SITE_ID}"
     print(

@@ -16,10 +16,26 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
+MAIL_PORT = 8025
+
+
 def processes(instance: Path) -> dict[str, list[str]]:
     """The programs that make up the product, by name."""
+    maildir = instance / "var" / "mail"
     return {
         "plone": [str(BIN / "runwsgi"), str(instance / "etc" / "zope.ini")],
+        # The demo's e-mail goes to a local SMTP server that keeps it in a Maildir.
+        "mail": [
+            sys.executable,
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            f"localhost:{MAIL_PORT}",
+            "-c",
+            "aiosmtpd.handlers.Mailbox",
+            str(maildir),
+        ],
     }
 
 
@@ -32,7 +48,11 @@ def main() -> int:
         name: subprocess.Popen(command, cwd=ROOT)
         for name, command in processes(args.instance.resolve()).items()
     }
-    print(f"Serving http://localhost:{args.port}/Plone  (Ctrl-C stops everything)", flush=True)
+    print(
+        f"Serving http://localhost:{args.port}/Plone  (Ctrl-C stops everything)\n"
+        f"E-mail sent by the demo: {args.instance.resolve() / 'var' / 'mail'} (Maildir)",
+        flush=True,
+    )
     stopping = False
 
     def stop(*_):

@@ -100,3 +100,16 @@ def test_reinstall_after_uninstall_works(uninstalled):
     get_installer(uninstalled).install_product(PACKAGE_NAME)
     assert get_installer(uninstalled).is_product_installed(PACKAGE_NAME)
     assert "Patient" in api.portal.get_tool("portal_types").objectIds()
+
+
+INDEXES = ("meeting_organiser", "meeting_state", "meeting_code_hash", "join_token_hash")
+
+
+def test_meeting_indexes_exist(portal):
+    indexes = api.portal.get_tool("portal_catalog").indexes()
+    assert set(INDEXES) <= set(indexes)
+
+
+def test_uninstall_removes_the_meeting_indexes(uninstalled):
+    indexes = api.portal.get_tool("portal_catalog").indexes()
+    assert not set(INDEXES) & set(indexes)

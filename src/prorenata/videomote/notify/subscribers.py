@@ -32,6 +32,7 @@ def issue_secrets(meeting) -> tuple[str, str]:
     code, token = new_meeting_code(), new_join_token()
     meeting.meeting_code_hash = hash_meeting_code(code, key)
     meeting.join_token_hash = hash_secret(token, key)
+    meeting.reindexObject(idxs=["meeting_code_hash", "join_token_hash"])
     return code, token
 
 
@@ -107,6 +108,7 @@ def meeting_modified(meeting, event) -> None:
 def meeting_cancelled(meeting, event) -> None:
     meeting.sequence = (meeting.sequence or 0) + 1
     meeting.meeting_code_hash = meeting.join_token_hash = None
+    meeting.reindexObject(idxs=["meeting_code_hash", "join_token_hash"])
     _send(meeting, CANCELLATION)
 
 

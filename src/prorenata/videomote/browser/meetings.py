@@ -1,0 +1,438 @@
+"""Staff views: calendar, booking dialog, meeting dialog, move, cancel, room, outbox."""
+
+from AccessControl import Unauthorized
+from AccessControl.security import checkPermission
+from datetime import date
+from datetime import datetime
+from datetime import time
+from datetime import timedelta
+from plone import api
+from plone.app.event.base import RET_MODE_OBJECTS
+from plone.app.event.base import get_events
+from plone.app.layout.viewlets.common import ViewletBase
+from plone.protect import CheckAuthenticator
+from Products.Five.browser import BrowserView
+from Products.statusmessages.interfaces import IStatusMessage
+from prorenata.videomote import _
+from prorenata.videomote.behaviors.contact_details import IContactDetails
+from prorenata.videomote.booking.rules import BookingRefused
+from prorenata.videomote.content.meeting import CONTACT_CHOICES
+from prorenata.videomote.content.meeting import MEETING_STATES
+from prorenata.videomote.content.meeting import STATE_BOOKED
+from prorenata.videomote.content.meeting import STATE_CANCELLED
+from prorenata.videomote.content.meeting import STATE_STARTED
+from prorenata.videomote.content.scheduling import Booking
+from prorenata.videomote.content.scheduling import book_meeting
+from prorenata.videomote.content.scheduling import cancel_meeting
+from prorenata.videomote.content.scheduling import move_meeting
+from prorenata.videomote.content.vocabularies import patients_vocabulary
+from prorenata.videomote.notify.outbox import SENT
+from prorenata.videomote.notify.outbox import outbox_for
+from prorenata.videomote.notify.outbox import utcnow
+from zope.i18n import translate
+
+import json
+import pytz
+
+MANAGE_MEETINGS = "prorenata.videomote.ManageMeetings"
+DAY_START, DAY_END, SLOT_MINUTES = 7, 18, 30
+WEEKDAYS = ("Måndag", "Tisdag", "Onsdag", "Torsdag", "Fredag", "Lördag", "Söndag")
+
+
+def site_zone():
+    name = api.portal.get_registry_record("prorenata.videomote.timezone", default=None)
+    return pytz.timezone(name or "Europe/Stockholm")
+
+
+def local(dt: datetime) -> datetime:
+    return dt.astimezone(site_zone())
+
+
+def room_url(meeting) -> str:
+    """The staff address of the meeting room (opened in a new tab)."""
+    return f"{meeting.absolute_url()}/@@videomote-rum"
+
+
+def invitation_status(meeting) -> dict:
+    """The delivery state of the newest e-mail about ``meeting``, for staff."""
+    outbox = outbox_for(api.portal.get(), create=False)
+    mails = outbox.for_meeting(meeting.UID()) if outbox is not None else []
+    if not mails:
+        return {"status": "none", "attempts": 0}
+    newest = mails[-1]
+    return {"status": newest.status, "kind": newest.kind, "attempts": newest.attempts}
+
+
+def parse_local(value: str | None) -> datetime | None:
+    """``2026-12-01T09:00`` (datetime-local) as a naive wall-clock time."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.strip()).replace(tzinfo=None, second=0)
+    except ValueError:
+        return None
+
+
+class MeetingsMixin:
+    def state_title(self, meeting) -> str:
+        return translate(MEETING_STATES.getTerm(meeting.state).title, context=self.request)
+
+    def when(self, meeting) -> str:
+        start, end = local(meeting.start), local(meeting.end)
+        return f"{start:%Y-%m-%d} {start:%H.%M}–{end:%H.%M}"
+
+    def room_url(self, meeting) -> str:
+        return room_url(meeting)
+
+    def calendar_url(self) -> str:
+        return f"{api.portal.get().absolute_url()}/@@videomote-kalender"
+
+
+class CalendarView(MeetingsMixin, BrowserView):
+    """Week and day view of the current user's meetings."""
+
+    def __call__(self):
+        today = datetime.now(site_zone()).date()
+        try:
+            self.day = date.fromisoformat(self.request.form.get("dag", "")) or today
+        except ValueError:
+            self.day = today
+        self.mode = "dag" if self.request.form.get("vy") == "dag" else "vecka"
+        if self.mode == "vecka":
+            self.first = self.day - timedelta(days=self.day.weekday())
+            self.days = [self.first + timedelta(days=i) for i in range(5)]
+        else:
+            self.first = self.day
+            self.days = [self.day]
+        return self.index()
+
+    def heading(self) -> str:
+        if self.mode == "dag":
+            return f"{WEEKDAYS[self.day.weekday()]} {self.day:%Y-%m-%d}"
+        week = self.first.isocalendar()[1]
+        return f"Vecka {week}, {self.first:%Y-%m-%d} – {self.days[-1]:%Y-%m-%d}"
+
+    def nav_url(self, offset_days: int, mode: str | None = None) -> str:
+        target = self.day + timedelta(days=offset_days)
+        return f"{self.calendar_url()}?vy={mode or self.mode}&dag={target.isoformat()}"
+
+    def step(self) -> int:
+        return 7 if self.mode == "vecka" else 1
+
+    def day_label(self, day: date) -> str:
+        return f"{WEEKDAYS[day.weekday()]} {day.day}/{day.month}"
+
+    def _meetings(self) -> list:
+        zone = site_zone()
+        start = zone.localize(datetime.combine(self.days[0], time(0)))
+        end = zone.localize(datetime.combine(self.days[-1] + timedelta(days=1), time(0)))
+        meetings = get_events(
+            api.portal.get(),
+            start=start,
+            end=end,
+            ret_mode=RET_MODE_OBJECTS,
+            portal_type="VideoMeeting",
+            meeting_organiser=api.user.get_current().getId(),
+        )
+        return [m for m in meetings if m.state != STATE_CANCELLED]
+
+    def rows(self) -> list[dict]:
+        """One row per half hour; each cell a meeting or a free slot to book."""
+        meetings = self._meetings()
+        rows = []
+        minutes = DAY_START * 60
+        while minutes < DAY_END * 60:
+            slot = time(minutes // 60, minutes % 60)
+            cells = []
+            for day in self.days:
+                begin = site_zone().localize(datetime.combine(day, slot))
+                finish = begin + timedelta(minutes=SLOT_MINUTES)
+                here = [m for m in meetings if local(m.start) < finish and local(m.end) > begin]
+                cells.append(
+                    {
+                        "day": day,
+                        "meetings": [m for m in here if begin <= local(m.start) < finish],
+                        "busy": bool(here),
+                        "book_url": f"{api.portal.get().absolute_url()}/@@videomote-boka"
+                        f"?start={day.isoformat()}T{slot:%H:%M}",
+                        "label": f"{self.day_label(day)} {slot:%H.%M}",
+                    }
+                )
+            rows.append({"time": f"{slot:%H.%M}", "cells": cells})
+            minutes += SLOT_MINUTES
+        return rows
+
+    def booked(self):
+        uid = self.request.form.get("bokad")
+        if not uid:
+            return None
+        meeting = api.content.get(UID=uid)
+        if meeting is None:
+            return None
+        return {"uid": uid, "name": meeting.invitee_name}
+
+
+class InvitationStatusView(BrowserView):
+    """JSON for the notification after saving: has the invitation gone out yet?"""
+
+    def __call__(self):
+        meeting = api.content.get(UID=self.request.form.get("uid", ""))
+        self.request.response.setHeader("Content-Type", "application/json")
+        self.request.response.setHeader("Cache-Control", "no-store")
+        if meeting is None:
+            return json.dumps({"status": "unknown"})
+        status = invitation_status(meeting)
+        name = meeting.invitee_name
+        if status["status"] == SENT:
+            message = _("En inbjudan har skickats till ${name}", mapping={"name": name})
+        elif status["status"] == "failed":
+            message = _(
+                "Inbjudan till ${name} kunde inte skickas ännu. Mötet är sparat och "
+                "inbjudan skickas automatiskt så snart e-postservern svarar.",
+                mapping={"name": name},
+            )
+        else:
+            message = _("Inbjudan till ${name} skickas…", mapping={"name": name})
+        status["message"] = translate(message, context=self.request)
+        return json.dumps(status)
+
+
+class BookingView(MeetingsMixin, BrowserView):
+    """The booking dialog: from the calendar, or a student/patient's overview."""
+
+    errors: dict
+
+    def __call__(self):
+        if not checkPermission(MANAGE_MEETINGS, self.context):
+            raise Unauthorized("Only staff can book video meetings")
+        self.errors = {}
+        form = self.request.form
+        if self.request.method == "POST" and form.get("spara"):
+            CheckAuthenticator(self.request)
+            meeting = self._book(form)
+            if meeting is not None:
+                return self.request.response.redirect(
+                    f"{self.calendar_url()}?vy=vecka&dag={local(meeting.start).date()}"
+                    f"&bokad={meeting.UID()}"
+                )
+        return self.index()
+
+    def _book(self, form):
+        start, end = parse_local(form.get("start")), parse_local(form.get("end"))
+        if start is None:
+            self.errors["start"] = _("Ange start med datum och tid.")
+        if end is None:
+            self.errors["end"] = _("Ange slut med datum och tid.")
+        if self.errors:
+            return None
+        booking = Booking(
+            title=form.get("title", ""),
+            start=start,
+            end=end,
+            patient_uid=form.get("patient_uid", ""),
+            contact_choice=form.get("contact_choice", ""),
+            custom_name=form.get("custom_name", ""),
+            custom_mobile=form.get("custom_mobile", ""),
+            custom_email=form.get("custom_email", ""),
+            timezone=site_zone().zone,
+        )
+        try:
+            return book_meeting(booking, organiser=api.user.get_current().getId())
+        except BookingRefused as refusal:
+            self.errors[refusal.field or "form"] = refusal.message
+            return None
+
+    def value(self, name: str, default: str = "") -> str:
+        return self.request.form.get(name, default)
+
+    def default_start(self) -> str:
+        return self.value("start")
+
+    def default_end(self) -> str:
+        if self.value("end"):
+            return self.value("end")
+        start = parse_local(self.value("start"))
+        return (start + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M") if start else ""
+
+    def patients(self) -> list:
+        return list(patients_vocabulary(self.context))
+
+    def selected_patient(self) -> str:
+        if self.value("patient_uid"):
+            return self.value("patient_uid")
+        if IContactDetails.providedBy(self.context):
+            return api.content.get_uuid(self.context)
+        return ""
+
+    def contact_choices(self) -> list:
+        return list(CONTACT_CHOICES)
+
+    def selected_choice(self) -> str:
+        return self.value("contact_choice", "student")
+
+    def error(self, field: str):
+        return self.errors.get(field)
+
+
+class MeetingView(MeetingsMixin, BrowserView):
+    """The meeting dialog: details, "Flytta", "Avboka" and "Gå till videomöte"."""
+
+    def patient(self):
+        return self.context.aq_parent
+
+    def invitation(self) -> dict:
+        return invitation_status(self.context)
+
+    def can_manage(self) -> bool:
+        return bool(checkPermission(MANAGE_MEETINGS, self.context))
+
+    def is_active(self) -> bool:
+        return self.context.state in (STATE_BOOKED, STATE_STARTED)
+
+    def contact_title(self) -> str:
+        return translate(
+            CONTACT_CHOICES.getTerm(self.context.contact_choice).title, context=self.request
+        )
+
+
+class MoveView(MeetingView):
+    """ "Flytta": new start, end or title; the participant gets an update."""
+
+    def __call__(self):
+        if not self.can_manage():
+            raise Unauthorized("Only staff can move video meetings")
+        self.errors = {}
+        form = self.request.form
+        if self.request.method == "POST" and form.get("spara"):
+            CheckAuthenticator(self.request)
+            start, end = parse_local(form.get("start")), parse_local(form.get("end"))
+            if start is None or end is None:
+                self.errors["start" if start is None else "end"] = _("Ange datum och tid.")
+            else:
+                try:
+                    move_meeting(self.context, start, end, title=form.get("title"))
+                except BookingRefused as refusal:
+                    self.errors[refusal.field or "form"] = refusal.message
+                else:
+                    IStatusMessage(self.request).add(
+                        _(
+                            "Mötet är flyttat. ${name} får ett e-postmeddelande om ändringen.",
+                            mapping={"name": self.context.invitee_name},
+                        ),
+                        type="info",
+                    )
+                    return self.request.response.redirect(self.context.absolute_url())
+        return self.index()
+
+    def value(self, name: str) -> str:
+        if name in self.request.form:
+            return self.request.form[name]
+        if name == "title":
+            return self.context.title
+        return local(getattr(self.context, name)).strftime("%Y-%m-%dT%H:%M")
+
+    def error(self, field: str):
+        return self.errors.get(field)
+
+
+class CancelView(MeetingView):
+    """ "Avboka": confirm, then cancel; the participant gets a cancellation."""
+
+    def __call__(self):
+        if not self.can_manage():
+            raise Unauthorized("Only staff can cancel video meetings")
+        if self.request.method == "POST" and self.request.form.get("avboka"):
+            CheckAuthenticator(self.request)
+            if cancel_meeting(self.context):
+                IStatusMessage(self.request).add(
+                    _(
+                        "Mötet är avbokat. ${name} får ett e-postmeddelande om att det är inställt.",
+                        mapping={"name": self.context.invitee_name},
+                    ),
+                    type="info",
+                )
+            return self.request.response.redirect(self.calendar_url())
+        return self.index()
+
+
+class RoomView(MeetingView):
+    """The staff side of the meeting room: opening it starts the meeting."""
+
+    def __call__(self):
+        if not self.can_manage():
+            raise Unauthorized("Only staff can start video meetings")
+        if self.context.state == STATE_BOOKED:
+            self.context.state = STATE_STARTED
+            self.context.reindexObject(idxs=["meeting_state"])
+        return self.index()
+
+
+class OutboxView(MeetingsMixin, BrowserView):
+    """Invitations not delivered yet, for staff and administrators; "Försök igen nu"."""
+
+    def __call__(self):
+        if self.request.method == "POST" and self.request.form.get("forsok"):
+            CheckAuthenticator(self.request)
+            outbox = outbox_for(api.portal.get(), create=False)
+            if outbox is not None:
+                outbox.retry_now(utcnow())
+                from prorenata.videomote.notify.delivery import wake_after_commit
+
+                wake_after_commit(api.portal.get())
+            IStatusMessage(self.request).add(_("Nytt försök att skicka görs nu."), type="info")
+            return self.request.response.redirect(self.request.URL)
+        return self.index()
+
+    def pending(self) -> list[dict]:
+        outbox = outbox_for(api.portal.get(), create=False)
+        if outbox is None:
+            return []
+        rows = []
+        for mail in outbox.undelivered():
+            meeting = api.content.get(UID=mail.meeting_uid)
+            rows.append(
+                {
+                    "meeting": meeting,
+                    "title": meeting.title if meeting is not None else "–",
+                    "when": self.when(meeting) if meeting is not None else "",
+                    "kind": {
+                        "invitation": "Inbjudan",
+                        "update": "Ändring",
+                        "cancellation": "Inställt",
+                    }[mail.kind],
+                    "attempts": mail.attempts,
+                    "error": mail.last_error,
+                    "next": local(mail.next_attempt).strftime("%H.%M.%S"),
+                }
+            )
+        return rows
+
+
+class TodaysActivities(MeetingsMixin):
+    """Shared by the viewlet: today's meetings of the logged-in staff member."""
+
+    def todays_meetings(self) -> list:
+        if api.user.is_anonymous():
+            return []
+        zone = site_zone()
+        today = datetime.now(zone).date()
+        start = zone.localize(datetime.combine(today, time(0)))
+        meetings = get_events(
+            api.portal.get(),
+            start=start,
+            end=start + timedelta(days=1),
+            ret_mode=RET_MODE_OBJECTS,
+            portal_type="VideoMeeting",
+            meeting_organiser=api.user.get_current().getId(),
+        )
+        return [m for m in meetings if m.state != STATE_CANCELLED]
+
+    def time_of(self, meeting) -> str:
+        return f"{local(meeting.start):%H.%M}–{local(meeting.end):%H.%M}"
+
+
+class TodaysActivitiesViewlet(TodaysActivities, ViewletBase):
+    """ "Dagens aktiviteter" on the home page of staff."""
+
+    def available(self) -> bool:
+        return bool(checkPermission(MANAGE_MEETINGS, self.context)) and not api.user.is_anonymous()

@@ -1,0 +1,24 @@
+"""Catalog indexes for meetings: organiser and state for calendars, hashes for sign-in."""
+
+from plone.indexer import indexer
+from prorenata.videomote.content.meeting import IVideoMeeting
+
+
+@indexer(IVideoMeeting)
+def meeting_organiser(meeting):
+    return meeting.organiser
+
+
+@indexer(IVideoMeeting)
+def meeting_state(meeting):
+    return meeting.state
+
+
+@indexer(IVideoMeeting)
+def meeting_code_hash(meeting):
+    return getattr(meeting, "meeting_code_hash", None)
+
+
+@indexer(IVideoMeeting)
+def join_token_hash(meeting):
+    return getattr(meeting, "join_token_hash", None)
