@@ -13,6 +13,10 @@ class BookingRefused(ValueError):
         self.field = field
 
 
+class AccessRefused(BookingRefused):
+    """The user may not book for (or even see) this student/patient."""
+
+
 def check_times(start: datetime | None, end: datetime | None) -> None:
     """Refuse a meeting without start or end, or that ends before it starts."""
     if start is None:

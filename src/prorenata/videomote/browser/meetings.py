@@ -346,7 +346,8 @@ class CancelView(MeetingView):
             if cancel_meeting(self.context):
                 IStatusMessage(self.request).add(
                     _(
-                        "Mötet är avbokat. ${name} får ett e-postmeddelande om att det är inställt.",
+                        "Mötet är avbokat. ${name} får ett e-postmeddelande om "
+                        "att det är inställt.",
                         mapping={"name": self.context.invitee_name},
                     ),
                     type="info",

@@ -5,17 +5,21 @@ e-mails, codes and calendar bookkeeping follow from the object events they cause
 (see ``notify/subscribers.py``).
 """
 
+from AccessControl import Unauthorized
+from AccessControl.security import checkPermission
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from plone.app.uuid.utils import uuidToObject
+from plone.app.uuid.utils import uuidToPhysicalPath
 from plone.dexterity.utils import createContentInContainer
 from prorenata.videomote import _
 from prorenata.videomote.behaviors.contact_details import IContactDetails
 from prorenata.videomote.booking.invitee import Contact
 from prorenata.videomote.booking.invitee import Invitee
 from prorenata.videomote.booking.invitee import invite_contact_for
+from prorenata.videomote.booking.rules import AccessRefused
 from prorenata.videomote.booking.rules import BookingRefused
 from prorenata.videomote.booking.rules import check_times
 from prorenata.videomote.content.meeting import STATE_BOOKED
@@ -25,6 +29,8 @@ from zope.event import notify
 from zope.lifecycleevent import ObjectModifiedEvent
 
 import pytz
+
+NO_ACCESS = _("Du har inte behörighet att boka videomöten för den här eleven/patienten.")
 
 # A booking may start a moment ago (the dialog was open a while), not earlier.
 PAST_TOLERANCE = timedelta(minutes=5)
@@ -64,10 +70,17 @@ def check_not_past(start: datetime, now: datetime | None = None) -> None:
 
 
 def patient_for(uid: str):
-    """The student/patient record, if the current user may see it."""
-    patient = uuidToObject(uid) if uid else None
+    """The student/patient record, if the current user may book for it."""
+    try:
+        patient = uuidToObject(uid) if uid else None
+    except Unauthorized:
+        patient = None
+        if uuidToPhysicalPath(uid):
+            raise AccessRefused(NO_ACCESS, field="patient_uid") from None
     if patient is None or not IContactDetails.providedBy(patient):
         raise BookingRefused(_("Välj en elev/patient."), field="patient_uid")
+    if not checkPermission("prorenata.videomote.AddVideoMeeting", patient):
+        raise AccessRefused(NO_ACCESS, field="patient_uid")
     return patient
 
 

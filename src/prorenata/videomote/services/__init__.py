@@ -1,0 +1,1 @@
+"""plone.restapi endpoints: one folder per service, one module per method."""

@@ -1,0 +1,14 @@
+"""DELETE <meeting>/@videomote-meeting: cancel ("Avboka"); the record stays, cancelled."""
+
+from plone.protect.interfaces import IDisableCSRFProtection
+from plone.restapi.services import Service
+from prorenata.videomote.content.scheduling import cancel_meeting
+from prorenata.videomote.services.serialize import meeting_json
+from zope.interface import alsoProvides
+
+
+class MeetingDelete(Service):
+    def reply(self):
+        alsoProvides(self.request, IDisableCSRFProtection)
+        cancel_meeting(self.context)
+        return meeting_json(self.context, self.request)

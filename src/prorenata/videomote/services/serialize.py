@@ -1,0 +1,49 @@
+"""The JSON shape of a meeting and of a refusal, shared by the services."""
+
+from prorenata.videomote.booking.rules import AccessRefused
+from prorenata.videomote.booking.rules import BookingRefused
+from prorenata.videomote.browser.meetings import invitation_status
+from prorenata.videomote.browser.meetings import room_url
+from zope.i18n import translate
+
+import pytz
+
+
+def meeting_json(meeting, request) -> dict:
+    patient = meeting.aq_parent
+    zone = pytz.timezone(meeting.meeting_timezone or "Europe/Stockholm")
+    return {
+        "@id": meeting.absolute_url(),
+        "@type": "VideoMeeting",
+        "UID": meeting.UID(),
+        "title": meeting.title,
+        # Wall-clock time in the meeting's zone, with its offset
+        "start": meeting.start.astimezone(zone).isoformat(),
+        "end": meeting.end.astimezone(zone).isoformat(),
+        "timezone": meeting.meeting_timezone,
+        "state": meeting.state,
+        "patient": {"@id": patient.absolute_url(), "UID": patient.UID(), "title": patient.Title()},
+        "contact_choice": meeting.contact_choice,
+        "invitee": {
+            "name": meeting.invitee_name,
+            "email": meeting.invitee_email,
+            "mobile": meeting.invitee_mobile,
+        },
+        "organiser": meeting.organiser,
+        "ical_uid": meeting.ical_uid,
+        "sequence": meeting.sequence,
+        "room_url": room_url(meeting),
+        "invitation": invitation_status(meeting),
+    }
+
+
+def refusal_json(service, refusal: BookingRefused) -> dict:
+    """400 naming the field, or 403 when the user may not book for that record."""
+    service.request.response.setStatus(403 if isinstance(refusal, AccessRefused) else 400)
+    return {
+        "error": {
+            "type": "BookingRefused",
+            "field": refusal.field,
+            "message": translate(refusal.message, context=service.request),
+        }
+    }

@@ -1,0 +1,75 @@
+"""A dead SMTP server loses no booking; the invitation goes out once, when it is back."""
+
+from datetime import datetime
+from datetime import timedelta
+from plone import api
+from plone.app.testing import SITE_OWNER_NAME
+from plone.dexterity.utils import createContentInContainer
+from prorenata.videomote.browser.meetings import invitation_status
+from prorenata.videomote.content.scheduling import Booking
+from prorenata.videomote.content.scheduling import book_meeting
+from prorenata.videomote.notify.delivery import wake_after_commit
+from prorenata.videomote.notify.outbox import outbox_for
+from prorenata.videomote.notify.outbox import utcnow
+
+import socket
+import time
+import transaction
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # nothing listens here once the probe is closed
+
+
+def _wait_until(condition, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        transaction.begin()  # see what the delivery worker committed
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_smtp_down_keeps_booking_and_delivers_once_when_back(mail_portal, smtp_sink):
+    api.portal.set_registry_record("plone.smtp_port", _closed_port())
+    with api.env.adopt_user(SITE_OWNER_NAME):
+        patient = createContentInContainer(
+            mail_portal,
+            "Patient",
+            title="Alva",
+            contact_email="alva@example.se",
+            contact_mobile="+46701234501",
+        )
+        start = datetime.now() + timedelta(days=1)
+        meeting = book_meeting(
+            Booking(
+                title="Samtal",
+                start=start,
+                end=start + timedelta(minutes=30),
+                patient_uid=patient.UID(),
+                contact_choice="student",
+            ),
+            organiser=SITE_OWNER_NAME,
+        )
+    transaction.commit()
+    uid = meeting.UID()
+
+    assert _wait_until(lambda: invitation_status(meeting)["status"] == "failed")
+    catalog = api.portal.get_tool("portal_catalog")
+    assert len(catalog.unrestrictedSearchResults(UID=uid)) == 1  # the booking is stored
+    assert invitation_status(meeting)["attempts"] >= 1
+    assert smtp_sink.messages == []
+
+    api.portal.set_registry_record("plone.smtp_port", smtp_sink.port)
+    outbox_for(mail_portal).retry_now(utcnow())
+    wake_after_commit(mail_portal)
+    transaction.commit()
+
+    assert len(smtp_sink.wait_for(1)) == 1
+    assert _wait_until(lambda: invitation_status(meeting)["status"] == "sent")
+    time.sleep(1.5)
+    assert len(smtp_sink.messages) == 1  # nothing twice
+    assert outbox_for(mail_portal).undelivered() == []

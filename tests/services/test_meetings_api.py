@@ -1,0 +1,144 @@
+"""The REST API books, lists, reads, moves and cancels with the dialog's rules."""
+
+from datetime import date
+from datetime import timedelta
+from plone import api
+from plone.app.testing import SITE_OWNER_NAME
+from plone.dexterity.utils import createContentInContainer
+
+import pytest
+import requests
+import transaction
+
+TOMORROW = (date.today() + timedelta(days=1)).isoformat()
+
+
+@pytest.fixture
+def site(mail_portal):
+    """Two staff members; only Sara has access to the students' folder."""
+    with api.env.adopt_user(SITE_OWNER_NAME):
+        for userid in ("sara", "olle"):
+            api.user.create(
+                username=userid,
+                email=f"{userid}@example.se",
+                password="secret-pw-1",
+                roles=["Member", "Clinician"],
+                properties={"fullname": userid.title()},
+            )
+        folder = api.content.create(
+            container=mail_portal, type="Folder", id="elever", title="Elever"
+        )
+        api.user.grant_roles(username="sara", obj=folder, roles=["Reader", "Contributor"])
+        alva = createContentInContainer(
+            folder,
+            "Patient",
+            title="Alva Andersson",
+            contact_email="alva@example.se",
+            contact_mobile="+46701234501",
+            guardians=[
+                {"name": "Bodil", "email": "bodil@example.se", "mobile": None, "primary": True}
+            ],
+        )
+    transaction.commit()
+    return {"url": mail_portal.absolute_url(), "alva": alva.UID()}
+
+
+def _as(user):
+    session = requests.Session()
+    session.auth = (user, "secret-pw-1")
+    session.headers["Accept"] = "application/json"
+    return session
+
+
+def _booking(site, **changes):
+    data = {
+        "title": "Uppföljande samtal",
+        "start": f"{TOMORROW}T09:00",
+        "end": f"{TOMORROW}T09:30",
+        "patient": site["alva"],
+        "contact_choice": "student",
+    }
+    data.update(changes)
+    return data
+
+
+def test_staff_books_over_rest_and_the_invitation_arrives(site, smtp_sink):
+    response = _as("sara").post(f"{site['url']}/@videomote-meetings", json=_booking(site))
+    assert response.status_code == 201, response.text
+    meeting = response.json()
+    assert meeting["invitee"]["email"] == "alva@example.se"
+    assert meeting["start"].startswith(f"{TOMORROW}T09:00")
+    assert meeting["room_url"].endswith("/@@videomote-rum")
+    (message,) = smtp_sink.wait_for(1)
+    assert message["To"].addresses[0].addr_spec == "alva@example.se"
+
+
+def test_refusal_is_json_naming_the_field_in_swedish(site):
+    response = _as("sara").post(
+        f"{site['url']}/@videomote-meetings", json=_booking(site, contact_choice="guardian")
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["field"] == "contact_choice"
+    assert error["message"].startswith("Vårdnadshavaren Bodil saknar mobilnummer")
+
+
+def test_end_before_start_is_refused_on_end(site):
+    response = _as("sara").post(
+        f"{site['url']}/@videomote-meetings", json=_booking(site, end=f"{TOMORROW}T08:00")
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "type": "BookingRefused",
+        "field": "end",
+        "message": "Slut måste vara efter start.",
+    }
+
+
+def test_booking_in_the_past_is_refused(site):
+    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    response = _as("sara").post(
+        f"{site['url']}/@videomote-meetings",
+        json=_booking(site, start=f"{yesterday}T09:00", end=f"{yesterday}T09:30"),
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "start"
+
+
+def test_staff_without_access_to_the_student_cannot_book(site, smtp_sink):
+    response = _as("olle").post(f"{site['url']}/@videomote-meetings", json=_booking(site))
+    assert response.status_code == 403
+    assert response.json()["error"]["field"] == "patient_uid"
+    assert smtp_sink.wait_for(1, timeout=1) == []
+
+
+def test_anonymous_cannot_list_meetings(site):
+    response = requests.get(
+        f"{site['url']}/@videomote-meetings", headers={"Accept": "application/json"}
+    )
+    assert response.status_code == 401
+
+
+def test_list_read_move_and_cancel(site, smtp_sink):
+    sara = _as("sara")
+    created = sara.post(f"{site['url']}/@videomote-meetings", json=_booking(site)).json()
+    listing = sara.get(
+        f"{site['url']}/@videomote-meetings", params={"start": TOMORROW, "end": TOMORROW}
+    ).json()
+    assert [item["UID"] for item in listing["items"]] == [created["UID"]]
+    assert (
+        _as("olle")
+        .get(f"{site['url']}/@videomote-meetings", params={"start": TOMORROW})
+        .json()["items"]
+        == []
+    )
+    url = f"{created['@id']}/@videomote-meeting"
+    assert sara.get(url).json()["title"] == "Uppföljande samtal"
+    moved = sara.patch(url, json={"start": f"{TOMORROW}T14:00", "end": f"{TOMORROW}T14:30"})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["sequence"] == 1
+    cancelled = sara.delete(url).json()
+    assert cancelled["state"] == "cancelled"
+    assert cancelled["sequence"] == 2
+    subjects = [m["Subject"].split(":")[0] for m in smtp_sink.wait_for(3)]
+    assert subjects == ["Inbjudan", "Ändrad tid", "Inställt"]
