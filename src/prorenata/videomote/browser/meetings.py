@@ -81,6 +81,9 @@ class MeetingsMixin:
         start, end = local(meeting.start), local(meeting.end)
         return f"{start:%Y-%m-%d} {start:%H.%M}–{end:%H.%M}"
 
+    def time_of(self, meeting) -> str:
+        return f"{local(meeting.start):%H.%M}–{local(meeting.end):%H.%M}"
+
     def room_url(self, meeting) -> str:
         return room_url(meeting)
 
@@ -427,9 +430,6 @@ class TodaysActivities(MeetingsMixin):
             meeting_organiser=api.user.get_current().getId(),
         )
         return [m for m in meetings if m.state != STATE_CANCELLED]
-
-    def time_of(self, meeting) -> str:
-        return f"{local(meeting.start):%H.%M}–{local(meeting.end):%H.%M}"
 
 
 class TodaysActivitiesViewlet(TodaysActivities, ViewletBase):
