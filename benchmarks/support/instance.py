@@ -1,0 +1,80 @@
+"""A throw-away instance with the demo site, started and stopped by a benchmark."""
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import os
+import requests
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+@contextmanager
+def demo_instance(timings: dict | None = None):
+    """Yield (site_url, server process); ``timings`` receives create/start seconds."""
+    timings = timings if timings is not None else {}
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        instance = Path(tmp) / "instance"
+        subprocess.run(
+            [
+                sys.executable,
+                ROOT / "scripts/make_instance.py",
+                "--dir",
+                instance,
+                "--port",
+                str(port),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        started = time.perf_counter()
+        subprocess.run(
+            [BIN / "zconsole", "run", instance / "etc/zope.conf", ROOT / "scripts/create_site.py"],
+            check=True,
+            capture_output=True,
+            timeout=600,
+            env={**os.environ, "VIDEOMOTE_PORT": str(port)},
+        )
+        timings["create_site_s"] = time.perf_counter() - started
+        started = time.perf_counter()
+        server = subprocess.Popen(
+            [BIN / "runwsgi", instance / "etc/zope.ini"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://localhost:{port}/Plone"
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    requests.get(url, timeout=5)
+                    break
+                except requests.ConnectionError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
+            timings["start_to_first_response_s"] = time.perf_counter() - started
+            yield url, server
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
