@@ -21,3 +21,18 @@ def test_validation_message_in_english(portal):
     message = _("Slut måste vara efter start.")
     assert translate(message, target_language="en") == "End must be after start."
     assert translate(message, target_language="sv") == "Slut måste vara efter start."
+
+
+def test_booking_notification_in_english(portal):
+    message = _("En inbjudan har skickats till ${name}", mapping={"name": "Anna"})
+    assert translate(message, target_language="sv") == "En inbjudan har skickats till Anna"
+    assert translate(message, target_language="en") == "An invitation has been sent to Anna"
+
+
+def test_refusal_in_english(portal):
+    message = _(
+        "${name} har ingen vårdnadshavare markerad som primär kontakt.", mapping={"name": "Bo"}
+    )
+    assert translate(message, target_language="en") == (
+        "Bo has no guardian marked as primary contact."
+    )
