@@ -63,6 +63,14 @@ def invitation_status(meeting) -> dict:
     return {"status": newest.status, "kind": newest.kind, "attempts": newest.attempts}
 
 
+def visible_meeting(uid: str):
+    """The meeting with ``uid`` if the current user may see it, else None."""
+    if not uid:
+        return None
+    brains = api.portal.get_tool("portal_catalog")(UID=uid, portal_type="VideoMeeting")
+    return brains[0].getObject() if brains else None
+
+
 def parse_local(value: str | None) -> datetime | None:
     """``2026-12-01T09:00`` (datetime-local) as a naive wall-clock time."""
     if not value:
@@ -167,9 +175,7 @@ class CalendarView(MeetingsMixin, BrowserView):
 
     def booked(self):
         uid = self.request.form.get("bokad")
-        if not uid:
-            return None
-        meeting = api.content.get(UID=uid)
+        meeting = visible_meeting(uid)
         if meeting is None:
             return None
         return {"uid": uid, "name": meeting.invitee_name}
@@ -179,7 +185,7 @@ class InvitationStatusView(BrowserView):
     """JSON for the notification after saving: has the invitation gone out yet?"""
 
     def __call__(self):
-        meeting = api.content.get(UID=self.request.form.get("uid", ""))
+        meeting = visible_meeting(self.request.form.get("uid", ""))
         self.request.response.setHeader("Content-Type", "application/json")
         self.request.response.setHeader("Cache-Control", "no-store")
         if meeting is None:
@@ -392,8 +398,12 @@ class OutboxView(MeetingsMixin, BrowserView):
         if outbox is None:
             return []
         rows = []
+        is_admin = bool(checkPermission("cmf.ManagePortal", api.portal.get()))
         for mail in outbox.undelivered():
-            meeting = api.content.get(UID=mail.meeting_uid)
+            # Only mail about meetings this user may see: titles can be sensitive.
+            meeting = visible_meeting(mail.meeting_uid)
+            if meeting is None and not is_admin:
+                continue
             rows.append(
                 {
                     "meeting": meeting,
