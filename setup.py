@@ -46,6 +46,7 @@ setup(
         "caldav",
         "aiohttp",
         "aiortc",
+        "requests",
     ],
     extras_require={
         "test": [

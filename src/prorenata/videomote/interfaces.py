@@ -125,3 +125,28 @@ class IMeetingCancelledEvent(IObjectEvent):
 @implementer(IMeetingCancelledEvent)
 class MeetingCancelledEvent(ObjectEvent):
     """Fired by ``cancel_meeting``."""
+
+
+class SMSFailed(Exception):
+    """The SMS could not be handed to the operator; ``reason`` is safe to log."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ISMSGateway(Interface):
+    """Sends one SMS. Named utilities; the control panel's "SMS-tjänst" picks one."""
+
+    def send(to: str, text: str) -> str:
+        """Send ``text`` to the E.164 number ``to``; return the operator's message id.
+
+        Raises :class:`SMSFailed` when the message was not accepted.
+        """
+
+
+class IIdentityCheck(Interface):
+    """A way for a participant to prove who they are (SMS today, BankID/Freja later)."""
+
+    method = schema.ASCIILine(title="Method id recorded in sessions and the audit log")
+    assurance = schema.ASCIILine(title="Assurance level (eIDAS: low, substantial, high)")

@@ -1,0 +1,95 @@
+"""SMS gateways: the local outbox (dev, demo, tests) and 46elks' HTTP API."""
+
+from datetime import UTC
+from datetime import datetime
+from persistent.list import PersistentList
+from plone import api
+from prorenata.videomote.interfaces import ISMSGateway
+from prorenata.videomote.interfaces import SMSFailed
+from zope.annotation.interfaces import IAnnotations
+from zope.component import getUtility
+from zope.interface import implementer
+
+import requests
+import uuid
+
+OUTBOX_KEY = "prorenata.videomote.sms-outbox"
+OUTBOX_LIMIT = 500
+TIMEOUT_SECONDS = 10
+
+
+def sms_gateway() -> ISMSGateway:
+    """The gateway chosen in the control panel."""
+    name = api.portal.get_registry_record("prorenata.videomote.sms_gateway", default="outbox")
+    return getUtility(ISMSGateway, name=name or "outbox")
+
+
+def sms_outbox(site, create: bool = False):
+    annotations = IAnnotations(site)
+    box = annotations.get(OUTBOX_KEY)
+    if box is None and create:
+        box = annotations[OUTBOX_KEY] = PersistentList()
+    return box if box is not None else []
+
+
+@implementer(ISMSGateway)
+class OutboxGateway:
+    """Keeps messages in the site instead of sending them: the phone of the demo.
+
+    Managers read it at ``@@videomote-outbox``; only the newest 500 are kept.
+    """
+
+    def send(self, to: str, text: str) -> str:
+        box = sms_outbox(api.portal.get(), create=True)
+        message_id = f"outbox-{uuid.uuid4().hex[:12]}"
+        box.append({"id": message_id, "to": to, "text": text, "time": datetime.now(UTC)})
+        del box[:-OUTBOX_LIMIT]
+        return message_id
+
+
+class FortySixElksClient:
+    """A client of 46elks' SMS API (``POST /a1/sms``, HTTP basic auth, form fields)."""
+
+    def __init__(self, url: str, username: str, password: str, sender: str):
+        self.url, self.auth, self.sender = url, (username, password), sender
+
+    def send(self, to: str, text: str) -> str:
+        try:
+            response = requests.post(
+                self.url,
+                auth=self.auth,
+                data={"from": self.sender, "to": to, "message": text},
+                timeout=TIMEOUT_SECONDS,
+            )
+        except requests.RequestException as error:
+            raise SMSFailed(f"network: {type(error).__name__}") from None
+        if response.status_code != 200:
+            # 46elks answers errors in plain text; keep only the status (bodies can echo numbers).
+            raise SMSFailed(f"http {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError:
+            raise SMSFailed("unreadable answer") from None
+        if body.get("status") not in ("created", "sent", "delivered"):
+            raise SMSFailed(f"status {body.get('status')!r}")
+        return str(body.get("id", ""))
+
+
+@implementer(ISMSGateway)
+class FortySixElksGateway:
+    """46elks with the credentials from the control panel."""
+
+    def send(self, to: str, text: str) -> str:
+        def setting(name, default=""):
+            return api.portal.get_registry_record(f"prorenata.videomote.{name}", default=default)
+
+        username, password = setting("sms_api_username"), setting("sms_api_password")
+        if not username or not password:
+            raise SMSFailed("46elks is chosen but has no credentials")
+        client = FortySixElksClient(
+            setting("sms_api_url") or "https://api.46elks.com/a1/sms",
+            username,
+            password,
+            setting("sms_sender") or "Videomote",
+        )
+        return client.send(to, text)
