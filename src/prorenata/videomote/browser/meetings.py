@@ -11,9 +11,12 @@ from plone.app.event.base import RET_MODE_OBJECTS
 from plone.app.event.base import get_events
 from plone.app.layout.viewlets.common import ViewletBase
 from plone.protect import CheckAuthenticator
+from plone.protect.interfaces import IDisableCSRFProtection
 from Products.Five.browser import BrowserView
 from Products.statusmessages.interfaces import IStatusMessage
 from prorenata.videomote import _
+from prorenata.videomote.audit import log as audit
+from prorenata.videomote.audit.record import record
 from prorenata.videomote.behaviors.contact_details import IContactDetails
 from prorenata.videomote.booking.rules import BookingRefused
 from prorenata.videomote.content.meeting import CONTACT_CHOICES
@@ -30,6 +33,7 @@ from prorenata.videomote.notify.outbox import SENT
 from prorenata.videomote.notify.outbox import outbox_for
 from prorenata.videomote.notify.outbox import utcnow
 from zope.i18n import translate
+from zope.interface import alsoProvides
 
 import json
 import pytz
@@ -371,9 +375,13 @@ class RoomView(MeetingView):
     def __call__(self):
         if not self.can_manage():
             raise Unauthorized("Only staff can start video meetings")
+        # Opening the room (a link in a new tab) starts the meeting: a write on GET.
+        alsoProvides(self.request, IDisableCSRFProtection)
+        record(audit.STAFF_OPENED, self.context)
         if self.context.state == STATE_BOOKED:
             self.context.state = STATE_STARTED
             self.context.reindexObject(idxs=["meeting_state"])
+            record(audit.STARTED, self.context)
         return self.index()
 
 

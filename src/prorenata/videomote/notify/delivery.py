@@ -6,14 +6,17 @@ for retries. It works on its own ZODB connection and transaction manager.
 
 from plone.base.interfaces import IPloneSiteRoot
 from prorenata.videomote import logger
+from prorenata.videomote.audit.record import purge_expired
 from prorenata.videomote.notify.outbox import deliver_due
 from ZODB.POSException import ConflictError
 from zope.component.hooks import setSite
 
 import threading
+import time
 import transaction
 
 INTERVAL_SECONDS = 15.0
+PURGE_INTERVAL_SECONDS = 24 * 3600  # the audit retention rule runs once a day
 
 
 class DeliveryWorker:
@@ -24,6 +27,7 @@ class DeliveryWorker:
         self.interval = interval
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._last_purge = float("-inf")
         self._thread = threading.Thread(
             target=self._run, name="videomote-mail-delivery", daemon=True
         )
@@ -56,6 +60,7 @@ class DeliveryWorker:
         manager = transaction.TransactionManager()
         connection = self.db.open(transaction_manager=manager)
         totals = [0, 0]
+        purge_due = time.monotonic() - self._last_purge > PURGE_INTERVAL_SECONDS
         try:
             manager.begin()
             app = connection.root()["Application"]
@@ -69,6 +74,11 @@ class DeliveryWorker:
                     continue
                 totals[0] += sent
                 totals[1] += failed
+                if purge_due:
+                    purge_expired(site)
+                    manager.commit()
+            if purge_due:
+                self._last_purge = time.monotonic()
         finally:
             setSite(None)
             manager.abort()

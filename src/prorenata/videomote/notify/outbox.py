@@ -121,6 +121,26 @@ def _describe(error: Exception) -> str:
     return type(error).__name__
 
 
+def _audit_sent(site, mail: OutgoingMail) -> None:
+    from prorenata.videomote.audit import log
+    from prorenata.videomote.audit.log import make_entry
+    from prorenata.videomote.audit.record import audit_log
+
+    catalog = getToolByName(site, "portal_catalog")
+    brains = catalog.unrestrictedSearchResults(UID=mail.meeting_uid)
+    patient_uid = brains[0]._unrestrictedGetObject().patient_uid if brains else ""
+    audit_log(site).append(
+        make_entry(
+            log.INVITATION_SENT,
+            actor="system",
+            role="system",
+            meeting_uid=mail.meeting_uid,
+            patient_uid=patient_uid,
+            kind=mail.kind,
+        )
+    )
+
+
 def deliver_due(site, commit, now: datetime | None = None) -> tuple[int, int]:
     """Send every due message through MailHost; ``commit`` is called after each one."""
     outbox = outbox_for(site, create=False)
@@ -150,6 +170,7 @@ def deliver_due(site, commit, now: datetime | None = None) -> tuple[int, int]:
             failed += 1
         else:
             outbox.mark_sent(mail, utcnow())
+            _audit_sent(site, mail)
             sent += 1
         commit()
     return sent, failed
