@@ -1,0 +1,376 @@
+"""The participant's way in: code page, SMS one-time code, waiting room.
+
+``<site>/videomote`` (meeting code), ``/videomote/logga-in`` (the invitation link lands
+here with its token in the URL fragment, which the page posts), ``/videomote/vantrum``
+(waiting room, "Gå med nu"), ``/videomote/status`` (JSON for the waiting room).
+Participants are not Plone users: a signed, HttpOnly, SameSite=Strict cookie carries
+first the pending sign-in, then the participant session.
+"""
+
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from plone import api
+from plone.protect.interfaces import IDisableCSRFProtection
+from Products.Five.browser import BrowserView
+from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
+from prorenata.videomote import _
+from prorenata.videomote import logger
+from prorenata.videomote.access import otp
+from prorenata.videomote.access import signins
+from prorenata.videomote.access.codes import hash_meeting_code
+from prorenata.videomote.access.codes import hash_secret
+from prorenata.videomote.access.identity import SmsIdentityCheck
+from prorenata.videomote.access.keys import secret_key
+from prorenata.videomote.access.ratelimit import SlidingWindow
+from prorenata.videomote.access.signing import sign
+from prorenata.videomote.access.signing import unsign
+from prorenata.videomote.audit import log as audit
+from prorenata.videomote.audit.record import record
+from prorenata.videomote.browser.meetings import local
+from prorenata.videomote.content.meeting import STATE_STARTED
+from prorenata.videomote.interfaces import SMSFailed
+from prorenata.videomote.notify.sms import sms_gateway
+from zope.i18n import translate
+from zope.interface import alsoProvides
+from zope.interface import implementer
+from zope.publisher.interfaces import IPublishTraverse
+from zope.publisher.interfaces import NotFound
+
+import json
+import secrets
+
+PENDING_COOKIE = "videomote_pending"
+SESSION_COOKIE = "videomote_session"
+PENDING_LIFETIME = timedelta(minutes=30)
+SMS_TEXT = "Din inloggningskod till Prorenata Videomöte är {code}"
+# Per client address: code page and sign-in posts together.
+PAGE_LIMIT = SlidingWindow(limit=30, seconds=600)
+
+STEPS = {"logga-in", "vantrum", "status", "rum"}
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def _meeting_by(index: str, value: str | None):
+    if not value:
+        return None
+    catalog = api.portal.get_tool("portal_catalog")
+    brains = catalog.unrestrictedSearchResults(portal_type="VideoMeeting", **{index: value})
+    return brains[0]._unrestrictedGetObject() if len(brains) == 1 else None
+
+
+def _meeting_by_uid(uid: str):
+    return _meeting_by("UID", uid)
+
+
+@implementer(IPublishTraverse)
+class ParticipantView(BrowserView):
+    layout = ViewPageTemplateFile("templates/participant_layout.pt")
+    code_page = ViewPageTemplateFile("templates/participant_code.pt")
+    signin_page = ViewPageTemplateFile("templates/participant_signin.pt")
+    waiting_page = ViewPageTemplateFile("templates/participant_waiting.pt")
+    room_page = ViewPageTemplateFile("templates/participant_room.pt")
+
+    step = ""
+    message = None
+    error = None
+    meeting = None
+
+    def publishTraverse(self, request, name):  # noqa: N802 - Zope API
+        if self.step or name not in STEPS:
+            raise NotFound(self, name, request)
+        self.step = name
+        return self
+
+    # -- cookies -----------------------------------------------------------------
+    def _key(self) -> bytes:
+        return secret_key(api.portal.get())
+
+    def _set_cookie(self, name: str, value: str, expires: datetime) -> None:
+        self.request.response.setCookie(
+            name,
+            value,
+            path="/",
+            expires=expires.strftime("%a, %d %b %Y %H:%M:%S GMT"),
+            http_only=True,
+            same_site="Strict",
+            secure=self.request.get("SERVER_URL", "").startswith("https://"),
+        )
+
+    def _cookie(self, name: str, purpose: str) -> dict | None:
+        return unsign(self.request.cookies.get(name, ""), self._key(), purpose)
+
+    def _pending(self):
+        data = self._cookie(PENDING_COOKIE, "pending")
+        meeting = _meeting_by_uid(data["m"]) if data else None
+        signin = signins.pending(meeting, data["s"]) if meeting is not None else None
+        return meeting, signin
+
+    def _session(self):
+        data = self._cookie(SESSION_COOKIE, "session")
+        meeting = _meeting_by_uid(data["m"]) if data else None
+        return meeting, data
+
+    def _start_signin(self, meeting) -> None:
+        signin = otp.PendingSignIn(
+            meeting_uid=meeting.UID(),
+            invitee=signins.INVITEE,
+            signin_id=secrets.token_urlsafe(16),
+        )
+        signins.save_pending(meeting, signin)
+        expires = now_utc() + PENDING_LIFETIME
+        value = sign({"m": meeting.UID(), "s": signin.signin_id}, self._key(), "pending", expires)
+        self._set_cookie(PENDING_COOKIE, value, expires)
+
+    def _limited(self) -> bool:
+        if PAGE_LIMIT.allow(self.request.getClientAddr() or "unknown"):
+            return False
+        self.error = _("För många försök från din dator. Vänta en stund och försök igen.")
+        self.request.response.setStatus(429)
+        return True
+
+    def _audit(self, action: str, meeting, **detail) -> None:
+        record(
+            action,
+            meeting,
+            actor=f"deltagare:{meeting.contact_choice}",
+            role="participant",
+            request=self.request,
+            **detail,
+        )
+
+    # -- dispatch ------------------------------------------------------------------
+    def __call__(self):
+        # Participants are anonymous; writes here (sign-ins, audit) are meant.
+        alsoProvides(self.request, IDisableCSRFProtection)
+        self.request.response.setHeader("Cache-Control", "no-store")
+        self.request.response.setHeader("Referrer-Policy", "no-referrer")
+        handler = {
+            "": self.code_step,
+            "logga-in": self.signin_step,
+            "vantrum": self.waiting_step,
+            "status": self.status_step,
+            "rum": self.room_step,
+        }[self.step]
+        return handler()
+
+    # -- /videomote: the meeting code -------------------------------------------
+    def code_step(self):
+        if self.request.method == "POST" and not self._limited():
+            canonical = hash_meeting_code(self.request.form.get("kod", ""), self._key())
+            meeting = _meeting_by("meeting_code_hash", canonical)
+            if meeting is None or signins.window_state(meeting) == "over":
+                # The same words whether no meeting has this code or it is over.
+                self.error = _(
+                    "Möteskoden stämmer inte. Kontrollera koden i e-postinbjudan och försök igen."
+                )
+            else:
+                self._start_signin(meeting)
+                self._audit(audit.CODE_PAGE_USED, meeting)
+                return self.request.response.redirect(self._url("logga-in"))
+        return self.code_page()
+
+    # -- /videomote/logga-in: link token, SMS code -------------------------------
+    def signin_step(self):
+        form = self.request.form
+        if self.request.method == "POST" and form.get("token"):
+            if not self._limited():
+                meeting = _meeting_by("join_token_hash", hash_secret(form["token"], self._key()))
+                if meeting is None or signins.window_state(meeting) == "over":
+                    self.error = _(
+                        "Länken fungerar inte längre. Använd länken i den senaste e-posten "
+                        "om mötet, eller skriv in möteskoden."
+                    )
+                    return self.code_page()
+                self._start_signin(meeting)
+                self._audit(audit.LINK_OPENED, meeting)
+            return self.request.response.redirect(self._url("logga-in"))
+        meeting, signin = self._pending()
+        self.meeting = meeting
+        if meeting is None or signin is None:
+            return self.signin_page()  # its script posts the link's token, if any
+        if signins.window_state(meeting) == "early":
+            return self.signin_page()
+        if self.request.method == "POST" and not self._limited():
+            if form.get("skicka"):
+                self._send_code(meeting, signin)
+            elif form.get("fortsatt"):
+                accepted = self._check_code(meeting, signin, form.get("engangskod", ""))
+                if accepted:
+                    return self.request.response.redirect(self._url("vantrum"))
+        return self.signin_page()
+
+    def _send_code(self, meeting, signin) -> None:
+        policy, key, now = signins.code_policy(), self._key(), now_utc()
+        quota = signins.quota(meeting)
+        try:
+            code = otp.issue_code(signin, quota, key, now, policy)
+        except otp.QuotaExceeded as refused:
+            when = local(refused.next_allowed).strftime("%H.%M") if refused.next_allowed else ""
+            self.error = _(
+                "Du har fått för många SMS-koder. Du kan få en ny kod kl. ${time}.",
+                mapping={"time": when},
+            )
+            return
+        try:
+            sms_gateway().send(meeting.invitee_mobile, SMS_TEXT.format(code=code))
+        except SMSFailed as failure:
+            otp.withdraw(signin)
+            signins.save_pending(meeting, signin)
+            logger.warning("SMS for meeting %s failed: %s", meeting.UID(), failure.reason)
+            self._audit(audit.SMS_FAILED, meeting, reason=failure.reason)
+            self.error = _("SMS kunde inte skickas, försök igen")
+            return
+        otp.count_sent(quota, now)
+        signins.save_quota(meeting, quota)
+        signins.save_pending(meeting, signin)
+        self._audit(audit.SMS_SENT, meeting)
+        self.message = _(
+            "Vi har skickat en engångskod till ${number}.",
+            mapping={"number": otp.mask_mobile(meeting.invitee_mobile)},
+        )
+
+    def _check_code(self, meeting, signin, typed: str) -> bool:
+        policy = signins.code_policy()
+        verdict = otp.verify(signin, typed, self._key(), now_utc(), policy)
+        signins.save_pending(meeting, signin)
+        if verdict is otp.Verdict.ACCEPTED:
+            self._open_session(meeting, signin)
+            return True
+        action, self.error = {
+            otp.Verdict.WRONG: (
+                audit.CODE_WRONG,
+                _(
+                    "Fel kod. Du har ${left} försök kvar.",
+                    mapping={"left": policy.max_attempts - signin.attempts},
+                ),
+            ),
+            otp.Verdict.LOCKED: (
+                audit.LOCKED_OUT,
+                _(
+                    "För många felaktiga försök. Klicka på Skicka engångskod via SMS för att få "
+                    "en ny kod."
+                ),
+            ),
+            otp.Verdict.EXPIRED: (
+                audit.CODE_EXPIRED,
+                _("Koden har gått ut. Klicka på Skicka engångskod via SMS för att få en ny kod."),
+            ),
+            otp.Verdict.USED: (
+                audit.CODE_WRONG,
+                _("Koden är redan använd. Klicka på Skicka engångskod via SMS för en ny kod."),
+            ),
+            otp.Verdict.NO_CODE: (
+                audit.CODE_WRONG,
+                _("Klicka först på Skicka engångskod via SMS."),
+            ),
+        }[verdict]
+        self._audit(action, meeting)
+        return False
+
+    def _open_session(self, meeting, signin) -> None:
+        check = SmsIdentityCheck()
+        _opens, closes = signins.join_window(meeting)
+        value = sign(
+            {
+                "m": meeting.UID(),
+                "r": signins.INVITEE,
+                "s": signin.signin_id,
+                "id": check.method,
+                "al": check.assurance,
+            },
+            self._key(),
+            "session",
+            closes,
+        )
+        self._set_cookie(SESSION_COOKIE, value, closes)
+        self.request.response.expireCookie(PENDING_COOKIE, path="/")
+        signins.drop_pending(meeting, signin.signin_id)
+        self._audit(audit.CODE_ACCEPTED, meeting, method=check.method, assurance=check.assurance)
+
+    # -- /videomote/vantrum and /videomote/status ----------------------------------
+    def waiting_step(self):
+        meeting, session = self._session()
+        if meeting is None or signins.window_state(meeting) == "over":
+            self.error = _("Du är inte inloggad till något pågående videomöte.")
+            return self.code_page()
+        self.meeting = meeting
+        return self.waiting_page()
+
+    def status_step(self):
+        meeting, session = self._session()
+        self.request.response.setHeader("Content-Type", "application/json")
+        if meeting is None:
+            self.request.response.setStatus(401)
+            return json.dumps({"state": "signed_out"})
+        state = meeting.state if signins.window_state(meeting) != "over" else "ended"
+        return json.dumps({"state": state, "started": meeting.state == STATE_STARTED})
+
+    def room_step(self):
+        meeting, session = self._session()
+        if meeting is None or meeting.state != STATE_STARTED:
+            return self.request.response.redirect(self._url("vantrum"))
+        self.meeting = meeting
+        self._audit(audit.JOINED, meeting)
+        return self.room_page()
+
+    # -- helpers for the templates --------------------------------------------------
+    def _url(self, step: str = "") -> str:
+        base = f"{api.portal.get().absolute_url()}/videomote"
+        return f"{base}/{step}" if step else base
+
+    def url(self, step: str = "") -> str:
+        return self._url(step)
+
+    def text(self, message) -> str:
+        return translate(message, context=self.request) if message is not None else ""
+
+    def masked_mobile(self) -> str:
+        return otp.mask_mobile(self.meeting.invitee_mobile) if self.meeting is not None else ""
+
+    def when(self) -> str:
+        from prorenata.videomote.notify.imip import MeetingNotice
+        from prorenata.videomote.notify.imip import swedish_when
+
+        meeting = self.meeting
+        notice = MeetingNotice(
+            kind="invitation",
+            uid="",
+            sequence=0,
+            title=meeting.title,
+            start=meeting.start,
+            end=meeting.end,
+            timezone=meeting.meeting_timezone or "Europe/Stockholm",
+            organiser_name="",
+            invitee_name="",
+            invitee_email="",
+            code_page_url="",
+            service_address="",
+            sender_name="",
+        )
+        return swedish_when(notice)
+
+    def early(self) -> bool:
+        return self.meeting is not None and signins.window_state(self.meeting) == "early"
+
+    def opens_at(self) -> str:
+        opens, _closes = signins.join_window(self.meeting)
+        return local(opens).strftime("%H.%M")
+
+    def signed_in_pending(self) -> bool:
+        return self.meeting is not None
+
+
+class SmsOutboxView(BrowserView):
+    """The demo's phone: SMS kept by the outbox gateway, newest first (Managers only)."""
+
+    def messages(self) -> list[dict]:
+        from prorenata.videomote.notify.sms import sms_outbox
+
+        return [
+            dict(m, local_time=local(m["time"]).strftime("%Y-%m-%d %H.%M.%S"))
+            for m in reversed(list(sms_outbox(api.portal.get())))
+        ]

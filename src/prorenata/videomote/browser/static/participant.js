@@ -1,0 +1,84 @@
+/* The participant's pages: link token, browser check, device check, waiting for start. */
+(function () {
+  "use strict";
+
+  // 1. The invitation link carries its token in the fragment, which never reaches the
+  //    server's logs: post it, then forget it.
+  var tokenForm = document.getElementById("pv-token-form");
+  if (tokenForm) {
+    var token = window.location.hash.replace(/^#/, "");
+    history.replaceState(null, "", window.location.pathname);
+    if (token) {
+      document.getElementById("pv-token").value = token;
+      tokenForm.submit();
+    } else {
+      document.getElementById("pv-link-wait").hidden = true;
+      document.getElementById("pv-no-link").hidden = false;
+    }
+  }
+
+  // 2. A computer with Chrome, Firefox or Edge 83+ is needed.
+  var warning = document.getElementById("pv-browser-warning");
+  var ua = navigator.userAgent;
+  var mobile = /Android|iPhone|iPad|iPod|Mobile/i.test(ua) ||
+    (navigator.userAgentData && navigator.userAgentData.mobile);
+  var edge = ua.match(/Edg(?:e|A|iOS)?\/(\d+)/);
+  var supported = !!(window.RTCPeerConnection && navigator.mediaDevices &&
+    navigator.mediaDevices.getUserMedia) && !/Trident|MSIE/.test(ua) &&
+    !(edge && parseInt(edge[1], 10) < 83) && !/Edge\//.test(ua);
+  if (warning && mobile) {
+    warning.textContent = "Videomötet kan inte hållas via mobiltelefon – använd en dator.";
+    warning.hidden = false;
+  } else if (warning && !supported) {
+    warning.textContent = "Din webbläsare stöds inte. Använd Google Chrome, Mozilla Firefox " +
+      "eller Microsoft Edge version 83 eller senare.";
+    warning.hidden = false;
+  }
+
+  // 3. Waiting room: device check, and "Gå med nu" as soon as staff have started.
+  var check = document.getElementById("pv-check");
+  if (check) {
+    check.addEventListener("click", function () {
+      var result = document.getElementById("pv-check-result");
+      navigator.mediaDevices.getUserMedia({ video: true, audio: true }).then(function (stream) {
+        document.getElementById("pv-preview").srcObject = stream;
+        result.textContent = "Kameran och mikrofonen fungerar.";
+      }).catch(function () {
+        result.textContent = "Kameran eller mikrofonen gick inte att använda. Kontrollera att " +
+          "webbläsaren får använda dem.";
+      });
+    });
+  }
+  var join = document.getElementById("pv-join");
+  if (join) {
+    var statusUrl = join.getAttribute("data-status-url");
+    var poll = function () {
+      fetch(statusUrl, { credentials: "same-origin", cache: "no-store" })
+        .then(function (r) { return r.json(); })
+        .then(function (data) {
+          var text = document.getElementById("pv-wait-text");
+          if (data.started) {
+            join.setAttribute("aria-disabled", "false");
+            join.setAttribute("href", join.getAttribute("data-href"));
+            text.textContent = "Mötet har startat. Klicka på Gå med nu.";
+            return;
+          }
+          if (data.state === "ended" || data.state === "signed_out") {
+            text.textContent = "Mötet är avslutat.";
+            return;
+          }
+          window.setTimeout(poll, 1000);
+        })
+        .catch(function () { window.setTimeout(poll, 2000); });
+    };
+    poll();
+  }
+
+  // 4. The room asks for camera and microphone (media follows with the room itself).
+  var self = document.getElementById("pv-self");
+  if (self) {
+    navigator.mediaDevices.getUserMedia({ video: true, audio: true }).then(function (stream) {
+      self.srcObject = stream;
+    });
+  }
+})();

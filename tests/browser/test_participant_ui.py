@@ -1,0 +1,118 @@
+"""A guardian signs in with the invitation link or the meeting code and an SMS code."""
+
+from datetime import datetime
+from datetime import timedelta
+from plone import api
+from plone.app.testing import SITE_OWNER_NAME
+from prorenata.videomote.content.scheduling import Booking
+from prorenata.videomote.content.scheduling import book_meeting
+from prorenata.videomote.notify.sms import sms_outbox
+from zoneinfo import ZoneInfo
+
+import pytest
+import re
+import requests
+import time
+import transaction
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def invitation(journal, smtp_sink):
+    """A meeting starting in ten minutes; returns the e-mail's link and code."""
+    start = datetime.now(ZoneInfo("Europe/Stockholm")).replace(tzinfo=None) + timedelta(minutes=10)
+    with api.env.adopt_user(SITE_OWNER_NAME):
+        meeting = book_meeting(
+            Booking(
+                title="Uppföljande samtal",
+                start=start,
+                end=start + timedelta(minutes=30),
+                patient_uid=journal["alva"].UID(),
+                contact_choice="guardian",
+            ),
+            organiser="sara",
+        )
+    transaction.commit()
+    (message,) = smtp_sink.wait_for(1)
+    text = message.get_body(("plain",)).get_content()
+    return {
+        "meeting": meeting,
+        "link": re.search(r"Gå till videomöte: (\S+)", text).group(1),
+        "code": re.search(r"möteskoden: (\S+)", text).group(1),
+    }
+
+
+def _latest_sms(portal) -> str:
+    for _ in range(50):
+        transaction.begin()
+        box = list(sms_outbox(portal))
+        if box:
+            return box[-1]["text"]
+        time.sleep(0.1)
+    raise AssertionError("no SMS in the outbox")
+
+
+@pytest.fixture
+def participant(chromium):
+    context = chromium.new_context(locale="sv-SE")
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    yield page
+    context.close()
+
+
+def _sign_in_with_sms(page, portal):
+    page.get_by_text("070-*** **02").wait_for()  # the guardian's number, masked
+    page.get_by_role("button", name="Skicka engångskod via SMS").click()
+    page.get_by_text("Vi har skickat en engångskod till 070-*** **02.").wait_for()
+    sms = _latest_sms(portal)
+    assert re.fullmatch(r"Din inloggningskod till Prorenata Videomöte är \d{6}", sms)
+    page.get_by_label("Engångskod från SMS").fill(sms[-6:])
+    page.get_by_role("button", name="Fortsätt").click()
+
+
+def test_link_path_to_waiting_room_and_join_when_staff_start(
+    participant, invitation, journal, mail_portal
+):
+    page = participant
+    page.goto(invitation["link"])
+    assert "#" not in page.url  # the token leaves the address bar at once
+    _sign_in_with_sms(page, mail_portal)
+    page.get_by_role("heading", name="Uppföljande samtal").wait_for()
+    join = page.get_by_role("button", name="Gå med nu")
+    assert join.get_attribute("aria-disabled") == "true"
+    cookies = {c["name"]: c for c in page.context.cookies()}
+    session = cookies["videomote_session"]
+    assert session["httpOnly"] and session["sameSite"] == "Strict"
+    staff = requests.Session()
+    staff.auth = ("sara", "secret-pw-1")
+    started = time.monotonic()
+    staff.get(f"{invitation['meeting'].absolute_url()}/@@videomote-rum").raise_for_status()
+    page.wait_for_function(
+        "document.getElementById('pv-join').getAttribute('aria-disabled') === 'false'",
+        timeout=5000,
+    )
+    assert time.monotonic() - started < 2.5
+    join.click()
+    page.wait_for_url(re.compile(r"/videomote/rum$"))
+    page.wait_for_function("document.getElementById('pv-self').srcObject !== null")
+
+
+def test_code_page_path_and_wrong_code(participant, invitation, journal, mail_portal):
+    page = participant
+    page.goto(f"{journal['url']}/videomote")
+    page.get_by_label("Möteskod").fill("AAAA-BBBB-CCCC")
+    page.get_by_role("button", name="Fortsätt").click()
+    page.get_by_text("Möteskoden stämmer inte.").wait_for()
+    page.get_by_label("Möteskod").fill(invitation["code"].lower().replace("-", " "))
+    page.get_by_role("button", name="Fortsätt").click()
+    page.get_by_role("button", name="Skicka engångskod via SMS").click()
+    sms = _latest_sms(mail_portal)
+    wrong = f"{(int(sms[-6:]) + 1) % 1_000_000:06d}"
+    page.get_by_label("Engångskod från SMS").fill(wrong)
+    page.get_by_role("button", name="Fortsätt").click()
+    page.get_by_text("Fel kod. Du har 4 försök kvar.").wait_for()
+    page.get_by_label("Engångskod från SMS").fill(sms[-6:])
+    page.get_by_role("button", name="Fortsätt").click()
+    page.get_by_text("Väntar på att mötet ska starta…").wait_for()
