@@ -94,3 +94,12 @@ def mail_portal(functional, smtp_sink):
     transaction.commit()
     yield portal
     stop_all()
+
+
+@pytest.fixture(autouse=True)
+def fresh_page_limit():
+    """The per-client page limit lives in process memory: every test starts afresh."""
+    from prorenata.videomote.browser.participant import PAGE_LIMIT
+
+    PAGE_LIMIT._events.clear()
+    yield

@@ -20,7 +20,6 @@ from prorenata.videomote.access import otp
 from prorenata.videomote.access import signins
 from prorenata.videomote.access.codes import hash_meeting_code
 from prorenata.videomote.access.codes import hash_secret
-from prorenata.videomote.access.identity import SmsIdentityCheck
 from prorenata.videomote.access.keys import secret_key
 from prorenata.videomote.access.ratelimit import SlidingWindow
 from prorenata.videomote.access.signing import sign
@@ -29,8 +28,10 @@ from prorenata.videomote.audit import log as audit
 from prorenata.videomote.audit.record import record
 from prorenata.videomote.browser.meetings import local
 from prorenata.videomote.content.meeting import STATE_STARTED
+from prorenata.videomote.interfaces import IIdentityCheck
 from prorenata.videomote.interfaces import SMSFailed
 from prorenata.videomote.notify.sms import sms_gateway
+from zope.component import getUtility
 from zope.i18n import translate
 from zope.interface import alsoProvides
 from zope.interface import implementer
@@ -45,7 +46,7 @@ SESSION_COOKIE = "videomote_session"
 PENDING_LIFETIME = timedelta(minutes=30)
 SMS_TEXT = "Din inloggningskod till Prorenata Videomöte är {code}"
 # Per client address: code page and sign-in posts together.
-PAGE_LIMIT = SlidingWindow(limit=30, seconds=600)
+PAGE_LIMIT = SlidingWindow(limit=60, seconds=600)
 
 STEPS = {"logga-in", "vantrum", "status", "rum"}
 
@@ -272,7 +273,7 @@ class ParticipantView(BrowserView):
         return False
 
     def _open_session(self, meeting, signin) -> None:
-        check = SmsIdentityCheck()
+        check = getUtility(IIdentityCheck, name="sms")
         _opens, closes = signins.join_window(meeting)
         value = sign(
             {

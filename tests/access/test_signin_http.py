@@ -1,0 +1,196 @@
+"""The sign-in pages over HTTP: limits, failures and what is written down."""
+
+from datetime import datetime
+from datetime import timedelta
+from plone import api
+from plone.app.testing import SITE_OWNER_NAME
+from plone.dexterity.utils import createContentInContainer
+from prorenata.videomote.audit.record import audit_log
+from prorenata.videomote.content.scheduling import Booking
+from prorenata.videomote.content.scheduling import book_meeting
+from prorenata.videomote.notify.sms import sms_outbox
+from zoneinfo import ZoneInfo
+
+import logging
+import pytest
+import re
+import requests
+import time
+import transaction
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
+def _book(portal, patient, minutes_from_now=10):
+    start = datetime.now(STOCKHOLM).replace(tzinfo=None) + timedelta(minutes=minutes_from_now)
+    with api.env.adopt_user(SITE_OWNER_NAME):
+        meeting = book_meeting(
+            Booking(
+                title="Samtal",
+                start=start,
+                end=start + timedelta(minutes=30),
+                patient_uid=patient.UID(),
+                contact_choice="student",
+            ),
+            organiser=SITE_OWNER_NAME,
+        )
+    transaction.commit()
+    return meeting
+
+
+@pytest.fixture
+def patient(mail_portal):
+    with api.env.adopt_user(SITE_OWNER_NAME):
+        patient = createContentInContainer(
+            mail_portal,
+            "Patient",
+            title="Alva",
+            personnummer="19811218-9876",
+            contact_email="alva@example.se",
+            contact_mobile="+46701234501",
+        )
+    transaction.commit()
+    return patient
+
+
+def _code(smtp_sink, index=0) -> str:
+    text = smtp_sink.wait_for(index + 1)[index].get_body(("plain",)).get_content()
+    return re.search(r"möteskoden: (\S+)", text).group(1)
+
+
+def _entered(portal, code):
+    browser = requests.Session()
+    response = browser.post(f"{portal.absolute_url()}/videomote", data={"kod": code})
+    assert response.url.endswith("/videomote/logga-in"), response.text[:500]
+    return browser
+
+
+def _sms(browser, portal):
+    return browser.post(f"{portal.absolute_url()}/videomote/logga-in", data={"skicka": "1"})
+
+
+def _try(browser, portal, code):
+    return browser.post(
+        f"{portal.absolute_url()}/videomote/logga-in", data={"fortsatt": "1", "engangskod": code}
+    )
+
+
+def _last_sms(portal):
+    transaction.begin()
+    return list(sms_outbox(portal))[-1]["text"][-6:]
+
+
+def test_sixth_wrong_try_is_refused_and_a_new_code_is_needed(mail_portal, patient, smtp_sink):
+    _book(mail_portal, patient)
+    browser = _entered(mail_portal, _code(smtp_sink))
+    _sms(browser, mail_portal)
+    right = _last_sms(mail_portal)
+    wrong = f"{(int(right) + 1) % 1_000_000:06d}"
+    pages = [_try(browser, mail_portal, wrong).text for _ in range(5)]
+    assert "Fel kod. Du har 4 försök kvar." in pages[0]
+    assert "För många felaktiga försök" in pages[4]
+    assert "För många felaktiga försök" in _try(browser, mail_portal, right).text
+    _sms(browser, mail_portal)
+    response = _try(browser, mail_portal, _last_sms(mail_portal))
+    assert response.url.endswith("/videomote/vantrum")
+
+
+def test_a_used_code_cannot_sign_in_again(mail_portal, patient, smtp_sink):
+    _book(mail_portal, patient)
+    code = _code(smtp_sink)
+    first = _entered(mail_portal, code)
+    _sms(first, mail_portal)
+    sms = _last_sms(mail_portal)
+    assert _try(first, mail_portal, sms).url.endswith("/vantrum")
+    second = _entered(mail_portal, code)
+    assert "Klicka först på Skicka engångskod via SMS" in _try(second, mail_portal, sms).text
+
+
+def test_sms_quota_per_invitee(mail_portal, patient, smtp_sink):
+    _book(mail_portal, patient)
+    browser = _entered(mail_portal, _code(smtp_sink))
+    for _ in range(5):
+        assert "Vi har skickat en engångskod" in _sms(browser, mail_portal).text
+    assert "Du har fått för många SMS-koder" in _sms(browser, mail_portal).text
+    transaction.begin()
+    assert len(list(sms_outbox(mail_portal))) == 5
+
+
+def test_sms_gateway_failure_is_shown_and_consumes_no_quota(mail_portal, patient, smtp_sink):
+    _book(mail_portal, patient)
+    api.portal.set_registry_record("prorenata.videomote.sms_gateway", "46elks")
+    api.portal.set_registry_record("prorenata.videomote.sms_api_url", "http://127.0.0.1:9/a1/sms")
+    api.portal.set_registry_record("prorenata.videomote.sms_api_username", "u")
+    api.portal.set_registry_record("prorenata.videomote.sms_api_password", "p")
+    transaction.commit()
+    browser = _entered(mail_portal, _code(smtp_sink))
+    for _ in range(6):
+        assert "SMS kunde inte skickas, försök igen" in _sms(browser, mail_portal).text
+    api.portal.set_registry_record("prorenata.videomote.sms_gateway", "outbox")
+    transaction.commit()
+    assert "Vi har skickat en engångskod" in _sms(browser, mail_portal).text
+
+
+def test_outside_the_join_window_the_time_is_shown(mail_portal, patient, smtp_sink):
+    _book(mail_portal, patient, minutes_from_now=24 * 60)
+    browser = _entered(mail_portal, _code(smtp_sink))
+    page = browser.get(f"{mail_portal.absolute_url()}/videomote/logga-in").text
+    assert "Mötet har inte börjat än. Du kan logga in från kl." in page
+    assert "Skicka engångskod via SMS" not in page
+
+
+def test_unknown_code_and_cancelled_meeting_get_the_same_answer(mail_portal, patient, smtp_sink):
+    meeting = _book(mail_portal, patient)
+    code = _code(smtp_sink)
+    unknown = requests.post(
+        f"{mail_portal.absolute_url()}/videomote", data={"kod": "ZZZZ-ZZZZ-ZZZZ"}
+    )
+    from prorenata.videomote.content.scheduling import cancel_meeting
+
+    with api.env.adopt_user(SITE_OWNER_NAME):
+        cancel_meeting(meeting)
+    transaction.commit()
+    cancelled = requests.post(f"{mail_portal.absolute_url()}/videomote", data={"kod": code})
+    message = "Möteskoden stämmer inte."
+    assert message in unknown.text and message in cancelled.text
+
+
+def test_no_code_token_or_personnummer_in_audit_or_server_log(
+    mail_portal, patient, smtp_sink, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    _book(mail_portal, patient)
+    text = smtp_sink.wait_for(1)[0].get_body(("plain",)).get_content()
+    code = re.search(r"möteskoden: (\S+)", text).group(1)
+    token = re.search(r"logga-in#(\S+)", text).group(1)
+    browser = requests.Session()
+    browser.post(f"{mail_portal.absolute_url()}/videomote/logga-in", data={"token": token})
+    _sms(browser, mail_portal)
+    sms = _last_sms(mail_portal)
+    _try(browser, mail_portal, sms)
+    time.sleep(0.3)
+    transaction.begin()
+    entries = audit_log(mail_portal).query(meeting_uid=None)
+    actions = [e.action for e in entries]
+    assert {"link_opened", "sms_sent", "code_accepted"} <= set(actions)
+    accepted = next(e for e in entries if e.action == "code_accepted")
+    assert "method=sms-otp" in accepted.detail and "assurance=low" in accepted.detail
+    # Everything the server logged (the test's own SMTP sink logs what it receives).
+    server_log = "\n".join(
+        r.getMessage() for r in caplog.records if not r.name.startswith("mail.log")
+    )
+    written = repr(entries) + server_log
+    for secret in (code, code.replace("-", ""), token, sms, "19811218-9876"):
+        assert secret not in written
+
+
+def test_one_client_is_limited_on_the_code_page(mail_portal):
+    from prorenata.videomote.browser.participant import PAGE_LIMIT
+
+    url = f"{mail_portal.absolute_url()}/videomote"
+    statuses = [
+        requests.post(url, data={"kod": "ZZZZ-ZZZZ-ZZZZ"}).status_code
+        for _ in range(PAGE_LIMIT.limit + 1)
+    ]
+    assert statuses[:-1] == [200] * PAGE_LIMIT.limit
+    assert statuses[-1] == 429
