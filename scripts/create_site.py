@@ -199,6 +199,9 @@ def main(app) -> None:
         f"  Manager:  {ADMIN[0]} / {ADMIN[1]}\n"
         f"  Vårdpersonal (staff): {STAFF[0]} / {STAFF[1]}\n"
         f"  Students: {url}/elever\n"
+        f"  Calendar: {url}/@@videomote-kalender\n"
+        f"  Participants sign in at {url}/videomote; the demo's SMS arrive at\n"
+        f"  {url}/@@videomote-sms-utkorg (as admin). Audit log: {url}/@@videomote-granskningslogg\n"
     )
 
 

@@ -1,0 +1,197 @@
+"""Participant sign-in under load: 50 participants at once, each from its own address.
+
+Against a fresh demo instance: 50 students with their own meeting and mobile. Every
+participant (a thread bound to its own loopback address, 127.0.0.x, so the per-client
+limit applies as it would to 50 homes) enters the meeting code, asks for an SMS code
+and verifies it, all at once per phase. Reports p50/p95 of the SMS request and of the
+verification, the same verification one at a time as a baseline, and every refusal
+(HTTP 429 or a limit message), which must be zero. Prints one JSON object last.
+"""
+
+from datetime import datetime
+from datetime import timedelta
+from http.client import HTTPConnection
+from pathlib import Path
+from urllib.parse import urlencode
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo
+
+import email
+import email.policy
+import json
+import re
+import requests
+import statistics
+import sys
+import threading
+import time
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from support.instance import demo_instance  # noqa: E402
+from support.instance import free_port  # noqa: E402
+
+PARTICIPANTS = 50
+ADMIN = ("admin", "admin")
+
+
+class Sink:
+    def __init__(self):
+        self.codes: dict[str, str] = {}  # recipient -> meeting code
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd API
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        text = message.get_body(("plain",)).get_content()
+        found = re.search(r"möteskoden: (\S+)", text)
+        if found:
+            self.codes[envelope.rcpt_tos[0]] = found.group(1)
+        return "250 OK"
+
+
+class Participant:
+    """A browser of one participant: its own source address and cookies."""
+
+    def __init__(self, base: str, address: str):
+        parsed = urlparse(base)
+        self.host, self.port, self.path = parsed.hostname, parsed.port, parsed.path
+        self.address = address
+        self.cookies: dict[str, str] = {}
+        self.refusals = 0
+
+    def post(self, step: str, fields: dict) -> tuple[float, int, str]:
+        connection = HTTPConnection(
+            self.host, self.port, timeout=60, source_address=(self.address, 0)
+        )
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        started = time.perf_counter()
+        connection.request("POST", f"{self.path}/videomote{step}", urlencode(fields), headers)
+        response = connection.getresponse()
+        body = response.read().decode("utf-8", "replace")
+        elapsed = (time.perf_counter() - started) * 1000
+        for header, value in response.getheaders():
+            if header.lower() == "set-cookie":
+                name, _, rest = value.partition("=")
+                self.cookies[name] = rest.split(";")[0].strip('"')
+        connection.close()
+        if response.status == 429 or "För många" in body or "för många" in body:
+            self.refusals += 1
+        return elapsed, response.status, body
+
+
+def percentile(values, share):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def run_phase(participants, action) -> list:
+    barrier = threading.Barrier(len(participants))
+    results = [None] * len(participants)
+
+    def work(index, participant):
+        barrier.wait()
+        results[index] = action(participant)
+
+    threads = [threading.Thread(target=work, args=(i, p)) for i, p in enumerate(participants)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def main() -> None:
+    from aiosmtpd.controller import Controller
+
+    sink = Sink()
+    smtp_port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    try:
+        with demo_instance() as (url, _server):
+            admin = requests.Session()
+            admin.auth = ADMIN
+            admin.headers["Accept"] = "application/json"
+            admin.patch(
+                f"{url}/@registry",
+                json={"plone.smtp_host": "127.0.0.1", "plone.smtp_port": smtp_port},
+            ).raise_for_status()
+            start = datetime.now(ZoneInfo("Europe/Stockholm")).replace(tzinfo=None)
+            start = start + timedelta(minutes=10)
+            mobiles = {}
+            for i in range(PARTICIPANTS):
+                address = f"bench{i}@example.se"
+                mobile = f"+467012346{i:02d}"
+                patient = admin.post(
+                    f"{url}/elever",
+                    json={
+                        "@type": "Patient",
+                        "title": f"Elev {i}",
+                        "contact_email": address,
+                        "contact_mobile": mobile,
+                    },
+                ).json()
+                admin.post(
+                    f"{url}/@videomote-meetings",
+                    json={
+                        "title": f"Samtal {i}",
+                        "start": start.isoformat(timespec="minutes"),
+                        "end": (start + timedelta(minutes=30)).isoformat(timespec="minutes"),
+                        "patient": patient["UID"],
+                        "contact_choice": "student",
+                    },
+                ).raise_for_status()
+                mobiles[address] = mobile
+            deadline = time.monotonic() + 60
+            while len(sink.codes) < PARTICIPANTS and time.monotonic() < deadline:
+                time.sleep(0.1)
+            people = [Participant(url, f"127.0.0.{i + 2}") for i in range(PARTICIPANTS)]
+            codes = [sink.codes[f"bench{i}@example.se"] for i in range(PARTICIPANTS)]
+
+            entered = run_phase(people, lambda p: p.post("", {"kod": codes[people.index(p)]}))
+            assert all(status == 302 for _, status, _ in entered), "code page refused"
+            sms = run_phase(people, lambda p: p.post("/logga-in", {"skicka": "1"}))
+            outbox = admin.get(f"{url}/@@videomote-sms-utkorg", headers={"Accept": "text/html"})
+            latest: dict[str, str] = {}
+            for to, text in re.findall(r"<td>(\+46\d+)</td>\s*<td>[^<]*?(\d{6})</td>", outbox.text):
+                latest.setdefault(to, text)  # newest first
+            sms_codes = [latest[f"+467012346{i:02d}"] for i in range(PARTICIPANTS)]
+            verified = run_phase(
+                people,
+                lambda p: p.post(
+                    "/logga-in", {"fortsatt": "1", "engangskod": sms_codes[people.index(p)]}
+                ),
+            )
+            signed_in = sum(1 for _, status, _ in verified if status == 302)
+            # Baseline: the same verification, one participant at a time (wrong code, so
+            # each call checks a code without ending the sign-in).
+            alone = [Participant(url, f"127.0.1.{i + 2}") for i in range(10)]
+            for i, participant in enumerate(alone):
+                participant.post("", {"kod": codes[i]})
+                participant.post("/logga-in", {"skicka": "1"})
+            single = [
+                p.post("/logga-in", {"fortsatt": "1", "engangskod": "000000"})[0] for p in alone
+            ]
+    finally:
+        controller.stop()
+    sms_ms = [elapsed for elapsed, _, _ in sms]
+    verify_ms = [elapsed for elapsed, _, _ in verified]
+    print(
+        json.dumps(
+            {
+                "participants": PARTICIPANTS,
+                "signed_in": signed_in,
+                "refusals": sum(p.refusals for p in people),
+                "sms_request_p50_ms": round(statistics.median(sms_ms), 1),
+                "sms_request_p95_ms": round(percentile(sms_ms, 0.95), 1),
+                "verify_p50_ms": round(statistics.median(verify_ms), 1),
+                "verify_p95_ms": round(percentile(verify_ms, 0.95), 1),
+                "verify_alone_p50_ms": round(statistics.median(single), 1),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
