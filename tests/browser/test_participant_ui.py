@@ -116,3 +116,29 @@ def test_code_page_path_and_wrong_code(participant, invitation, journal, mail_po
     page.get_by_label("Engångskod från SMS").fill(sms[-6:])
     page.get_by_role("button", name="Fortsätt").click()
     page.get_by_text("Väntar på att mötet ska starta…").wait_for()
+
+
+@pytest.mark.parametrize(
+    "user_agent, warning",
+    [
+        (
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+            "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
+            "Videomötet kan inte hållas via mobiltelefon – använd en dator.",
+        ),
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/70.0.3538.102 Safari/537.36 Edge/18.19045",
+            "Din webbläsare stöds inte. Använd Google Chrome, Mozilla Firefox eller Microsoft "
+            "Edge version 83 eller senare.",
+        ),
+    ],
+)
+def test_phones_and_old_browsers_are_told_what_works(chromium, journal, user_agent, warning):
+    context = chromium.new_context(locale="sv-SE", user_agent=user_agent)
+    page = context.new_page()
+    page.goto(f"{journal['url']}/videomote")
+    alert = page.locator("#pv-browser-warning")
+    alert.wait_for(state="visible", timeout=10000)
+    assert alert.inner_text() == warning
+    context.close()

@@ -15,6 +15,9 @@ from plone.protect.interfaces import IDisableCSRFProtection
 from Products.Five.browser import BrowserView
 from Products.statusmessages.interfaces import IStatusMessage
 from prorenata.videomote import _
+from prorenata.videomote.access.jointoken import issue_join_token
+from prorenata.videomote.access.jointoken import media_secret
+from prorenata.videomote.access.keys import secret_key
 from prorenata.videomote.audit import log as audit
 from prorenata.videomote.audit.record import record
 from prorenata.videomote.behaviors.contact_details import IContactDetails
@@ -382,7 +385,17 @@ class RoomView(MeetingView):
             self.context.state = STATE_STARTED
             self.context.reindexObject(idxs=["meeting_state"])
             record(audit.STARTED, self.context)
+        user = api.user.get_current()
+        self.join_token = issue_join_token(
+            self.context.UID(),
+            "staff",
+            user.getProperty("fullname") or user.getId(),
+            media_secret(secret_key(api.portal.get())),
+        )
         return self.index()
+
+    def media_server(self) -> str:
+        return api.portal.get_registry_record("prorenata.videomote.media_server_url", default="")
 
 
 class OutboxView(MeetingsMixin, BrowserView):

@@ -20,6 +20,8 @@ from prorenata.videomote.access import otp
 from prorenata.videomote.access import signins
 from prorenata.videomote.access.codes import hash_meeting_code
 from prorenata.videomote.access.codes import hash_secret
+from prorenata.videomote.access.jointoken import issue_join_token
+from prorenata.videomote.access.jointoken import media_secret
 from prorenata.videomote.access.keys import secret_key
 from prorenata.videomote.access.ratelimit import SlidingWindow
 from prorenata.videomote.access.signing import sign
@@ -79,6 +81,7 @@ class ParticipantView(BrowserView):
     message = None
     error = None
     meeting = None
+    join_token = ""
 
     def publishTraverse(self, request, name):  # noqa: N802 - Zope API
         if self.step or name not in STEPS:
@@ -180,10 +183,17 @@ class ParticipantView(BrowserView):
         if self.request.method == "POST" and form.get("token"):
             if not self._limited():
                 meeting = _meeting_by("join_token_hash", hash_secret(form["token"], self._key()))
-                if meeting is None or signins.window_state(meeting) == "over":
+                if meeting is None:
                     self.error = _(
                         "Länken fungerar inte längre. Använd länken i den senaste e-posten "
                         "om mötet, eller skriv in möteskoden."
+                    )
+                    return self.code_page()
+                if signins.window_state(meeting) == "over":
+                    # The link proves the invitation: saying that it is over reveals nothing.
+                    self.meeting = meeting
+                    self.error = _(
+                        "Mötet ${when} är avslutat eller inställt.", mapping={"when": self.when()}
                     )
                     return self.code_page()
                 self._start_signin(meeting)
@@ -316,6 +326,12 @@ class ParticipantView(BrowserView):
             return self.request.response.redirect(self._url("vantrum"))
         self.meeting = meeting
         self._audit(audit.JOINED, meeting)
+        self.join_token = issue_join_token(
+            meeting.UID(),
+            "participant",
+            meeting.invitee_name,
+            media_secret(self._key()),
+        )
         return self.room_page()
 
     # -- helpers for the templates --------------------------------------------------
@@ -361,6 +377,9 @@ class ParticipantView(BrowserView):
         opens, _closes = signins.join_window(self.meeting)
         return local(opens).strftime("%H.%M")
 
+    def media_server(self) -> str:
+        return media_server_url()
+
     def signed_in_pending(self) -> bool:
         return self.meeting is not None
 
@@ -375,3 +394,7 @@ class SmsOutboxView(BrowserView):
             dict(m, local_time=local(m["time"]).strftime("%Y-%m-%d %H.%M.%S"))
             for m in reversed(list(sms_outbox(api.portal.get())))
         ]
+
+
+def media_server_url() -> str:
+    return api.portal.get_registry_record("prorenata.videomote.media_server_url", default="")

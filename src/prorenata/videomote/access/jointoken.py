@@ -1,0 +1,43 @@
+"""Short-lived join tokens from Plone to the media server (plain Python, stdlib only).
+
+Plone signs who may enter which room in which role; the media server checks the
+signature, expiry, meeting and role before it lets a WebSocket in. Both read the shared
+secret from ``VIDEOMOTE_MEDIA_SECRET``.
+"""
+
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from prorenata.videomote.access.signing import sign
+from prorenata.videomote.access.signing import unsign
+
+import os
+
+PURPOSE = "join"
+LIFETIME = timedelta(minutes=2)
+ROLES = ("staff", "participant")
+ENVIRONMENT_KEY = "VIDEOMOTE_MEDIA_SECRET"
+
+
+def media_secret(fallback: bytes) -> bytes:
+    configured = os.environ.get(ENVIRONMENT_KEY)
+    return configured.encode("utf-8") if configured else fallback
+
+
+def issue_join_token(
+    meeting_uid: str, role: str, display_name: str, key: bytes, now: datetime | None = None
+) -> str:
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    now = now or datetime.now(UTC)
+    return sign({"m": meeting_uid, "r": role, "n": display_name}, key, PURPOSE, now + LIFETIME)
+
+
+def verify_join_token(
+    token: str, key: bytes, meeting_uid: str, now: datetime | None = None
+) -> dict | None:
+    """The token's claims if it is genuine, unexpired and for ``meeting_uid``; else None."""
+    claims = unsign(token, key, PURPOSE, now)
+    if claims is None or claims.get("m") != meeting_uid or claims.get("r") not in ROLES:
+        return None
+    return claims
