@@ -1,8 +1,8 @@
 """SMS gateways: the local outbox (dev, demo, tests) and 46elks' HTTP API."""
 
+from BTrees.OOBTree import OOBTree
 from datetime import UTC
 from datetime import datetime
-from persistent.list import PersistentList
 from plone import api
 from prorenata.videomote.interfaces import ISMSGateway
 from prorenata.videomote.interfaces import SMSFailed
@@ -24,12 +24,19 @@ def sms_gateway() -> ISMSGateway:
     return getUtility(ISMSGateway, name=name or "outbox")
 
 
-def sms_outbox(site, create: bool = False):
+def _outbox_tree(site, create: bool = False) -> OOBTree | None:
     annotations = IAnnotations(site)
     box = annotations.get(OUTBOX_KEY)
     if box is None and create:
-        box = annotations[OUTBOX_KEY] = PersistentList()
-    return box if box is not None else []
+        # A BTree keyed by time: concurrent sends insert different keys and do not conflict.
+        box = annotations[OUTBOX_KEY] = OOBTree()
+    return box
+
+
+def sms_outbox(site) -> list[dict]:
+    """The messages kept by the outbox gateway, oldest first."""
+    box = _outbox_tree(site)
+    return [dict(message) for message in box.values()] if box is not None else []
 
 
 @implementer(ISMSGateway)
@@ -40,10 +47,13 @@ class OutboxGateway:
     """
 
     def send(self, to: str, text: str) -> str:
-        box = sms_outbox(api.portal.get(), create=True)
+        box = _outbox_tree(api.portal.get(), create=True)
+        now = datetime.now(UTC)
         message_id = f"outbox-{uuid.uuid4().hex[:12]}"
-        box.append({"id": message_id, "to": to, "text": text, "time": datetime.now(UTC)})
-        del box[:-OUTBOX_LIMIT]
+        box[(now.isoformat(), message_id)] = {"id": message_id, "to": to, "text": text, "time": now}
+        if len(box) > OUTBOX_LIMIT:
+            for key in list(box.keys())[: len(box) - OUTBOX_LIMIT]:
+                del box[key]
         return message_id
 
 
