@@ -1,0 +1,1 @@
+"""Two-way sync with clinicians' own CalDAV calendars: plain engine, thin Plone adapter."""

@@ -1,0 +1,120 @@
+"""One clinician's CalDAV calendar, through ``caldav`` 3.x (plain Python, no Zope).
+
+Reads changes with RFC 6578 sync tokens (``disable_fallback=True``: without it the
+library silently re-fetches everything) and falls back to a full listing only on a
+server without tokens or with an expired one. Writes use If-Match / If-None-Match, so a
+change made in the calendar meanwhile is never overwritten blindly.
+"""
+
+from dataclasses import dataclass
+from prorenata.videomote.caldav_bridge.events import from_ical
+from prorenata.videomote.caldav_bridge.reconcile import RemoteItem
+from urllib.parse import quote
+
+import caldav
+
+CALENDAR_NAME = "Videomöten"
+
+
+class PreconditionFailed(Exception):
+    """The item changed on the server since we read it (HTTP 412): re-read, reconcile."""
+
+
+class ServerUnavailable(Exception):
+    """The server could not be reached or answered with an error: retry later, delete nothing."""
+
+
+@dataclass
+class Changes:
+    changed: dict[str, RemoteItem]
+    deleted_hrefs: set[str]
+    token: str | None
+    full: bool
+
+
+class CalendarAccount:
+    def __init__(self, url: str, username: str, password: str, zone: str = "Europe/Stockholm"):
+        self.client = caldav.DAVClient(url=url, username=username, password=password, timeout=20)
+        self.zone = zone
+        self._calendar = None
+
+    def calendar(self):
+        """The dedicated calendar "Videomöten", created if missing."""
+        if self._calendar is None:
+            try:
+                principal = self.client.principal()
+                for calendar in principal.calendars():
+                    if calendar.get_display_name() == CALENDAR_NAME:
+                        self._calendar = calendar
+                        break
+                else:
+                    self._calendar = principal.make_calendar(name=CALENDAR_NAME)
+            except caldav.lib.error.AuthorizationError:
+                raise
+            except Exception as error:
+                raise ServerUnavailable(type(error).__name__) from error
+        return self._calendar
+
+    def href_for(self, uid: str) -> str:
+        return f"{str(self.calendar().url).rstrip('/')}/{quote(uid, safe='')}.ics"
+
+    def changes_since(self, token: str | None) -> Changes:
+        calendar = self.calendar()
+        try:
+            result = calendar.get_objects_by_sync_token(
+                sync_token=token, load_objects=True, disable_fallback=True
+            )
+            full = token is None
+        except caldav.lib.error.DAVError:
+            # No sync tokens here, or ours expired: list everything and compare.
+            try:
+                result = calendar.get_objects_by_sync_token(load_objects=True)
+            except Exception as error:
+                raise ServerUnavailable(type(error).__name__) from error
+            full = True
+        except Exception as error:
+            raise ServerUnavailable(type(error).__name__) from error
+        deleted = {str(url) for url in getattr(result, "deleted_urls", []) or []}
+        changed = {}
+        for obj in result.objects:
+            if str(obj.url) in deleted or not obj.data:
+                continue
+            event = from_ical(obj.data, self.zone)
+            if event is None:
+                continue
+            etag = (getattr(obj, "props", {}) or {}).get("{DAV:}getetag", "")
+            changed[event.uid] = RemoteItem(href=str(obj.url), etag=etag, event=event)
+        return Changes(changed=changed, deleted_hrefs=deleted, token=result.sync_token, full=full)
+
+    def put(
+        self, uid: str, ical: str, etag: str | None = None, href: str | None = None
+    ) -> tuple[str, str]:
+        """Create (etag None) or update (If-Match) one item; returns (href, new etag)."""
+        href = href or self.href_for(uid)
+        headers = {"Content-Type": "text/calendar; charset=utf-8"}
+        headers["If-Match" if etag else "If-None-Match"] = etag or "*"
+        try:
+            response = self.client.put(href, ical, headers)
+        except Exception as error:
+            raise ServerUnavailable(type(error).__name__) from error
+        if response.status == 412:
+            raise PreconditionFailed(uid)
+        if response.status >= 400:
+            raise ServerUnavailable(f"http {response.status}")
+        new_etag = response.headers.get("ETag", "")
+        return href, new_etag
+
+    def delete(self, href: str, etag: str | None = None) -> None:
+        headers = {"If-Match": etag} if etag else {}
+        try:
+            response = (
+                self.client.delete(href)
+                if not headers
+                else self.client.request(href, "DELETE", "", headers)
+            )
+        except Exception as error:
+            raise ServerUnavailable(type(error).__name__) from error
+        if response.status == 412:
+            raise PreconditionFailed(href)
+        if response.status >= 400 and response.status != 404:
+            raise ServerUnavailable(f"http {response.status}")

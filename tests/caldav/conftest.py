@@ -1,0 +1,54 @@
+"""A real CalDAV server (Radicale) on loopback for the bridge's tests."""
+
+from pathlib import Path
+
+import pytest
+import requests
+import socket
+import subprocess
+import sys
+import time
+
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def radicale(tmp_path):
+    """Radicale with its own storage; any user/password (auth none), no hooks."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            str(BIN / "radicale"),
+            "--server-hosts",
+            f"127.0.0.1:{port}",
+            "--storage-filesystem-folder",
+            str(tmp_path / "collections"),
+            "--auth-type",
+            "none",
+            "--rights-type",
+            "owner_only",
+            "--hook-type",
+            "none",
+            "--logging-level",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url, timeout=1)
+            break
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    yield {"url": url, "process": process}
+    process.terminate()
+    process.wait(timeout=10)

@@ -1,0 +1,105 @@
+"""The CalDAV client against a real Radicale: push, incremental pull, If-Match."""
+
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from prorenata.videomote.caldav_bridge.client import CalendarAccount
+from prorenata.videomote.caldav_bridge.client import PreconditionFailed
+from prorenata.videomote.caldav_bridge.client import ServerUnavailable
+from prorenata.videomote.caldav_bridge.events import CalendarEvent
+from prorenata.videomote.caldav_bridge.events import from_ical
+from prorenata.videomote.caldav_bridge.events import to_ical
+
+import icalendar
+import pytest
+import requests
+
+ROOM = "http://localhost:8080/Plone/elever/elev-1/mote-1/@@videomote-rum"
+START = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+
+
+def _meeting(uid="m1@videomote", hour=0, sequence=0):
+    start = START + timedelta(hours=hour)
+    return CalendarEvent(
+        uid=uid,
+        title="Samtal",
+        start=start,
+        end=start + timedelta(minutes=30),
+        attendee_email="anna@example.se",
+        attendee_name="Anna",
+        meeting_uid="plone-uid-1",
+        sequence=sequence,
+    )
+
+
+@pytest.fixture
+def account(radicale):
+    return CalendarAccount(radicale["url"], "sara", "app-token")
+
+
+def test_pushed_meeting_shows_the_staff_room_and_never_the_participant_link(account):
+    href, etag = account.put("m1@videomote", to_ical(_meeting(), "Europe/Stockholm", ROOM))
+    assert etag
+    body = requests.get(href, auth=("sara", "x")).text
+    event = icalendar.Calendar.from_ical(body).walk("VEVENT")[0]
+    assert str(event["LOCATION"]) == ROOM
+    assert str(event["X-VIDEOMOTE-UID"]) == "plone-uid-1"
+    assert event["DTSTART"].params["TZID"] == "Europe/Stockholm"
+    assert event["ATTENDEE"].params["SCHEDULE-AGENT"] == "CLIENT"
+    assert int(event["SEQUENCE"]) == 0
+    assert "logga-in" not in body and "möteskod" not in body.lower()
+
+
+def test_calendar_is_created_once_and_found_again(account, radicale):
+    first = account.calendar().url
+    again = CalendarAccount(radicale["url"], "sara", "app-token").calendar().url
+    assert first == again
+
+
+def test_incremental_sync_returns_only_what_changed(account):
+    for i in range(3):
+        account.put(
+            f"m{i}@videomote", to_ical(_meeting(f"m{i}@videomote", i), "Europe/Stockholm", ROOM)
+        )
+    first = account.changes_since(None)
+    assert first.full and len(first.changed) == 3
+    # Thunderbird moves one event and deletes another, by plain HTTP.
+    moved = first.changed["m1@videomote"]
+    text = to_ical(_meeting("m1@videomote", 6), "Europe/Stockholm", ROOM)
+    requests.put(
+        moved.href,
+        data=text.encode(),
+        auth=("sara", "x"),
+        headers={"Content-Type": "text/calendar"},
+    ).raise_for_status()
+    gone = first.changed["m2@videomote"]
+    requests.delete(gone.href, auth=("sara", "x")).raise_for_status()
+    second = account.changes_since(first.token)
+    assert not second.full
+    assert list(second.changed) == ["m1@videomote"]
+    assert second.changed["m1@videomote"].event.start == START + timedelta(hours=6)
+    assert second.deleted_hrefs == {gone.href}
+    third = account.changes_since(second.token)
+    assert third.changed == {} and third.deleted_hrefs == set()
+
+
+def test_write_with_a_stale_etag_is_refused(account):
+    href, etag = account.put("m1@videomote", to_ical(_meeting(), "Europe/Stockholm", ROOM))
+    account.put("m1@videomote", to_ical(_meeting(hour=1), "Europe/Stockholm", ROOM), etag=etag)
+    with pytest.raises(PreconditionFailed):
+        account.put("m1@videomote", to_ical(_meeting(hour=2), "Europe/Stockholm", ROOM), etag=etag)
+
+
+def test_server_down_is_an_error_to_retry_not_an_empty_calendar(account, radicale):
+    account.calendar()
+    radicale["process"].terminate()
+    radicale["process"].wait(timeout=10)
+    with pytest.raises(ServerUnavailable):
+        account.changes_since(None)
+
+
+def test_event_from_a_client_is_read_back():
+    text = to_ical(_meeting(), "Europe/Stockholm", ROOM)
+    event = from_ical(text)
+    assert event.is_video and event.attendee_email == "anna@example.se"
+    assert event.fingerprint() == _meeting().fingerprint()
