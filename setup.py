@@ -66,5 +66,8 @@ setup(
     },
     entry_points={
         "z3c.autoinclude.plugin": ["target = plone"],
+        "console_scripts": [
+            "videomote-caldav-sync = prorenata.videomote.caldav_bridge.worker:main",
+        ],
     },
 )

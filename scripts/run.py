@@ -7,6 +7,8 @@ one of them exits.
 from pathlib import Path
 
 import argparse
+import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -19,10 +21,18 @@ BIN = Path(sys.executable).parent
 MAIL_PORT = 8025
 
 
-def processes(instance: Path) -> dict[str, list[str]]:
+def processes(instance: Path, port: int) -> dict[str, list[str]]:
     """The programs that make up the product, by name."""
     maildir = instance / "var" / "mail"
     return {
+        # Syncs clinicians' CalDAV calendars through Plone (see caldav_bridge/worker.py).
+        "caldav": [
+            str(BIN / "videomote-caldav-sync"),
+            "--site",
+            f"http://localhost:{port}/Plone",
+            "--lock",
+            str(instance / "var" / "caldav-sync.lock"),
+        ],
         "plone": [str(BIN / "runwsgi"), str(instance / "etc" / "zope.ini")],
         # The demo's e-mail goes to a local SMTP server that keeps it in a Maildir.
         "mail": [
@@ -44,9 +54,11 @@ def main() -> int:
     parser.add_argument("--instance", default="instance", type=Path)
     parser.add_argument("--port", default=8080, type=int)
     args = parser.parse_args()
+    # One secret per start, shared by Plone and the CalDAV worker only.
+    env = {**os.environ, "VIDEOMOTE_WORKER_SECRET": secrets.token_urlsafe(32)}
     running = {
-        name: subprocess.Popen(command, cwd=ROOT)
-        for name, command in processes(args.instance.resolve()).items()
+        name: subprocess.Popen(command, cwd=ROOT, env=env)
+        for name, command in processes(args.instance.resolve(), args.port).items()
     }
     print(
         f"Serving http://localhost:{args.port}/Plone  (Ctrl-C stops everything)\n"

@@ -12,6 +12,7 @@ from prorenata.videomote.caldav_bridge.reconcile import RemoteItem
 from urllib.parse import quote
 
 import caldav
+import icalendar
 
 CALENDAR_NAME = "Videomöten"
 
@@ -103,6 +104,26 @@ class CalendarAccount:
             raise ServerUnavailable(f"http {response.status}")
         new_etag = response.headers.get("ETag", "")
         return href, new_etag
+
+    def annotate(self, href: str, etag: str, note: str) -> tuple[str, str]:
+        """Add ``note`` to the event's DESCRIPTION (once), with If-Match."""
+        try:
+            response = self.client.request(href, "GET")
+        except Exception as error:
+            raise ServerUnavailable(type(error).__name__) from error
+        if response.status >= 400:
+            raise ServerUnavailable(f"http {response.status}")
+        calendar = icalendar.Calendar.from_ical(response.raw)
+        vevent = calendar.walk("VEVENT")[0]
+        description = str(vevent.get("description", ""))
+        if note in description:
+            return href, etag
+        vevent.pop("description", None)
+        vevent.add("description", f"{note}\n\n{description}".strip())
+        current = response.headers.get("ETag", etag)
+        return self.put(
+            str(vevent.get("uid")), calendar.to_ical().decode("utf-8"), etag=current, href=href
+        )
 
     def delete(self, href: str, etag: str | None = None) -> None:
         headers = {"If-Match": etag} if etag else {}

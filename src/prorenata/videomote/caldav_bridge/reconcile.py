@@ -10,7 +10,9 @@ agreed) tells which side changed. Rules:
 - gone from the calendar: the meeting is cancelled, unless the journal changed it since
   (then it is written back) or the calendar suddenly lost most of what it had (the
   mass-deletion guard: nothing is deleted, the case is reported);
-- gone from the journal: removed from the calendar.
+- gone from the journal: removed from the calendar;
+- a calendar event that could not become a meeting (status without a local fingerprint)
+  is left alone, and tried again when it changes.
 
 Reconciling the same state twice gives no actions: sync is idempotent.
 """
@@ -91,7 +93,13 @@ def reconcile(
         theirs_changed = theirs is not None and (
             known is None or theirs.event.fingerprint() != known.remote_hash
         )
-        if mine is not None and known is None and theirs is None:
+        if mine is None and known is not None and not known.local_hash:
+            # A calendar event that is not (yet) a meeting: try again when it changes.
+            if uid in deleted:
+                plan.actions.append(Action(Do.FORGET, uid))
+            elif theirs_changed:
+                plan.actions.append(Action(Do.PULL_CREATE, uid))
+        elif mine is not None and known is None and theirs is None:
             plan.actions.append(Action(Do.PUSH_CREATE, uid))
         elif mine is None and known is None and theirs is not None:
             plan.actions.append(Action(Do.PULL_CREATE, uid))

@@ -96,7 +96,9 @@ def resolve_invitee(patient, booking: Booking) -> Invitee:
     )
 
 
-def book_meeting(booking: Booking, organiser: str, now: datetime | None = None):
+def book_meeting(
+    booking: Booking, organiser: str, now: datetime | None = None, ical_uid: str | None = None
+):
     """Store a new meeting inside the patient record; the invitation follows on commit.
 
     Raises :class:`BookingRefused` (naming the field) and stores nothing when a rule fails.
@@ -127,6 +129,8 @@ def book_meeting(booking: Booking, organiser: str, now: datetime | None = None):
         invitee_mobile=invitee.mobile,
         organiser=organiser,
         state=STATE_BOOKED,
+        # A meeting booked from a clinician's calendar keeps that event's UID.
+        **({"ical_uid": ical_uid} if ical_uid else {}),
     )
 
 

@@ -112,3 +112,12 @@ def test_meeting_gone_from_the_journal_is_removed_from_the_calendar():
     event = _event()
     actions, _ = _plan(status=_agreed(event))
     assert actions == [(Do.PUSH_DELETE, "m1")]
+
+
+def test_calendar_event_that_is_no_meeting_is_left_alone_until_it_changes():
+    other = _event(uid="x1")
+    unlinked = {"x1": ItemStatus("/x1.ics", '"e"', "", other.fingerprint())}
+    assert _plan(status=unlinked)[0] == []
+    assert _plan(remote_changed={"x1": _remote(other)}, status=unlinked)[0] == []
+    changed = _remote(_event(uid="x1", hour=2))
+    assert _plan(remote_changed={"x1": changed}, status=unlinked)[0] == [(Do.PULL_CREATE, "x1")]

@@ -1,0 +1,239 @@
+"""Running one sync round for one clinician: the engine applied to the journal.
+
+Pushes and pulls go through the same functions as the dialog (``book_meeting``,
+``move_meeting``, ``cancel_meeting``), so every change sends the same e-mails. The sync
+token is stored only after every change it covers is applied; a server error stops the
+round, deletes nothing and is retried with backoff.
+"""
+
+from dataclasses import asdict
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from plone import api
+from prorenata.videomote import logger
+from prorenata.videomote.booking.rules import BookingRefused
+from prorenata.videomote.caldav_bridge.client import CalendarAccount
+from prorenata.videomote.caldav_bridge.client import PreconditionFailed
+from prorenata.videomote.caldav_bridge.client import ServerUnavailable
+from prorenata.videomote.caldav_bridge.events import CalendarEvent
+from prorenata.videomote.caldav_bridge.events import to_ical
+from prorenata.videomote.caldav_bridge.reconcile import Do
+from prorenata.videomote.caldav_bridge.reconcile import ItemStatus
+from prorenata.videomote.caldav_bridge.reconcile import reconcile
+from prorenata.videomote.content.meeting import STATE_CANCELLED
+
+UNRESOLVED_NOTE = (
+    "Säkert Videomöte: deltagaren kunde inte hittas bland elevernas och vårdnadshavarnas "
+    "kontaktuppgifter i journalen. Ingen inbjudan har skickats."
+)
+
+
+def _zone() -> str:
+    return api.portal.get_registry_record("prorenata.videomote.timezone", default=None) or (
+        "Europe/Stockholm"
+    )
+
+
+def local_events(userid: str) -> dict[str, tuple[CalendarEvent, object]]:
+    catalog = api.portal.get_tool("portal_catalog")
+    found = {}
+    for brain in catalog.unrestrictedSearchResults(
+        portal_type="VideoMeeting", meeting_organiser=userid
+    ):
+        meeting = brain._unrestrictedGetObject()
+        event = CalendarEvent(
+            uid=meeting.ical_uid,
+            title=meeting.title,
+            start=meeting.start,
+            end=meeting.end,
+            cancelled=meeting.state == STATE_CANCELLED,
+            attendee_email=meeting.invitee_email or "",
+            attendee_name=meeting.invitee_name or "",
+            is_video=True,
+            meeting_uid=meeting.UID(),
+            sequence=meeting.sequence or 0,
+        )
+        found[event.uid] = (event, meeting)
+    return found
+
+
+def find_contact(email: str):
+    """The record and contact choice whose student or primary guardian has ``email``."""
+    email = (email or "").strip().lower()
+    if not email:
+        return None, None
+    catalog = api.portal.get_tool("portal_catalog")
+    from prorenata.videomote.behaviors.contact_details import IContactDetails
+
+    for brain in catalog(object_provides=IContactDetails.__identifier__):
+        record = brain.getObject()
+        if (getattr(record, "contact_email", "") or "").lower() == email:
+            return record, "student"
+        for guardian in getattr(record, "guardians", None) or []:
+            if guardian.get("primary") and (guardian.get("email") or "").lower() == email:
+                return record, "guardian"
+    return None, None
+
+
+def _room_url(meeting) -> str:
+    return f"{meeting.absolute_url()}/@@videomote-rum"
+
+
+def sync_account(record, now: datetime | None = None) -> str:
+    """One round for one account; returns a short summary (also stored on the record)."""
+    from prorenata.videomote.content.scheduling import Booking
+    from prorenata.videomote.content.scheduling import book_meeting
+    from prorenata.videomote.content.scheduling import cancel_meeting
+    from prorenata.videomote.content.scheduling import move_meeting
+
+    now = now or datetime.now(UTC)
+    zone = _zone()
+    account = CalendarAccount(record.url, record.username, record.password, zone)
+    counts: dict[str, int] = {}
+    try:
+        changes = account.changes_since(record.sync_token)
+        status = {uid: ItemStatus(**value) for uid, value in record.items.items()}
+        by_href = {s.href: uid for uid, s in status.items()}
+        deleted = {by_href[h] for h in changes.deleted_hrefs if h in by_href}
+        mine = local_events(record.userid)
+        plan = reconcile(
+            {uid: pair[0] for uid, pair in mine.items()},
+            changes.changed,
+            deleted,
+            status,
+            full=changes.full,
+        )
+        with api.env.adopt_user(username=record.userid):
+            for action in plan.actions:
+                uid = action.uid
+                counts[action.do.value] = counts.get(action.do.value, 0) + 1
+                if action.do in (Do.PUSH_CREATE, Do.PUSH_UPDATE):
+                    event, meeting = mine[uid]
+                    known = status.get(uid)
+                    remote = changes.changed.get(uid)
+                    etag = remote.etag if remote else (known.etag if known else None)
+                    if action.do is Do.PUSH_CREATE and uid not in changes.changed:
+                        etag = None
+                    href, new_etag = account.put(
+                        uid,
+                        to_ical(event, zone, _room_url(meeting)),
+                        etag=etag,
+                        href=(remote.href if remote else (known.href if known else None)),
+                    )
+                    status[uid] = ItemStatus(
+                        href, new_etag, event.fingerprint(), event.fingerprint()
+                    )
+                elif action.do is Do.PUSH_DELETE:
+                    account.delete(status[uid].href, status[uid].etag or None)
+                    status.pop(uid, None)
+                elif action.do is Do.FORGET:
+                    status.pop(uid, None)
+                elif action.do is Do.PULL_UPDATE:
+                    _event, meeting = mine[uid]
+                    remote = changes.changed[uid]
+                    try:
+                        if remote.event.cancelled:
+                            cancel_meeting(meeting)
+                        else:
+                            move_meeting(
+                                meeting,
+                                remote.event.start,
+                                remote.event.end,
+                                title=remote.event.title,
+                                now=now,
+                            )
+                    except BookingRefused:
+                        # Not a valid meeting time (e.g. in the past): the journal wins.
+                        plan.conflicts.append(uid)
+                    refreshed = local_events(record.userid)[uid][0]
+                    href, etag = remote.href, remote.etag
+                    if refreshed.fingerprint() != remote.event.fingerprint():
+                        href, etag = account.put(
+                            uid,
+                            to_ical(refreshed, zone, _room_url(meeting)),
+                            etag=remote.etag,
+                            href=remote.href,
+                        )
+                    status[uid] = ItemStatus(
+                        href, etag, refreshed.fingerprint(), refreshed.fingerprint()
+                    )
+                elif action.do is Do.PULL_DELETE:
+                    _event, meeting = mine[uid]
+                    cancel_meeting(meeting)
+                    status.pop(uid, None)
+                elif action.do is Do.PULL_CREATE:
+                    remote = changes.changed[uid]
+                    status[uid] = _pull_create(
+                        account, record, remote, zone, now, Booking, book_meeting
+                    )
+        for uid in plan.conflicts:
+            logger.info(
+                "CalDAV conflict for %s on meeting %s: the journal wins", record.userid, uid
+            )
+        record.conflicts = (record.conflicts + plan.conflicts)[-50:]
+        if plan.mass_deletion_blocked:
+            logger.warning(
+                "CalDAV calendar of %s lost %d events at once: nothing cancelled",
+                record.userid,
+                len(plan.mass_deletion_blocked),
+            )
+        record.items.clear()
+        record.items.update({uid: asdict(s) for uid, s in status.items()})
+        record.sync_token = changes.token  # only now: every change it covers is applied
+        record.dirty = False
+        record.failures = 0
+        record.last_error = ""
+        record.next_attempt = None
+    except (ServerUnavailable, PreconditionFailed) as error:
+        record.failures += 1
+        record.last_error = f"{type(error).__name__}: {error}"
+        record.next_attempt = now + timedelta(seconds=min(30 * 2 ** (record.failures - 1), 3600))
+        record.last_result = "Kalenderservern svarade inte; nytt försök görs."
+        logger.warning(
+            "CalDAV sync for %s failed (%s); retrying later", record.userid, record.last_error
+        )
+        return record.last_result
+    summary = ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "inga ändringar"
+    record.last_result = f"{now:%Y-%m-%d %H:%M} UTC: {summary}"
+    return record.last_result
+
+
+def _pull_create(account, record, remote, zone, now, booking_class, book_meeting):
+    """An event made in the clinician's calendar: book it, or mark it as unresolved."""
+    event = remote.event
+    patient, choice = find_contact(event.attendee_email)
+    if patient is not None:
+        try:
+            meeting = book_meeting(
+                booking_class(
+                    title=event.title,
+                    start=event.start,
+                    end=event.end,
+                    patient_uid=patient.UID(),
+                    contact_choice=choice,
+                    timezone=zone,
+                ),
+                organiser=record.userid,
+                now=now,
+                ical_uid=event.uid,
+            )
+        except BookingRefused as refusal:
+            note = f"Säkert Videomöte: bokningen gick inte att göra: {refusal.message}"
+        else:
+            mine = local_events(record.userid)[event.uid][0]
+            href, etag = account.put(
+                event.uid,
+                to_ical(mine, zone, _room_url(meeting)),
+                etag=remote.etag,
+                href=remote.href,
+            )
+            return ItemStatus(href, etag, mine.fingerprint(), mine.fingerprint())
+    else:
+        note = UNRESOLVED_NOTE
+    record.unresolved = (record.unresolved + [f"{event.title} ({event.start:%Y-%m-%d %H:%M})"])[
+        -50:
+    ]
+    href, etag = account.annotate(remote.href, remote.etag, note)
+    # No local fingerprint: not a meeting; tried again if the clinician changes it.
+    return ItemStatus(href, etag, "", event.fingerprint())

@@ -1,0 +1,115 @@
+"""Plone views of the bridge: the staff settings page and the worker's sync endpoint."""
+
+from datetime import UTC
+from datetime import datetime
+from plone import api
+from plone.protect import CheckAuthenticator
+from plone.protect.interfaces import IDisableCSRFProtection
+from Products.Five.browser import BrowserView
+from prorenata.videomote import _
+from prorenata.videomote.caldav_bridge.accounts import CalDAVAccountRecord
+from prorenata.videomote.caldav_bridge.accounts import account_for
+from prorenata.videomote.caldav_bridge.accounts import accounts
+from prorenata.videomote.caldav_bridge.client import CALENDAR_NAME
+from prorenata.videomote.caldav_bridge.client import CalendarAccount
+from prorenata.videomote.caldav_bridge.sync import sync_account
+from zope.i18n import translate
+from zope.interface import alsoProvides
+
+import hmac
+import json
+import os
+import threading
+
+WORKER_HEADER = "X-Videomote-Worker"
+WORKER_SECRET = "VIDEOMOTE_WORKER_SECRET"
+_running = threading.Lock()
+
+
+class CalendarSettingsView(BrowserView):
+    """ "Kalenderkoppling": a clinician connects their own CalDAV calendar."""
+
+    message = None
+    error = None
+
+    def __call__(self):
+        userid = api.user.get_current().getId()
+        site = api.portal.get()
+        form = self.request.form
+        if self.request.method == "POST":
+            CheckAuthenticator(self.request)
+            record = account_for(site, userid)
+            if form.get("ta_bort") and record is not None:
+                del accounts(site)[userid]
+                self.message = _("Kalenderkopplingen är borttagen.")
+            elif form.get("spara") or form.get("testa"):
+                url = (form.get("url") or "").strip()
+                username = (form.get("username") or "").strip()
+                password = form.get("password") or (record.password if record else "")
+                if not url.startswith(("https://", "http://")) or not username or not password:
+                    self.error = _("Fyll i serveradress, användarnamn och app-lösenord.")
+                elif form.get("testa"):
+                    self._test(url, username, password)
+                else:
+                    if record is None or (record.url, record.username) != (url, username):
+                        record = CalDAVAccountRecord(userid, url, username, password)
+                        accounts(site)[userid] = record
+                    record.password = password
+                    record.dirty = True
+                    self.message = _(
+                        "Kalenderkopplingen är sparad. Dina videomöten förs över till "
+                        "kalendern ${name}.",
+                        mapping={"name": CALENDAR_NAME},
+                    )
+        return self.index()
+
+    def _test(self, url: str, username: str, password: str) -> None:
+        try:
+            CalendarAccount(url, username, password).calendar()
+        except Exception as error:  # any failure: tell the user in plain words
+            self.error = _(
+                "Det gick inte att ansluta till kalenderservern (${reason}). Kontrollera "
+                "adressen, användarnamnet och app-lösenordet.",
+                mapping={"reason": type(error).__name__},
+            )
+        else:
+            self.message = _(
+                "Anslutningen fungerar. Kalendern ${name} finns på servern.",
+                mapping={"name": CALENDAR_NAME},
+            )
+
+    def record(self):
+        return account_for(api.portal.get(), api.user.get_current().getId())
+
+    def text(self, message) -> str:
+        return translate(message, context=self.request) if message is not None else ""
+
+
+class SyncEndpoint(BrowserView):
+    """POST by the ``videomote-caldav-sync`` worker: run a round for every due account."""
+
+    def __call__(self):
+        alsoProvides(self.request, IDisableCSRFProtection)
+        self.request.response.setHeader("Content-Type", "application/json")
+        secret = os.environ.get(WORKER_SECRET, "")
+        given = self.request.getHeader(WORKER_HEADER) or ""
+        if not secret or not hmac.compare_digest(secret.encode(), given.encode()):
+            self.request.response.setStatus(403)
+            return json.dumps({"error": "worker secret required"})
+        if not _running.acquire(blocking=False):
+            self.request.response.setStatus(409)
+            return json.dumps({"busy": True})
+        try:
+            only_dirty = self.request.form.get("only") == "dirty"
+            now = datetime.now(UTC)
+            results = {}
+            tree = accounts(api.portal.get(), create=False) or {}
+            for userid, record in list(tree.items()):
+                if record.next_attempt is not None and record.next_attempt > now:
+                    continue
+                if only_dirty and not record.dirty:
+                    continue
+                results[userid] = sync_account(record, now)
+            return json.dumps({"synced": results})
+        finally:
+            _running.release()

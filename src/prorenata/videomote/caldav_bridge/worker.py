@@ -1,0 +1,73 @@
+"""``videomote-caldav-sync``: asks Plone to sync clinicians' calendars, on an interval.
+
+Every few seconds it syncs the accounts whose meetings changed (so a booking reaches the
+calendar at once), and every ``--interval`` seconds all of them. A lock file keeps two
+workers from running at once; Plone keeps the sync state, so restarts lose nothing.
+"""
+
+from pathlib import Path
+
+import argparse
+import fcntl
+import os
+import requests
+import signal
+import sys
+import time
+
+HEADER = "X-Videomote-Worker"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--site", default="http://localhost:8080/Plone")
+    parser.add_argument("--interval", type=float, default=60.0)
+    parser.add_argument("--dirty-interval", type=float, default=5.0)
+    parser.add_argument(
+        "--lock",
+        default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "videomote-caldav-sync.lock"),
+    )
+    parser.add_argument("--once", action="store_true", help="one full round, then exit")
+    args = parser.parse_args()
+    secret = os.environ.get("VIDEOMOTE_WORKER_SECRET")
+    if not secret:
+        print("VIDEOMOTE_WORKER_SECRET is not set", file=sys.stderr)
+        return 2
+    lock = open(Path(args.lock), "w")  # noqa: SIM115 - held for the life of the process
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print("another videomote-caldav-sync is running", file=sys.stderr)
+        return 1
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    last_full = 0.0
+    while not stopping:
+        full = time.monotonic() - last_full >= args.interval
+        try:
+            response = requests.post(
+                f"{args.site}/@@videomote-caldav-sync",
+                params={} if full else {"only": "dirty"},
+                headers={HEADER: secret},
+                timeout=300,
+            )
+            if response.status_code == 200 and full:
+                last_full = time.monotonic()
+        except requests.RequestException as error:
+            print(f"Plone not reachable ({type(error).__name__}); retrying", file=sys.stderr)
+        if args.once:
+            return 0
+        deadline = time.monotonic() + args.dirty_interval
+        while not stopping and time.monotonic() < deadline:
+            time.sleep(0.2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

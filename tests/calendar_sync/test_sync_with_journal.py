@@ -1,0 +1,204 @@
+"""The journal and a clinician's Radicale calendar kept in step, with the e-mails that follow."""
+
+from datetime import datetime
+from datetime import timedelta
+from plone import api
+from plone.app.testing import SITE_OWNER_NAME
+from plone.dexterity.utils import createContentInContainer
+from prorenata.videomote.caldav_bridge.accounts import CalDAVAccountRecord
+from prorenata.videomote.caldav_bridge.accounts import accounts
+from prorenata.videomote.caldav_bridge.client import CalendarAccount
+from prorenata.videomote.caldav_bridge.events import CalendarEvent
+from prorenata.videomote.caldav_bridge.events import to_ical
+from prorenata.videomote.content.scheduling import Booking
+from prorenata.videomote.content.scheduling import book_meeting
+from zoneinfo import ZoneInfo
+
+import icalendar
+import pytest
+import requests
+import transaction
+
+SECRET = "worker-secret-for-tests"
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
+@pytest.fixture
+def journal(mail_portal, radicale, monkeypatch):
+    monkeypatch.setenv("VIDEOMOTE_WORKER_SECRET", SECRET)
+    with api.env.adopt_user(SITE_OWNER_NAME):
+        api.user.create(
+            username="sara",
+            email="sara@example.se",
+            password="secret-pw-1",
+            roles=["Member", "Clinician"],
+            properties={"fullname": "Sara"},
+        )
+        folder = api.content.create(
+            container=mail_portal, type="Folder", id="elever", title="Elever"
+        )
+        api.user.grant_roles(username="sara", obj=folder, roles=["Reader", "Contributor", "Editor"])
+        alva = createContentInContainer(
+            folder,
+            "Patient",
+            title="Alva Andersson",
+            contact_email="alva@example.se",
+            contact_mobile="+46701234501",
+            guardians=[
+                {
+                    "name": "Anna Andersson",
+                    "email": "anna@example.se",
+                    "mobile": "+46701234502",
+                    "primary": True,
+                }
+            ],
+        )
+    accounts(mail_portal)["sara"] = CalDAVAccountRecord("sara", radicale["url"], "sara", "tok")
+    transaction.commit()
+    return {
+        "portal": mail_portal,
+        "alva": alva,
+        "calendar": CalendarAccount(radicale["url"], "sara", "tok"),
+    }
+
+
+def _sync(portal):
+    response = requests.post(
+        f"{portal.absolute_url()}/@@videomote-caldav-sync", headers={"X-Videomote-Worker": SECRET}
+    )
+    assert response.status_code == 200, response.text
+    transaction.begin()
+    return response.json()
+
+
+def _tomorrow(hour):
+    day = datetime.now(STOCKHOLM).date() + timedelta(days=1)
+    return datetime(day.year, day.month, day.day, hour, 0)
+
+
+def _book(journal, hour=9):
+    with api.env.adopt_user(username="sara"):
+        meeting = book_meeting(
+            Booking(
+                title="Uppföljning",
+                start=_tomorrow(hour),
+                end=_tomorrow(hour) + timedelta(minutes=30),
+                patient_uid=journal["alva"].UID(),
+                contact_choice="guardian",
+            ),
+            organiser="sara",
+        )
+    transaction.commit()
+    return meeting
+
+
+def _remote(journal):
+    return journal["calendar"].changes_since(None).changed
+
+
+def test_sync_endpoint_needs_the_worker_secret(journal):
+    url = f"{journal['portal'].absolute_url()}/@@videomote-caldav-sync"
+    assert requests.post(url).status_code in (401, 403)
+    assert requests.post(url, headers={"X-Videomote-Worker": "wrong"}).status_code in (401, 403)
+
+
+def test_booked_meeting_appears_in_the_calendar_with_the_staff_link(journal, smtp_sink):
+    meeting = _book(journal)
+    _sync(journal["portal"])
+    (item,) = _remote(journal).values()
+    assert item.event.uid == meeting.ical_uid
+    body = requests.get(item.href, auth=("sara", "x")).text
+    vevent = icalendar.Calendar.from_ical(body).walk("VEVENT")[0]
+    assert str(vevent["LOCATION"]).endswith("/@@videomote-rum")
+    assert "logga-in" not in body
+    assert int(vevent["SEQUENCE"]) == 0
+    _sync(journal["portal"])  # idempotent: nothing changes
+    assert _remote(journal)[meeting.ical_uid].etag == item.etag
+
+
+def test_moving_in_the_calendar_moves_the_meeting_and_mails_the_update(journal, smtp_sink):
+    meeting = _book(journal)
+    smtp_sink.wait_for(1)
+    _sync(journal["portal"])
+    item = _remote(journal)[meeting.ical_uid]
+    moved = CalendarEvent(
+        uid=item.event.uid,
+        title="Uppföljning",
+        start=_tomorrow(14).replace(tzinfo=STOCKHOLM),
+        end=_tomorrow(14).replace(tzinfo=STOCKHOLM) + timedelta(minutes=30),
+        attendee_email="anna@example.se",
+    )
+    requests.put(
+        item.href,
+        data=to_ical(moved, "Europe/Stockholm", "x").encode(),
+        auth=("sara", "x"),
+        headers={"Content-Type": "text/calendar"},
+    ).raise_for_status()
+    _sync(journal["portal"])
+    transaction.begin()
+    assert meeting.start.astimezone(STOCKHOLM).hour == 14
+    invitation, update = smtp_sink.wait_for(2)
+    assert update["Subject"].startswith("Ändrad tid")
+
+
+def test_deleting_in_the_calendar_cancels_and_mails(journal, smtp_sink):
+    meeting = _book(journal)
+    smtp_sink.wait_for(1)
+    _sync(journal["portal"])
+    item = _remote(journal)[meeting.ical_uid]
+    requests.delete(item.href, auth=("sara", "x")).raise_for_status()
+    _sync(journal["portal"])
+    assert meeting.state == "cancelled"
+    assert smtp_sink.wait_for(2)[1]["Subject"].startswith("Inställt")
+
+
+def test_event_made_in_the_calendar_for_a_guardian_becomes_a_booking(journal, smtp_sink):
+    calendar = journal["calendar"]
+    start = _tomorrow(10).replace(tzinfo=STOCKHOLM)
+    event = CalendarEvent(
+        uid="from-thunderbird-1",
+        title="Samtal från kalendern",
+        start=start,
+        end=start + timedelta(minutes=30),
+        attendee_email="anna@example.se",
+    )
+    calendar.put(event.uid, to_ical(event, "Europe/Stockholm", "ingen"))
+    _sync(journal["portal"])
+    (message,) = smtp_sink.wait_for(1)
+    assert message["To"].addresses[0].addr_spec == "anna@example.se"
+    catalog = api.portal.get_tool("portal_catalog")
+    (brain,) = catalog.unrestrictedSearchResults(portal_type="VideoMeeting")
+    assert brain._unrestrictedGetObject().ical_uid == "from-thunderbird-1"
+    written = requests.get(_remote(journal)["from-thunderbird-1"].href, auth=("sara", "x")).text
+    assert "@@videomote-rum" in written and "SCHEDULE-AGENT=CLIENT" in written
+
+
+def test_event_for_an_unknown_person_is_marked_and_nothing_is_sent(journal, smtp_sink):
+    start = _tomorrow(11).replace(tzinfo=STOCKHOLM)
+    event = CalendarEvent(
+        uid="stranger-1",
+        title="Okänd",
+        start=start,
+        end=start + timedelta(minutes=30),
+        attendee_email="okand@example.se",
+    )
+    journal["calendar"].put(event.uid, to_ical(event, "Europe/Stockholm", "ingen"))
+    _sync(journal["portal"])
+    written = requests.get(_remote(journal)["stranger-1"].href, auth=("sara", "x")).text
+    assert "kunde inte hittas" in written
+    assert accounts(journal["portal"])["sara"].unresolved
+    assert smtp_sink.wait_for(1, timeout=1.5) == []
+    _sync(journal["portal"])  # marking it again changes nothing
+    assert written == requests.get(_remote(journal)["stranger-1"].href, auth=("sara", "x")).text
+
+
+def test_server_down_deletes_nothing_and_is_retried(journal, radicale, smtp_sink):
+    meeting = _book(journal)
+    _sync(journal["portal"])
+    radicale["process"].terminate()
+    radicale["process"].wait(timeout=10)
+    result = _sync(journal["portal"])
+    assert "svarade inte" in result["synced"]["sara"]
+    record = accounts(journal["portal"])["sara"]
+    assert record.failures == 1 and record.next_attempt is not None
+    assert meeting.state == "booked"
