@@ -18,6 +18,56 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _wait(url: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.ConnectionError:
+            if process.poll() is not None:
+                break
+            time.sleep(0.1)
+    process.kill()
+    pytest.fail(f"CalDAV server at {url} did not start")
+
+
+@pytest.fixture
+def xandikos(tmp_path):
+    """Xandikos (the other sync-token server the bridge is tested with); iMIP off."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            str(BIN / "xandikos"),
+            "serve",
+            "-d",
+            str(tmp_path / "xandikos"),
+            "--defaults",
+            "--current-user-principal",
+            "/sara/",
+            "-l",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "--imip-send",
+            "off",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    _wait(url, process)
+    yield {"url": url, "process": process}
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(params=["radicale", "xandikos"])
+def caldav_server(request):
+    """The client's tests run against both servers."""
+    return request.getfixturevalue(request.param)
+
+
 @pytest.fixture
 def radicale(tmp_path):
     """Radicale with its own storage; any user/password (auth none), no hooks."""
@@ -42,13 +92,7 @@ def radicale(tmp_path):
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            requests.get(url, timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.1)
+    _wait(url, process)
     yield {"url": url, "process": process}
     process.terminate()
     process.wait(timeout=10)

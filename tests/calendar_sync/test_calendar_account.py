@@ -33,8 +33,8 @@ def _meeting(uid="m1@videomote", hour=0, sequence=0):
 
 
 @pytest.fixture
-def account(radicale):
-    return CalendarAccount(radicale["url"], "sara", "app-token")
+def account(caldav_server):
+    return CalendarAccount(caldav_server["url"], "sara", "app-token")
 
 
 def test_pushed_meeting_shows_the_staff_room_and_never_the_participant_link(account):
@@ -50,9 +50,9 @@ def test_pushed_meeting_shows_the_staff_room_and_never_the_participant_link(acco
     assert "logga-in" not in body and "möteskod" not in body.lower()
 
 
-def test_calendar_is_created_once_and_found_again(account, radicale):
+def test_calendar_is_created_once_and_found_again(account, caldav_server):
     first = account.calendar().url
-    again = CalendarAccount(radicale["url"], "sara", "app-token").calendar().url
+    again = CalendarAccount(caldav_server["url"], "sara", "app-token").calendar().url
     assert first == again
 
 
@@ -90,10 +90,10 @@ def test_write_with_a_stale_etag_is_refused(account):
         account.put("m1@videomote", to_ical(_meeting(hour=2), "Europe/Stockholm", ROOM), etag=etag)
 
 
-def test_server_down_is_an_error_to_retry_not_an_empty_calendar(account, radicale):
+def test_server_down_is_an_error_to_retry_not_an_empty_calendar(account, caldav_server):
     account.calendar()
-    radicale["process"].terminate()
-    radicale["process"].wait(timeout=10)
+    caldav_server["process"].terminate()
+    caldav_server["process"].wait(timeout=10)
     with pytest.raises(ServerUnavailable):
         account.changes_since(None)
 

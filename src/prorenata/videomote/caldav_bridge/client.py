@@ -6,6 +6,7 @@ server without tokens or with an expired one. Writes use If-Match / If-None-Matc
 change made in the calendar meanwhile is never overwritten blindly.
 """
 
+from caldav.lib.url import URL
 from dataclasses import dataclass
 from prorenata.videomote.caldav_bridge.events import from_ical
 from prorenata.videomote.caldav_bridge.reconcile import RemoteItem
@@ -15,6 +16,11 @@ import caldav
 import icalendar
 
 CALENDAR_NAME = "Videomöten"
+
+
+def canonical(href) -> str:
+    """One spelling per resource: servers quote ``@`` in some answers and not in others."""
+    return str(URL.objectify(str(href)).canonical())
 
 
 class PreconditionFailed(Exception):
@@ -57,41 +63,54 @@ class CalendarAccount:
         return self._calendar
 
     def href_for(self, uid: str) -> str:
-        return f"{str(self.calendar().url).rstrip('/')}/{quote(uid, safe='')}.ics"
+        return canonical(f"{str(self.calendar().url).rstrip('/')}/{quote(uid, safe='')}.ics")
 
     def changes_since(self, token: str | None) -> Changes:
+        """What changed since ``token``: a sync REPORT for hrefs and ETags, then one
+        calendar-multiget REPORT for the data (never one GET per event)."""
         calendar = self.calendar()
         try:
             result = calendar.get_objects_by_sync_token(
-                sync_token=token, load_objects=True, disable_fallback=True
+                sync_token=token, load_objects=False, disable_fallback=True
             )
             full = token is None
         except caldav.lib.error.DAVError:
             # No sync tokens here, or ours expired: list everything and compare.
             try:
-                result = calendar.get_objects_by_sync_token(load_objects=True)
+                result = calendar.get_objects_by_sync_token(load_objects=False)
             except Exception as error:
                 raise ServerUnavailable(type(error).__name__) from error
             full = True
         except Exception as error:
             raise ServerUnavailable(type(error).__name__) from error
-        deleted = {str(url) for url in getattr(result, "deleted_urls", []) or []}
+        deleted = {canonical(url) for url in getattr(result, "deleted_urls", []) or []}
+        etags = {
+            canonical(obj.url): (getattr(obj, "props", {}) or {}).get("{DAV:}getetag", "")
+            for obj in result.objects
+            if canonical(obj.url) not in deleted
+        }
         changed = {}
-        for obj in result.objects:
-            if str(obj.url) in deleted or not obj.data:
-                continue
-            event = from_ical(obj.data, self.zone)
-            if event is None:
-                continue
-            etag = (getattr(obj, "props", {}) or {}).get("{DAV:}getetag", "")
-            changed[event.uid] = RemoteItem(href=str(obj.url), etag=etag, event=event)
+        for href, data in self._fetch(calendar, [u for u in etags if u]).items():
+            event = from_ical(data, self.zone)
+            if event is not None:
+                changed[event.uid] = RemoteItem(href=href, etag=etags.get(href, ""), event=event)
         return Changes(changed=changed, deleted_hrefs=deleted, token=result.sync_token, full=full)
+
+    def _fetch(self, calendar, hrefs: list[str], batch: int = 500) -> dict[str, str]:
+        data = {}
+        for start in range(0, len(hrefs), batch):
+            try:
+                objects = calendar.multiget([URL(h) for h in hrefs[start : start + batch]])
+            except Exception as error:
+                raise ServerUnavailable(type(error).__name__) from error
+            data.update({canonical(obj.url): obj.data for obj in objects if obj.data})
+        return data
 
     def put(
         self, uid: str, ical: str, etag: str | None = None, href: str | None = None
     ) -> tuple[str, str]:
         """Create (etag None) or update (If-Match) one item; returns (href, new etag)."""
-        href = href or self.href_for(uid)
+        href = canonical(href) if href else self.href_for(uid)
         headers = {"Content-Type": "text/calendar; charset=utf-8"}
         headers["If-Match" if etag else "If-None-Match"] = etag or "*"
         try:

@@ -91,6 +91,7 @@ def sync_account(record, now: datetime | None = None) -> str:
     zone = _zone()
     account = CalendarAccount(record.url, record.username, record.password, zone)
     counts: dict[str, int] = {}
+    status = None
     try:
         changes = account.changes_since(record.sync_token)
         status = {uid: ItemStatus(**value) for uid, value in record.items.items()}
@@ -178,14 +179,22 @@ def sync_account(record, now: datetime | None = None) -> str:
                 record.userid,
                 len(plan.mass_deletion_blocked),
             )
-        record.items.clear()
-        record.items.update({uid: asdict(s) for uid, s in status.items()})
+        _store(record, status)
         record.sync_token = changes.token  # only now: every change it covers is applied
         record.dirty = False
         record.failures = 0
         record.last_error = ""
         record.next_attempt = None
-    except (ServerUnavailable, PreconditionFailed) as error:
+    except PreconditionFailed:
+        # Changed in the calendar while we wrote: keep what is done, read all again now.
+        _store(record, status)
+        record.sync_token = None
+        record.dirty = True
+        record.last_result = "Ändrat i kalendern under synkroniseringen; läses in igen."
+        return record.last_result
+    except ServerUnavailable as error:
+        if status is not None:
+            _store(record, status)
         record.failures += 1
         record.last_error = f"{type(error).__name__}: {error}"
         record.next_attempt = now + timedelta(seconds=min(30 * 2 ** (record.failures - 1), 3600))
@@ -197,6 +206,12 @@ def sync_account(record, now: datetime | None = None) -> str:
     summary = ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "inga ändringar"
     record.last_result = f"{now:%Y-%m-%d %H:%M} UTC: {summary}"
     return record.last_result
+
+
+def _store(record, status: dict[str, ItemStatus]) -> None:
+    """Keep what is done, even when a later step of the round fails."""
+    record.items.clear()
+    record.items.update({uid: asdict(item) for uid, item in status.items()})
 
 
 def _pull_create(account, record, remote, zone, now, booking_class, book_meeting):
