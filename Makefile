@@ -89,6 +89,10 @@ constraints: ## Re-resolve every dependency into constraints.txt (review the dif
 bench: $(VENV)/.installed ## Run every benchmark (each prints one JSON object last)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+.PHONY: bench-caldav
+bench-caldav: $(VENV)/.installed ## CalDAV sync on Radicale (1,000 and 10,000 events)
+	$(BIN)/python benchmarks/caldav_sync.py
+
 bench-%: $(VENV)/.installed ## Run one benchmark: make bench-<name>
 	$(BIN)/python benchmarks/$*.py
 

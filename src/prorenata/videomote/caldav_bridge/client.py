@@ -40,8 +40,17 @@ class Changes:
 
 
 class CalendarAccount:
-    def __init__(self, url: str, username: str, password: str, zone: str = "Europe/Stockholm"):
-        self.client = caldav.DAVClient(url=url, username=username, password=password, timeout=20)
+    def __init__(
+        self,
+        url: str,
+        username: str,
+        password: str,
+        zone: str = "Europe/Stockholm",
+        timeout: float = 60,
+    ):
+        self.client = caldav.DAVClient(
+            url=url, username=username, password=password, timeout=timeout
+        )
         self.zone = zone
         self._calendar = None
 

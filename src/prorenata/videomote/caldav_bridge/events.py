@@ -4,14 +4,18 @@ from dataclasses import dataclass
 from datetime import UTC
 from datetime import date
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfoNotFoundError
 
 import hashlib
 import icalendar
+import re
 
 CATEGORY = "Videomöte"
 MEETING_PROPERTY = "X-VIDEOMOTE-UID"
 PRODID = "-//Prorenata//Säkert Videomöte CalDAV//SV"
+_TZID = re.compile(r";TZID=\"?([^:;\"]+)")
 
 
 @dataclass(frozen=True)
@@ -95,13 +99,35 @@ def _as_datetime(value, zone: str) -> datetime:
     return datetime(value.year, value.month, value.day, tzinfo=ZoneInfo(zone))
 
 
+@lru_cache(maxsize=256)
+def _known_zone(tzid: str) -> bool:
+    try:
+        ZoneInfo(tzid)
+    except (ValueError, KeyError, ZoneInfoNotFoundError):
+        return False
+    return True
+
+
+def _first_vevent(text: str | bytes):
+    raw = text.decode("utf-8") if isinstance(text, bytes) else text
+    begin = raw.find("BEGIN:VEVENT")
+    end = raw.find("END:VEVENT", begin)
+    if begin < 0 or end < 0:
+        return None
+    part = raw[begin : end + len("END:VEVENT")]
+    # Fast path: with IANA zone names only, the VTIMEZONE blocks need no parsing
+    # (they are most of the bytes). Outlook's own zone names go the full way.
+    if all(_known_zone(tzid) for tzid in _TZID.findall(part)):
+        return icalendar.Event.from_ical(part)
+    events = icalendar.Calendar.from_ical(raw).walk("VEVENT")
+    return events[0] if events else None
+
+
 def from_ical(text: str | bytes, zone: str = "Europe/Stockholm") -> CalendarEvent | None:
     """The first VEVENT of a calendar object, or None if there is none."""
-    calendar = icalendar.Calendar.from_ical(text)
-    events = calendar.walk("VEVENT")
-    if not events:
+    vevent = _first_vevent(text)
+    if vevent is None:
         return None
-    vevent = events[0]
     categories = [str(c) for c in vevent.categories]
     attendee = vevent.get("attendee")
     if isinstance(attendee, list):
