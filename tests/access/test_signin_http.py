@@ -4,6 +4,7 @@ from datetime import datetime
 from datetime import timedelta
 from plone import api
 from plone.app.testing import SITE_OWNER_NAME
+from plone.app.testing import SITE_OWNER_PASSWORD
 from plone.dexterity.utils import createContentInContainer
 from prorenata.videomote.audit.record import audit_log
 from prorenata.videomote.content.scheduling import Booking
@@ -194,3 +195,29 @@ def test_one_client_is_limited_on_the_code_page(mail_portal):
     ]
     assert statuses[:-1] == [200] * PAGE_LIMIT.limit
     assert statuses[-1] == 429
+
+
+def test_staff_ending_the_meeting_ends_it_for_the_waiting_participant(
+    mail_portal, patient, smtp_sink
+):
+    meeting = _book(mail_portal, patient)
+    browser = _entered(mail_portal, _code(smtp_sink))
+    _sms(browser, mail_portal)
+    _try(browser, mail_portal, _last_sms(mail_portal))
+    status_url = f"{mail_portal.absolute_url()}/videomote/status"
+    assert browser.get(status_url).json() == {"state": "booked", "started": False}
+    staff = requests.Session()
+    staff.auth = (SITE_OWNER_NAME, SITE_OWNER_PASSWORD)
+    room = f"{meeting.absolute_url()}/@@videomote-rum"
+    page = staff.get(room)
+    assert browser.get(status_url).json()["started"] is True
+    token = re.search(r'name="_authenticator"[^>]*value="([^"]+)"', page.text) or re.search(
+        r'value="([^"]+)"[^>]*name="_authenticator"', page.text
+    )
+    staff.post(room, data={"avsluta": "1", "_authenticator": token.group(1)})
+    assert browser.get(status_url).json()["state"] == "ended"
+    left = browser.post(f"{mail_portal.absolute_url()}/videomote/lamna")
+    assert "Du har lämnat mötet" in left.text
+    transaction.begin()
+    actions = [e.action for e in audit_log(mail_portal).query(meeting_uid=meeting.UID())]
+    assert {"staff_opened", "started", "ended", "left"} <= set(actions)

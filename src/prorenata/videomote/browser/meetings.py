@@ -26,6 +26,7 @@ from prorenata.videomote.content.meeting import CONTACT_CHOICES
 from prorenata.videomote.content.meeting import MEETING_STATES
 from prorenata.videomote.content.meeting import STATE_BOOKED
 from prorenata.videomote.content.meeting import STATE_CANCELLED
+from prorenata.videomote.content.meeting import STATE_ENDED
 from prorenata.videomote.content.meeting import STATE_STARTED
 from prorenata.videomote.content.scheduling import Booking
 from prorenata.videomote.content.scheduling import book_meeting
@@ -378,6 +379,13 @@ class RoomView(MeetingView):
     def __call__(self):
         if not self.can_manage():
             raise Unauthorized("Only staff can start video meetings")
+        if self.request.method == "POST" and self.request.form.get("avsluta"):
+            CheckAuthenticator(self.request)
+            if self.context.state in (STATE_BOOKED, STATE_STARTED):
+                self.context.state = STATE_ENDED
+                self.context.reindexObject(idxs=["meeting_state"])
+                record(audit.ENDED, self.context)
+            return self.request.response.redirect(self.context.absolute_url())
         # Opening the room (a link in a new tab) starts the meeting: a write on GET.
         alsoProvides(self.request, IDisableCSRFProtection)
         record(audit.STAFF_OPENED, self.context)

@@ -50,7 +50,7 @@ SMS_TEXT = "Din inloggningskod till Prorenata Videomöte är {code}"
 # Per client address: code page and sign-in posts together.
 PAGE_LIMIT = SlidingWindow(limit=60, seconds=600)
 
-STEPS = {"logga-in", "vantrum", "status", "rum"}
+STEPS = {"logga-in", "vantrum", "status", "rum", "lamna"}
 
 
 def now_utc() -> datetime:
@@ -158,6 +158,7 @@ class ParticipantView(BrowserView):
             "vantrum": self.waiting_step,
             "status": self.status_step,
             "rum": self.room_step,
+            "lamna": self.leave_step,
         }[self.step]
         return handler()
 
@@ -333,6 +334,14 @@ class ParticipantView(BrowserView):
             media_secret(self._key()),
         )
         return self.room_page()
+
+    def leave_step(self):
+        meeting, session = self._session()
+        if meeting is not None and self.request.method == "POST":
+            self._audit(audit.LEFT, meeting)
+        self.request.response.expireCookie(SESSION_COOKIE, path="/")
+        self.message = _("Du har lämnat mötet. Du kan stänga webbläsarfönstret.")
+        return self.code_page()
 
     # -- helpers for the templates --------------------------------------------------
     def _url(self, step: str = "") -> str:
