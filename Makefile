@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 INSTANCE ?= instance
 HOST ?= localhost
 PORT ?= 8080
+MAIL_PORT ?= 8025
 PYTEST_ARGS ?=
 
 .PHONY: help
@@ -40,11 +41,11 @@ instance: $(VENV)/.installed $(INSTANCE)/etc/zope.conf ## Write the Zope instanc
 
 .PHONY: site
 site: instance ## Create (or update) the demo site; safe to run again
-	VIDEOMOTE_PORT=$(PORT) $(BIN)/zconsole run $(INSTANCE)/etc/zope.conf scripts/create_site.py
+	VIDEOMOTE_PORT=$(PORT) VIDEOMOTE_MAIL_PORT=$(MAIL_PORT) $(BIN)/zconsole run $(INSTANCE)/etc/zope.conf scripts/create_site.py
 
 .PHONY: run
 run: site ## Install, create the demo site if missing and serve it (Ctrl-C stops)
-	$(BIN)/python scripts/run.py --instance $(INSTANCE) --port $(PORT)
+	VIDEOMOTE_MAIL_PORT=$(MAIL_PORT) $(BIN)/python scripts/run.py --instance $(INSTANCE) --port $(PORT)
 
 .PHONY: test
 test: $(VENV)/.installed ## Run the whole test suite

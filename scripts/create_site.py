@@ -29,7 +29,7 @@ ADMIN = ("admin", os.environ.get("VIDEOMOTE_ADMIN_PASSWORD", "admin"))
 STAFF = ("skolskoterska", os.environ.get("VIDEOMOTE_STAFF_PASSWORD", "videomote"))
 STAFF_GROUP = "vardpersonal"
 PORT = os.environ.get("VIDEOMOTE_PORT", "8080")
-DEMO_SMTP_PORT = 8025
+DEMO_SMTP_PORT = int(os.environ.get("VIDEOMOTE_MAIL_PORT", "8025"))
 
 STUDENTS = (
     {

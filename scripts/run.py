@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
-MAIL_PORT = 8025
+MAIL_PORT = int(os.environ.get("VIDEOMOTE_MAIL_PORT", "8025"))
 
 
 def processes(instance: Path, port: int) -> dict[str, list[str]]:
