@@ -14,7 +14,6 @@ import email
 import email.policy
 import icalendar
 import json
-import requests
 import statistics
 import sys
 import threading
@@ -22,12 +21,11 @@ import time
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from support.instance import demo_instance  # noqa: E402
-from support.instance import free_port  # noqa: E402
+from support.instance import demo_with_mail_sink  # noqa: E402
+from support.instance import percentile  # noqa: E402
 
 COUNT = 200
 WARMUP = 10
-ADMIN = ("admin", "admin")
 
 
 class Sink:
@@ -49,89 +47,68 @@ class Sink:
         return "250 OK"
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
-
-
 def main() -> None:
-    from aiosmtpd.controller import Controller
-
     sink = Sink()
-    smtp_port = free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=smtp_port)
-    controller.start()
-    try:
-        with demo_instance() as (url, _server):
-            session = requests.Session()
-            session.auth = ADMIN
-            session.headers["Accept"] = "application/json"
-            session.patch(
-                f"{url}/@registry",
-                json={"plone.smtp_host": "127.0.0.1", "plone.smtp_port": smtp_port},
-                timeout=30,
+    with demo_with_mail_sink(sink) as (url, session):
+        students = session.get(f"{url}/elever", timeout=30).json()["items"]
+        alva = session.get(students[0]["@id"], timeout=30).json()["UID"]
+        day = date.today() + timedelta(days=7)
+
+        def slot(i: int) -> tuple[str, str]:
+            start = day + timedelta(days=i // 20)
+            hour, minute = 7 + (i % 20) // 2, 30 * (i % 2)
+            return (f"{start}T{hour:02d}:{minute:02d}", f"{start}T{hour:02d}:{minute + 29:02d}")
+
+        def book(i: int) -> tuple[float, str, float]:
+            start, end = slot(i)
+            began = time.perf_counter()
+            response = session.post(
+                f"{url}/@videomote-meetings",
+                json={
+                    "title": f"Samtal {i}",
+                    "start": start,
+                    "end": end,
+                    "patient": alva,
+                    "contact_choice": "student",
+                },
+                timeout=60,
+            )
+            done = time.perf_counter()
+            response.raise_for_status()
+            return (done - began) * 1000, response.json()["ical_uid"], done
+
+        def plain_event(i: int) -> float:
+            start, end = slot(i)
+            began = time.perf_counter()
+            session.post(
+                url,
+                json={"@type": "Event", "title": f"Händelse {i}", "start": start, "end": end},
+                timeout=60,
             ).raise_for_status()
-            students = session.get(f"{url}/elever", timeout=30).json()["items"]
-            alva = session.get(students[0]["@id"], timeout=30).json()["UID"]
-            day = date.today() + timedelta(days=7)
+            return (time.perf_counter() - began) * 1000
 
-            def slot(i: int) -> tuple[str, str]:
-                start = day + timedelta(days=i // 20)
-                hour, minute = 7 + (i % 20) // 2, 30 * (i % 2)
-                return (f"{start}T{hour:02d}:{minute:02d}", f"{start}T{hour:02d}:{minute + 29:02d}")
-
-            def book(i: int) -> tuple[float, str, float]:
-                start, end = slot(i)
-                began = time.perf_counter()
-                response = session.post(
-                    f"{url}/@videomote-meetings",
-                    json={
-                        "title": f"Samtal {i}",
-                        "start": start,
-                        "end": end,
-                        "patient": alva,
-                        "contact_choice": "student",
-                    },
-                    timeout=60,
-                )
-                done = time.perf_counter()
-                response.raise_for_status()
-                return (done - began) * 1000, response.json()["ical_uid"], done
-
-            def plain_event(i: int) -> float:
-                start, end = slot(i)
-                began = time.perf_counter()
-                session.post(
-                    url,
-                    json={"@type": "Event", "title": f"Händelse {i}", "start": start, "end": end},
-                    timeout=60,
-                ).raise_for_status()
-                return (time.perf_counter() - began) * 1000
-
-            for i in range(WARMUP):
-                book(COUNT + i)
-                plain_event(COUNT + i)
-            # Interleave the two so that both see the same machine and database size.
-            booking_ms, event_ms, saved = [], [], {}
-            for i in range(COUNT):
-                elapsed, uid, done = book(i)
-                booking_ms.append(elapsed)
-                saved[uid] = done
-                event_ms.append(plain_event(i))
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                with sink.lock:
-                    if all(uid in sink.arrivals for uid in saved):
-                        break
-                time.sleep(0.1)
+        for i in range(WARMUP):
+            book(COUNT + i)
+            plain_event(COUNT + i)
+        # Interleave the two so that both see the same machine and database size.
+        booking_ms, event_ms, saved = [], [], {}
+        for i in range(COUNT):
+            elapsed, uid, done = book(i)
+            booking_ms.append(elapsed)
+            saved[uid] = done
+            event_ms.append(plain_event(i))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
             with sink.lock:
-                delivery = [
-                    max(0.0, (sink.arrivals[uid] - done) * 1000)
-                    for uid, done in saved.items()
-                    if uid in sink.arrivals
-                ]
-    finally:
-        controller.stop()
+                if all(uid in sink.arrivals for uid in saved):
+                    break
+            time.sleep(0.1)
+        with sink.lock:
+            delivery = [
+                max(0.0, (sink.arrivals[uid] - done) * 1000)
+                for uid, done in saved.items()
+                if uid in sink.arrivals
+            ]
     booking_p50 = statistics.median(booking_ms)
     event_p50 = statistics.median(event_ms)
     print(

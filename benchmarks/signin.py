@@ -22,7 +22,6 @@ import email.policy
 import json
 import random
 import re
-import requests
 import statistics
 import sys
 import threading
@@ -30,12 +29,11 @@ import time
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from support.instance import demo_instance  # noqa: E402
-from support.instance import free_port  # noqa: E402
+from support.instance import demo_with_mail_sink  # noqa: E402
+from support.instance import percentile  # noqa: E402
 
 PARTICIPANTS = 50
 SPREAD = 5.0  # seconds over which 50 people act "at the same time" in the main phases
-ADMIN = ("admin", "admin")
 
 
 class Sink:
@@ -83,11 +81,6 @@ class Participant:
         return elapsed, response.status, body
 
 
-def percentile(values, share):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
-
-
 def run_phase(participants, action, spread_seconds: float = 0.0) -> list:
     """Everyone at once, or each at a random moment within ``spread_seconds``."""
     barrier = threading.Barrier(len(participants))
@@ -108,84 +101,67 @@ def run_phase(participants, action, spread_seconds: float = 0.0) -> list:
 
 
 def main() -> None:
-    from aiosmtpd.controller import Controller
-
     sink = Sink()
-    smtp_port = free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=smtp_port)
-    controller.start()
-    try:
-        with demo_instance() as (url, _server):
-            admin = requests.Session()
-            admin.auth = ADMIN
-            admin.headers["Accept"] = "application/json"
-            admin.patch(
-                f"{url}/@registry",
-                json={"plone.smtp_host": "127.0.0.1", "plone.smtp_port": smtp_port},
+    with demo_with_mail_sink(sink) as (url, admin):
+        start = datetime.now(ZoneInfo("Europe/Stockholm")).replace(tzinfo=None)
+        start = start + timedelta(minutes=10)
+        mobiles = {}
+        for i in range(PARTICIPANTS):
+            address = f"bench{i}@example.se"
+            mobile = f"+467012346{i:02d}"
+            patient = admin.post(
+                f"{url}/elever",
+                json={
+                    "@type": "Patient",
+                    "title": f"Elev {i}",
+                    "contact_email": address,
+                    "contact_mobile": mobile,
+                },
+            ).json()
+            admin.post(
+                f"{url}/@videomote-meetings",
+                json={
+                    "title": f"Samtal {i}",
+                    "start": start.isoformat(timespec="minutes"),
+                    "end": (start + timedelta(minutes=30)).isoformat(timespec="minutes"),
+                    "patient": patient["UID"],
+                    "contact_choice": "student",
+                },
             ).raise_for_status()
-            start = datetime.now(ZoneInfo("Europe/Stockholm")).replace(tzinfo=None)
-            start = start + timedelta(minutes=10)
-            mobiles = {}
-            for i in range(PARTICIPANTS):
-                address = f"bench{i}@example.se"
-                mobile = f"+467012346{i:02d}"
-                patient = admin.post(
-                    f"{url}/elever",
-                    json={
-                        "@type": "Patient",
-                        "title": f"Elev {i}",
-                        "contact_email": address,
-                        "contact_mobile": mobile,
-                    },
-                ).json()
-                admin.post(
-                    f"{url}/@videomote-meetings",
-                    json={
-                        "title": f"Samtal {i}",
-                        "start": start.isoformat(timespec="minutes"),
-                        "end": (start + timedelta(minutes=30)).isoformat(timespec="minutes"),
-                        "patient": patient["UID"],
-                        "contact_choice": "student",
-                    },
-                ).raise_for_status()
-                mobiles[address] = mobile
-            deadline = time.monotonic() + 60
-            while len(sink.codes) < PARTICIPANTS and time.monotonic() < deadline:
-                time.sleep(0.1)
-            people = [Participant(url, f"127.0.0.{i + 2}") for i in range(PARTICIPANTS)]
-            codes = [sink.codes[f"bench{i}@example.se"] for i in range(PARTICIPANTS)]
+            mobiles[address] = mobile
+        deadline = time.monotonic() + 60
+        while len(sink.codes) < PARTICIPANTS and time.monotonic() < deadline:
+            time.sleep(0.1)
+        people = [Participant(url, f"127.0.0.{i + 2}") for i in range(PARTICIPANTS)]
+        codes = [sink.codes[f"bench{i}@example.se"] for i in range(PARTICIPANTS)]
 
-            entered = run_phase(people, lambda p: p.post("", {"kod": codes[people.index(p)]}))
-            assert all(status == 302 for _, status, _ in entered), "code page refused"
-            sms = run_phase(people, lambda p: p.post("/logga-in", {"skicka": "1"}), SPREAD)
-            outbox = admin.get(f"{url}/@@videomote-sms-utkorg", headers={"Accept": "text/html"})
-            latest: dict[str, str] = {}
-            for to, text in re.findall(r"<td>(\+46\d+)</td>\s*<td>[^<]*?(\d{6})</td>", outbox.text):
-                latest.setdefault(to, text)  # newest first
-            sms_codes = [latest[f"+467012346{i:02d}"] for i in range(PARTICIPANTS)]
-            # All 50 at the same instant (a wrong code: checked and counted, nothing ends).
-            burst = run_phase(
-                people, lambda p: p.post("/logga-in", {"fortsatt": "1", "engangskod": "000000"})
-            )
-            verified = run_phase(
-                people,
-                lambda p: p.post(
-                    "/logga-in", {"fortsatt": "1", "engangskod": sms_codes[people.index(p)]}
-                ),
-                SPREAD,
-            )
-            signed_in = sum(1 for _, status, _ in verified if status == 302)
-            # Baseline: the same verification, one participant at a time (wrong code, so
-            # each call checks a code without ending the sign-in).
-            alone = [Participant(url, f"127.0.1.{i + 2}") for i in range(10)]
-            for i, participant in enumerate(alone):
-                participant.post("", {"kod": codes[i]})
-                participant.post("/logga-in", {"skicka": "1"})
-            single = [
-                p.post("/logga-in", {"fortsatt": "1", "engangskod": "000000"})[0] for p in alone
-            ]
-    finally:
-        controller.stop()
+        entered = run_phase(people, lambda p: p.post("", {"kod": codes[people.index(p)]}))
+        assert all(status == 302 for _, status, _ in entered), "code page refused"
+        sms = run_phase(people, lambda p: p.post("/logga-in", {"skicka": "1"}), SPREAD)
+        outbox = admin.get(f"{url}/@@videomote-sms-utkorg", headers={"Accept": "text/html"})
+        latest: dict[str, str] = {}
+        for to, text in re.findall(r"<td>(\+46\d+)</td>\s*<td>[^<]*?(\d{6})</td>", outbox.text):
+            latest.setdefault(to, text)  # newest first
+        sms_codes = [latest[f"+467012346{i:02d}"] for i in range(PARTICIPANTS)]
+        # All 50 at the same instant (a wrong code: checked and counted, nothing ends).
+        burst = run_phase(
+            people, lambda p: p.post("/logga-in", {"fortsatt": "1", "engangskod": "000000"})
+        )
+        verified = run_phase(
+            people,
+            lambda p: p.post(
+                "/logga-in", {"fortsatt": "1", "engangskod": sms_codes[people.index(p)]}
+            ),
+            SPREAD,
+        )
+        signed_in = sum(1 for _, status, _ in verified if status == 302)
+        # Baseline: the same verification, one participant at a time (wrong code, so
+        # each call checks a code without ending the sign-in).
+        alone = [Participant(url, f"127.0.1.{i + 2}") for i in range(10)]
+        for i, participant in enumerate(alone):
+            participant.post("", {"kod": codes[i]})
+            participant.post("/logga-in", {"skicka": "1"})
+        single = [p.post("/logga-in", {"fortsatt": "1", "engangskod": "000000"})[0] for p in alone]
     sms_ms = [elapsed for elapsed, _, _ in sms]
     verify_ms = [elapsed for elapsed, _, _ in verified]
     burst_ms = [elapsed for elapsed, _, _ in burst]

@@ -78,3 +78,34 @@ def demo_instance(timings: dict | None = None):
         finally:
             server.terminate()
             server.wait(timeout=30)
+
+
+@contextmanager
+def demo_with_mail_sink(handler):
+    """The demo instance sending its e-mail to an aiosmtpd server run by ``handler``.
+
+    Yields (site_url, an admin ``requests.Session`` that accepts JSON).
+    """
+    from aiosmtpd.controller import Controller
+
+    smtp_port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    try:
+        with demo_instance() as (url, _server):
+            admin = requests.Session()
+            admin.auth = ("admin", "admin")
+            admin.headers["Accept"] = "application/json"
+            admin.patch(
+                f"{url}/@registry",
+                json={"plone.smtp_host": "127.0.0.1", "plone.smtp_port": smtp_port},
+                timeout=30,
+            ).raise_for_status()
+            yield url, admin
+    finally:
+        controller.stop()
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]

@@ -2,10 +2,10 @@
 
 from datetime import datetime
 from datetime import timedelta
+from factories import add_student
 from plone import api
 from plone.app.testing import SITE_OWNER_NAME
 from plone.app.testing import SITE_OWNER_PASSWORD
-from plone.dexterity.utils import createContentInContainer
 from prorenata.videomote.audit.record import audit_log
 from prorenata.videomote.content.scheduling import Booking
 from prorenata.videomote.content.scheduling import book_meeting
@@ -41,15 +41,7 @@ def _book(portal, patient, minutes_from_now=10):
 
 @pytest.fixture
 def patient(mail_portal):
-    with api.env.adopt_user(SITE_OWNER_NAME):
-        patient = createContentInContainer(
-            mail_portal,
-            "Patient",
-            title="Alva",
-            personnummer="19811218-9876",
-            contact_email="alva@example.se",
-            contact_mobile="+46701234501",
-        )
+    patient = add_student(mail_portal, title="Alva", personnummer="19811218-9876", guardians=[])
     transaction.commit()
     return patient
 

@@ -3,10 +3,11 @@
 from datetime import UTC
 from datetime import date
 from datetime import timedelta
-from plone import api
+from factories import STAFF_PASSWORD
+from factories import add_staff
+from factories import add_student
 from plone.app.testing import SITE_OWNER_NAME
 from plone.app.testing import SITE_OWNER_PASSWORD
-from plone.dexterity.utils import createContentInContainer
 from prorenata.videomote.audit.log import AuditLog
 from prorenata.videomote.audit.log import make_entry
 from prorenata.videomote.audit.record import audit_log
@@ -43,25 +44,11 @@ def test_retention_purge_removes_only_old_entries():
 
 @pytest.fixture
 def booked(mail_portal, smtp_sink):
-    with api.env.adopt_user(SITE_OWNER_NAME):
-        api.user.create(
-            username="sara",
-            email="sara@example.se",
-            password="secret-pw-1",
-            roles=["Member", "Clinician"],
-        )
-        patient = createContentInContainer(
-            mail_portal,
-            "Patient",
-            title="Alva",
-            personnummer=PERSONNUMMER,
-            contact_email="alva@example.se",
-            contact_mobile="+46701234501",
-        )
-        api.user.grant_roles(username="sara", obj=patient, roles=["Reader", "Contributor"])
+    patient = add_student(mail_portal, title="Alva", personnummer=PERSONNUMMER, guardians=[])
+    add_staff("sara", access_to=patient, roles=("Reader", "Contributor"))
     transaction.commit()
     sara = requests.Session()
-    sara.auth = ("sara", "secret-pw-1")
+    sara.auth = ("sara", STAFF_PASSWORD)
     sara.headers["Accept"] = "application/json"
     meeting = sara.post(
         f"{mail_portal.absolute_url()}/@videomote-meetings",

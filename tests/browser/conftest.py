@@ -1,8 +1,9 @@
 """Debian's Chromium, driven by Playwright, against the functional layer's WSGI server."""
 
-from plone import api
-from plone.app.testing import SITE_OWNER_NAME
-from plone.dexterity.utils import createContentInContainer
+from factories import STAFF_PASSWORD
+from factories import add_staff
+from factories import add_student
+from factories import add_students_folder
 
 import pytest
 import shutil
@@ -20,7 +21,7 @@ FLAGS = [
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
 ]
-STAFF = ("sara", "Sara Skolsköterska", "secret-pw-1")
+STAFF = ("sara", "Sara Skolsköterska", STAFF_PASSWORD)
 
 
 @pytest.fixture(scope="session")
@@ -35,53 +36,20 @@ def chromium():
 
 @pytest.fixture
 def journal(mail_portal):
-    """A staff member with access to three students, like the demo."""
-    with api.env.adopt_user(SITE_OWNER_NAME):
-        api.user.create(
-            username=STAFF[0],
-            email="sara@example.se",
-            password=STAFF[2],
-            roles=["Member", "Clinician"],
-            properties={"fullname": STAFF[1]},
-        )
-        folder = api.content.create(
-            container=mail_portal, type="Folder", id="elever", title="Elever"
-        )
-        api.user.grant_roles(
-            username=STAFF[0], obj=folder, roles=["Reader", "Contributor", "Editor"]
-        )
-        students = {
-            "alva": createContentInContainer(
-                folder,
-                "Patient",
-                title="Alva Andersson",
-                contact_email="alva@example.se",
-                contact_mobile="+46701234501",
-                guardians=[
-                    {
-                        "name": "Anna Andersson",
-                        "email": "anna@example.se",
-                        "mobile": "+46701234502",
-                        "primary": True,
-                    }
-                ],
-            ),
-            "bruno": createContentInContainer(
-                folder,
-                "Patient",
-                title="Bruno Berg",
-                contact_email="bruno@example.se",
-                contact_mobile="+46701234511",
-                guardians=[
-                    {
-                        "name": "Bodil Berg",
-                        "email": "bodil@example.se",
-                        "mobile": None,
-                        "primary": True,
-                    }
-                ],
-            ),
-        }
+    """A staff member with access to two students, like the demo."""
+    folder = add_students_folder(mail_portal)
+    add_staff(STAFF[0], STAFF[1], access_to=folder)
+    bodil = {"name": "Bodil Berg", "email": "bodil@example.se", "mobile": None, "primary": True}
+    students = {
+        "alva": add_student(folder),
+        "bruno": add_student(
+            folder,
+            title="Bruno Berg",
+            contact_email="bruno@example.se",
+            contact_mobile="+46701234511",
+            guardians=[bodil],
+        ),
+    }
     transaction.commit()
     return {"url": mail_portal.absolute_url(), **students}
 

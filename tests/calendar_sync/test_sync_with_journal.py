@@ -2,9 +2,10 @@
 
 from datetime import datetime
 from datetime import timedelta
+from factories import add_staff
+from factories import add_student
+from factories import add_students_folder
 from plone import api
-from plone.app.testing import SITE_OWNER_NAME
-from plone.dexterity.utils import createContentInContainer
 from prorenata.videomote.caldav_bridge.accounts import CalDAVAccountRecord
 from prorenata.videomote.caldav_bridge.accounts import accounts
 from prorenata.videomote.caldav_bridge.client import CalendarAccount
@@ -26,33 +27,9 @@ STOCKHOLM = ZoneInfo("Europe/Stockholm")
 @pytest.fixture
 def journal(mail_portal, radicale, monkeypatch):
     monkeypatch.setenv("VIDEOMOTE_WORKER_SECRET", SECRET)
-    with api.env.adopt_user(SITE_OWNER_NAME):
-        api.user.create(
-            username="sara",
-            email="sara@example.se",
-            password="secret-pw-1",
-            roles=["Member", "Clinician"],
-            properties={"fullname": "Sara"},
-        )
-        folder = api.content.create(
-            container=mail_portal, type="Folder", id="elever", title="Elever"
-        )
-        api.user.grant_roles(username="sara", obj=folder, roles=["Reader", "Contributor", "Editor"])
-        alva = createContentInContainer(
-            folder,
-            "Patient",
-            title="Alva Andersson",
-            contact_email="alva@example.se",
-            contact_mobile="+46701234501",
-            guardians=[
-                {
-                    "name": "Anna Andersson",
-                    "email": "anna@example.se",
-                    "mobile": "+46701234502",
-                    "primary": True,
-                }
-            ],
-        )
+    folder = add_students_folder(mail_portal)
+    add_staff("sara", access_to=folder)
+    alva = add_student(folder)
     accounts(mail_portal)["sara"] = CalDAVAccountRecord("sara", radicale["url"], "sara", "tok")
     transaction.commit()
     return {

@@ -2,11 +2,11 @@
 
 from datetime import datetime
 from datetime import timedelta
+from factories import add_student
 from plone import api
 from plone.app.testing import SITE_OWNER_NAME
 from plone.app.testing import TEST_USER_ID
 from plone.app.testing import setRoles
-from plone.dexterity.utils import createContentInContainer
 from prorenata.videomote.content.scheduling import Booking
 from prorenata.videomote.content.scheduling import book_meeting
 from prorenata.videomote.content.scheduling import cancel_meeting
@@ -25,23 +25,7 @@ PERSONNUMMER = "19811218-9876"
 @pytest.fixture
 def patient(mail_portal):
     setRoles(mail_portal, TEST_USER_ID, ["Manager"])
-    with api.env.adopt_user(SITE_OWNER_NAME):
-        patient = createContentInContainer(
-            mail_portal,
-            "Patient",
-            title="Alva Andersson",
-            personnummer=PERSONNUMMER,
-            contact_email="alva@example.se",
-            contact_mobile="+46701234501",
-            guardians=[
-                {
-                    "name": "Anna Andersson",
-                    "email": "anna@example.se",
-                    "mobile": "+46701234502",
-                    "primary": True,
-                },
-            ],
-        )
+    patient = add_student(mail_portal, personnummer=PERSONNUMMER)
     transaction.commit()
     return patient
 

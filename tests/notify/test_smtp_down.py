@@ -2,9 +2,9 @@
 
 from datetime import datetime
 from datetime import timedelta
+from factories import add_student
 from plone import api
 from plone.app.testing import SITE_OWNER_NAME
-from plone.dexterity.utils import createContentInContainer
 from prorenata.videomote.browser.meetings import invitation_status
 from prorenata.videomote.content.scheduling import Booking
 from prorenata.videomote.content.scheduling import book_meeting
@@ -36,13 +36,7 @@ def _wait_until(condition, timeout=10.0):
 def test_smtp_down_keeps_booking_and_delivers_once_when_back(mail_portal, smtp_sink):
     api.portal.set_registry_record("plone.smtp_port", _closed_port())
     with api.env.adopt_user(SITE_OWNER_NAME):
-        patient = createContentInContainer(
-            mail_portal,
-            "Patient",
-            title="Alva",
-            contact_email="alva@example.se",
-            contact_mobile="+46701234501",
-        )
+        patient = add_student(mail_portal, title="Alva", guardians=[])
         start = datetime.now() + timedelta(days=1)
         meeting = book_meeting(
             Booking(

@@ -2,9 +2,10 @@
 
 from datetime import date
 from datetime import timedelta
-from plone import api
-from plone.app.testing import SITE_OWNER_NAME
-from plone.dexterity.utils import createContentInContainer
+from factories import STAFF_PASSWORD
+from factories import add_staff
+from factories import add_student
+from factories import add_students_folder
 
 import pytest
 import requests
@@ -16,36 +17,18 @@ TOMORROW = (date.today() + timedelta(days=1)).isoformat()
 @pytest.fixture
 def site(mail_portal):
     """Two staff members; only Sara has access to the students' folder."""
-    with api.env.adopt_user(SITE_OWNER_NAME):
-        for userid in ("sara", "olle"):
-            api.user.create(
-                username=userid,
-                email=f"{userid}@example.se",
-                password="secret-pw-1",
-                roles=["Member", "Clinician"],
-                properties={"fullname": userid.title()},
-            )
-        folder = api.content.create(
-            container=mail_portal, type="Folder", id="elever", title="Elever"
-        )
-        api.user.grant_roles(username="sara", obj=folder, roles=["Reader", "Contributor"])
-        alva = createContentInContainer(
-            folder,
-            "Patient",
-            title="Alva Andersson",
-            contact_email="alva@example.se",
-            contact_mobile="+46701234501",
-            guardians=[
-                {"name": "Bodil", "email": "bodil@example.se", "mobile": None, "primary": True}
-            ],
-        )
+    folder = add_students_folder(mail_portal)
+    add_staff("sara", access_to=folder, roles=("Reader", "Contributor"))
+    add_staff("olle")
+    bodil = {"name": "Bodil", "email": "bodil@example.se", "mobile": None, "primary": True}
+    alva = add_student(folder, guardians=[bodil])
     transaction.commit()
     return {"url": mail_portal.absolute_url(), "alva": alva.UID()}
 
 
 def _as(user):
     session = requests.Session()
-    session.auth = (user, "secret-pw-1")
+    session.auth = (user, STAFF_PASSWORD)
     session.headers["Accept"] = "application/json"
     return session
 

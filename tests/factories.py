@@ -1,0 +1,49 @@
+"""Journal content for the tests: staff members, a students' folder, student records."""
+
+from plone import api
+from plone.app.testing import SITE_OWNER_NAME
+from plone.dexterity.utils import createContentInContainer
+
+STAFF_PASSWORD = "secret-pw-1"
+ANNA = {
+    "name": "Anna Andersson",
+    "email": "anna@example.se",
+    "mobile": "+46701234502",
+    "primary": True,
+}
+ALVA = {
+    "title": "Alva Andersson",
+    "contact_email": "alva@example.se",
+    "contact_mobile": "+46701234501",
+    "guardians": [ANNA],
+}
+
+
+def add_staff(
+    userid: str,
+    fullname: str | None = None,
+    access_to=None,
+    roles=("Reader", "Contributor", "Editor"),
+) -> None:
+    """A staff member ("Clinician"), with local roles on ``access_to`` if given."""
+    with api.env.adopt_user(SITE_OWNER_NAME):
+        api.user.create(
+            username=userid,
+            email=f"{userid}@example.se",
+            password=STAFF_PASSWORD,
+            roles=["Member", "Clinician"],
+            properties={"fullname": fullname or userid.title()},
+        )
+        if access_to is not None:
+            api.user.grant_roles(username=userid, obj=access_to, roles=list(roles))
+
+
+def add_students_folder(portal):
+    with api.env.adopt_user(SITE_OWNER_NAME):
+        return api.content.create(container=portal, type="Folder", id="elever", title="Elever")
+
+
+def add_student(container, **fields):
+    """A student/patient record; ``fields`` default to Alva with guardian Anna."""
+    with api.env.adopt_user(SITE_OWNER_NAME):
+        return createContentInContainer(container, "Patient", **{**ALVA, **fields})
