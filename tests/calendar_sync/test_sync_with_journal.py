@@ -25,17 +25,17 @@ STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
 @pytest.fixture
-def journal(mail_portal, radicale, monkeypatch):
+def journal(mail_portal, caldav_server, monkeypatch):
     monkeypatch.setenv("VIDEOMOTE_WORKER_SECRET", SECRET)
     folder = add_students_folder(mail_portal)
     add_staff("sara", access_to=folder)
     alva = add_student(folder)
-    accounts(mail_portal)["sara"] = CalDAVAccountRecord("sara", radicale["url"], "sara", "tok")
+    accounts(mail_portal)["sara"] = CalDAVAccountRecord("sara", caldav_server["url"], "sara", "tok")
     transaction.commit()
     return {
         "portal": mail_portal,
         "alva": alva,
-        "calendar": CalendarAccount(radicale["url"], "sara", "tok"),
+        "calendar": CalendarAccount(caldav_server["url"], "sara", "tok"),
     }
 
 
@@ -169,13 +169,36 @@ def test_event_for_an_unknown_person_is_marked_and_nothing_is_sent(journal, smtp
     assert written == requests.get(_remote(journal)["stranger-1"].href, auth=("sara", "x")).text
 
 
-def test_server_down_deletes_nothing_and_is_retried(journal, radicale, smtp_sink):
+def test_server_down_deletes_nothing_and_is_retried(journal, caldav_server, smtp_sink):
     meeting = _book(journal)
     _sync(journal["portal"])
-    radicale["process"].terminate()
-    radicale["process"].wait(timeout=10)
+    caldav_server["process"].terminate()
+    caldav_server["process"].wait(timeout=10)
     result = _sync(journal["portal"])
     assert "svarade inte" in result["synced"]["sara"]
     record = accounts(journal["portal"])["sara"]
     assert record.failures == 1 and record.next_attempt is not None
     assert meeting.state == "booked"
+
+
+def test_a_second_worker_is_refused_while_one_runs(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    import fcntl
+    import subprocess
+    import sys
+
+    lock = tmp_path / "sync.lock"
+    held = open(lock, "w")  # noqa: SIM115 - held for the test, like a running worker
+    fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    worker = Path(sys.executable).parent / "videomote-caldav-sync"
+    result = subprocess.run(
+        [str(worker), "--once", "--lock", str(lock), "--site", "http://127.0.0.1:9/Plone"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"VIDEOMOTE_WORKER_SECRET": SECRET, "PATH": "/usr/bin:/bin"},
+    )
+    held.close()
+    assert result.returncode == 1
+    assert "another videomote-caldav-sync is running" in result.stderr

@@ -80,8 +80,26 @@ def _room_url(meeting) -> str:
     return f"{meeting.absolute_url()}/@@videomote-rum"
 
 
+WRITES = {Do.PUSH_CREATE.value, Do.PUSH_UPDATE.value, Do.PUSH_DELETE.value, "pull_create"}
+
+
 def sync_account(record, now: datetime | None = None) -> str:
-    """One round for one account; returns a short summary (also stored on the record)."""
+    """Sync one account; returns a short summary (also stored on the record).
+
+    A round that wrote to the calendar is followed by another: the token we hold predates
+    our own writes, and some servers (Xandikos) report only the net change since a token,
+    so an event we created and someone deleted meanwhile would otherwise never show up.
+    """
+    summary = ""
+    for _ in range(3):
+        summary, counts = _sync_round(record, now)
+        if not counts or not WRITES & set(counts):
+            break
+    return summary
+
+
+def _sync_round(record, now: datetime | None = None) -> tuple[str, dict[str, int]]:
+    """One round: read changes, reconcile, apply; (summary, what was done)."""
     from prorenata.videomote.content.scheduling import Booking
     from prorenata.videomote.content.scheduling import book_meeting
     from prorenata.videomote.content.scheduling import cancel_meeting
@@ -191,7 +209,7 @@ def sync_account(record, now: datetime | None = None) -> str:
         record.sync_token = None
         record.dirty = True
         record.last_result = "Ändrat i kalendern under synkroniseringen; läses in igen."
-        return record.last_result
+        return record.last_result, {}
     except ServerUnavailable as error:
         if status is not None:
             _store(record, status)
@@ -202,10 +220,10 @@ def sync_account(record, now: datetime | None = None) -> str:
         logger.warning(
             "CalDAV sync for %s failed (%s); retrying later", record.userid, record.last_error
         )
-        return record.last_result
+        return record.last_result, {}
     summary = ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "inga ändringar"
     record.last_result = f"{now:%Y-%m-%d %H:%M} UTC: {summary}"
-    return record.last_result
+    return record.last_result, counts
 
 
 def _store(record, status: dict[str, ItemStatus]) -> None:
