@@ -47,6 +47,7 @@ setup(
         "aiohttp",
         "aiortc",
         "requests",
+        "cryptography",
     ],
     extras_require={
         "test": [

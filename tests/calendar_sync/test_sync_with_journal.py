@@ -6,6 +6,7 @@ from factories import add_staff
 from factories import add_student
 from factories import add_students_folder
 from plone import api
+from prorenata.videomote.access.keys import seal
 from prorenata.videomote.caldav_bridge.accounts import CalDAVAccountRecord
 from prorenata.videomote.caldav_bridge.accounts import accounts
 from prorenata.videomote.caldav_bridge.client import CalendarAccount
@@ -30,7 +31,9 @@ def journal(mail_portal, caldav_server, monkeypatch):
     folder = add_students_folder(mail_portal)
     add_staff("sara", access_to=folder)
     alva = add_student(folder)
-    accounts(mail_portal)["sara"] = CalDAVAccountRecord("sara", caldav_server["url"], "sara", "tok")
+    accounts(mail_portal)["sara"] = CalDAVAccountRecord(
+        "sara", caldav_server["url"], "sara", seal(mail_portal, "tok")
+    )
     transaction.commit()
     return {
         "portal": mail_portal,

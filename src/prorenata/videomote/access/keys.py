@@ -3,6 +3,8 @@
 from persistent.mapping import PersistentMapping
 from zope.annotation.interfaces import IAnnotations
 
+import base64
+import hashlib
 import os
 import secrets
 
@@ -26,3 +28,23 @@ def secret_key(site) -> bytes:
     if "hash_key" not in store:
         store["hash_key"] = secrets.token_bytes(32)
     return store["hash_key"]
+
+
+def _fernet(site):
+    from cryptography.fernet import Fernet
+
+    derived = hashlib.sha256(b"prorenata.videomote sealed values|" + secret_key(site)).digest()
+    return Fernet(base64.urlsafe_b64encode(derived))
+
+
+def seal(site, value: str) -> str:
+    """Encrypt a secret that must be usable again (a CalDAV app password).
+
+    Keyed by the instance secret: with ``VIDEOMOTE_SECRET_KEY`` set, a copy of the
+    database alone does not reveal it.
+    """
+    return _fernet(site).encrypt(value.encode("utf-8")).decode("ascii")
+
+
+def unseal(site, sealed: str) -> str:
+    return _fernet(site).decrypt(sealed.encode("ascii")).decode("utf-8")

@@ -1,7 +1,7 @@
 """Clinicians' CalDAV accounts and sync state, kept in the site (Plone shell).
 
-The app password is stored because sync needs it; it is never shown back, not even to
-its owner, and no other user can read it (no view exposes it).
+The app password is stored because sync needs it: encrypted with the instance secret
+(``access.keys.seal``), never shown back, not even to its owner, and no view exposes it.
 """
 
 from BTrees.OOBTree import OOBTree
@@ -17,7 +17,7 @@ class CalDAVAccountRecord(Persistent):
         self.userid = userid
         self.url = url
         self.username = username
-        self.password = password
+        self.password = password  # sealed (encrypted); see access.keys.seal
         self.sync_token: str | None = None
         self.items = PersistentMapping()  # ical uid -> ItemStatus (plain dataclass)
         self.dirty = True

@@ -12,6 +12,7 @@ from datetime import datetime
 from datetime import timedelta
 from plone import api
 from prorenata.videomote import logger
+from prorenata.videomote.access.keys import unseal
 from prorenata.videomote.booking.rules import BookingRefused
 from prorenata.videomote.caldav_bridge.client import CalendarAccount
 from prorenata.videomote.caldav_bridge.client import PreconditionFailed
@@ -107,7 +108,9 @@ def _sync_round(record, now: datetime | None = None) -> tuple[str, dict[str, int
 
     now = now or datetime.now(UTC)
     zone = _zone()
-    account = CalendarAccount(record.url, record.username, record.password, zone)
+    account = CalendarAccount(
+        record.url, record.username, unseal(api.portal.get(), record.password), zone
+    )
     counts: dict[str, int] = {}
     status = None
     try:

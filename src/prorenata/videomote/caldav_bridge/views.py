@@ -7,6 +7,8 @@ from plone.protect import CheckAuthenticator
 from plone.protect.interfaces import IDisableCSRFProtection
 from Products.Five.browser import BrowserView
 from prorenata.videomote import _
+from prorenata.videomote.access.keys import seal
+from prorenata.videomote.access.keys import unseal
 from prorenata.videomote.caldav_bridge.accounts import CalDAVAccountRecord
 from prorenata.videomote.caldav_bridge.accounts import account_for
 from prorenata.videomote.caldav_bridge.accounts import accounts
@@ -45,16 +47,16 @@ class CalendarSettingsView(BrowserView):
             elif form.get("spara") or form.get("testa"):
                 url = (form.get("url") or "").strip()
                 username = (form.get("username") or "").strip()
-                password = form.get("password") or (record.password if record else "")
+                password = form.get("password") or (unseal(site, record.password) if record else "")
                 if not url.startswith(("https://", "http://")) or not username or not password:
                     self.error = _("Fyll i serveradress, användarnamn och app-lösenord.")
                 elif form.get("testa"):
                     self._test(url, username, password)
                 else:
                     if record is None or (record.url, record.username) != (url, username):
-                        record = CalDAVAccountRecord(userid, url, username, password)
+                        record = CalDAVAccountRecord(userid, url, username, "")
                         accounts(site)[userid] = record
-                    record.password = password
+                    record.password = seal(site, password)
                     record.dirty = True
                     self.message = _(
                         "Kalenderkopplingen är sparad. Dina videomöten förs över till "
