@@ -69,6 +69,7 @@ setup(
         "z3c.autoinclude.plugin": ["target = plone"],
         "console_scripts": [
             "videomote-caldav-sync = prorenata.videomote.caldav_bridge.worker:main",
+            "videomote-media = prorenata.videomote.media.server:main",
         ],
     },
 )

@@ -19,12 +19,15 @@ BIN = Path(sys.executable).parent
 
 
 MAIL_PORT = int(os.environ.get("VIDEOMOTE_MAIL_PORT", "8025"))
+MEDIA_PORT = int(os.environ.get("VIDEOMOTE_MEDIA_PORT", "8090"))
 
 
 def processes(instance: Path, port: int) -> dict[str, list[str]]:
     """The programs that make up the product, by name."""
     maildir = instance / "var" / "mail"
     return {
+        # Signalling and chat for the room (media follows); its address is in the control panel.
+        "media": [str(BIN / "videomote-media"), "--port", str(MEDIA_PORT)],
         # Syncs clinicians' CalDAV calendars through Plone (see caldav_bridge/worker.py).
         "caldav": [
             str(BIN / "videomote-caldav-sync"),
@@ -54,8 +57,14 @@ def main() -> int:
     parser.add_argument("--instance", default="instance", type=Path)
     parser.add_argument("--port", default=8080, type=int)
     args = parser.parse_args()
-    # One secret per start, shared by Plone and the CalDAV worker only.
-    env = {**os.environ, "VIDEOMOTE_WORKER_SECRET": secrets.token_urlsafe(32)}
+    # Secrets per start: Plone and the CalDAV worker share one, Plone and the media
+    # server (join tokens) another; an operator may set the latter for longer-lived tokens.
+    env = {
+        **os.environ,
+        "VIDEOMOTE_WORKER_SECRET": secrets.token_urlsafe(32),
+        "VIDEOMOTE_MEDIA_SECRET": os.environ.get("VIDEOMOTE_MEDIA_SECRET")
+        or secrets.token_urlsafe(32),
+    }
     running = {
         name: subprocess.Popen(command, cwd=ROOT, env=env)
         for name, command in processes(args.instance.resolve(), args.port).items()

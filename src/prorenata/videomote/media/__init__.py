@@ -1,0 +1,1 @@
+"""The media server: its own asyncio program (aiohttp; aiortc for media), no Zope."""

@@ -1,0 +1,184 @@
+"""The media server's signalling and chat, over real WebSockets on loopback."""
+
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from prorenata.videomote.access.jointoken import issue_join_token
+from prorenata.videomote.media.server import CLOSE_BAD_TOKEN
+from prorenata.videomote.media.server import CLOSE_ENDED
+from prorenata.videomote.media.server import CLOSE_FLOOD
+from prorenata.videomote.media.server import CLOSE_PROTOCOL
+from prorenata.videomote.media.server import CLOSE_ROOM_FULL
+from prorenata.videomote.media.server import make_app
+
+import aiohttp
+import asyncio
+import json
+import subprocess
+import sys
+
+SECRET = b"media-secret-for-tests"
+MEETING = "meeting-uid-1"
+
+
+def run(scenario):
+    """Run ``scenario(url)`` against a fresh server on 127.0.0.1 (bounded in time)."""
+
+    async def main():
+        runner = aiohttp.web.AppRunner(make_app(SECRET))
+        await runner.setup()
+        site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        try:
+            async with aiohttp.ClientSession() as session:
+                await asyncio.wait_for(scenario(session, f"ws://127.0.0.1:{port}/ws"), 20)
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(main())
+
+
+async def join(session, url, role="participant", name="Anna", meeting=MEETING, token=None):
+    socket = await session.ws_connect(url)
+    token = token or issue_join_token(meeting, role, name, SECRET)
+    await socket.send_json({"type": "join", "meeting": meeting, "token": token})
+    return socket
+
+
+async def receive(socket, kind):
+    while True:
+        message = await socket.receive(timeout=5)
+        if message.type != aiohttp.WSMsgType.TEXT:
+            return message
+        data = json.loads(message.data)
+        if data["type"] == kind:
+            return data
+
+
+def test_two_people_see_each_other_and_chat_round_trips():
+    async def scenario(session, url):
+        staff = await join(session, url, "staff", "Sara")
+        assert (await receive(staff, "welcome"))["people"] == []
+        anna = await join(session, url)
+        assert (await receive(anna, "welcome"))["people"] == [{"name": "Sara", "role": "staff"}]
+        assert (await receive(staff, "joined"))["name"] == "Anna"
+        await anna.send_json({"type": "chat", "text": "Hej! <b>hallå</b>\x07"})
+        got = await receive(staff, "chat")
+        assert (got["from"], got["role"], got["text"]) == (
+            "Anna",
+            "participant",
+            "Hej! <b>hallå</b>",
+        )
+        await anna.send_json({"type": "muted", "on": True})
+        assert (await receive(staff, "muted"))["on"] is True
+        await anna.close()
+        assert (await receive(staff, "left"))["name"] == "Anna"
+
+    run(scenario)
+
+
+def test_invalid_expired_or_foreign_tokens_are_refused():
+    async def scenario(session, url):
+        past = datetime.now(UTC) - timedelta(minutes=5)
+        cases = [
+            "not-a-token",
+            issue_join_token(MEETING, "participant", "Anna", b"other-secret"),
+            issue_join_token(MEETING, "participant", "Anna", SECRET, now=past),
+            issue_join_token("another-meeting", "participant", "Anna", SECRET),
+        ]
+        for token in cases:
+            socket = await join(session, url, token=token)
+            message = await socket.receive(timeout=5)
+            assert message.type == aiohttp.WSMsgType.CLOSE
+            assert socket.close_code == CLOSE_BAD_TOKEN
+
+    run(scenario)
+
+
+def test_join_must_come_first_and_malformed_json_gets_an_error():
+    async def scenario(session, url):
+        socket = await session.ws_connect(url)
+        await socket.send_str("{not json")
+        await socket.receive(timeout=5)
+        assert socket.close_code == CLOSE_PROTOCOL
+        anna = await join(session, url)
+        await receive(anna, "welcome")
+        await anna.send_str("{not json")
+        assert (await receive(anna, "error"))["reason"] == "malformed"
+        await anna.send_json({"type": "chat", "text": "still here"})
+        assert (await receive(anna, "chat"))["text"] == "still here"
+
+    run(scenario)
+
+
+def test_fifth_person_is_refused_and_the_room_keeps_running():
+    async def scenario(session, url):
+        people = [await join(session, url, name=f"P{i}") for i in range(4)]
+        for person in people:
+            await receive(person, "welcome")
+        fifth = await join(session, url, name="P5")
+        await fifth.receive(timeout=5)
+        assert fifth.close_code == CLOSE_ROOM_FULL
+        await people[0].send_json({"type": "chat", "text": "vi är fyra"})
+        assert (await receive(people[3], "chat"))["text"] == "vi är fyra"
+
+    run(scenario)
+
+
+def test_flooding_chat_closes_only_the_flooder():
+    async def scenario(session, url):
+        staff = await join(session, url, "staff", "Sara")
+        await receive(staff, "welcome")
+        flooder = await join(session, url)
+        await receive(flooder, "welcome")
+        for i in range(30):
+            if flooder.closed:
+                break
+            await flooder.send_json({"type": "chat", "text": f"spam {i}"})
+        while not flooder.closed:
+            await flooder.receive(timeout=5)
+        assert flooder.close_code == CLOSE_FLOOD
+        await staff.send_json({"type": "chat", "text": "lugnt nu"})
+        while (await receive(staff, "chat"))["text"] != "lugnt nu":
+            pass  # the flood that got through before the limit
+
+    run(scenario)
+
+
+def test_chat_is_cut_at_the_maximum_length():
+    async def scenario(session, url):
+        anna = await join(session, url)
+        await receive(anna, "welcome")
+        await anna.send_json({"type": "chat", "text": "x" * 5000})
+        assert len((await receive(anna, "chat"))["text"]) == 1000
+
+    run(scenario)
+
+
+def test_staff_ending_closes_the_room_for_everyone_and_participants_cannot():
+    async def scenario(session, url):
+        staff = await join(session, url, "staff", "Sara")
+        anna = await join(session, url)
+        await receive(staff, "welcome")
+        await receive(anna, "welcome")
+        await anna.send_json({"type": "end"})
+        assert (await receive(anna, "error"))["reason"] == "unknown type"
+        await staff.send_json({"type": "end"})
+        assert (await receive(anna, "ended"))["type"] == "ended"
+        again = await join(session, url, "staff", "Sara")
+        await again.receive(timeout=5)
+        assert again.close_code == CLOSE_ENDED
+
+    run(scenario)
+
+
+def test_media_server_imports_nothing_from_the_zope_application_server():
+    code = (
+        "import sys, prorenata.videomote.media.server as s;"
+        "bad=[m for m in sys.modules if m.split('.')[0] in "
+        "('Zope2','OFS','Products','plone','App','ZPublisher','zope.component')];"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
