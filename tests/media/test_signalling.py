@@ -16,6 +16,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import threading
 
 SECRET = b"media-secret-for-tests"
 MEETING = "meeting-uid-1"
@@ -36,7 +37,20 @@ def run(scenario):
         finally:
             await runner.cleanup()
 
-    asyncio.run(main())
+    # A thread of its own: Playwright's session keeps an event loop in the main thread.
+    errors = []
+
+    def target():
+        try:
+            asyncio.run(main())
+        except BaseException as error:  # re-raised in the test's thread
+            errors.append(error)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(60)
+    if errors:
+        raise errors[0]
 
 
 async def join(session, url, role="participant", name="Anna", meeting=MEETING, token=None):
