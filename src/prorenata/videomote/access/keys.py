@@ -1,7 +1,7 @@
 """The server secret that keys every stored hash and signature of the add-on."""
 
 from persistent.mapping import PersistentMapping
-from zope.annotation.interfaces import IAnnotations
+from prorenata.videomote.storage import annotated
 
 import base64
 import hashlib
@@ -21,10 +21,7 @@ def secret_key(site) -> bytes:
     configured = os.environ.get(ENVIRONMENT_KEY)
     if configured:
         return configured.encode("utf-8")
-    annotations = IAnnotations(site)
-    store = annotations.get(ANNOTATION_KEY)
-    if store is None:
-        store = annotations[ANNOTATION_KEY] = PersistentMapping()
+    store = annotated(site, ANNOTATION_KEY, PersistentMapping)
     if "hash_key" not in store:
         store["hash_key"] = secrets.token_bytes(32)
     return store["hash_key"]

@@ -10,20 +10,18 @@ from prorenata.videomote.access.otp import PendingSignIn
 from prorenata.videomote.access.otp import SmsQuota
 from prorenata.videomote.content.meeting import STATE_BOOKED
 from prorenata.videomote.content.meeting import STATE_STARTED
-from zope.annotation.interfaces import IAnnotations
+from prorenata.videomote.storage import annotated
 
 ANNOTATION_KEY = "prorenata.videomote.signins"
 INVITEE = "invitee"
 
 
 def _store(meeting) -> PersistentMapping:
-    annotations = IAnnotations(meeting)
-    store = annotations.get(ANNOTATION_KEY)
-    if store is None:
-        store = annotations[ANNOTATION_KEY] = PersistentMapping(
-            {"pending": PersistentMapping(), "quota": SmsQuota()}
-        )
-    return store
+    return annotated(
+        meeting,
+        ANNOTATION_KEY,
+        lambda: PersistentMapping({"pending": PersistentMapping(), "quota": SmsQuota()}),
+    )
 
 
 def pending(meeting, signin_id: str) -> PendingSignIn | None:

@@ -4,18 +4,14 @@ from plone import api
 from prorenata.videomote.audit.log import AuditLog
 from prorenata.videomote.audit.log import make_entry
 from prorenata.videomote.audit.log import retention_cutoff
-from zope.annotation.interfaces import IAnnotations
+from prorenata.videomote.storage import annotated
 from zope.globalrequest import getRequest
 
 ANNOTATION_KEY = "prorenata.videomote.audit"
 
 
 def audit_log(site, create: bool = True) -> AuditLog | None:
-    annotations = IAnnotations(site)
-    log = annotations.get(ANNOTATION_KEY)
-    if log is None and create:
-        log = annotations[ANNOTATION_KEY] = AuditLog()
-    return log
+    return annotated(site, ANNOTATION_KEY, AuditLog, create)
 
 
 def client_address(request) -> str:

@@ -7,7 +7,7 @@ The app password is stored because sync needs it: encrypted with the instance se
 from BTrees.OOBTree import OOBTree
 from persistent import Persistent
 from persistent.mapping import PersistentMapping
-from zope.annotation.interfaces import IAnnotations
+from prorenata.videomote.storage import annotated
 
 ANNOTATION_KEY = "prorenata.videomote.caldav-accounts"
 
@@ -30,11 +30,7 @@ class CalDAVAccountRecord(Persistent):
 
 
 def accounts(site, create: bool = True) -> OOBTree | None:
-    annotations = IAnnotations(site)
-    tree = annotations.get(ANNOTATION_KEY)
-    if tree is None and create:
-        tree = annotations[ANNOTATION_KEY] = OOBTree()
-    return tree
+    return annotated(site, ANNOTATION_KEY, OOBTree, create)
 
 
 def account_for(site, userid: str) -> CalDAVAccountRecord | None:

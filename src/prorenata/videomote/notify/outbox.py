@@ -15,7 +15,7 @@ from persistent import Persistent
 from Products.CMFCore.utils import getToolByName
 from prorenata.videomote import logger
 from prorenata.videomote.notify.imip import next_retry
-from zope.annotation.interfaces import IAnnotations
+from prorenata.videomote.storage import annotated
 
 import email.policy
 import uuid
@@ -97,11 +97,7 @@ class MailOutbox(Persistent):
 
 
 def outbox_for(site, create: bool = True) -> MailOutbox | None:
-    annotations = IAnnotations(site)
-    outbox = annotations.get(ANNOTATION_KEY)
-    if outbox is None and create:
-        outbox = annotations[ANNOTATION_KEY] = MailOutbox()
-    return outbox
+    return annotated(site, ANNOTATION_KEY, MailOutbox, create)
 
 
 def enqueue(site, message: EmailMessage, meeting_uid: str, kind: str) -> OutgoingMail:

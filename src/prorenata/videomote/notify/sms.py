@@ -6,7 +6,7 @@ from datetime import datetime
 from plone import api
 from prorenata.videomote.interfaces import ISMSGateway
 from prorenata.videomote.interfaces import SMSFailed
-from zope.annotation.interfaces import IAnnotations
+from prorenata.videomote.storage import annotated
 from zope.component import getUtility
 from zope.interface import implementer
 
@@ -25,12 +25,8 @@ def sms_gateway() -> ISMSGateway:
 
 
 def _outbox_tree(site, create: bool = False) -> OOBTree | None:
-    annotations = IAnnotations(site)
-    box = annotations.get(OUTBOX_KEY)
-    if box is None and create:
-        # A BTree keyed by time: concurrent sends insert different keys and do not conflict.
-        box = annotations[OUTBOX_KEY] = OOBTree()
-    return box
+    # A BTree keyed by time: concurrent sends insert different keys and do not conflict.
+    return annotated(site, OUTBOX_KEY, OOBTree, create)
 
 
 def sms_outbox(site) -> list[dict]:
