@@ -47,3 +47,37 @@ def add_student(container, **fields):
     """A student/patient record; ``fields`` default to Alva with guardian Anna."""
     with api.env.adopt_user(SITE_OWNER_NAME):
         return createContentInContainer(container, "Patient", **{**ALVA, **fields})
+
+
+def book(
+    patient,
+    minutes_from_now: int = 10,
+    choice: str = "student",
+    title: str = "Samtal",
+    organiser: str = SITE_OWNER_NAME,
+):
+    """A 30-minute meeting for ``patient``, starting ``minutes_from_now`` (Stockholm time),
+    booked through the same path as the dialog and committed."""
+    from datetime import datetime
+    from datetime import timedelta
+    from prorenata.videomote.content.scheduling import Booking
+    from prorenata.videomote.content.scheduling import book_meeting
+    from zoneinfo import ZoneInfo
+
+    import transaction
+
+    start = datetime.now(ZoneInfo("Europe/Stockholm")).replace(tzinfo=None)
+    start += timedelta(minutes=minutes_from_now)
+    with api.env.adopt_user(SITE_OWNER_NAME):
+        meeting = book_meeting(
+            Booking(
+                title=title,
+                start=start,
+                end=start + timedelta(minutes=30),
+                patient_uid=patient.UID(),
+                contact_choice=choice,
+            ),
+            organiser=organiser,
+        )
+    transaction.commit()
+    return meeting

@@ -1,14 +1,11 @@
 """The sign-in pages over HTTP: limits, failures and what is written down."""
 
-from datetime import datetime
-from datetime import timedelta
 from factories import add_student
+from factories import book
 from plone import api
 from plone.app.testing import SITE_OWNER_NAME
 from plone.app.testing import SITE_OWNER_PASSWORD
 from prorenata.videomote.audit.record import audit_log
-from prorenata.videomote.content.scheduling import Booking
-from prorenata.videomote.content.scheduling import book_meeting
 from prorenata.videomote.notify.sms import sms_outbox
 from zoneinfo import ZoneInfo
 
@@ -23,20 +20,7 @@ STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
 def _book(portal, patient, minutes_from_now=10):
-    start = datetime.now(STOCKHOLM).replace(tzinfo=None) + timedelta(minutes=minutes_from_now)
-    with api.env.adopt_user(SITE_OWNER_NAME):
-        meeting = book_meeting(
-            Booking(
-                title="Samtal",
-                start=start,
-                end=start + timedelta(minutes=30),
-                patient_uid=patient.UID(),
-                contact_choice="student",
-            ),
-            organiser=SITE_OWNER_NAME,
-        )
-    transaction.commit()
-    return meeting
+    return book(patient, minutes_from_now)
 
 
 @pytest.fixture

@@ -1,13 +1,7 @@
 """A guardian signs in with the invitation link or the meeting code and an SMS code."""
 
-from datetime import datetime
-from datetime import timedelta
-from plone import api
-from plone.app.testing import SITE_OWNER_NAME
-from prorenata.videomote.content.scheduling import Booking
-from prorenata.videomote.content.scheduling import book_meeting
+from factories import book
 from prorenata.videomote.notify.sms import sms_outbox
-from zoneinfo import ZoneInfo
 
 import pytest
 import re
@@ -21,19 +15,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def invitation(journal, smtp_sink):
     """A meeting starting in ten minutes; returns the e-mail's link and code."""
-    start = datetime.now(ZoneInfo("Europe/Stockholm")).replace(tzinfo=None) + timedelta(minutes=10)
-    with api.env.adopt_user(SITE_OWNER_NAME):
-        meeting = book_meeting(
-            Booking(
-                title="Uppföljande samtal",
-                start=start,
-                end=start + timedelta(minutes=30),
-                patient_uid=journal["alva"].UID(),
-                contact_choice="guardian",
-            ),
-            organiser="sara",
-        )
-    transaction.commit()
+    meeting = book(journal["alva"], 10, "guardian", "Uppföljande samtal", organiser="sara")
     (message,) = smtp_sink.wait_for(1)
     text = message.get_body(("plain",)).get_content()
     return {

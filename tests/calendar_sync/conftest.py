@@ -18,6 +18,16 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _serve(command: list[str], port: int):
+    """Start a CalDAV server on loopback, wait until it answers, stop it afterwards."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    _wait(url, process)
+    yield {"url": url, "process": process}
+    process.terminate()
+    process.wait(timeout=10)
+
+
 def _wait(url: str, process: subprocess.Popen) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -36,7 +46,7 @@ def _wait(url: str, process: subprocess.Popen) -> None:
 def xandikos(tmp_path):
     """Xandikos (the other sync-token server the bridge is tested with); iMIP off."""
     port = _free_port()
-    process = subprocess.Popen(
+    yield from _serve(
         [
             str(BIN / "xandikos"),
             "serve",
@@ -52,14 +62,8 @@ def xandikos(tmp_path):
             "--imip-send",
             "off",
         ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        port,
     )
-    url = f"http://127.0.0.1:{port}/"
-    _wait(url, process)
-    yield {"url": url, "process": process}
-    process.terminate()
-    process.wait(timeout=10)
 
 
 @pytest.fixture(params=["radicale", "xandikos"])
@@ -72,7 +76,7 @@ def caldav_server(request):
 def radicale(tmp_path):
     """Radicale with its own storage; any user/password (auth none), no hooks."""
     port = _free_port()
-    process = subprocess.Popen(
+    yield from _serve(
         [
             str(BIN / "radicale"),
             "--server-hosts",
@@ -88,11 +92,5 @@ def radicale(tmp_path):
             "--logging-level",
             "warning",
         ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        port,
     )
-    url = f"http://127.0.0.1:{port}/"
-    _wait(url, process)
-    yield {"url": url, "process": process}
-    process.terminate()
-    process.wait(timeout=10)

@@ -1,13 +1,9 @@
 """A dead SMTP server loses no booking; the invitation goes out once, when it is back."""
 
-from datetime import datetime
-from datetime import timedelta
 from factories import add_student
+from factories import book
 from plone import api
-from plone.app.testing import SITE_OWNER_NAME
 from prorenata.videomote.browser.meetings import invitation_status
-from prorenata.videomote.content.scheduling import Booking
-from prorenata.videomote.content.scheduling import book_meeting
 from prorenata.videomote.notify.delivery import wake_after_commit
 from prorenata.videomote.notify.outbox import outbox_for
 from prorenata.videomote.notify.outbox import utcnow
@@ -35,20 +31,8 @@ def _wait_until(condition, timeout=10.0):
 
 def test_smtp_down_keeps_booking_and_delivers_once_when_back(mail_portal, smtp_sink):
     api.portal.set_registry_record("plone.smtp_port", _closed_port())
-    with api.env.adopt_user(SITE_OWNER_NAME):
-        patient = add_student(mail_portal, title="Alva", guardians=[])
-        start = datetime.now() + timedelta(days=1)
-        meeting = book_meeting(
-            Booking(
-                title="Samtal",
-                start=start,
-                end=start + timedelta(minutes=30),
-                patient_uid=patient.UID(),
-                contact_choice="student",
-            ),
-            organiser=SITE_OWNER_NAME,
-        )
-    transaction.commit()
+    patient = add_student(mail_portal, title="Alva", guardians=[])
+    meeting = book(patient, minutes_from_now=24 * 60)
     uid = meeting.UID()
 
     assert _wait_until(lambda: invitation_status(meeting)["status"] == "failed")
