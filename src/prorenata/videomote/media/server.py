@@ -1,25 +1,43 @@
 """Signalling, room events and chat for the meeting room, over one WebSocket per person.
 
-Its own asyncio program (``videomote-media``): aiohttp, stdlib signing helpers, nothing
-from the Zope application server. A person joins by sending
+Its own asyncio program (``videomote-media``): aiohttp, aiortc, stdlib signing helpers,
+nothing from the Zope application server. A person joins by sending
 ``{"type": "join", "meeting": <uid>, "token": <join token from Plone>}`` as the first
 message (never in the URL); the server checks signature, expiry, meeting and role and
 closes with a clear reason otherwise. Chat works over this socket even when media (UDP)
-cannot. WebRTC media (aiortc, forwarding without re-encoding) is the next step.
+cannot.
+
+Media: the browser then sends ``{"type": "offer", "sdp": ...}`` (complete, candidates
+included) for its camera and microphone plus receive-only slots for the others; the server
+answers from one aiortc peer connection per person (DTLS-SRTP, VP8 + Opus, max-bundle,
+only the configured ICE servers) and forwards every person's encoded frames into the
+others' slots (``forwarding.py``; ``mode = reencode`` uses aiortc's stock decode and
+encode instead). ``{"type": "slots"}`` tells each page which transceiver shows whom.
 """
 
 from aiohttp import web
+from aiortc import RTCConfiguration
+from aiortc import RTCPeerConnection
+from aiortc import RTCSessionDescription
+from aiortc.rtcconfiguration import RTCBundlePolicy
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
 from datetime import datetime
 from prorenata.videomote.access.jointoken import verify_join_token
+from prorenata.videomote.media import forwarding
+from prorenata.videomote.media.config import MediaConfig
+from prorenata.videomote.media.config import load as load_config
+from prorenata.videomote.media.slots import Slot
+from prorenata.videomote.media.slots import SlotTrack
 
 import aiohttp
 import argparse
+import asyncio
 import json
 import logging
 import os
+import secrets
 import time
 import unicodedata
 
@@ -30,12 +48,15 @@ MAX_CHAT_LENGTH = 1000
 MAX_MESSAGE_BYTES = 64 * 1024
 CHAT_PER_10_SECONDS = 20
 JOIN_TIMEOUT_SECONDS = 10
+#: A publisher is asked for a keyframe at most this often.
+KEYFRAME_INTERVAL_SECONDS = 0.5
 
 CLOSE_BAD_TOKEN = 4401
 CLOSE_ROOM_FULL = 4403
 CLOSE_PROTOCOL = 4400
 CLOSE_ENDED = 4410
 CLOSE_FLOOD = 4429
+CLOSE_REPLACED = 4409
 
 
 @dataclass(eq=False)
@@ -43,7 +64,31 @@ class Person:
     socket: web.WebSocketResponse
     name: str
     role: str
+    id: str = field(default_factory=lambda: secrets.token_hex(4))
     chat_times: list[float] = field(default_factory=list)
+    pc: RTCPeerConnection | None = None
+    inputs: dict = field(default_factory=dict)  # kind -> RTCRtpReceiver of their own media
+    slots: list[Slot] = field(default_factory=list)
+    last_keyframe_request: float = 0.0
+    tasks: set = field(default_factory=set)
+
+    def public(self) -> dict:
+        return {"id": self.id, "name": self.name, "role": self.role}
+
+    async def send(self, message: dict) -> None:
+        if not self.socket.closed:
+            try:
+                await self.socket.send_str(json.dumps(message))
+            except ConnectionResetError:  # they are leaving; their handler cleans up
+                pass
+
+    async def close_media(self) -> None:
+        pc, self.pc = self.pc, None
+        for task in self.tasks:
+            task.cancel()
+        self.inputs, self.slots = {}, []
+        if pc is not None:
+            await pc.close()
 
 
 @dataclass
@@ -53,10 +98,66 @@ class Room:
     ended: bool = False
 
     async def broadcast(self, message: dict, skip: Person | None = None) -> None:
-        text = json.dumps(message)
         for person in list(self.people):
-            if person is not skip and not person.socket.closed:
-                await person.socket.send_str(text)
+            if person is not skip:
+                await person.send(message)
+
+    # -- media ---------------------------------------------------------------------
+    def forward(self, publisher: Person, kind: str, item, keyframe: bool) -> None:
+        """One encoded packet (or decoded frame) of ``publisher`` to every viewer's slot."""
+        for viewer in self.people:
+            if viewer is publisher:
+                continue
+            for slot in viewer.slots:
+                if slot.occupant is publisher:
+                    slot.tracks[kind].push(publisher, item, keyframe)
+
+    def request_keyframe(self, publisher: Person | None) -> None:
+        if publisher is None or "video" not in publisher.inputs:
+            return
+        now = time.monotonic()
+        if now - publisher.last_keyframe_request < KEYFRAME_INTERVAL_SECONDS:
+            return
+        publisher.last_keyframe_request = now
+        task = asyncio.ensure_future(forwarding.request_keyframe(publisher.inputs["video"]))
+        publisher.tasks.add(task)
+        task.add_done_callback(publisher.tasks.discard)
+
+    async def assign_slots(self) -> None:
+        """Fill every viewer's slots with the other people, keeping who is where."""
+        for viewer in self.people:
+            if not viewer.slots:
+                continue
+            others = [p for p in self.people if p is not viewer and p.pc is not None]
+            changed = False
+            for slot in viewer.slots:
+                if slot.occupant is not None and slot.occupant not in others:
+                    slot.assign(None)
+                    changed = True
+            placed = {slot.occupant for slot in viewer.slots}
+            for person in others:
+                if person in placed:
+                    continue
+                free = next((slot for slot in viewer.slots if slot.occupant is None), None)
+                if free is None:
+                    break
+                free.assign(person)
+                changed = True
+            if changed:
+                await viewer.send(
+                    {
+                        "type": "slots",
+                        "slots": [
+                            dict(
+                                slot.occupant.public(),
+                                video=slot.video_mid,
+                                audio=slot.audio_mid,
+                            )
+                            for slot in viewer.slots
+                            if slot.occupant is not None
+                        ],
+                    }
+                )
 
 
 class Rooms:
@@ -66,15 +167,24 @@ class Rooms:
         self._rooms: dict[str, Room] = {}
         self._ended: set[str] = set()
 
-    def join(self, meeting_uid: str, person: Person) -> Room | str:
-        """The room, or why not: ``"ended"`` or ``"full"``."""
+    def join(self, meeting_uid: str, person: Person) -> tuple[Room | str, Person | None]:
+        """The room, or why not (``"ended"``, ``"full"``); and whom ``person`` replaces.
+
+        Coming back (a reconnect after a network drop, a reloaded page) replaces the
+        earlier connection of the same name and role, which may not have noticed yet.
+        """
         if meeting_uid in self._ended:
-            return "ended"
+            return "ended", None
         room = self._rooms.setdefault(meeting_uid, Room(meeting_uid))
-        if len(room.people) >= MAX_PEOPLE:
-            return "full"
+        earlier = next(
+            (p for p in room.people if (p.name, p.role) == (person.name, person.role)), None
+        )
+        if earlier is not None:
+            room.people.remove(earlier)
+        elif len(room.people) >= MAX_PEOPLE:
+            return "full", None
         room.people.append(person)
-        return room
+        return room, earlier
 
     def leave(self, room: Room, person: Person) -> None:
         if person in room.people:
@@ -87,6 +197,7 @@ class Rooms:
     async def close(self) -> None:
         for room in list(self._rooms.values()):
             for person in list(room.people):
+                await person.close_media()
                 await person.socket.close(code=aiohttp.WSCloseCode.GOING_AWAY, message=b"restart")
         self._rooms.clear()
 
@@ -116,7 +227,10 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         await socket.close(code=CLOSE_BAD_TOKEN, message=b"invalid or expired token")
         return socket
     person = Person(socket=socket, name=claims["n"], role=claims["r"])
-    room = app[ROOMS_KEY].join(claims["m"], person)
+    room, earlier = app[ROOMS_KEY].join(claims["m"], person)
+    if earlier is not None:
+        await earlier.close_media()
+        await earlier.socket.close(code=CLOSE_REPLACED, message=b"replaced")
     if room == "ended":
         await socket.close(code=CLOSE_ENDED, message=b"meeting ended")
         return socket
@@ -127,26 +241,93 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         json.dumps(
             {
                 "type": "welcome",
-                "people": [
-                    {"name": p.name, "role": p.role} for p in room.people if p is not person
-                ],
+                "you": person.id,
+                "people": [p.public() for p in room.people if p is not person],
+                "iceServers": app[CONFIG_KEY].browser_ice_servers(),
             }
         )
     )
-    await room.broadcast({"type": "joined", "name": person.name, "role": person.role}, person)
+    if earlier is None:
+        await room.broadcast(dict(person.public(), type="joined"), person)
     try:
         async for message in socket:
             if message.type != aiohttp.WSMsgType.TEXT:
                 continue
-            if not await handle(room, person, message.data):
+            if not await handle(app, room, person, message.data):
                 break
     finally:
+        replaced = person not in room.people
         app[ROOMS_KEY].leave(room, person)
-        await room.broadcast({"type": "left", "name": person.name, "role": person.role})
+        await person.close_media()
+        if not replaced:
+            await room.assign_slots()
+            await room.broadcast(dict(person.public(), type="left"))
     return socket
 
 
-async def handle(room: Room, person: Person, raw: str) -> bool:
+async def answer(app: web.Application, room: Room, person: Person, sdp: str) -> str:
+    """Answer a browser's offer: its own media in, the other people out through slots."""
+    config: MediaConfig = app[CONFIG_KEY]
+    await person.close_media()
+    pc = RTCPeerConnection(
+        RTCConfiguration(iceServers=config.ice_servers(), bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+    )
+    person.pc = pc
+
+    @pc.on("track")
+    def on_track(track):
+        receiver = forwarding.receiver_for(pc, track)
+        if receiver is None or track.kind in person.inputs:
+            return
+        person.inputs[track.kind] = receiver
+        if config.mode == "forward":
+            forwarding.tap_receiver(
+                receiver,
+                lambda item, keyframe: room.forward(person, track.kind, item, keyframe),
+            )
+        else:
+            task = asyncio.ensure_future(read_decoded(room, person, track))
+            person.tasks.add(task)
+
+    @pc.on("connectionstatechange")
+    async def on_state():
+        if person.pc is pc:
+            await person.send({"type": "media", "state": pc.connectionState})
+        if pc.connectionState == "failed" and person.pc is pc:
+            await person.close_media()
+            await room.assign_slots()
+
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+    videos = [t for t in pc.getTransceivers() if t.kind == "video"]
+    audios = [t for t in pc.getTransceivers() if t.kind == "audio"]
+    for video, audio in zip(videos, audios, strict=False):
+        forwarding.prefer_codec(video, "video/VP8")
+        slot = Slot(SlotTrack("video"), SlotTrack("audio"), video.mid, audio.mid)
+        slot.video._need_keyframe_callback = lambda slot=slot: room.request_keyframe(slot.occupant)
+        for transceiver, track in ((video, slot.video), (audio, slot.audio)):
+            transceiver.sender.replaceTrack(track)
+            transceiver.direction = "sendrecv"
+        forwarding.on_keyframe_request(video.sender, slot.video.request_keyframe)
+        person.slots.append(slot)
+    forwarding.use_host_addresses(
+        pc, list(config.ice_addresses), config.announced_address, config.udp_ports
+    )
+    await pc.setLocalDescription(await pc.createAnswer())
+    await room.assign_slots()
+    return pc.localDescription.sdp
+
+
+async def read_decoded(room: Room, person: Person, track) -> None:
+    """Re-encode mode: read the decoded track continuously and hand frames on."""
+    try:
+        while True:
+            frame = await track.recv()
+            room.forward(person, track.kind, frame, True)
+    except Exception:  # MediaStreamError at the end; anything else ends the reader too
+        return
+
+
+async def handle(app: web.Application, room: Room, person: Person, raw: str) -> bool:
     """One message from ``person``; False closes their socket."""
     try:
         data = json.loads(raw)
@@ -172,16 +353,26 @@ async def handle(room: Room, person: Person, raw: str) -> bool:
                 }
             )
         return True
+    if kind == "offer":
+        try:
+            sdp = await answer(app, room, person, str(data.get("sdp", "")))
+        except Exception as error:  # malformed SDP, no common codec, ...
+            logger.info("refused an offer: %s", type(error).__name__)
+            await person.close_media()
+            await person.send({"type": "error", "reason": "bad offer"})
+            return True
+        await person.send({"type": "answer", "sdp": sdp})
+        return True
     if kind in ("muted", "camera"):
-        await room.broadcast(
-            {"type": kind, "name": person.name, "on": bool(data.get("on"))}, person
-        )
+        await room.broadcast(dict(person.public(), type=kind, on=bool(data.get("on"))), person)
         return True
     if kind == "end" and person.role == "staff":
         # Everyone is told; their pages show "Mötet är avslutat" and hang up. Nobody can
         # join this room again in this process.
         room.ended = True
         await room.broadcast({"type": "ended"})
+        for someone in list(room.people):
+            await someone.close_media()
         return False
     await person.socket.send_str(json.dumps({"type": "error", "reason": "unknown type"}))
     return True
@@ -189,12 +380,14 @@ async def handle(room: Room, person: Person, raw: str) -> bool:
 
 SECRET_KEY = web.AppKey("secret", bytes)
 ROOMS_KEY = web.AppKey("rooms", Rooms)
+CONFIG_KEY = web.AppKey("config", MediaConfig)
 
 
-def make_app(secret: bytes) -> web.Application:
+def make_app(secret: bytes, config: MediaConfig | None = None) -> web.Application:
     app = web.Application()
     app[SECRET_KEY] = secret
     app[ROOMS_KEY] = Rooms()
+    app[CONFIG_KEY] = config or MediaConfig()
     app.router.add_get("/ws", websocket)
     app.router.add_get("/health", lambda request: web.json_response({"ok": True}))
 
@@ -207,20 +400,24 @@ def make_app(secret: bytes) -> web.Application:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Säkert Videomöte media server")
-    parser.add_argument("--host", default=os.environ.get("VIDEOMOTE_MEDIA_HOST", "127.0.0.1"))
-    parser.add_argument(
-        "--port", type=int, default=int(os.environ.get("VIDEOMOTE_MEDIA_PORT", "8090"))
-    )
+    parser.add_argument("--config", help="INI file with a [media] section (see config.py)")
+    parser.add_argument("--host", help="overrides host")
+    parser.add_argument("--port", type=int, help="overrides port")
     args = parser.parse_args()
     secret = os.environ.get("VIDEOMOTE_MEDIA_SECRET")
     if not secret:
         parser.error("VIDEOMOTE_MEDIA_SECRET must be set (shared with Plone)")
+    try:
+        config = load_config(args.config)
+    except ValueError as error:
+        parser.error(str(error))
+    host, port = args.host or config.host, args.port or config.port
     logging.basicConfig(level=logging.INFO)
     web.run_app(
-        make_app(secret.encode("utf-8")),
-        host=args.host,
-        port=args.port,
-        print=lambda *a: logger.info("media server on %s:%s", args.host, args.port),
+        make_app(secret.encode("utf-8"), config),
+        host=host,
+        port=port,
+        print=lambda *a: logger.info("media server on %s:%s (%s)", host, port, config.mode),
     )
 
 

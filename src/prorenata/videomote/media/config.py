@@ -1,0 +1,95 @@
+"""The media server's settings: an optional INI file, overridden by the environment.
+
+``[media]`` keys (environment ``VIDEOMOTE_MEDIA_<KEY>``):
+
+- ``host``, ``port``: where the WebSocket (signalling, chat) listens (127.0.0.1:8090);
+- ``ice_addresses``: comma-separated local addresses offered as ICE host candidates
+  (default: every address of the machine except loopback, as aioice finds them; on a
+  loopback-only host or in a test network namespace set ``127.0.0.1``);
+- ``announced_address``: the address written into the candidates instead of the bound
+  one (a 1:1 NAT in front of the server);
+- ``udp_ports``: ``40000-40999``, the range media may use (default: any free port);
+- ``turn_url``, ``turn_username``, ``turn_password``: a TURN server (coturn) for clients
+  behind strict firewalls, given to aiortc and to the browsers. There is deliberately no
+  STUN/TURN default: without a setting no third party is ever contacted;
+- ``mode``: ``forward`` (default: encoded frames are passed through) or ``reencode``
+  (aiortc's stock path: decode once, encode per viewer; for comparison and as fallback).
+"""
+
+from aiortc import RTCIceServer
+from dataclasses import dataclass
+
+import configparser
+import os
+
+MODES = ("forward", "reencode")
+
+
+@dataclass(frozen=True)
+class MediaConfig:
+    host: str = "127.0.0.1"
+    port: int = 8090
+    ice_addresses: tuple[str, ...] = ()
+    announced_address: str | None = None
+    udp_ports: tuple[int, int] | None = None
+    turn_url: str | None = None
+    turn_username: str | None = None
+    turn_password: str | None = None
+    mode: str = "forward"
+
+    def ice_servers(self) -> list[RTCIceServer]:
+        """For aiortc: exactly the configured servers, an empty list otherwise."""
+        if not self.turn_url:
+            return []
+        return [
+            RTCIceServer(
+                urls=self.turn_url, username=self.turn_username, credential=self.turn_password
+            )
+        ]
+
+    def browser_ice_servers(self) -> list[dict]:
+        """The same servers in the form ``RTCPeerConnection`` takes in the browser."""
+        return [
+            {"urls": server.urls, "username": server.username, "credential": server.credential}
+            for server in self.ice_servers()
+        ]
+
+
+def _ports(value: str) -> tuple[int, int]:
+    low, _, high = value.partition("-")
+    first, last = int(low), int(high or low)
+    if not 0 < first <= last < 65536:
+        raise ValueError(f"udp_ports: not a port range: {value!r}")
+    return first, last
+
+
+def load(path: str | None = None, environ: dict | None = None) -> MediaConfig:
+    """Settings from ``path`` (section ``[media]``), then ``VIDEOMOTE_MEDIA_*`` variables."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, str] = {}
+    if path:
+        parser = configparser.ConfigParser()
+        if not parser.read(path, encoding="utf-8"):
+            raise ValueError(f"cannot read media configuration {path!r}")
+        if parser.has_section("media"):
+            values.update(parser.items("media"))
+    for key in MediaConfig.__dataclass_fields__:
+        variable = f"VIDEOMOTE_MEDIA_{key.upper()}"
+        if environ.get(variable):
+            values[key] = environ[variable]
+    mode = values.get("mode", "forward")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    return MediaConfig(
+        host=values.get("host", "127.0.0.1"),
+        port=int(values.get("port", 8090)),
+        ice_addresses=tuple(
+            a.strip() for a in values.get("ice_addresses", "").split(",") if a.strip()
+        ),
+        announced_address=values.get("announced_address") or None,
+        udp_ports=_ports(values["udp_ports"]) if values.get("udp_ports") else None,
+        turn_url=values.get("turn_url") or None,
+        turn_username=values.get("turn_username") or None,
+        turn_password=values.get("turn_password") or None,
+        mode=mode,
+    )

@@ -1,0 +1,219 @@
+"""Synthetic room members for tests and ``benchmarks/media.py`` (aiortc, no browser).
+
+A :class:`SyntheticPeer` joins like a browser does (WebSocket, join token, complete
+offer with its own camera/microphone and receive-only slots) but publishes frames that
+were encoded once up front (:func:`encoded_clip`) and counts what it receives without
+decoding it, so that on a small machine the figures measured are the server's.
+Each published video frame carries its send time after the VP8 data (a decoder ignores
+bytes after the last partition; synthetic receivers read them), which gives the latency
+the relay adds.
+"""
+
+from aiortc import RTCConfiguration
+from aiortc import RTCPeerConnection
+from aiortc import RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
+from aiortc.rtcconfiguration import RTCBundlePolicy
+from fractions import Fraction
+from prorenata.videomote.media import forwarding
+
+import aiohttp
+import asyncio
+import av
+import json
+import struct
+import time
+
+MARK = b"VMTS"
+STAMP = struct.Struct("!4sd")
+VIDEO_RATE = 90000
+
+
+def encoded_clip(frames: int = 60, width: int = 640, height: int = 480, fps: int = 30):
+    """``frames`` VP8 frames of a moving test picture, encoded once: (bytes, keyframe)."""
+    codec = av.CodecContext.create("libvpx", "w")
+    codec.width, codec.height = width, height
+    codec.pix_fmt = "yuv420p"
+    codec.time_base = Fraction(1, fps)
+    codec.bit_rate = 500_000
+    codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+    codec.gop_size = 3000  # one keyframe; more only when asked (the replay repeats it)
+    out = []
+    row = bytes(range(256)) * (width // 256 + 4)
+    for index in range(frames):
+        frame = av.VideoFrame(width, height, "yuv420p")
+        for plane in frame.planes:
+            shift = index * 8 % 256
+            lines = plane.height
+            stride = plane.line_size
+            plane.update(b"".join(row[shift + y % 256 : shift + y % 256 + stride] for y in range(lines)))
+        frame.pts = index
+        for packet in codec.encode(frame):
+            out.append((bytes(packet), bool(packet.is_keyframe)))
+    for packet in codec.encode(None):
+        out.append((bytes(packet), bool(packet.is_keyframe)))
+    return out
+
+
+class ReplayTrack(MediaStreamTrack):
+    """Sends the clip's packets at ``fps``, looping; each stamped with its send time."""
+
+    kind = "video"
+
+    def __init__(self, clip, fps: int = 30, stamp: bool = True):
+        super().__init__()
+        self._clip = clip
+        self._fps = fps
+        self._stamp = stamp
+        self._index = 0
+        self._start: float | None = None
+        self.keyframe_next = False
+
+    async def recv(self):
+        if self._start is None:
+            self._start = time.monotonic()
+        due = self._start + self._index / self._fps
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        position = self._index % len(self._clip)
+        if self.keyframe_next:  # the clip's first frame is its keyframe
+            position, self.keyframe_next = 0, False
+        data = self._clip[position][0]
+        if self._stamp:
+            data += STAMP.pack(MARK, time.time())
+        packet = av.Packet(data)
+        packet.pts = self._index * VIDEO_RATE // self._fps
+        packet.time_base = Fraction(1, VIDEO_RATE)
+        self._index += 1
+        return packet
+
+
+class SilenceTrack(MediaStreamTrack):
+    """20 ms Opus packets of silence (encoded once)."""
+
+    kind = "audio"
+
+    def __init__(self):
+        super().__init__()
+        codec = av.CodecContext.create("libopus", "w")
+        codec.sample_rate, codec.layout, codec.format = 48000, "stereo", "s16"
+        frame = av.AudioFrame(format="s16", layout="stereo", samples=960)
+        frame.planes[0].update(bytes(frame.planes[0].buffer_size))
+        frame.sample_rate, frame.pts = 48000, 0
+        packets = list(codec.encode(frame))
+        self._data = bytes(packets[0]) if packets else b"\xf8\xff\xfe"
+        self._index = 0
+        self._start: float | None = None
+
+    async def recv(self):
+        if self._start is None:
+            self._start = time.monotonic()
+        due = self._start + self._index * 0.02
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        packet = av.Packet(self._data)
+        packet.pts = self._index * 960
+        packet.time_base = Fraction(1, 48000)
+        self._index += 1
+        return packet
+
+
+class SyntheticPeer:
+    """One person in a room: joins, publishes the clip, counts what arrives per slot."""
+
+    def __init__(self, url: str, meeting: str, token: str, clip=None, slots: int = 3):
+        self.url, self.meeting, self.token = url, meeting, token
+        self.clip = clip
+        self.slot_count = slots
+        self.frames: dict[str, int] = {}  # mid -> encoded video frames received
+        self.audio_packets: dict[str, int] = {}
+        self.latencies: list[float] = []
+        self.first_frame_at: float | None = None
+        self.joined_at: float | None = None
+        self.slots: list[dict] = []
+        self.events: list[dict] = []
+        self.pc: RTCPeerConnection | None = None
+        self.socket = None
+        self._session: aiohttp.ClientSession | None = None
+        self._reader: asyncio.Task | None = None
+        self.answered = asyncio.Event()
+
+    async def join(self, timeout: float = 10) -> None:
+        self._session = aiohttp.ClientSession()
+        self.socket = await self._session.ws_connect(self.url)
+        await self.socket.send_json({"type": "join", "meeting": self.meeting, "token": self.token})
+        self.joined_at = time.monotonic()
+        pc = self.pc = RTCPeerConnection(
+            RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        )
+        own_video = pc.addTransceiver(
+            ReplayTrack(self.clip) if self.clip else "video",
+            direction="sendrecv" if self.clip else "recvonly",
+        )
+        pc.addTransceiver(SilenceTrack(), direction="sendrecv")
+        for _ in range(self.slot_count - 1):
+            pc.addTransceiver("video", direction="recvonly")
+            pc.addTransceiver("audio", direction="recvonly")
+        forwarding.on_keyframe_request(own_video.sender, self._keyframe_requested)
+
+        @pc.on("track")
+        def on_track(track):
+            receiver = forwarding.receiver_for(pc, track)
+            mid = next(t.mid for t in pc.getTransceivers() if t.receiver is receiver)
+            if track.kind == "video":
+                forwarding.tap_receiver(receiver, lambda p, k, mid=mid: self._video(mid, p))
+            else:
+                forwarding.tap_receiver(receiver, lambda p, k, mid=mid: self._audio(mid))
+
+        forwarding.use_host_addresses(pc, ["127.0.0.1"])
+        await pc.setLocalDescription(await pc.createOffer())
+        self._reader = asyncio.ensure_future(self._read())
+        await self.socket.send_json({"type": "offer", "sdp": pc.localDescription.sdp})
+        await asyncio.wait_for(self.answered.wait(), timeout)
+
+    def _keyframe_requested(self) -> None:
+        for transceiver in self.pc.getTransceivers():
+            track = transceiver.sender.track
+            if isinstance(track, ReplayTrack):
+                track.keyframe_next = True
+
+    def _video(self, mid: str, packet) -> None:
+        now = time.monotonic()
+        if self.first_frame_at is None:
+            self.first_frame_at = now
+        self.frames[mid] = self.frames.get(mid, 0) + 1
+        data = bytes(packet)
+        if len(data) > STAMP.size and data[-STAMP.size : -STAMP.size + 4] == MARK:
+            _, sent = STAMP.unpack(data[-STAMP.size :])
+            self.latencies.append((time.time() - sent) * 1000)
+
+    def _audio(self, mid: str) -> None:
+        self.audio_packets[mid] = self.audio_packets.get(mid, 0) + 1
+
+    async def _read(self) -> None:
+        async for message in self.socket:
+            if message.type != aiohttp.WSMsgType.TEXT:
+                break
+            data = json.loads(message.data)
+            self.events.append(data)
+            if data["type"] == "answer":
+                await self.pc.setRemoteDescription(
+                    RTCSessionDescription(sdp=data["sdp"], type="answer")
+                )
+                self.answered.set()
+            elif data["type"] == "slots":
+                self.slots = data["slots"]
+
+    def total_frames(self) -> int:
+        return sum(self.frames.values())
+
+    async def send(self, message: dict) -> None:
+        await self.socket.send_json(message)
+
+    async def leave(self) -> None:
+        if self.pc is not None:
+            await self.pc.close()
+        if self.socket is not None:
+            await self.socket.close()
+        if self._reader is not None:
+            self._reader.cancel()
+        if self._session is not None:
+            await self._session.close()
