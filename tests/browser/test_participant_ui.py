@@ -78,7 +78,7 @@ def test_link_path_to_waiting_room_and_join_when_staff_start(
     assert time.monotonic() - started < 2.5
     join.click()
     page.wait_for_url(re.compile(r"/videomote/rum$"))
-    page.wait_for_function("document.getElementById('pv-self').srcObject !== null")
+    page.wait_for_function("document.getElementById('vm-self').srcObject !== null")
 
 
 def test_code_page_path_and_wrong_code(participant, invitation, journal, mail_portal):

@@ -28,6 +28,7 @@ CODE_EXPIRED = "code_expired"
 LOCKED_OUT = "locked_out"
 JOINED = "joined"
 LEFT = "left"
+RECONNECTED = "reconnected"
 STAFF_OPENED = "staff_opened"
 STARTED = "started"
 ENDED = "ended"
@@ -47,6 +48,7 @@ ACTION_TITLES = {
     LOCKED_OUT: "För många felaktiga försök",
     JOINED: "Gick med i mötet",
     LEFT: "Lämnade mötet",
+    RECONNECTED: "Återanslöt till mötet",
     STAFF_OPENED: "Personal öppnade mötet",
     STARTED: "Mötet startat",
     ENDED: "Mötet avslutat",

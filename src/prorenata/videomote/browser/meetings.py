@@ -11,17 +11,17 @@ from plone.app.event.base import RET_MODE_OBJECTS
 from plone.app.event.base import get_events
 from plone.app.layout.viewlets.common import ViewletBase
 from plone.protect import CheckAuthenticator
+from plone.protect import createToken
 from plone.protect.interfaces import IDisableCSRFProtection
 from Products.Five.browser import BrowserView
 from Products.statusmessages.interfaces import IStatusMessage
 from prorenata.videomote import _
-from prorenata.videomote.access.jointoken import issue_join_token
-from prorenata.videomote.access.jointoken import media_secret
-from prorenata.videomote.access.keys import secret_key
 from prorenata.videomote.audit import log as audit
 from prorenata.videomote.audit.record import record
 from prorenata.videomote.behaviors.contact_details import IContactDetails
 from prorenata.videomote.booking.rules import BookingRefused
+from prorenata.videomote.browser.room import RoomMixin
+from prorenata.videomote.browser.room import join_token_for
 from prorenata.videomote.content.meeting import CONTACT_CHOICES
 from prorenata.videomote.content.meeting import MEETING_STATES
 from prorenata.videomote.content.meeting import STATE_BOOKED
@@ -373,8 +373,10 @@ class CancelView(MeetingView):
         return self.index()
 
 
-class RoomView(MeetingView):
+class RoomView(RoomMixin, MeetingView):
     """The staff side of the meeting room: opening it starts the meeting."""
+
+    room_role = "staff"
 
     def __call__(self):
         if not self.can_manage():
@@ -393,17 +395,38 @@ class RoomView(MeetingView):
             self.context.state = STATE_STARTED
             self.context.reindexObject(idxs=["meeting_state"])
             record(audit.STARTED, self.context)
-        user = api.user.get_current()
-        self.join_token = issue_join_token(
-            self.context.UID(),
-            "staff",
-            user.getProperty("fullname") or user.getId(),
-            media_secret(secret_key(api.portal.get())),
-        )
+        self.join_token = join_token_for(self.context, "staff", staff_name())
         return self.index()
 
-    def media_server(self) -> str:
-        return api.portal.get_registry_record("prorenata.videomote.media_server_url", default="")
+    def room_meeting(self):
+        return self.context
+
+    def room_token_url(self) -> str:
+        return f"{self.context.absolute_url()}/@@videomote-rum-token"
+
+    def room_csrf(self) -> str:
+        return createToken()
+
+
+class RoomTokenView(RoomMixin, MeetingView):
+    """POST: a fresh join token for the staff room coming back after a dropped connection."""
+
+    room_role = "staff"
+
+    def __call__(self):
+        if not self.can_manage() or self.request.method != "POST":
+            raise Unauthorized("Only staff can enter video meetings")
+        CheckAuthenticator(self.request)
+        if self.context.state != STATE_STARTED:
+            self.request.response.setStatus(409)
+            return json.dumps({"state": self.context.state})
+        record(audit.RECONNECTED, self.context)
+        return self.token_response(self.context, staff_name())
+
+
+def staff_name() -> str:
+    user = api.user.get_current()
+    return user.getProperty("fullname") or user.getId()
 
 
 class OutboxView(MeetingsMixin, BrowserView):

@@ -20,8 +20,6 @@ from prorenata.videomote.access import otp
 from prorenata.videomote.access import signins
 from prorenata.videomote.access.codes import hash_meeting_code
 from prorenata.videomote.access.codes import hash_secret
-from prorenata.videomote.access.jointoken import issue_join_token
-from prorenata.videomote.access.jointoken import media_secret
 from prorenata.videomote.access.keys import secret_key
 from prorenata.videomote.access.ratelimit import SlidingWindow
 from prorenata.videomote.access.signing import sign
@@ -29,6 +27,8 @@ from prorenata.videomote.access.signing import unsign
 from prorenata.videomote.audit import log as audit
 from prorenata.videomote.audit.record import record
 from prorenata.videomote.browser.meetings import local
+from prorenata.videomote.browser.room import RoomMixin
+from prorenata.videomote.browser.room import join_token_for
 from prorenata.videomote.content.meeting import STATE_STARTED
 from prorenata.videomote.interfaces import IIdentityCheck
 from prorenata.videomote.interfaces import SMSFailed
@@ -70,7 +70,7 @@ def _meeting_by_uid(uid: str):
 
 
 @implementer(IPublishTraverse)
-class ParticipantView(BrowserView):
+class ParticipantView(RoomMixin, BrowserView):
     layout = ViewPageTemplateFile("templates/participant_layout.pt")
     code_page = ViewPageTemplateFile("templates/participant_code.pt")
     signin_page = ViewPageTemplateFile("templates/participant_signin.pt")
@@ -158,6 +158,7 @@ class ParticipantView(BrowserView):
             "vantrum": self.waiting_step,
             "status": self.status_step,
             "rum": self.room_step,
+            "rum-token": self.room_token_step,
             "lamna": self.leave_step,
         }[self.step]
         return handler()
@@ -327,13 +328,28 @@ class ParticipantView(BrowserView):
             return self.request.response.redirect(self._url("vantrum"))
         self.meeting = meeting
         self._audit(audit.JOINED, meeting)
-        self.join_token = issue_join_token(
-            meeting.UID(),
-            "participant",
-            meeting.invitee_name,
-            media_secret(self._key()),
-        )
+        self.join_token = join_token_for(meeting, "participant", meeting.invitee_name)
         return self.room_page()
+
+    def room_token_step(self):
+        """POST from the room page coming back after a dropped connection: a fresh token."""
+        meeting, session = self._session()
+        self.request.response.setHeader("Content-Type", "application/json")
+        if meeting is None or self.request.method != "POST":
+            self.request.response.setStatus(401)
+            return json.dumps({"state": "signed_out"})
+        if meeting.state != STATE_STARTED or signins.window_state(meeting) == "over":
+            self.request.response.setStatus(409)
+            return json.dumps({"state": "ended"})
+        self._audit(audit.RECONNECTED, meeting)
+        return self.token_response(meeting, meeting.invitee_name)
+
+    # -- the room (room_macros.pt) ---------------------------------------------------
+    def room_meeting(self):
+        return self.meeting
+
+    def room_token_url(self) -> str:
+        return self._url("rum-token")
 
     def leave_step(self):
         meeting, session = self._session()
@@ -386,9 +402,6 @@ class ParticipantView(BrowserView):
         opens, _closes = signins.join_window(self.meeting)
         return local(opens).strftime("%H.%M")
 
-    def media_server(self) -> str:
-        return media_server_url()
-
     def signed_in_pending(self) -> bool:
         return self.meeting is not None
 
@@ -403,7 +416,3 @@ class SmsOutboxView(BrowserView):
             dict(m, local_time=local(m["time"]).strftime("%Y-%m-%d %H.%M.%S"))
             for m in reversed(list(sms_outbox(api.portal.get())))
         ]
-
-
-def media_server_url() -> str:
-    return api.portal.get_registry_record("prorenata.videomote.media_server_url", default="")

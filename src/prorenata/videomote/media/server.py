@@ -34,6 +34,7 @@ from prorenata.videomote.media.slots import SlotTrack
 import aiohttp
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -71,16 +72,23 @@ class Person:
     slots: list[Slot] = field(default_factory=list)
     last_keyframe_request: float = 0.0
     tasks: set = field(default_factory=set)
+    muted: bool = False
+    camera: bool = True
 
     def public(self) -> dict:
-        return {"id": self.id, "name": self.name, "role": self.role}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "role": self.role,
+            "muted": self.muted,
+            "camera": self.camera,
+        }
 
     async def send(self, message: dict) -> None:
         if not self.socket.closed:
-            try:
+            # ConnectionResetError: they are leaving; their own handler cleans up.
+            with contextlib.suppress(ConnectionResetError):
                 await self.socket.send_str(json.dumps(message))
-            except ConnectionResetError:  # they are leaving; their handler cleans up
-                pass
 
     async def close_media(self) -> None:
         pc, self.pc = self.pc, None
@@ -364,6 +372,7 @@ async def handle(app: web.Application, room: Room, person: Person, raw: str) -> 
         await person.send({"type": "answer", "sdp": sdp})
         return True
     if kind in ("muted", "camera"):
+        setattr(person, kind, bool(data.get("on")))
         await room.broadcast(dict(person.public(), type=kind, on=bool(data.get("on"))), person)
         return True
     if kind == "end" and person.role == "staff":

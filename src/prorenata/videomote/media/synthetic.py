@@ -46,7 +46,9 @@ def encoded_clip(frames: int = 60, width: int = 640, height: int = 480, fps: int
             shift = index * 8 % 256
             lines = plane.height
             stride = plane.line_size
-            plane.update(b"".join(row[shift + y % 256 : shift + y % 256 + stride] for y in range(lines)))
+            plane.update(
+                b"".join(row[shift + y % 256 : shift + y % 256 + stride] for y in range(lines))
+            )
         frame.pts = index
         for packet in codec.encode(frame):
             out.append((bytes(packet), bool(packet.is_keyframe)))

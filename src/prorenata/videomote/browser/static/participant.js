@@ -73,12 +73,4 @@
     };
     poll();
   }
-
-  // 4. The room asks for camera and microphone (media follows with the room itself).
-  var self = document.getElementById("pv-self");
-  if (self) {
-    navigator.mediaDevices.getUserMedia({ video: true, audio: true }).then(function (stream) {
-      self.srcObject = stream;
-    });
-  }
 })();

@@ -1,0 +1,93 @@
+"""What the staff room and the participant room share: markup, texts, join tokens."""
+
+from plone import api
+from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
+from prorenata.videomote import _
+from prorenata.videomote.access.jointoken import issue_join_token
+from prorenata.videomote.access.jointoken import media_secret
+from prorenata.videomote.access.keys import secret_key
+from zope.i18n import translate
+
+import json
+
+ROOM_MACROS = ViewPageTemplateFile("templates/room_macros.pt")
+
+# What room.js shows; "{name}" is filled in by the page.
+ROOM_TEXTS = {
+    "connecting": _("Ansluter…"),
+    "connected": _("Ansluten"),
+    "unstable": _("Anslutningen är instabil…"),
+    "reconnecting": _("Anslutningen bröts. Ansluter igen…"),
+    "lost": _("Anslutningen kunde inte återupprättas. Ladda om sidan."),
+    "mediafailed": _("Ljud och bild kunde inte kopplas upp. Chatten fungerar."),
+    "nodevices": _(
+        "Kameran eller mikrofonen gick inte att använda. De andra kan inte se eller höra dig, "
+        "men chatten fungerar."
+    ),
+    "full": _("Mötet är fullt. Högst fyra personer kan vara med."),
+    "replaced": _("Du har öppnat mötet i ett annat fönster."),
+    "signedout": _("Du är inte längre inloggad till mötet."),
+    "ended": _("Mötet är avslutat"),
+    "joined": _("${name} anslöt till mötet.", mapping={"name": "{name}"}),
+    "left": _("${name} lämnade mötet.", mapping={"name": "{name}"}),
+    "micoff": _("mikrofon av"),
+    "camoff": _("kamera av"),
+    "micoffaction": _("Stäng av mikrofonen"),
+    "micon": _("Slå på mikrofonen"),
+    "camoffaction": _("Stäng av kameran"),
+    "camon": _("Slå på kameran"),
+    "confirmend": _("Avsluta mötet för alla deltagare?"),
+    "sound": _("Slå på ljudet"),
+}
+
+
+def media_server_url() -> str:
+    return api.portal.get_registry_record("prorenata.videomote.media_server_url", default="")
+
+
+def join_token_for(meeting, role: str, display_name: str) -> str:
+    return issue_join_token(
+        meeting.UID(), role, display_name, media_secret(secret_key(api.portal.get()))
+    )
+
+
+class RoomMixin:
+    """For views that render the room: ``room_settings()`` feeds room_macros.pt."""
+
+    join_token = ""
+    room_role = "participant"
+
+    @property
+    def room_macros(self):
+        return ROOM_MACROS.macros
+
+    def room_meeting(self):
+        raise NotImplementedError
+
+    def room_token_url(self) -> str:
+        raise NotImplementedError
+
+    def room_csrf(self) -> str:
+        return ""
+
+    def room_settings(self) -> dict:
+        texts = {key: translate(text, context=self.request) for key, text in ROOM_TEXTS.items()}
+        hangup = _("Avsluta mötet") if self.room_role == "staff" else _("Lämna mötet")
+        return {
+            "token": self.join_token,
+            "server": media_server_url(),
+            "meeting": self.room_meeting().UID(),
+            "role": self.room_role,
+            "token_url": self.room_token_url(),
+            "csrf": self.room_csrf(),
+            "leave_form": "vm-leave-form",
+            "hangup_title": translate(hangup, context=self.request),
+            "texts": json.dumps(texts, ensure_ascii=False),
+        }
+
+    def token_response(self, meeting, display_name: str) -> str:
+        """A fresh join token for a page coming back after a dropped connection."""
+        self.request.response.setHeader("Content-Type", "application/json")
+        self.request.response.setHeader("Cache-Control", "no-store")
+        token = join_token_for(meeting, self.room_role, display_name)
+        return json.dumps({"token": token})

@@ -1,0 +1,390 @@
+/* The meeting room (staff and participants): WebRTC to the project's media server.
+ *
+ * One WebSocket for signalling, room events and chat; one RTCPeerConnection whose offer
+ * carries our camera and microphone plus receive-only slots for the others. The server
+ * says which slot (transceiver mid) shows whom. A dropped network or a restarted media
+ * server brings us back with a fresh join token from Plone: no new SMS code while the
+ * session is valid.
+ */
+(function () {
+  "use strict";
+
+  var root = document.getElementById("vm-room");
+  if (!root) { return; }
+  var T = JSON.parse(root.getAttribute("data-texts"));
+  var SLOTS = 3;               // a room holds four people: three others at most
+  var MAX_ATTEMPTS = 40;       // about five minutes of trying, then ask for a reload
+  var el = function (id) { return document.getElementById(id); };
+  var room = {
+    token: root.getAttribute("data-join-token"),
+    ws: null, pc: null, stream: null,
+    ended: false, leaving: false, attempts: 0, retry: null,
+    people: {}, tiles: {}
+  };
+  window.videomoteRoom = room;  // for the browser tests and for support staff's console
+
+  // -- state line ---------------------------------------------------------------------
+  function setState(key) {
+    var line = el("vm-state");
+    line.setAttribute("data-state", key);
+    line.textContent = T[key] || key;
+    root.setAttribute("data-state", key);
+  }
+
+  // -- local media --------------------------------------------------------------------
+  function localTrack(kind) {
+    if (!room.stream) { return null; }
+    var tracks = kind === "audio" ? room.stream.getAudioTracks() : room.stream.getVideoTracks();
+    return tracks.length ? tracks[0] : null;
+  }
+
+  function startLocalMedia() {
+    return navigator.mediaDevices.getUserMedia({ video: true, audio: true })
+      .then(function (stream) {
+        room.stream = stream;
+        el("vm-self").srcObject = stream;
+      })
+      .catch(function () {
+        // Chat and the others' video still work; say why we are not seen or heard.
+        addNotice(T.nodevices);
+      });
+  }
+
+  // -- signalling -----------------------------------------------------------------------
+  function send(message) {
+    if (room.ws && room.ws.readyState === WebSocket.OPEN) {
+      room.ws.send(JSON.stringify(message));
+    }
+  }
+
+  function connect() {
+    if (room.ended || room.leaving) { return; }
+    var ws = room.ws = new WebSocket(root.getAttribute("data-media-server"));
+    ws.onopen = function () {
+      ws.send(JSON.stringify({
+        type: "join", meeting: root.getAttribute("data-meeting"), token: room.token
+      }));
+    };
+    ws.onmessage = function (event) {
+      var data;
+      try { data = JSON.parse(event.data); } catch (e) { return; }
+      handle(data);
+    };
+    ws.onclose = function (event) {
+      if (ws !== room.ws || room.ended || room.leaving) { return; }
+      if (event.code === 4410) { return ended(); }
+      if (event.code === 4403) { return setState("full"); }
+      if (event.code === 4409) { return setState("replaced"); }
+      reconnect();
+    };
+  }
+
+  function handle(data) {
+    switch (data.type) {
+      case "welcome":
+        room.people = {};
+        (data.people || []).forEach(function (p) { room.people[p.id] = p; });
+        negotiate(data.iceServers || []);
+        break;
+      case "answer":
+        if (room.pc) {
+          room.pc.setRemoteDescription({ type: "answer", sdp: data.sdp }).catch(mediaFailed);
+        }
+        break;
+      case "slots":
+        showSlots(data.slots || []);
+        break;
+      case "joined":
+        room.people[data.id] = data;
+        addNotice(T.joined.replace("{name}", data.name));
+        break;
+      case "left":
+        delete room.people[data.id];
+        removeTile(data.id);
+        addNotice(T.left.replace("{name}", data.name));
+        break;
+      case "chat":
+        addChat(data);
+        break;
+      case "muted":
+      case "camera":
+        var person = room.people[data.id] || {};
+        person[data.type] = data.on;
+        room.people[data.id] = person;
+        updateTile(data.id);
+        break;
+      case "media":
+        if (data.state === "failed") { mediaFailed(); }
+        break;
+      case "ended":
+        ended();
+        break;
+      case "error":
+        if (data.reason === "bad offer") { mediaFailed(); }
+        break;
+    }
+  }
+
+  // -- media ------------------------------------------------------------------------------
+  function preferVp8(transceiver) {
+    if (!transceiver.setCodecPreferences || !window.RTCRtpReceiver.getCapabilities) { return; }
+    var codecs = RTCRtpReceiver.getCapabilities("video").codecs;
+    var first = codecs.filter(function (c) { return /video\/vp8/i.test(c.mimeType); });
+    var rest = codecs.filter(function (c) { return !/video\/vp8/i.test(c.mimeType); });
+    try { transceiver.setCodecPreferences(first.concat(rest)); } catch (e) { /* keep defaults */ }
+  }
+
+  function negotiate(iceServers) {
+    closePeer();
+    var pc = room.pc = new RTCPeerConnection({ iceServers: iceServers, bundlePolicy: "max-bundle" });
+    var video = localTrack("video"), audio = localTrack("audio");
+    var streams = room.stream ? [room.stream] : [];
+    preferVp8(pc.addTransceiver(video || "video",
+      { direction: video ? "sendrecv" : "recvonly", streams: streams }));
+    pc.addTransceiver(audio || "audio",
+      { direction: audio ? "sendrecv" : "recvonly", streams: streams });
+    for (var i = 1; i < SLOTS; i++) {
+      preferVp8(pc.addTransceiver("video", { direction: "recvonly" }));
+      pc.addTransceiver("audio", { direction: "recvonly" });
+    }
+    pc.onconnectionstatechange = function () {
+      if (pc !== room.pc) { return; }
+      if (pc.connectionState === "connected") {
+        room.attempts = 0;
+        setState("connected");
+      } else if (pc.connectionState === "failed") {
+        reconnect();
+      } else if (pc.connectionState === "disconnected") {
+        setState("unstable");
+        window.setTimeout(function () {
+          if (pc === room.pc && pc.connectionState === "disconnected") { reconnect(); }
+        }, 4000);
+      }
+    };
+    pc.createOffer()
+      .then(function (offer) { return pc.setLocalDescription(offer); })
+      .then(function () { return gathered(pc); })
+      .then(function () { send({ type: "offer", sdp: pc.localDescription.sdp }); })
+      .catch(mediaFailed);
+  }
+
+  function gathered(pc) {
+    // The server takes one complete offer (no trickle): wait for the candidates.
+    return new Promise(function (resolve) {
+      if (pc.iceGatheringState === "complete") { return resolve(); }
+      var done = function () {
+        if (pc.iceGatheringState === "complete") { resolve(); }
+      };
+      pc.addEventListener("icegatheringstatechange", done);
+      window.setTimeout(resolve, 3000);
+    });
+  }
+
+  function mediaFailed() {
+    if (!room.ended) { setState("mediafailed"); }
+  }
+
+  function closePeer() {
+    if (room.pc) {
+      try { room.pc.close(); } catch (e) { /* already closed */ }
+      room.pc = null;
+    }
+  }
+
+  function reconnect() {
+    if (room.ended || room.leaving || room.retry) { return; }
+    closePeer();
+    if (room.ws) { room.ws.onclose = null; room.ws.close(); room.ws = null; }
+    if (room.attempts >= MAX_ATTEMPTS) { return setState("lost"); }
+    setState("reconnecting");
+    var delay = Math.min(500 * Math.pow(2, room.attempts), 8000);
+    room.attempts += 1;
+    room.retry = window.setTimeout(function () {
+      room.retry = null;
+      freshToken().then(connect).catch(function (reason) {
+        if (reason === "ended") { return ended(); }
+        if (reason === "signedout") { return setState("signedout"); }
+        reconnect();
+      });
+    }, delay);
+  }
+
+  function freshToken() {
+    return fetch(root.getAttribute("data-token-url"), {
+      method: "POST",
+      credentials: "same-origin",
+      cache: "no-store",
+      headers: { "X-CSRF-TOKEN": root.getAttribute("data-csrf") || "", Accept: "application/json" }
+    }).then(function (response) {
+      if (response.status === 409) { throw "ended"; }
+      if (response.status === 401 || response.status === 403) { throw "signedout"; }
+      if (!response.ok) { throw "retry"; }
+      return response.json();
+    }).then(function (data) { room.token = data.token; });
+  }
+
+  // -- tiles: one per other person ------------------------------------------------------
+  function trackOf(mid) {
+    if (!room.pc) { return null; }
+    var t = room.pc.getTransceivers().filter(function (x) { return x.mid === mid; })[0];
+    return t ? t.receiver.track : null;
+  }
+
+  function showSlots(slots) {
+    var present = {};
+    slots.forEach(function (slot) {
+      present[slot.id] = true;
+      room.people[slot.id] = Object.assign(room.people[slot.id] || {}, slot);
+      var tile = room.tiles[slot.id] || makeTile(slot.id);
+      var tracks = [trackOf(slot.video), trackOf(slot.audio)].filter(Boolean);
+      var current = tile.video.srcObject ? tile.video.srcObject.getTracks() : [];
+      var same = current.length === tracks.length && tracks.every(function (t) {
+        return current.indexOf(t) >= 0;
+      });
+      if (!same) {
+        tile.video.srcObject = new MediaStream(tracks);
+        tile.video.play().catch(function () { tile.sound.hidden = false; });
+      }
+      tile.video.setAttribute("data-mid", slot.video);
+      updateTile(slot.id);
+    });
+    Object.keys(room.tiles).forEach(function (id) { if (!present[id]) { removeTile(id); } });
+    el("vm-alone").hidden = Object.keys(room.tiles).length > 0;
+  }
+
+  function makeTile(id) {
+    var figure = document.createElement("figure");
+    figure.className = "vm-tile";
+    var video = document.createElement("video");
+    video.autoplay = true;
+    video.playsInline = true;
+    var caption = document.createElement("figcaption");
+    var name = document.createElement("span");
+    name.className = "vm-name";
+    var flags = document.createElement("span");
+    flags.className = "vm-flags";
+    var sound = document.createElement("button");
+    sound.type = "button";
+    sound.hidden = true;
+    sound.textContent = T.sound;
+    sound.addEventListener("click", function () { video.play(); sound.hidden = true; });
+    caption.appendChild(name);
+    caption.appendChild(flags);
+    figure.appendChild(video);
+    figure.appendChild(caption);
+    figure.appendChild(sound);
+    el("vm-remotes").appendChild(figure);
+    room.tiles[id] = { figure: figure, video: video, name: name, flags: flags, sound: sound };
+    el("vm-alone").hidden = true;
+    return room.tiles[id];
+  }
+
+  function updateTile(id) {
+    var tile = room.tiles[id], person = room.people[id];
+    if (!tile || !person) { return; }
+    tile.name.textContent = person.name || "";
+    var flags = [];
+    if (person.muted) { flags.push(T.micoff); }
+    if (person.camera === false) { flags.push(T.camoff); }
+    tile.flags.textContent = flags.join(" · ");
+    tile.figure.setAttribute("data-muted", person.muted ? "true" : "false");
+    tile.figure.setAttribute("data-camera", person.camera === false ? "off" : "on");
+    tile.figure.setAttribute("aria-label", person.name + (flags.length ? " (" + flags.join(", ") + ")" : ""));
+  }
+
+  function removeTile(id) {
+    var tile = room.tiles[id];
+    if (tile) {
+      tile.figure.remove();
+      delete room.tiles[id];
+    }
+    el("vm-alone").hidden = Object.keys(room.tiles).length > 0;
+  }
+
+  // -- chat -------------------------------------------------------------------------------
+  function addChat(data) {
+    var item = document.createElement("li");
+    var head = document.createElement("span");
+    head.className = "vm-chat-from";
+    head.textContent = data.name || data.from || "";
+    var time = document.createElement("time");
+    time.setAttribute("datetime", data.time);
+    var at = new Date(data.time);
+    time.textContent = isNaN(at) ? "" : at.toLocaleTimeString("sv-SE", { hour: "2-digit", minute: "2-digit" });
+    var text = document.createElement("p");
+    text.textContent = data.text;  // text, never markup
+    item.appendChild(head);
+    item.appendChild(time);
+    item.appendChild(text);
+    el("vm-chat-messages").appendChild(item);
+    item.scrollIntoView({ block: "end" });
+  }
+
+  function addNotice(message) {
+    var item = document.createElement("li");
+    item.className = "vm-chat-notice";
+    item.textContent = message;
+    el("vm-chat-messages").appendChild(item);
+  }
+
+  el("vm-chat-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var field = el("vm-chat-text");
+    var text = field.value.trim().slice(0, 1000);
+    if (text) {
+      send({ type: "chat", text: text });
+      field.value = "";
+    }
+    field.focus();
+  });
+  el("vm-chat-text").addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      el("vm-chat-form").requestSubmit();
+    }
+  });
+
+  // -- controls ---------------------------------------------------------------------------
+  function toggle(button, kind) {
+    var track = localTrack(kind);
+    if (!track) { return; }
+    track.enabled = !track.enabled;
+    var off = !track.enabled;
+    button.setAttribute("aria-pressed", off ? "true" : "false");
+    button.title = kind === "audio" ? (off ? T.micon : T.micoffaction) : (off ? T.camon : T.camoffaction);
+    button.classList.toggle("vm-off", off);
+    if (kind === "audio") { send({ type: "muted", on: off }); } else { send({ type: "camera", on: !off }); }
+  }
+  el("vm-mic").addEventListener("click", function () { toggle(el("vm-mic"), "audio"); });
+  el("vm-cam").addEventListener("click", function () { toggle(el("vm-cam"), "video"); });
+
+  el("vm-hangup").addEventListener("click", function () {
+    var staff = root.getAttribute("data-role") === "staff";
+    if (staff && !window.confirm(T.confirmend)) { return; }
+    room.leaving = true;
+    if (staff) { send({ type: "end" }); }
+    window.setTimeout(function () {
+      stopAll();
+      document.getElementById(root.getAttribute("data-leave-form")).submit();
+    }, 150);
+  });
+
+  function stopAll() {
+    closePeer();
+    if (room.ws) { room.ws.onclose = null; room.ws.close(1000); }
+    if (room.stream) { room.stream.getTracks().forEach(function (t) { t.stop(); }); }
+  }
+
+  function ended() {
+    room.ended = true;
+    stopAll();
+    setState("ended");
+    ["vm-mic", "vm-cam", "vm-hangup"].forEach(function (id) { el(id).disabled = true; });
+    Object.keys(room.tiles).forEach(removeTile);
+  }
+
+  window.addEventListener("pagehide", function () { room.leaving = true; stopAll(); });
+
+  setState("connecting");
+  startLocalMedia().then(connect);
+})();
