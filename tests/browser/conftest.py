@@ -4,10 +4,20 @@ from factories import STAFF_PASSWORD
 from factories import add_staff
 from factories import add_student
 from factories import add_students_folder
+from factories import book
+from prorenata.videomote.notify.sms import sms_outbox
 
+import ifaddr
+import os
 import pytest
+import re
 import shutil
+import socket
+import subprocess
+import sys
+import time
 import transaction
+import urllib.request
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [
@@ -20,6 +30,9 @@ FLAGS = [
     "--disable-sync",
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
+    # WebRTC on a loopback-only host (the room tests run in a network namespace):
+    "--allow-loopback-in-peer-connection",
+    "--autoplay-policy=no-user-gesture-required",
 ]
 STAFF = ("sara", "Sara Skolsköterska", STAFF_PASSWORD)
 
@@ -66,3 +79,139 @@ def staff_page(chromium, journal):
     page.wait_for_load_state()
     yield page
     context.close()
+
+
+@pytest.fixture
+def invitation(journal, smtp_sink):
+    """A meeting starting in ten minutes; returns the e-mail's link and code."""
+    meeting = book(journal["alva"], 10, "guardian", "Uppföljande samtal", organiser="sara")
+    (message,) = smtp_sink.wait_for(1)
+    text = message.get_body(("plain",)).get_content()
+    return {
+        "meeting": meeting,
+        "link": re.search(r"Gå till videomöte: (\S+)", text).group(1),
+        "code": re.search(r"möteskoden: (\S+)", text).group(1),
+    }
+
+
+def _latest_sms(portal) -> str:
+    for _ in range(50):
+        transaction.begin()
+        box = list(sms_outbox(portal))
+        if box:
+            return box[-1]["text"]
+        time.sleep(0.1)
+    raise AssertionError("no SMS in the outbox")
+
+
+@pytest.fixture
+def participant(chromium):
+    context = chromium.new_context(locale="sv-SE")
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    yield page
+    context.close()
+
+
+def _sign_in_with_sms(page, portal):
+    page.get_by_text("070-*** **02").wait_for()  # the guardian's number, masked
+    page.get_by_role("button", name="Skicka engångskod via SMS").click()
+    page.get_by_text("Vi har skickat en engångskod till 070-*** **02.").wait_for()
+    sms = _latest_sms(portal)
+    assert re.fullmatch(r"Din inloggningskod till Prorenata Videomöte är \d{6}", sms)
+    page.get_by_label("Engångskod från SMS").fill(sms[-6:])
+    page.get_by_role("button", name="Fortsätt").click()
+
+
+@pytest.fixture
+def latest_sms():
+    return _latest_sms
+
+
+@pytest.fixture
+def sign_in_with_sms():
+    return _sign_in_with_sms
+
+
+# -- the room: a real media server, only inside a network namespace ----------------------
+def _loopback_only() -> bool:
+    for adapter in ifaddr.get_adapters():
+        for ip in adapter.ips:
+            address = ip.ip if isinstance(ip.ip, str) else ip.ip[0]
+            if not (address.startswith("127.") or address == "::1"):
+                return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def network_namespace():
+    """WebRTC tests may only talk over loopback: ``make test`` runs in a namespace."""
+    if not _loopback_only():
+        reason = (
+            "WebRTC browser tests run only where loopback is the only network "
+            "(make test starts a network namespace with unshare -n)"
+        )
+        if os.environ.get("VIDEOMOTE_REQUIRE_NETNS"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+class MediaServer:
+    """``videomote-media`` in a process of its own, on 127.0.0.1, restartable."""
+
+    def __init__(self, secret: str, log_path):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.secret = secret
+        self.log_path = log_path
+        self.process = None
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def start(self) -> None:
+        env = dict(
+            os.environ,
+            VIDEOMOTE_MEDIA_SECRET=self.secret,
+            VIDEOMOTE_MEDIA_ICE_ADDRESSES="127.0.0.1",
+        )
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "prorenata.videomote.media.server", "--port", str(self.port)],
+            env=env,
+            stdout=open(self.log_path, "ab"),  # noqa: SIM115 - closed with the process
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"media server did not start, see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+            self.process = None
+
+
+@pytest.fixture
+def media_server(network_namespace, mail_portal, monkeypatch, tmp_path):
+    from plone import api
+
+    secret = "media-secret-for-room-tests"
+    monkeypatch.setenv("VIDEOMOTE_MEDIA_SECRET", secret)
+    server = MediaServer(secret, tmp_path / "media.log")
+    server.start()
+    api.portal.set_registry_record("prorenata.videomote.media_server_url", server.url)
+    transaction.commit()
+    yield server
+    server.stop()

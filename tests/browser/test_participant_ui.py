@@ -1,66 +1,20 @@
 """A guardian signs in with the invitation link or the meeting code and an SMS code."""
 
-from factories import book
-from prorenata.videomote.notify.sms import sms_outbox
-
 import pytest
 import re
 import requests
 import time
-import transaction
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def invitation(journal, smtp_sink):
-    """A meeting starting in ten minutes; returns the e-mail's link and code."""
-    meeting = book(journal["alva"], 10, "guardian", "Uppföljande samtal", organiser="sara")
-    (message,) = smtp_sink.wait_for(1)
-    text = message.get_body(("plain",)).get_content()
-    return {
-        "meeting": meeting,
-        "link": re.search(r"Gå till videomöte: (\S+)", text).group(1),
-        "code": re.search(r"möteskoden: (\S+)", text).group(1),
-    }
-
-
-def _latest_sms(portal) -> str:
-    for _ in range(50):
-        transaction.begin()
-        box = list(sms_outbox(portal))
-        if box:
-            return box[-1]["text"]
-        time.sleep(0.1)
-    raise AssertionError("no SMS in the outbox")
-
-
-@pytest.fixture
-def participant(chromium):
-    context = chromium.new_context(locale="sv-SE")
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    yield page
-    context.close()
-
-
-def _sign_in_with_sms(page, portal):
-    page.get_by_text("070-*** **02").wait_for()  # the guardian's number, masked
-    page.get_by_role("button", name="Skicka engångskod via SMS").click()
-    page.get_by_text("Vi har skickat en engångskod till 070-*** **02.").wait_for()
-    sms = _latest_sms(portal)
-    assert re.fullmatch(r"Din inloggningskod till Prorenata Videomöte är \d{6}", sms)
-    page.get_by_label("Engångskod från SMS").fill(sms[-6:])
-    page.get_by_role("button", name="Fortsätt").click()
-
-
 def test_link_path_to_waiting_room_and_join_when_staff_start(
-    participant, invitation, journal, mail_portal
+    participant, invitation, journal, mail_portal, sign_in_with_sms
 ):
     page = participant
     page.goto(invitation["link"])
     assert "#" not in page.url  # the token leaves the address bar at once
-    _sign_in_with_sms(page, mail_portal)
+    sign_in_with_sms(page, mail_portal)
     page.get_by_role("heading", name="Uppföljande samtal").wait_for()
     join = page.get_by_role("button", name="Gå med nu")
     assert join.get_attribute("aria-disabled") == "true"
@@ -81,7 +35,7 @@ def test_link_path_to_waiting_room_and_join_when_staff_start(
     page.wait_for_function("document.getElementById('vm-self').srcObject !== null")
 
 
-def test_code_page_path_and_wrong_code(participant, invitation, journal, mail_portal):
+def test_code_page_path_and_wrong_code(participant, invitation, journal, mail_portal, latest_sms):
     page = participant
     page.goto(f"{journal['url']}/videomote")
     page.get_by_label("Möteskod").fill("AAAA-BBBB-CCCC")
@@ -90,7 +44,7 @@ def test_code_page_path_and_wrong_code(participant, invitation, journal, mail_po
     page.get_by_label("Möteskod").fill(invitation["code"].lower().replace("-", " "))
     page.get_by_role("button", name="Fortsätt").click()
     page.get_by_role("button", name="Skicka engångskod via SMS").click()
-    sms = _latest_sms(mail_portal)
+    sms = latest_sms(mail_portal)
     wrong = f"{(int(sms[-6:]) + 1) % 1_000_000:06d}"
     page.get_by_label("Engångskod från SMS").fill(wrong)
     page.get_by_role("button", name="Fortsätt").click()

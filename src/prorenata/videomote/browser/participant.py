@@ -50,7 +50,7 @@ SMS_TEXT = "Din inloggningskod till Prorenata Videomöte är {code}"
 # Per client address: code page and sign-in posts together.
 PAGE_LIMIT = SlidingWindow(limit=60, seconds=600)
 
-STEPS = {"logga-in", "vantrum", "status", "rum", "lamna"}
+STEPS = {"logga-in", "vantrum", "status", "rum", "rum-token", "lamna"}
 
 
 def now_utc() -> datetime:

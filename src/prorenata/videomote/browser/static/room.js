@@ -82,6 +82,7 @@
   function handle(data) {
     switch (data.type) {
       case "welcome":
+        Object.keys(room.tiles).forEach(removeTile);  // the server says anew who is here
         room.people = {};
         (data.people || []).forEach(function (p) { room.people[p.id] = p; });
         negotiate(data.iceServers || []);
@@ -246,6 +247,7 @@
         tile.video.play().catch(function () { tile.sound.hidden = false; });
       }
       tile.video.setAttribute("data-mid", slot.video);
+      tile.video.setAttribute("data-audio-mid", slot.audio);
       updateTile(slot.id);
     });
     Object.keys(room.tiles).forEach(function (id) { if (!present[id]) { removeTile(id); } });

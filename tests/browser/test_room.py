@@ -1,0 +1,208 @@
+"""The room with real browsers: Chromium pages through the real media server (aiortc).
+
+Runs only inside a loopback-only network namespace (``make test`` makes one), so no
+WebRTC traffic reaches anything but 127.0.0.1. Each page must *decode* the others' video
+(``getStats`` framesDecoded) and receive audio energy, not merely connect.
+"""
+
+from factories import STAFF_PASSWORD
+from factories import add_staff
+from prorenata.videomote.notify.sms import sms_outbox
+
+import pytest
+import re
+import time
+import transaction
+
+pytestmark = pytest.mark.slow
+
+MEDIA = """async () => {
+  const room = window.videomoteRoom;
+  const out = {state: document.getElementById("vm-state").dataset.state, stats: {}, tiles: []};
+  if (!room) { return out; }
+  if (room.pc) {
+    (await room.pc.getStats()).forEach((s) => {
+      if (s.type === "inbound-rtp") {
+        out.stats[s.mid] = {frames: s.framesDecoded || 0, energy: s.totalAudioEnergy || 0};
+      }
+    });
+  }
+  document.querySelectorAll(".vm-tile").forEach((figure) => {
+    const video = figure.querySelector("video");
+    out.tiles.push({
+      name: figure.querySelector(".vm-name").textContent,
+      flags: figure.querySelector(".vm-flags").textContent,
+      video: video.dataset.mid, audio: video.dataset.audioMid, width: video.videoWidth,
+    });
+  });
+  return out;
+}"""
+
+
+def media(page) -> dict:
+    return page.evaluate(MEDIA)
+
+
+def wait_for(page, check, seconds: float = 20, what: str = ""):
+    """Poll the page's media state until ``check(state)`` holds (bounded)."""
+    deadline = time.monotonic() + seconds
+    state = media(page)
+    while time.monotonic() < deadline:
+        state = media(page)
+        if check(state):
+            return state
+        page.wait_for_timeout(250)
+    raise AssertionError(f"{what or 'condition'} not met within {seconds} s: {state}")
+
+
+def sees(names):
+    """Decodes video with a picture, and hears audio, from each of ``names``."""
+
+    def check(state):
+        tiles = {tile["name"]: tile for tile in state["tiles"]}
+        for name in names:
+            tile = tiles.get(name)
+            if tile is None or tile["width"] == 0:
+                return False
+            video = state["stats"].get(tile["video"], {})
+            audio = state["stats"].get(tile["audio"], {})
+            if video.get("frames", 0) < 5 or audio.get("energy", 0) <= 0:
+                return False
+        return True
+
+    return check
+
+
+def open_staff_room(page, meeting):
+    page.goto(f"{meeting.absolute_url()}/@@videomote-rum")
+    page.get_by_role("region", name="Videomöte").wait_for()
+
+
+def enter_as_invitee(page, invitation, portal, sign_in_with_sms):
+    page.goto(invitation["link"])
+    sign_in_with_sms(page, portal)
+    join = page.get_by_role("button", name="Gå med nu")
+    page.wait_for_function(
+        "document.getElementById('pv-join').getAttribute('aria-disabled') === 'false'"
+    )
+    join.click()
+    page.wait_for_url(re.compile(r"/videomote/rum$"))
+
+
+@pytest.fixture
+def colleague_page(chromium, journal):
+    """A second staff member with access to the student (an interpreter, say)."""
+    from plone import api
+
+    from ZODB.POSException import ConflictError
+
+    for _ in range(5):  # the server's threads may be writing (log-ins) at the same time
+        try:
+            transaction.begin()
+            add_staff("tove", "Tove Tolk", access_to=api.portal.get()["elever"])
+            transaction.commit()
+            break
+        except ConflictError:
+            transaction.abort()
+            time.sleep(0.2)
+    context = chromium.new_context(locale="sv-SE", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    page.goto(f"{journal['url']}/login")
+    page.get_by_label("Användarnamn").fill("tove")
+    page.get_by_label("Lösenord").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="Logga in").click()
+    page.wait_for_load_state()
+    yield page
+    context.close()
+
+
+def test_staff_and_guardian_see_hear_chat_mute_and_hang_up(
+    staff_page, participant, invitation, media_server, mail_portal, sign_in_with_sms
+):
+    staff, guardian = staff_page, participant
+    open_staff_room(staff, invitation["meeting"])
+    enter_as_invitee(guardian, invitation, mail_portal, sign_in_with_sms)
+
+    wait_for(staff, sees(["Anna Andersson"]), what="staff decodes the guardian")
+    wait_for(guardian, sees(["Sara Skolsköterska"]), what="guardian decodes staff")
+    assert media(guardian)["state"] == "connected"
+    guardian.get_by_text("Ansluten").wait_for()
+
+    # Chat both ways, shown as text with sender and time.
+    guardian.get_by_label("Skriv ett meddelande").fill("Hej! <b>Syns jag?</b>")
+    guardian.get_by_label("Skriv ett meddelande").press("Enter")
+    line = staff.locator(".vm-chat-messages li", has_text="<b>Syns jag?</b>")
+    line.wait_for()
+    assert line.locator(".vm-chat-from").text_content() == "Anna Andersson"
+    assert re.fullmatch(r"\d\d:\d\d", line.locator("time").text_content())
+    assert staff.locator(".vm-chat-messages b").count() == 0
+    staff.get_by_label("Skriv ett meddelande").fill("Ja, tydligt.")
+    staff.get_by_role("button", name="Skicka").click()
+    guardian.locator(".vm-chat-messages li", has_text="Ja, tydligt.").wait_for()
+
+    # Microphone and camera off: the other side is told.
+    guardian.get_by_role("button", name="Mikrofon").click()
+    guardian.get_by_role("button", name="Kamera").click()
+    assert guardian.get_by_role("button", name="Mikrofon").get_attribute("aria-pressed") == "true"
+    wait_for(
+        staff,
+        lambda s: s["tiles"] and s["tiles"][0]["flags"] == "mikrofon av · kamera av",
+        what="mute and camera-off shown",
+    )
+
+    # The guardian hangs up: the page says so, staff see them leave.
+    guardian.get_by_role("button", name="Lämna mötet").click()
+    guardian.get_by_text("Du har lämnat mötet. Du kan stänga webbläsarfönstret.").wait_for()
+    staff.locator(".vm-chat-notice", has_text="Anna Andersson lämnade mötet.").wait_for()
+    wait_for(staff, lambda s: not s["tiles"], what="the guardian's tile removed")
+
+
+def test_three_people_each_decode_the_other_two_and_staff_ending_closes_the_room(
+    staff_page,
+    colleague_page,
+    participant,
+    invitation,
+    media_server,
+    mail_portal,
+    sign_in_with_sms,
+):
+    staff, colleague, guardian = staff_page, colleague_page, participant
+    open_staff_room(staff, invitation["meeting"])
+    open_staff_room(colleague, invitation["meeting"])
+    enter_as_invitee(guardian, invitation, mail_portal, sign_in_with_sms)
+
+    wait_for(staff, sees(["Tove Tolk", "Anna Andersson"]), what="staff decodes two")
+    wait_for(colleague, sees(["Sara Skolsköterska", "Anna Andersson"]), what="colleague")
+    wait_for(guardian, sees(["Sara Skolsköterska", "Tove Tolk"]), what="guardian")
+
+    staff.once("dialog", lambda dialog: dialog.accept())
+    staff.get_by_role("button", name="Avsluta mötet").click()
+    staff.wait_for_url(re.compile(r"/mote-[^/]+$"))
+    for page in (guardian, colleague):
+        page.get_by_text("Mötet är avslutat").wait_for()
+        assert page.get_by_role("button", name="Mikrofon").is_disabled()
+    transaction.begin()
+    assert invitation["meeting"].state == "ended"
+
+
+def test_both_come_back_after_the_media_server_restarts_without_a_new_sms(
+    staff_page, participant, invitation, media_server, mail_portal, sign_in_with_sms
+):
+    staff, guardian = staff_page, participant
+    open_staff_room(staff, invitation["meeting"])
+    enter_as_invitee(guardian, invitation, mail_portal, sign_in_with_sms)
+    wait_for(staff, sees(["Anna Andersson"]), what="connected before the restart")
+    transaction.begin()
+    sms_before = len(list(sms_outbox(mail_portal)))
+
+    media_server.stop()
+    for page in (staff, guardian):
+        wait_for(page, lambda s: s["state"] in ("reconnecting", "unstable"), what="drop seen")
+    media_server.start()
+
+    for page, other in ((staff, "Anna Andersson"), (guardian, "Sara Skolsköterska")):
+        wait_for(page, sees([other]), seconds=40, what=f"back and decoding {other}")
+        assert media(page)["state"] == "connected"
+    transaction.begin()
+    assert len(list(sms_outbox(mail_portal))) == sms_before
