@@ -28,9 +28,9 @@ install: $(VENV)/.installed system-packages ## Create .venv and install everythi
 
 .PHONY: system-packages
 system-packages: ## Debian packages the tests and the room need (Chromium, msgfmt)
-	@if ! command -v chromium >/dev/null || ! command -v msgfmt >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium gettext; \
-	  else echo "Please install: chromium gettext (apt)"; fi; \
+	@if ! command -v chromium >/dev/null || ! command -v msgfmt >/dev/null || ! command -v ip >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium gettext iproute2; \
+	  else echo "Please install: chromium gettext iproute2 (apt)"; fi; \
 	fi
 
 $(INSTANCE)/etc/zope.conf: etc/zope.conf.in etc/zope.ini.in etc/site.zcml scripts/make_instance.py
@@ -48,12 +48,12 @@ run: site ## Install, create the demo site if missing and serve it (Ctrl-C stops
 	VIDEOMOTE_MAIL_PORT=$(MAIL_PORT) $(BIN)/python scripts/run.py --instance $(INSTANCE) --port $(PORT)
 
 .PHONY: test
-test: $(VENV)/.installed ## Run the whole test suite
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+test: $(VENV)/.installed ## Run the whole test suite (in a loopback-only network namespace)
+	scripts/in_netns.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 .PHONY: test-fast
 test-fast: $(VENV)/.installed ## Run the suite without slow browser/media tests
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	scripts/in_netns.sh $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 .PHONY: lint
 lint: $(VENV)/.installed ## ruff + zpretty checks

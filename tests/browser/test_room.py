@@ -93,7 +93,6 @@ def enter_as_invitee(page, invitation, portal, sign_in_with_sms):
 def colleague_page(chromium, journal):
     """A second staff member with access to the student (an interpreter, say)."""
     from plone import api
-
     from ZODB.POSException import ConflictError
 
     for _ in range(5):  # the server's threads may be writing (log-ins) at the same time

@@ -3,54 +3,25 @@
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
+from mediaserver import run_server
 from prorenata.videomote.access.jointoken import issue_join_token
 from prorenata.videomote.media.server import CLOSE_BAD_TOKEN
 from prorenata.videomote.media.server import CLOSE_ENDED
 from prorenata.videomote.media.server import CLOSE_FLOOD
 from prorenata.videomote.media.server import CLOSE_PROTOCOL
 from prorenata.videomote.media.server import CLOSE_ROOM_FULL
-from prorenata.videomote.media.server import make_app
 
 import aiohttp
-import asyncio
 import json
 import subprocess
 import sys
-import threading
 
 SECRET = b"media-secret-for-tests"
 MEETING = "meeting-uid-1"
 
 
 def run(scenario):
-    """Run ``scenario(url)`` against a fresh server on 127.0.0.1 (bounded in time)."""
-
-    async def main():
-        runner = aiohttp.web.AppRunner(make_app(SECRET))
-        await runner.setup()
-        site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]
-        try:
-            async with aiohttp.ClientSession() as session:
-                await asyncio.wait_for(scenario(session, f"ws://127.0.0.1:{port}/ws"), 20)
-        finally:
-            await runner.cleanup()
-
-    # A thread of its own: Playwright's session keeps an event loop in the main thread.
-    errors = []
-
-    def target():
-        try:
-            asyncio.run(main())
-        except BaseException as error:  # re-raised in the test's thread
-            errors.append(error)
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join(60)
-    if errors:
-        raise errors[0]
+    run_server(scenario, SECRET)
 
 
 async def join(session, url, role="participant", name="Anna", meeting=MEETING, token=None):

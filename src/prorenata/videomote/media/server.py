@@ -317,6 +317,8 @@ async def answer(app: web.Application, room: Room, person: Person, sdp: str) -> 
             transceiver.direction = "sendrecv"
         forwarding.on_keyframe_request(video.sender, slot.video.request_keyframe)
         person.slots.append(slot)
+    if not person.slots:
+        raise ValueError("the offer has no audio and video to exchange")
     forwarding.use_host_addresses(
         pc, list(config.ice_addresses), config.announced_address, config.udp_ports
     )

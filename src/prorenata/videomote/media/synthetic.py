@@ -132,6 +132,7 @@ class SyntheticPeer:
         self.joined_at: float | None = None
         self.slots: list[dict] = []
         self.events: list[dict] = []
+        self.keyframe_requests = 0
         self.pc: RTCPeerConnection | None = None
         self.socket = None
         self._session: aiohttp.ClientSession | None = None
@@ -172,6 +173,7 @@ class SyntheticPeer:
         await asyncio.wait_for(self.answered.wait(), timeout)
 
     def _keyframe_requested(self) -> None:
+        self.keyframe_requests += 1
         for transceiver in self.pc.getTransceivers():
             track = transceiver.sender.track
             if isinstance(track, ReplayTrack):
@@ -206,6 +208,13 @@ class SyntheticPeer:
 
     def total_frames(self) -> int:
         return sum(self.frames.values())
+
+    def frames_from(self, name: str) -> int:
+        """Video frames received in the slot that currently shows ``name``."""
+        return sum(self.frames.get(s["video"], 0) for s in self.slots if s["name"] == name)
+
+    def receiver_of(self, mid: str):
+        return next(t.receiver for t in self.pc.getTransceivers() if t.mid == mid)
 
     async def send(self, message: dict) -> None:
         await self.socket.send_json(message)

@@ -1,0 +1,155 @@
+"""Media through the real server: synthetic aiortc peers on 127.0.0.1 (DTLS-SRTP, VP8, Opus).
+
+Publishers send a clip encoded once, with their send time after each frame's data; a
+re-encoding server would lose those bytes, a forwarding one hands them on unchanged.
+"""
+
+from mediaserver import run_server
+from prorenata.videomote.access.jointoken import issue_join_token
+from prorenata.videomote.media import forwarding
+from prorenata.videomote.media.config import MediaConfig
+from prorenata.videomote.media.synthetic import SyntheticPeer
+from prorenata.videomote.media.synthetic import encoded_clip
+
+import asyncio
+import pytest
+import re
+import time
+
+pytestmark = pytest.mark.slow
+
+SECRET = b"media-secret-for-tests"
+MEETING = "meeting-uid-media"
+CLIP = encoded_clip(30)
+
+
+def peer(url, name, role="participant", clip=CLIP):
+    person = SyntheticPeer(url, MEETING, issue_join_token(MEETING, role, name, SECRET), clip)
+    person.name = name
+    return person
+
+
+async def until(condition, seconds=10, what="condition"):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{what} not met within {seconds} s")
+
+
+def test_three_people_receive_each_others_frames_forwarded_unchanged():
+    async def scenario(session, url):
+        people = [peer(url, "Sara", "staff"), peer(url, "Anna"), peer(url, "Tove", "staff")]
+        for person in people:
+            await person.join()
+        for person in people:
+            others = [p for p in ("Sara", "Anna", "Tove") if p != person.name]
+            await until(
+                lambda person=person, others=others: all(
+                    person.frames_from(name) >= 20 for name in others
+                ),
+                what=f"{person.name} receives video from {others}",
+            )
+            assert sum(person.audio_packets.values()) > 20
+        # The send time after the VP8 data arrived with every frame: nothing was re-encoded.
+        for person in people:
+            assert len(person.latencies) >= person.total_frames() - 2
+            assert sorted(person.latencies)[len(person.latencies) // 2] < 50
+        for person in people:
+            await person.leave()
+
+    run_server(scenario, SECRET)
+
+
+def test_reencode_mode_decodes_and_encodes_again():
+    async def scenario(session, url):
+        sara, anna = peer(url, "Sara", "staff"), peer(url, "Anna")
+        await sara.join()
+        await anna.join()
+        await until(lambda: anna.frames_from("Sara") >= 10, what="frames in re-encode mode")
+        assert anna.latencies == []  # the bytes after the VP8 data did not survive
+        await sara.leave()
+        await anna.leave()
+
+    run_server(
+        scenario, SECRET, MediaConfig(ice_addresses=("127.0.0.1",), mode="reencode"), seconds=40
+    )
+
+
+def test_someone_who_leaves_and_comes_back_is_seen_again():
+    async def scenario(session, url):
+        sara, anna = peer(url, "Sara", "staff"), peer(url, "Anna")
+        await sara.join()
+        await anna.join()
+        await until(lambda: sara.frames_from("Anna") >= 10, what="first time")
+        await anna.leave()
+        await until(lambda: sara.slots == [], what="the slot emptied")
+        before = sara.total_frames()
+        again = peer(url, "Anna")
+        await again.join()
+        await until(lambda: sara.total_frames() >= before + 10, what="frames after rejoining")
+        assert [s["name"] for s in sara.slots] == ["Anna"]
+        await sara.leave()
+        await again.leave()
+
+    run_server(scenario, SECRET)
+
+
+def test_a_new_viewer_and_a_viewers_picture_loss_get_a_keyframe_from_the_publisher():
+    async def scenario(session, url):
+        sara = peer(url, "Sara", "staff")
+        await sara.join()
+        await asyncio.sleep(1.5)  # the clip's keyframe is long gone when Anna arrives
+        anna = peer(url, "Anna", clip=None)
+        await anna.join()
+        await until(lambda: anna.frames_from("Sara") >= 5, what="Anna's first frames")
+        assert sara.keyframe_requests >= 1
+        requests = sara.keyframe_requests
+        await asyncio.sleep(0.6)  # keyframe requests are limited to two a second
+        slot = anna.slots[0]
+        await forwarding.request_keyframe(anna.receiver_of(slot["video"]))
+        await until(lambda: sara.keyframe_requests > requests, what="PLI forwarded")
+        await sara.leave()
+        await anna.leave()
+
+    run_server(scenario, SECRET)
+
+
+def test_a_malformed_offer_is_refused_and_the_room_keeps_running():
+    async def scenario(session, url):
+        socket = await session.ws_connect(url)
+        token = issue_join_token(MEETING, "participant", "Eve", SECRET)
+        await socket.send_json({"type": "join", "meeting": MEETING, "token": token})
+        await socket.receive_json(timeout=5)  # welcome
+        await socket.send_json({"type": "offer", "sdp": "v=0\r\nnonsense"})
+        assert (await socket.receive_json(timeout=5)) == {"type": "error", "reason": "bad offer"}
+        sara, anna = peer(url, "Sara", "staff"), peer(url, "Anna")
+        await sara.join()
+        await anna.join()
+        await until(lambda: anna.frames_from("Sara") >= 5, what="media for the others")
+        await socket.send_json({"type": "chat", "text": "still here"})
+        await until(lambda: any(e.get("text") == "still here" for e in sara.events), what="chat")
+        await socket.close()
+        await sara.leave()
+        await anna.leave()
+
+    run_server(scenario, SECRET)
+
+
+def test_candidates_use_the_configured_ports_and_announced_address():
+    async def scenario(session, url):
+        sara = peer(url, "Sara", "staff")
+        await sara.join()
+        answer = next(e["sdp"] for e in sara.events if e["type"] == "answer")
+        candidates = re.findall(r"a=candidate:\S+ \d+ udp \d+ (\S+) (\d+) typ host", answer)
+        assert candidates, answer
+        for address, port in candidates:
+            assert address == "127.0.0.2"
+            assert 50100 <= int(port) <= 50110
+        await sara.leave()
+
+    config = MediaConfig(
+        ice_addresses=("127.0.0.1",), announced_address="127.0.0.2", udp_ports=(50100, 50110)
+    )
+    run_server(scenario, SECRET, config)

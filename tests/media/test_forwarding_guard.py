@@ -1,0 +1,121 @@
+"""Fails loudly when the aiortc/aioice internals that forwarding.py relies on change.
+
+Forwarding without re-encoding reaches into private parts of aiortc 1.16. An upgrade that
+renames or reshapes any of them must stop here, not in a room full of people.
+"""
+
+from aioice import Connection
+from aiortc import RTCPeerConnection
+from aiortc import RTCRtpReceiver
+from aiortc import RTCRtpSender
+from aiortc import rtcrtpreceiver
+from aiortc.jitterbuffer import JitterBuffer
+from aiortc.rtp import RtpPacket
+from importlib.metadata import version
+from prorenata.videomote.media import forwarding
+
+import asyncio
+import inspect
+import pytest
+
+
+def test_aiortc_is_the_version_forwarding_was_written_for():
+    assert version("aiortc") == forwarding.AIORTC_VERSION, (
+        "aiortc changed: review media/forwarding.py against the new release, then update "
+        "AIORTC_VERSION"
+    )
+
+
+def test_receiver_internals_used_by_the_tap_exist():
+    source = inspect.getsource(rtcrtpreceiver.RTCRtpReceiver)
+    # The decoder queue is created in __init__, read when the decoder thread starts and
+    # fed one (codec, JitterFrame) per complete frame.
+    assert "self.__decoder_queue: queue.Queue = queue.Queue()" in source
+    assert "self.__decoder_queue.put((codec, encoded_frame))" in source
+    assert "target=decoder_worker" in source
+    assert "self.__decoder_queue,\n                    self._track._queue," in source
+    assert "pli_flag, encoded_frame = self.__jitter_buffer.add(packet)" in source
+    assert forwarding.decoder_worker_is_stock()
+    worker = inspect.signature(rtcrtpreceiver.decoder_worker)
+    assert list(worker.parameters) == ["loop", "input_q", "output_q", "decode_error"]
+    assert "task = input_q.get()" in inspect.getsource(rtcrtpreceiver.decoder_worker)
+    assert callable(RTCRtpReceiver._send_rtcp_pli)
+    assert "getSynchronizationSources" in dir(RTCRtpReceiver)
+
+
+def test_receiver_private_attributes_exist_on_a_real_receiver():
+    async def check():
+        pc = RTCPeerConnection()
+        transceiver = pc.addTransceiver("video", direction="recvonly")
+        receiver = transceiver.receiver
+        for name in (
+            forwarding._RECEIVER_QUEUE,
+            forwarding._RECEIVER_STARTED,
+            forwarding._RECEIVER_JITTER_BUFFER,
+            forwarding._RECEIVER_KIND,
+        ):
+            assert hasattr(receiver, name), name
+        assert getattr(receiver, forwarding._RECEIVER_KIND) == "video"
+        assert isinstance(getattr(receiver, forwarding._RECEIVER_JITTER_BUFFER), JitterBuffer)
+        forwarding.tap_receiver(receiver, lambda packet, keyframe: None)
+        assert isinstance(getattr(receiver, forwarding._RECEIVER_QUEUE), forwarding.EncodedFrameTap)
+        # Codec list of a transceiver, reordered by prefer_codec.
+        assert isinstance(transceiver._codecs, list)
+        await pc.close()
+
+    asyncio.run(check())
+
+
+def test_sender_keyframe_hook_and_packet_path_exist():
+    source = inspect.getsource(RTCRtpSender)
+    assert "self._send_keyframe()" in source  # PLI and FIR handling calls it
+    assert "payloads, timestamp = self.__encoder.pack(data)" in source  # av.Packet path
+    assert callable(RTCRtpSender._send_keyframe)
+
+
+def test_jitter_buffer_internals_exist():
+    buffer = JitterBuffer(capacity=16, is_video=True)
+    for name in ("_packets", "_origin", "_capacity", "_is_video", "remove", "capacity"):
+        assert hasattr(buffer, name), name
+    assert list(inspect.signature(JitterBuffer._remove_frame).parameters) == [
+        "self",
+        "sequence_number",
+    ]
+
+
+def test_forwarding_jitter_buffer_hands_a_frame_on_at_its_marker():
+    buffer = forwarding.ForwardingJitterBuffer(capacity=16, is_video=True)
+    frames = []
+    for seq, marker, data in ((10, 0, b"a"), (11, 0, b"b"), (12, 1, b"c")):
+        packet = RtpPacket(sequence_number=seq, timestamp=900, marker=marker)
+        packet._data = data
+        frames.append(buffer.add(packet)[1])
+    assert frames[:2] == [None, None]
+    assert frames[2].data == b"abc" and frames[2].timestamp == 900
+
+
+def test_aioice_internals_used_for_host_addresses_exist():
+    connection = Connection(ice_controlling=False)
+    for name in (
+        "_local_candidates_start",
+        "_local_candidates_end",
+        "_local_candidates",
+        "_components",
+        "_protocols",
+        "_use_ipv4",
+        "_use_ipv6",
+        "gather_candidates",
+    ):
+        assert hasattr(connection, name), name
+    parameters = inspect.signature(connection.get_component_candidates).parameters
+    assert list(parameters)[:2] == ["component", "addresses"]
+    gatherer_source = inspect.getsource(RTCPeerConnection)
+    assert "iceGatherer.gather()" in gatherer_source
+
+
+@pytest.mark.parametrize(
+    "data, keyframe",
+    [(b"\x10\x02\x00\x9d\x01\x2a", True), (b"\x11\x02\x00", False), (b"", False)],
+)
+def test_vp8_keyframes_are_recognised_by_the_frame_tag(data, keyframe):
+    assert forwarding.is_vp8_keyframe(data) is keyframe
