@@ -197,3 +197,43 @@ def test_staff_ending_the_meeting_ends_it_for_the_waiting_participant(
     transaction.begin()
     actions = [e.action for e in audit_log(mail_portal).query(meeting_uid=meeting.UID())]
     assert {"staff_opened", "started", "ended", "left"} <= set(actions)
+
+
+def test_room_pages_get_fresh_join_tokens_while_the_meeting_runs_and_not_after(
+    mail_portal, patient, smtp_sink
+):
+    from prorenata.videomote.access.jointoken import media_secret
+    from prorenata.videomote.access.jointoken import verify_join_token
+    from prorenata.videomote.access.keys import secret_key
+
+    meeting = _book(mail_portal, patient)
+    browser = _entered(mail_portal, _code(smtp_sink))
+    _sms(browser, mail_portal)
+    _try(browser, mail_portal, _last_sms(mail_portal))
+    token_url = f"{mail_portal.absolute_url()}/videomote/rum-token"
+    assert browser.post(token_url).status_code == 409  # not started yet
+    assert requests.post(token_url).status_code == 401  # no session
+    staff = requests.Session()
+    staff.auth = (SITE_OWNER_NAME, SITE_OWNER_PASSWORD)
+    room = f"{meeting.absolute_url()}/@@videomote-rum"
+    page = staff.get(room)
+    csrf = re.search(r'data-csrf="([^"]+)"', page.text).group(1)
+    assert browser.get(token_url).status_code == 401  # POST only
+
+    transaction.begin()
+    key = media_secret(secret_key(mail_portal))
+    participant = browser.post(token_url).json()["token"]
+    claims = verify_join_token(participant, key, meeting.UID())
+    assert (claims["r"], claims["n"]) == ("participant", "Alva")
+    staff_url = f"{meeting.absolute_url()}/@@videomote-rum-token"
+    assert staff.post(staff_url).status_code == 403  # no CSRF token
+    fresh = staff.post(staff_url, headers={"X-CSRF-TOKEN": csrf}).json()["token"]
+    assert verify_join_token(fresh, key, meeting.UID())["r"] == "staff"
+
+    authenticator = re.search(r'name="_authenticator"[^>]*value="([^"]+)"', page.text)
+    staff.post(room, data={"avsluta": "1", "_authenticator": authenticator.group(1)})
+    assert browser.post(token_url).status_code == 409
+    assert staff.post(staff_url, headers={"X-CSRF-TOKEN": csrf}).status_code == 409
+    transaction.begin()
+    actions = [e.action for e in audit_log(mail_portal).query(meeting_uid=meeting.UID())]
+    assert actions.count("reconnected") == 2
