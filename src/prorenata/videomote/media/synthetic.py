@@ -121,9 +121,12 @@ class SilenceTrack(MediaStreamTrack):
 class SyntheticPeer:
     """One person in a room: joins, publishes the clip, counts what arrives per slot."""
 
-    def __init__(self, url: str, meeting: str, token: str, clip=None, slots: int = 3):
+    def __init__(
+        self, url: str, meeting: str, token: str, clip=None, slots: int = 3, audio: bool = True
+    ):
         self.url, self.meeting, self.token = url, meeting, token
         self.clip = clip
+        self.audio = audio
         self.slot_count = slots
         self.frames: dict[str, int] = {}  # mid -> encoded video frames received
         self.audio_packets: dict[str, int] = {}
@@ -151,7 +154,10 @@ class SyntheticPeer:
             ReplayTrack(self.clip) if self.clip else "video",
             direction="sendrecv" if self.clip else "recvonly",
         )
-        pc.addTransceiver(SilenceTrack(), direction="sendrecv")
+        pc.addTransceiver(
+            SilenceTrack() if self.audio else "audio",
+            direction="sendrecv" if self.audio else "recvonly",
+        )
         for _ in range(self.slot_count - 1):
             pc.addTransceiver("video", direction="recvonly")
             pc.addTransceiver("audio", direction="recvonly")

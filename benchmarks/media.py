@@ -1,0 +1,327 @@
+"""The media server under load: forwarding versus aiortc's stock re-encoding.
+
+No Plone: the server (``videomote-media``) runs in a process of its own on 127.0.0.1 and
+its CPU time is read from /proc. Synthetic aiortc peers (``media/synthetic.py``) run in
+two worker processes: publishers replay 640×480 VP8 frames encoded once up front (30 fps,
+≈500 kbit/s), receivers count and timestamp frames without decoding them, so the load
+measured is the server's. In the same run:
+
+1. CPU per forwarded video stream in a three-person room (6 streams), forwarding and
+   re-encoding (the baseline), and their ratio;
+2. four-person rooms with video and audio, added until a receiver falls below 95 % of
+   the sent frame rate: the most rooms that all still got full frame rate;
+3. time from joining to the first remote video frame (median of several joins);
+4. latency the relay adds: send-to-arrival through the server minus the same for a
+   direct peer-to-peer connection (the send time travels after each frame's VP8 data).
+
+Prints one JSON object last. ``--quick`` shortens every phase (for a smoke run).
+"""
+
+from pathlib import Path
+
+import asyncio
+import json
+import multiprocessing
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from support.instance import percentile  # noqa: E402
+
+SECRET = "media-benchmark-secret"
+FPS = 30
+FULL_FPS = 0.95 * FPS
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+QUICK = "--quick" in sys.argv
+WARMUP, WINDOW = (2.0, 3.0) if QUICK else (3.0, 8.0)
+ROOM_STEPS = (1, 2, 4) if QUICK else (1, 2, 4, 6, 8, 10, 12, 14, 16, 20)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+class Server:
+    def __init__(self, mode: str):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        env = dict(
+            os.environ,
+            VIDEOMOTE_MEDIA_SECRET=SECRET,
+            VIDEOMOTE_MEDIA_ICE_ADDRESSES="127.0.0.1",
+            VIDEOMOTE_MEDIA_MODE=mode,
+        )
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "prorenata.videomote.media.server", "--port", str(self.port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1)
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def cpu(self) -> float:
+        return cpu_seconds(self.process.pid)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(15)
+
+
+# -- load workers (processes of their own) ---------------------------------------------
+def worker(url, rooms, people, audio, start_at, window_at, end_at, results, name):
+    """Join ``rooms`` rooms of ``people`` peers, count frames in [window_at, end_at]."""
+    results.put((name, asyncio.run(_load(url, rooms, people, audio, start_at, window_at, end_at))))
+
+
+async def _load(url, rooms, people, audio, start_at, window_at, end_at):
+    from prorenata.videomote.access.jointoken import issue_join_token
+    from prorenata.videomote.media.synthetic import SyntheticPeer
+    from prorenata.videomote.media.synthetic import encoded_clip
+
+    clip = encoded_clip(90)
+    await asyncio.sleep(max(0.0, start_at - time.time()))
+    peers = []
+    for room in rooms:
+        meeting = f"bench-room-{room}"
+        for index in range(people):
+            token = issue_join_token(meeting, "participant", f"P{index}", SECRET.encode())
+            peer = SyntheticPeer(url, meeting, token, clip, audio=audio)
+            await peer.join(timeout=30)
+            peers.append(peer)
+    await asyncio.sleep(max(0.0, window_at - time.time()))
+    before = [dict(p.frames) for p in peers]
+    latency_mark = [len(p.latencies) for p in peers]
+    await asyncio.sleep(max(0.0, end_at - time.time()))
+    seconds = end_at - window_at
+    rates = []
+    latencies = []
+    for peer, counts, mark in zip(peers, before, latency_mark, strict=True):
+        for slot in peer.slots:
+            got = peer.frames.get(slot["video"], 0) - counts.get(slot["video"], 0)
+            rates.append(got / seconds)
+        latencies += peer.latencies[mark:]
+    for peer in peers:
+        await peer.leave()
+    return {"rates": rates, "latencies": latencies}
+
+
+def run_load(
+    url: str, rooms: int, people: int, audio: bool, join_seconds: float, start: float = 0
+) -> dict:
+    """Spread ``rooms`` over two worker processes; the measurement window is shared."""
+    start = start or time.time() + 1
+    window_at = start + join_seconds + WARMUP
+    end_at = window_at + WINDOW
+    results = multiprocessing.Queue()
+    halves = [list(range(0, rooms, 2)), list(range(1, rooms, 2))]
+    processes = [
+        multiprocessing.Process(
+            target=worker,
+            args=(url, half, people, audio, start, window_at, end_at, results, str(i)),
+        )
+        for i, half in enumerate(halves)
+        if half
+    ]
+    for process in processes:
+        process.start()
+    merged = {"rates": [], "latencies": [], "window": (window_at, end_at)}
+    for _ in processes:
+        _, result = results.get(timeout=join_seconds + WARMUP + WINDOW + 120)
+        merged["rates"] += result["rates"]
+        merged["latencies"] += result["latencies"]
+    for process in processes:
+        process.join(30)
+    return merged
+
+
+def measured_cpu(server: Server, url: str, rooms: int, people: int, audio: bool) -> dict:
+    """Run the load and read the server's CPU over exactly the measurement window."""
+    join_seconds = 1.0 + 0.6 * rooms * people / 2
+    outcome = {}
+
+    def sample_cpu():
+        window_at, end_at = outcome["window"]
+        time.sleep(max(0.0, window_at - time.time()))
+        first = server.cpu()
+        time.sleep(max(0.0, end_at - time.time()))
+        outcome["cpu_pct"] = 100 * (server.cpu() - first) / (end_at - window_at)
+
+    start = time.time() + 1
+    outcome["window"] = (start + join_seconds + WARMUP, start + join_seconds + WARMUP + WINDOW)
+    sampler = threading.Thread(target=sample_cpu)
+    sampler.start()
+    load = run_load(url, rooms, people, audio, join_seconds, start)
+    sampler.join()
+    load["cpu_pct"] = outcome["cpu_pct"]
+    return load
+
+
+def cpu_per_stream(mode: str) -> dict:
+    server = Server(mode)
+    try:
+        load = measured_cpu(server, server.url, rooms=1, people=3, audio=False)
+    finally:
+        server.stop()
+    streams = len(load["rates"])
+    return {
+        "cpu_pct": load["cpu_pct"],
+        "streams": streams,
+        "per_stream": load["cpu_pct"] / streams,
+        "min_fps": min(load["rates"]),
+    }
+
+
+def rooms_at_full_fps() -> tuple[int, list[dict]]:
+    server = Server("forward")
+    steps, best = [], 0
+    try:
+        for rooms in ROOM_STEPS:
+            load = measured_cpu(server, server.url, rooms=rooms, people=4, audio=True)
+            low = min(load["rates"])
+            steps.append(
+                {
+                    "rooms": rooms,
+                    "receivers": len(load["rates"]),
+                    "min_fps": round(low, 1),
+                    "median_fps": round(statistics.median(load["rates"]), 1),
+                    "server_cpu_pct": round(load["cpu_pct"], 1),
+                }
+            )
+            print(json.dumps(steps[-1]), flush=True)
+            if low < FULL_FPS:
+                break
+            best = rooms
+    finally:
+        server.stop()
+    return best, steps
+
+
+async def _first_frames(url: str, joins: int) -> list[float]:
+    from prorenata.videomote.access.jointoken import issue_join_token
+    from prorenata.videomote.media.synthetic import SyntheticPeer
+    from prorenata.videomote.media.synthetic import encoded_clip
+
+    clip = encoded_clip(90)
+    meeting = "bench-first-frame"
+
+    def token(name):
+        return issue_join_token(meeting, "participant", name, SECRET.encode())
+
+    publisher = SyntheticPeer(url, meeting, token("Publisher"), clip)
+    await publisher.join()
+    await asyncio.sleep(1.5)  # a joiner arrives mid-stream and needs a fresh keyframe
+    times = []
+    for index in range(joins):
+        viewer = SyntheticPeer(url, meeting, token(f"Viewer{index}"), None)
+        started = time.monotonic()
+        await viewer.join()
+        deadline = time.monotonic() + 10
+        while viewer.first_frame_at is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+        if viewer.first_frame_at is not None:
+            times.append((viewer.first_frame_at - started) * 1000)
+        await viewer.leave()
+        await asyncio.sleep(0.3)
+    await publisher.leave()
+    return times
+
+
+async def _direct_latency(seconds: float) -> list[float]:
+    """Baseline: the same clip over a direct aiortc connection, no server in between."""
+    from aiortc import RTCPeerConnection
+    from prorenata.videomote.media import forwarding
+    from prorenata.videomote.media.synthetic import MARK
+    from prorenata.videomote.media.synthetic import STAMP
+    from prorenata.videomote.media.synthetic import ReplayTrack
+    from prorenata.videomote.media.synthetic import encoded_clip
+
+    sender, receiver = RTCPeerConnection(), RTCPeerConnection()
+    sender.addTransceiver(ReplayTrack(encoded_clip(90)), direction="sendonly")
+    latencies = []
+
+    def arrived(packet, keyframe):
+        data = bytes(packet)
+        if data[-STAMP.size : -STAMP.size + 4] == MARK:
+            latencies.append((time.time() - STAMP.unpack(data[-STAMP.size :])[1]) * 1000)
+
+    @receiver.on("track")
+    def on_track(track):
+        forwarding.tap_receiver(forwarding.receiver_for(receiver, track), arrived)
+
+    forwarding.use_host_addresses(sender, ["127.0.0.1"])
+    await sender.setLocalDescription(await sender.createOffer())
+    await receiver.setRemoteDescription(sender.localDescription)
+    forwarding.use_host_addresses(receiver, ["127.0.0.1"])
+    await receiver.setLocalDescription(await receiver.createAnswer())
+    await sender.setRemoteDescription(receiver.localDescription)
+    await asyncio.sleep(seconds)
+    await sender.close()
+    await receiver.close()
+    return latencies[FPS:]  # leave out the first second
+
+
+def main() -> None:
+    multiprocessing.set_start_method("fork")
+    forward = cpu_per_stream("forward")
+    print(json.dumps({"forward": forward}), flush=True)
+    reencode = cpu_per_stream("reencode")
+    print(json.dumps({"reencode": reencode}), flush=True)
+
+    best, steps = rooms_at_full_fps()
+
+    server = Server("forward")
+    try:
+        first = asyncio.run(_first_frames(server.url, 3 if QUICK else 7))
+        relayed = run_load(server.url, rooms=1, people=2, audio=True, join_seconds=2)
+    finally:
+        server.stop()
+    direct = asyncio.run(_direct_latency(WINDOW))
+    relay_p50 = statistics.median(relayed["latencies"])
+    direct_p50 = statistics.median(direct)
+
+    print(
+        json.dumps(
+            {
+                "forward_cpu_pct_per_stream": round(forward["per_stream"], 3),
+                "reencode_cpu_pct_per_stream": round(reencode["per_stream"], 2),
+                "cpu_ratio": round(reencode["per_stream"] / forward["per_stream"], 1),
+                "rooms_at_full_fps": best,
+                "rooms_tried": steps[-1]["rooms"],
+                "room_steps": steps,
+                "first_frame_ms": round(statistics.median(first), 1),
+                "first_frame_ms_max": round(max(first), 1),
+                "relay_latency_p50_ms": round(max(0.0, relay_p50 - direct_p50), 2),
+                "through_relay_p50_ms": round(relay_p50, 2),
+                "through_relay_p95_ms": round(percentile(relayed["latencies"], 95), 2),
+                "direct_p50_ms": round(direct_p50, 2),
+                "stream": f"640x480 VP8 {FPS} fps, pre-encoded",
+                "forward_min_fps": round(forward["min_fps"], 1),
+                "reencode_min_fps": round(reencode["min_fps"], 1),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
