@@ -27,7 +27,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 
@@ -41,7 +40,9 @@ FULL_FPS = 0.95 * FPS
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 QUICK = "--quick" in sys.argv
 WARMUP, WINDOW = (2.0, 3.0) if QUICK else (3.0, 8.0)
-ROOM_STEPS = (1, 2, 4) if QUICK else (1, 2, 4, 6, 8, 10, 12, 14, 16, 20)
+ROOM_STEPS = tuple(int(n) for n in os.environ.get("ROOM_STEPS", "").split(",") if n) or (
+    (1, 2, 4) if QUICK else (1, 2, 4, 6, 8, 10, 12, 14, 16, 20)
+)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -60,11 +61,12 @@ class Server:
             VIDEOMOTE_MEDIA_ICE_ADDRESSES="127.0.0.1",
             VIDEOMOTE_MEDIA_MODE=mode,
         )
+        self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"videomote-media-{mode}.log"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "prorenata.videomote.media.server", "--port", str(self.port)],
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 20
         while True:
@@ -89,26 +91,27 @@ class Server:
 
 
 # -- load workers (processes of their own) ---------------------------------------------
-def worker(url, rooms, people, audio, start_at, window_at, end_at, results, name):
-    """Join ``rooms`` rooms of ``people`` peers, count frames in [window_at, end_at]."""
-    results.put((name, asyncio.run(_load(url, rooms, people, audio, start_at, window_at, end_at))))
+def worker(url, rooms, people, audio, ready, window, results):
+    """Join ``rooms`` rooms of ``people`` peers; count frames in the window it is given."""
+    results.put(asyncio.run(_load(url, rooms, people, audio, ready, window)))
 
 
-async def _load(url, rooms, people, audio, start_at, window_at, end_at):
+async def _load(url, rooms, people, audio, ready, window):
     from prorenata.videomote.access.jointoken import issue_join_token
     from prorenata.videomote.media.synthetic import SyntheticPeer
     from prorenata.videomote.media.synthetic import encoded_clip
 
     clip = encoded_clip(90)
-    await asyncio.sleep(max(0.0, start_at - time.time()))
     peers = []
     for room in rooms:
-        meeting = f"bench-room-{room}"
+        meeting = f"bench-room-{room}-{os.getpid()}"
         for index in range(people):
             token = issue_join_token(meeting, "participant", f"P{index}", SECRET.encode())
             peer = SyntheticPeer(url, meeting, token, clip, audio=audio)
             await peer.join(timeout=30)
             peers.append(peer)
+    ready.put(len(peers))
+    window_at, end_at = await asyncio.get_running_loop().run_in_executor(None, window.get)
     await asyncio.sleep(max(0.0, window_at - time.time()))
     before = [dict(p.frames) for p in peers]
     latency_mark = [len(p.latencies) for p in peers]
@@ -126,28 +129,35 @@ async def _load(url, rooms, people, audio, start_at, window_at, end_at):
     return {"rates": rates, "latencies": latencies}
 
 
-def run_load(
-    url: str, rooms: int, people: int, audio: bool, join_seconds: float, start: float = 0
-) -> dict:
-    """Spread ``rooms`` over two worker processes; the measurement window is shared."""
-    start = start or time.time() + 1
-    window_at = start + join_seconds + WARMUP
-    end_at = window_at + WINDOW
-    results = multiprocessing.Queue()
-    halves = [list(range(0, rooms, 2)), list(range(1, rooms, 2))]
+def run_load(server: Server, rooms: int, people: int, audio: bool) -> dict:
+    """Rooms spread over two worker processes; once all have joined, warm up, then
+    measure frame rates at the receivers and the server's CPU over the same window."""
+    ready, results = multiprocessing.Queue(), multiprocessing.Queue()
+    halves = [half for half in (list(range(0, rooms, 2)), list(range(1, rooms, 2))) if half]
+    windows = [multiprocessing.Queue() for _ in halves]
     processes = [
         multiprocessing.Process(
-            target=worker,
-            args=(url, half, people, audio, start, window_at, end_at, results, str(i)),
+            target=worker, args=(server.url, half, people, audio, ready, window, results)
         )
-        for i, half in enumerate(halves)
-        if half
+        for half, window in zip(halves, windows, strict=True)
     ]
+    started = time.monotonic()
     for process in processes:
         process.start()
-    merged = {"rates": [], "latencies": [], "window": (window_at, end_at)}
     for _ in processes:
-        _, result = results.get(timeout=join_seconds + WARMUP + WINDOW + 120)
+        ready.get(timeout=60 + 5 * rooms * people)
+    joined_s = time.monotonic() - started
+    window_at = time.time() + WARMUP
+    end_at = window_at + WINDOW
+    for window in windows:
+        window.put((window_at, end_at))
+    time.sleep(max(0.0, window_at - time.time()))
+    first = server.cpu()
+    time.sleep(max(0.0, end_at - time.time()))
+    cpu_pct = 100 * (server.cpu() - first) / (end_at - window_at)
+    merged = {"rates": [], "latencies": [], "cpu_pct": cpu_pct, "joined_s": joined_s}
+    for _ in processes:
+        result = results.get(timeout=60)
         merged["rates"] += result["rates"]
         merged["latencies"] += result["latencies"]
     for process in processes:
@@ -155,32 +165,10 @@ def run_load(
     return merged
 
 
-def measured_cpu(server: Server, url: str, rooms: int, people: int, audio: bool) -> dict:
-    """Run the load and read the server's CPU over exactly the measurement window."""
-    join_seconds = 1.0 + 0.6 * rooms * people / 2
-    outcome = {}
-
-    def sample_cpu():
-        window_at, end_at = outcome["window"]
-        time.sleep(max(0.0, window_at - time.time()))
-        first = server.cpu()
-        time.sleep(max(0.0, end_at - time.time()))
-        outcome["cpu_pct"] = 100 * (server.cpu() - first) / (end_at - window_at)
-
-    start = time.time() + 1
-    outcome["window"] = (start + join_seconds + WARMUP, start + join_seconds + WARMUP + WINDOW)
-    sampler = threading.Thread(target=sample_cpu)
-    sampler.start()
-    load = run_load(url, rooms, people, audio, join_seconds, start)
-    sampler.join()
-    load["cpu_pct"] = outcome["cpu_pct"]
-    return load
-
-
 def cpu_per_stream(mode: str) -> dict:
     server = Server(mode)
     try:
-        load = measured_cpu(server, server.url, rooms=1, people=3, audio=False)
+        load = run_load(server, rooms=1, people=3, audio=False)
     finally:
         server.stop()
     streams = len(load["rates"])
@@ -197,7 +185,7 @@ def rooms_at_full_fps() -> tuple[int, list[dict]]:
     steps, best = [], 0
     try:
         for rooms in ROOM_STEPS:
-            load = measured_cpu(server, server.url, rooms=rooms, people=4, audio=True)
+            load = run_load(server, rooms=rooms, people=4, audio=True)
             low = min(load["rates"])
             steps.append(
                 {
@@ -206,6 +194,7 @@ def rooms_at_full_fps() -> tuple[int, list[dict]]:
                     "min_fps": round(low, 1),
                     "median_fps": round(statistics.median(load["rates"]), 1),
                     "server_cpu_pct": round(load["cpu_pct"], 1),
+                    "joined_s": round(load["joined_s"], 1),
                 }
             )
             print(json.dumps(steps[-1]), flush=True)
@@ -293,7 +282,7 @@ def main() -> None:
     server = Server("forward")
     try:
         first = asyncio.run(_first_frames(server.url, 3 if QUICK else 7))
-        relayed = run_load(server.url, rooms=1, people=2, audio=True, join_seconds=2)
+        relayed = run_load(server, rooms=1, people=2, audio=True)
     finally:
         server.stop()
     direct = asyncio.run(_direct_latency(WINDOW))

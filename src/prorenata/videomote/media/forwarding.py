@@ -2,13 +2,16 @@
 
 aiortc's receiver always decodes what it receives and its sender always re-encodes
 decoded frames: 12–13 % of a core per 640×480 stream on this machine, so a four-party
-room saturates two cores. Its sender also accepts frames that are *already encoded*
-(``av.Packet``, as ``MediaPlayer(decode=False)`` uses); this module hands the receiver's
-reassembled, still-encoded frames straight to other people's senders instead:
+room saturates two cores. This module lets the media server pass media through instead:
 
-- :func:`tap_receiver` swaps a receiver's decoder queue for :class:`EncodedFrameTap`
-  before the receiver starts, so complete frames leave the jitter buffer as packets and
-  its decoder thread only ever sees the stop signal;
+- :func:`forward_packets` (the server): the receiver keeps all its bookkeeping (receiver
+  reports, NACKs and retransmissions, REMB) but hands every RTP packet on instead of
+  reassembling frames for a decoder; :class:`RtpRewriter` sends such packets from another
+  person's sender with that sender's SSRC, sequence numbers, timestamps and payload
+  type, keeps them for retransmission and counts them for its sender reports;
+- :func:`tap_receiver` (synthetic peers, benchmarks): complete frames leave the jitter
+  buffer still encoded, as ``av.Packet`` objects, and the decoder thread only sees the
+  stop signal;
 - :func:`request_keyframe` sends an RTCP PLI to a publisher (a new viewer, or a viewer's
   own PLI, needs a fresh keyframe, which only the publisher's browser can make);
 - :func:`on_keyframe_request` routes a viewer's PLI/FIR to such a callback, where the
@@ -27,9 +30,12 @@ from aioice.ice import StunProtocol
 from aiortc import RTCPeerConnection
 from aiortc import RTCRtpReceiver
 from aiortc import RTCRtpSender
+from aiortc import clock
 from aiortc import rtcrtpreceiver
 from aiortc.jitterbuffer import JitterBuffer
 from aiortc.jitterbuffer import JitterFrame
+from aiortc.rtp import RTP_HISTORY_SIZE
+from aiortc.rtp import RtpPacket
 from collections.abc import Callable
 from fractions import Fraction
 
@@ -37,6 +43,7 @@ import asyncio
 import av
 import logging
 import queue
+import time
 
 logger = logging.getLogger("prorenata.videomote.media")
 
@@ -49,6 +56,15 @@ _RECEIVER_STARTED = "_RTCRtpReceiver__started"
 _RECEIVER_WORKER = "decoder_worker"
 _RECEIVER_JITTER_BUFFER = "_RTCRtpReceiver__jitter_buffer"
 _RECEIVER_KIND = "_RTCRtpReceiver__kind"
+_SENDER_MID = "_RTCRtpSender__mid"
+_SENDER_EXTENSIONS = "_RTCRtpSender__rtp_header_extensions_map"
+_SENDER_HISTORY = "_RTCRtpSender__rtp_history"
+_SENDER_COUNTERS = (
+    "_RTCRtpSender__ntp_timestamp",
+    "_RTCRtpSender__rtp_timestamp",
+    "_RTCRtpSender__octet_count",
+    "_RTCRtpSender__packet_count",
+)
 
 
 class EncodedFrameTap(queue.Queue):
@@ -100,6 +116,123 @@ class ForwardingJitterBuffer(JitterBuffer):
                 self.remove(count + 1)
                 return JitterFrame(b"".join(p._data for p in packets), timestamp)
         return None
+
+
+class PacketCollector:
+    """Stands in for a receiver's jitter buffer: keeps each packet for the forwarder."""
+
+    def __init__(self):
+        self.pending: list[RtpPacket] = []
+
+    def add(self, packet: RtpPacket) -> tuple[bool, None]:
+        self.pending.append(packet)
+        return False, None
+
+
+def starts_vp8_keyframe(packet: RtpPacket) -> bool:
+    """The first packet of a VP8 key frame (RFC 7741 4.2: S bit, partition 0; RFC 6386)."""
+    payload = packet.payload
+    return (
+        len(payload) > 1
+        and payload[0] & 0x10 == 0x10  # S: start of a partition
+        and payload[0] & 0x07 == 0  # partition 0
+        and is_vp8_keyframe(packet._data)
+    )
+
+
+def forward_packets(receiver: RTCRtpReceiver, on_packet) -> None:
+    """Hand each RTP packet ``receiver`` accepts to ``await on_packet(packet, keyframe)``.
+
+    ``keyframe`` is True for the first packet of a video key frame (and for all audio).
+    The receiver's own handling runs first: statistics, RTX unwrapping, NACKs, REMB.
+    Call before the receiver starts (in the peer connection's ``track`` event).
+    """
+    if getattr(receiver, _RECEIVER_STARTED):
+        raise RuntimeError("the receiver has started already")
+    collector = PacketCollector()
+    setattr(receiver, _RECEIVER_JITTER_BUFFER, collector)
+    setattr(receiver, _RECEIVER_QUEUE, EncodedFrameTap(lambda packet, keyframe: None))
+    video = getattr(receiver, _RECEIVER_KIND) == "video"
+    stock = receiver._handle_rtp_packet
+
+    async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
+        await stock(packet, arrival_time_ms)
+        if collector.pending:
+            packets, collector.pending = collector.pending, []
+            for one in packets:
+                await on_packet(one, starts_vp8_keyframe(one) if video else True)
+
+    receiver._handle_rtp_packet = handle_rtp_packet
+
+
+class RtpRewriter:
+    """Sends forwarded RTP packets from ``sender`` as if it had produced them.
+
+    Sequence numbers and timestamps continue smoothly when the source changes (a person
+    leaves and another takes the slot); video from a new source starts at a key frame.
+    """
+
+    def __init__(self, sender: RTCRtpSender, transceiver, need_keyframe=lambda: None):
+        self.sender = sender
+        self.kind = transceiver.kind
+        codec = transceiver._codecs[0]
+        self.payload_type = codec.payloadType
+        self.clock_rate = codec.clockRate
+        self.need_keyframe = need_keyframe
+        self.source: object = None
+        self._waiting = True
+        self._seq_delta = 0
+        self._ts_delta = 0
+        self._last: tuple[int, int, float] | None = None  # seq, timestamp, monotonic
+
+    def assign(self, source: object) -> None:
+        if source is not self.source:
+            self.source = source
+            self._waiting = True
+
+    async def write(self, source: object, packet: RtpPacket, keyframe: bool) -> None:
+        if source is not self.source:
+            return
+        if self._waiting:
+            if not keyframe:
+                self.need_keyframe()
+                return
+            self._waiting = False
+            self._rebase(packet)
+        sender = self.sender
+        out = RtpPacket(
+            payload_type=self.payload_type,
+            marker=packet.marker,
+            sequence_number=(packet.sequence_number + self._seq_delta) & 0xFFFF,
+            timestamp=(packet.timestamp + self._ts_delta) & 0xFFFFFFFF,
+            ssrc=sender._ssrc,
+            payload=packet.payload,
+        )
+        now = clock.current_ntp_time()
+        out.extensions.abs_send_time = (now >> 14) & 0x00FFFFFF
+        out.extensions.mid = getattr(sender, _SENDER_MID)
+        out.extensions.audio_level = packet.extensions.audio_level
+        getattr(sender, _SENDER_HISTORY)[out.sequence_number % RTP_HISTORY_SIZE] = out
+        data = out.serialize(getattr(sender, _SENDER_EXTENSIONS))
+        try:
+            await sender.transport._send_rtp(data)
+        except ConnectionError:
+            return
+        self._last = (out.sequence_number, out.timestamp, time.monotonic())
+        ntp, rtp_ts, octets, packets = _SENDER_COUNTERS
+        setattr(sender, ntp, now)
+        setattr(sender, rtp_ts, out.timestamp)
+        setattr(sender, octets, getattr(sender, octets) + len(packet.payload))
+        setattr(sender, packets, getattr(sender, packets) + 1)
+
+    def _rebase(self, packet: RtpPacket) -> None:
+        if self._last is None:
+            self._seq_delta = self._ts_delta = 0
+            return
+        seq, timestamp, at = self._last
+        elapsed = max(1, int((time.monotonic() - at) * self.clock_rate))
+        self._seq_delta = (seq + 1 - packet.sequence_number) & 0xFFFF
+        self._ts_delta = (timestamp + elapsed - packet.timestamp) & 0xFFFFFFFF
 
 
 def is_vp8_keyframe(data: bytes) -> bool:

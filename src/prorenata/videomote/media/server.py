@@ -111,14 +111,23 @@ class Room:
                 await person.send(message)
 
     # -- media ---------------------------------------------------------------------
-    def forward(self, publisher: Person, kind: str, item, keyframe: bool) -> None:
-        """One encoded packet (or decoded frame) of ``publisher`` to every viewer's slot."""
+    async def forward(self, publisher: Person, kind: str, packet, keyframe: bool) -> None:
+        """One RTP packet of ``publisher`` to every viewer's slot that shows them."""
+        for viewer in self.people:
+            if viewer is publisher:
+                continue
+            for slot in viewer.slots:
+                if slot.occupant is publisher and kind in slot.writers:
+                    await slot.writers[kind].write(publisher, packet, keyframe)
+
+    def forward_decoded(self, publisher: Person, kind: str, frame) -> None:
+        """Re-encode mode: one decoded frame to the viewers' slot tracks (encoded there)."""
         for viewer in self.people:
             if viewer is publisher:
                 continue
             for slot in viewer.slots:
                 if slot.occupant is publisher:
-                    slot.tracks[kind].push(publisher, item, keyframe)
+                    slot.tracks[kind].push(publisher, frame, True)
 
     def request_keyframe(self, publisher: Person | None) -> None:
         if publisher is None or "video" not in publisher.inputs:
@@ -289,10 +298,12 @@ async def answer(app: web.Application, room: Room, person: Person, sdp: str) -> 
             return
         person.inputs[track.kind] = receiver
         if config.mode == "forward":
-            forwarding.tap_receiver(
-                receiver,
-                lambda item, keyframe: room.forward(person, track.kind, item, keyframe),
-            )
+            kind = track.kind
+
+            async def on_packet(packet, keyframe):
+                await room.forward(person, kind, packet, keyframe)
+
+            forwarding.forward_packets(receiver, on_packet)
         else:
             task = asyncio.ensure_future(read_decoded(room, person, track))
             person.tasks.add(task)
@@ -311,11 +322,19 @@ async def answer(app: web.Application, room: Room, person: Person, sdp: str) -> 
     for video, audio in zip(videos, audios, strict=False):
         forwarding.prefer_codec(video, "video/VP8")
         slot = Slot(SlotTrack("video"), SlotTrack("audio"), video.mid, audio.mid)
-        slot.video._need_keyframe_callback = lambda slot=slot: room.request_keyframe(slot.occupant)
+
+        def keyframe_please(slot=slot):
+            room.request_keyframe(slot.occupant)
+
+        slot.video._need_keyframe_callback = keyframe_please
         for transceiver, track in ((video, slot.video), (audio, slot.audio)):
             transceiver.sender.replaceTrack(track)
             transceiver.direction = "sendrecv"
-        forwarding.on_keyframe_request(video.sender, slot.video.request_keyframe)
+            if config.mode == "forward":
+                slot.writers[transceiver.kind] = forwarding.RtpRewriter(
+                    transceiver.sender, transceiver, keyframe_please
+                )
+        forwarding.on_keyframe_request(video.sender, keyframe_please)
         person.slots.append(slot)
     if not person.slots:
         raise ValueError("the offer has no audio and video to exchange")
@@ -332,7 +351,7 @@ async def read_decoded(room: Room, person: Person, track) -> None:
     try:
         while True:
             frame = await track.recv()
-            room.forward(person, track.kind, frame, True)
+            room.forward_decoded(person, track.kind, frame)
     except Exception:  # MediaStreamError at the end; anything else ends the reader too
         return
 

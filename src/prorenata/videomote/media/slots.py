@@ -89,12 +89,19 @@ class SlotTrack(MediaStreamTrack):
 
 @dataclass(eq=False)
 class Slot:
+    """One other person as a viewer sees them: a video and an audio transceiver.
+
+    In forwarding mode ``writers`` (``forwarding.RtpRewriter``) send the occupant's RTP
+    packets; in re-encode mode the ``tracks`` feed aiortc's own senders.
+    """
+
     video: SlotTrack
     audio: SlotTrack
     video_mid: str | None = None
     audio_mid: str | None = None
     occupant: object = None
     tracks: dict = field(init=False)
+    writers: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.tracks = {"video": self.video, "audio": self.audio}
@@ -103,3 +110,5 @@ class Slot:
         self.occupant = person
         self.video.assign(person)
         self.audio.assign(person)
+        for writer in self.writers.values():
+            writer.assign(person)
