@@ -6,8 +6,8 @@ two worker processes: publishers replay 640×480 VP8 frames encoded once up fron
 ≈500 kbit/s), receivers count and timestamp frames without decoding them, so the load
 measured is the server's. In the same run:
 
-1. CPU per forwarded video stream in a three-person room (6 streams), forwarding and
-   re-encoding (the baseline), and their ratio;
+1. CPU per forwarded video stream in a four-person room (each sees three: 12 streams),
+   forwarding and re-encoding (the baseline), and their ratio;
 2. four-person rooms with video and audio, added until a receiver falls below 95 % of
    the sent frame rate: the most rooms that all still got full frame rate;
 3. time from joining to the first remote video frame (median of several joins);
@@ -168,7 +168,7 @@ def run_load(server: Server, rooms: int, people: int, audio: bool) -> dict:
 def cpu_per_stream(mode: str) -> dict:
     server = Server(mode)
     try:
-        load = run_load(server, rooms=1, people=3, audio=False)
+        load = run_load(server, rooms=1, people=4, audio=False)
     finally:
         server.stop()
     streams = len(load["rates"])

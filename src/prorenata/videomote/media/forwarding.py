@@ -43,6 +43,7 @@ import asyncio
 import av
 import logging
 import queue
+import struct
 import time
 
 logger = logging.getLogger("prorenata.videomote.media")
@@ -59,6 +60,8 @@ _RECEIVER_KIND = "_RTCRtpReceiver__kind"
 _SENDER_MID = "_RTCRtpSender__mid"
 _SENDER_EXTENSIONS = "_RTCRtpSender__rtp_header_extensions_map"
 _SENDER_HISTORY = "_RTCRtpSender__rtp_history"
+_SENDER_STARTED = "_RTCRtpSender__started"
+_EXTENSION_IDS = "_HeaderExtensionsMap__ids"
 _SENDER_COUNTERS = (
     "_RTCRtpSender__ntp_timestamp",
     "_RTCRtpSender__rtp_timestamp",
@@ -116,6 +119,10 @@ class ForwardingJitterBuffer(JitterBuffer):
                 self.remove(count + 1)
                 return JitterFrame(b"".join(p._data for p in packets), timestamp)
         return None
+
+
+_HEADER = struct.Struct("!BBHII")  # V=2, X=1 | M, PT | sequence | timestamp | SSRC
+_EXTENSION_HEADER = struct.Struct("!HH")
 
 
 class PacketCollector:
@@ -184,6 +191,10 @@ class RtpRewriter:
         self._seq_delta = 0
         self._ts_delta = 0
         self._last: tuple[int, int, float] | None = None  # seq, timestamp, monotonic
+        self._extensions = None  # set up once the sender has started (extension IDs known)
+        self.mid = None
+        self.ssrc = sender._ssrc
+        self._history: dict = {}
 
     def assign(self, source: object) -> None:
         if source is not self.source:
@@ -200,30 +211,70 @@ class RtpRewriter:
             self._waiting = False
             self._rebase(packet)
         sender = self.sender
-        out = RtpPacket(
-            payload_type=self.payload_type,
-            marker=packet.marker,
-            sequence_number=(packet.sequence_number + self._seq_delta) & 0xFFFF,
-            timestamp=(packet.timestamp + self._ts_delta) & 0xFFFFFFFF,
-            ssrc=sender._ssrc,
-            payload=packet.payload,
-        )
+        if self._extensions is None:
+            if not getattr(sender, _SENDER_STARTED):
+                self._waiting = True  # not connected yet: start again at a key frame
+                return
+            self._extensions = self._extension_template()
+        seq = (packet.sequence_number + self._seq_delta) & 0xFFFF
+        timestamp = (packet.timestamp + self._ts_delta) & 0xFFFFFFFF
         now = clock.current_ntp_time()
-        out.extensions.abs_send_time = (now >> 14) & 0x00FFFFFF
-        out.extensions.mid = getattr(sender, _SENDER_MID)
-        out.extensions.audio_level = packet.extensions.audio_level
-        getattr(sender, _SENDER_HISTORY)[out.sequence_number % RTP_HISTORY_SIZE] = out
-        data = out.serialize(getattr(sender, _SENDER_EXTENSIONS))
+        abs_send_time = (now >> 14) & 0x00FFFFFF
+        level = packet.extensions.audio_level
+        first = packet.marker << 7 | self.payload_type
+        data = b"".join(
+            (
+                _HEADER.pack(0x90, first, seq, timestamp, self.ssrc),
+                self._extensions(abs_send_time, level),
+                packet.payload,
+            )
+        )
+        # Kept for retransmission (NACK), as the sender keeps what it sends itself.
+        kept = RtpPacket(self.payload_type, packet.marker, seq, timestamp, self.ssrc)
+        kept.payload = packet.payload
+        kept.extensions.mid = self.mid
+        kept.extensions.abs_send_time = abs_send_time
+        kept.extensions.audio_level = level
+        self._history[seq % RTP_HISTORY_SIZE] = kept
         try:
             await sender.transport._send_rtp(data)
         except ConnectionError:
             return
-        self._last = (out.sequence_number, out.timestamp, time.monotonic())
+        self._last = (seq, timestamp, time.monotonic())
         ntp, rtp_ts, octets, packets = _SENDER_COUNTERS
         setattr(sender, ntp, now)
-        setattr(sender, rtp_ts, out.timestamp)
+        setattr(sender, rtp_ts, timestamp)
         setattr(sender, octets, getattr(sender, octets) + len(packet.payload))
         setattr(sender, packets, getattr(sender, packets) + 1)
+
+    def _extension_template(self):
+        """RFC 8285 one-byte header extensions as the viewer negotiated them: the MID, the
+        send time (for the browser's bandwidth estimate), the audio level for audio."""
+        ids = getattr(getattr(self.sender, _SENDER_EXTENSIONS), _EXTENSION_IDS)
+        self.mid = getattr(self.sender, _SENDER_MID)
+        self.ssrc = self.sender._ssrc
+        self._history = getattr(self.sender, _SENDER_HISTORY)
+        mid = self.mid.encode() if self.mid and ids.mid else b""
+        fixed = bytes([ids.mid << 4 | (len(mid) - 1)]) + mid if mid else b""
+        send_time_id = ids.abs_send_time or 0
+        level_id = ids.audio_level if self.kind == "audio" else None
+        size = len(fixed) + (4 if send_time_id else 0) + (2 if level_id else 0)
+        words = (size + 3) // 4
+        prefix = _EXTENSION_HEADER.pack(0xBEDE, words) + fixed
+        padding = bytes(words * 4 - size)
+
+        def extensions(abs_send_time: int, level) -> bytes:
+            parts = [prefix]
+            if send_time_id:
+                parts.append(bytes([send_time_id << 4 | 2]))
+                parts.append(abs_send_time.to_bytes(3, "big"))
+            if level_id:
+                vad, value = level if level is not None else (False, 127)
+                parts.append(bytes([level_id << 4, (0x80 if vad else 0) | (value & 0x7F)]))
+            parts.append(padding)
+            return b"".join(parts)
+
+        return extensions
 
     def _rebase(self, packet: RtpPacket) -> None:
         if self._last is None:
