@@ -51,7 +51,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 class Server:
-    def __init__(self, mode: str):
+    def __init__(self, mode: str, remb: bool = True):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -60,6 +60,7 @@ class Server:
             VIDEOMOTE_MEDIA_SECRET=SECRET,
             VIDEOMOTE_MEDIA_ICE_ADDRESSES="127.0.0.1",
             VIDEOMOTE_MEDIA_MODE=mode,
+            VIDEOMOTE_MEDIA_REMB="on" if remb else "off",
         )
         self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"videomote-media-{mode}.log"
         self.process = subprocess.Popen(
@@ -165,8 +166,8 @@ def run_load(server: Server, rooms: int, people: int, audio: bool) -> dict:
     return merged
 
 
-def cpu_per_stream(mode: str) -> dict:
-    server = Server(mode)
+def cpu_per_stream(mode: str, remb: bool = True) -> dict:
+    server = Server(mode, remb)
     try:
         load = run_load(server, rooms=1, people=4, audio=False)
     finally:
@@ -276,6 +277,8 @@ def main() -> None:
     print(json.dumps({"forward": forward}), flush=True)
     reencode = cpu_per_stream("reencode")
     print(json.dumps({"reencode": reencode}), flush=True)
+    without_remb = cpu_per_stream("forward", remb=False)
+    print(json.dumps({"forward without REMB": without_remb}), flush=True)
 
     best, steps = rooms_at_full_fps()
 
@@ -293,6 +296,7 @@ def main() -> None:
         json.dumps(
             {
                 "forward_cpu_pct_per_stream": round(forward["per_stream"], 3),
+                "forward_no_remb_cpu_pct_per_stream": round(without_remb["per_stream"], 3),
                 "reencode_cpu_pct_per_stream": round(reencode["per_stream"], 2),
                 "cpu_ratio": round(reencode["per_stream"] / forward["per_stream"], 1),
                 "rooms_at_full_fps": best,

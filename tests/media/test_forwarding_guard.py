@@ -53,8 +53,23 @@ def test_receiver_private_attributes_exist_on_a_real_receiver():
             forwarding._RECEIVER_STARTED,
             forwarding._RECEIVER_JITTER_BUFFER,
             forwarding._RECEIVER_KIND,
+            forwarding._RECEIVER_ESTIMATOR,
         ):
             assert hasattr(receiver, name), name
+        sender = transceiver.sender
+        for name in (
+            forwarding._SENDER_MID,
+            forwarding._SENDER_EXTENSIONS,
+            forwarding._SENDER_HISTORY,
+            forwarding._SENDER_STARTED,
+            *forwarding._SENDER_COUNTERS,
+        ):
+            assert hasattr(sender, name), name
+        assert isinstance(sender._ssrc, int)
+        extensions = getattr(sender, forwarding._SENDER_EXTENSIONS)
+        ids = getattr(extensions, forwarding._EXTENSION_IDS)
+        for name in ("mid", "abs_send_time", "audio_level"):
+            assert hasattr(ids, name), name
         assert getattr(receiver, forwarding._RECEIVER_KIND) == "video"
         assert isinstance(getattr(receiver, forwarding._RECEIVER_JITTER_BUFFER), JitterBuffer)
         forwarding.tap_receiver(receiver, lambda packet, keyframe: None)
@@ -66,8 +81,22 @@ def test_receiver_private_attributes_exist_on_a_real_receiver():
     asyncio.run(check())
 
 
+def test_the_transport_hands_packets_to_the_receiver_instance_and_sends_bytes():
+    from aiortc.rtcdtlstransport import RTCDtlsTransport
+
+    source = inspect.getsource(RTCDtlsTransport)
+    assert "await receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)" in source
+    assert list(inspect.signature(RTCDtlsTransport._send_rtp).parameters) == ["self", "data"]
+    receiver_source = inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
+    assert "self.__remote_bitrate_estimator is not None" in receiver_source
+    assert "self.__jitter_buffer.add(packet)" in receiver_source
+    assert "packet._data = depayload(codec, packet.payload)" in receiver_source
+
+
 def test_sender_keyframe_hook_and_packet_path_exist():
     source = inspect.getsource(RTCRtpSender)
+    assert "self.__rtp_history.get(sequence_number % RTP_HISTORY_SIZE)" in source
+    assert "self.__packet_count" in source and "self.__octet_count" in source
     assert "self._send_keyframe()" in source  # PLI and FIR handling calls it
     assert "payloads, timestamp = self.__encoder.pack(data)" in source  # av.Packet path
     assert callable(RTCRtpSender._send_keyframe)
@@ -81,6 +110,18 @@ def test_jitter_buffer_internals_exist():
         "self",
         "sequence_number",
     ]
+
+
+def test_a_vp8_keyframe_start_is_recognised_in_the_rtp_packet():
+    start = RtpPacket(payload=b"\x90\x80\x01\x10\x02\x00")
+    start._data = b"\x10\x02\x00"
+    middle = RtpPacket(payload=b"\x80\x80\x01\x10")
+    middle._data = b"\x10"
+    delta = RtpPacket(payload=b"\x90\x80\x01\x11")
+    delta._data = b"\x11"
+    assert forwarding.starts_vp8_keyframe(start)
+    assert not forwarding.starts_vp8_keyframe(middle)
+    assert not forwarding.starts_vp8_keyframe(delta)
 
 
 def test_forwarding_jitter_buffer_hands_a_frame_on_at_its_marker():

@@ -144,7 +144,7 @@ def test_settings_come_from_a_file_and_the_environment_overrides(tmp_path):
     path = tmp_path / "media.ini"
     path.write_text(
         "[media]\nport = 9000\nice_addresses = 10.0.0.5, 10.0.0.6\nudp_ports = 40000-40099\n"
-        "mode = reencode\n"
+        "mode = reencode\nremb = off\n"
     )
     config = load(str(path), environ={"VIDEOMOTE_MEDIA_PORT": "9100"})
     assert config == MediaConfig(
@@ -152,9 +152,12 @@ def test_settings_come_from_a_file_and_the_environment_overrides(tmp_path):
         ice_addresses=("10.0.0.5", "10.0.0.6"),
         udp_ports=(40000, 40099),
         mode="reencode",
+        remb=False,
     )
     assert config.ice_servers() == []
     with pytest.raises(ValueError, match="mode"):
         load(None, environ={"VIDEOMOTE_MEDIA_MODE": "transcode"})
+    with pytest.raises(ValueError, match="remb"):
+        load(None, environ={"VIDEOMOTE_MEDIA_REMB": "maybe"})
     with pytest.raises(ValueError, match="udp_ports"):
         load(None, environ={"VIDEOMOTE_MEDIA_UDP_PORTS": "9-2"})

@@ -57,6 +57,7 @@ _RECEIVER_STARTED = "_RTCRtpReceiver__started"
 _RECEIVER_WORKER = "decoder_worker"
 _RECEIVER_JITTER_BUFFER = "_RTCRtpReceiver__jitter_buffer"
 _RECEIVER_KIND = "_RTCRtpReceiver__kind"
+_RECEIVER_ESTIMATOR = "_RTCRtpReceiver__remote_bitrate_estimator"
 _SENDER_MID = "_RTCRtpSender__mid"
 _SENDER_EXTENSIONS = "_RTCRtpSender__rtp_header_extensions_map"
 _SENDER_HISTORY = "_RTCRtpSender__rtp_history"
@@ -147,11 +148,13 @@ def starts_vp8_keyframe(packet: RtpPacket) -> bool:
     )
 
 
-def forward_packets(receiver: RTCRtpReceiver, on_packet) -> None:
+def forward_packets(receiver: RTCRtpReceiver, on_packet, remb: bool = True) -> None:
     """Hand each RTP packet ``receiver`` accepts to ``await on_packet(packet, keyframe)``.
 
     ``keyframe`` is True for the first packet of a video key frame (and for all audio).
-    The receiver's own handling runs first: statistics, RTX unwrapping, NACKs, REMB.
+    The receiver's own handling runs first: statistics, RTX unwrapping, NACKs and, unless
+    ``remb`` is off, the bandwidth estimate (REMB) the browser adapts its bitrate to
+    (about a fifth of the forwarding cost; without it browsers adapt to loss alone).
     Call before the receiver starts (in the peer connection's ``track`` event).
     """
     if getattr(receiver, _RECEIVER_STARTED):
@@ -160,6 +163,8 @@ def forward_packets(receiver: RTCRtpReceiver, on_packet) -> None:
     setattr(receiver, _RECEIVER_JITTER_BUFFER, collector)
     setattr(receiver, _RECEIVER_QUEUE, EncodedFrameTap(lambda packet, keyframe: None))
     video = getattr(receiver, _RECEIVER_KIND) == "video"
+    if not remb:
+        setattr(receiver, _RECEIVER_ESTIMATOR, None)
     stock = receiver._handle_rtp_packet
 
     async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:

@@ -303,7 +303,7 @@ async def answer(app: web.Application, room: Room, person: Person, sdp: str) -> 
             async def on_packet(packet, keyframe):
                 await room.forward(person, kind, packet, keyframe)
 
-            forwarding.forward_packets(receiver, on_packet)
+            forwarding.forward_packets(receiver, on_packet, remb=config.remb)
         else:
             task = asyncio.ensure_future(read_decoded(room, person, track))
             person.tasks.add(task)
