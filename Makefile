@@ -26,11 +26,14 @@ $(VENV)/.installed: $(BIN)/python setup.py requirements.txt constraints.txt
 .PHONY: install
 install: $(VENV)/.installed system-packages ## Create .venv and install everything (pinned)
 
+SYSTEM_PACKAGES := chromium firefox-esr gettext iproute2
+
 .PHONY: system-packages
-system-packages: ## Debian packages the tests and the room need (Chromium, msgfmt)
-	@if ! command -v chromium >/dev/null || ! command -v msgfmt >/dev/null || ! command -v ip >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium gettext iproute2; \
-	  else echo "Please install: chromium gettext iproute2 (apt)"; fi; \
+system-packages: ## Debian packages the tests and the room need (browsers, msgfmt, ip)
+	@if ! command -v chromium >/dev/null || ! command -v firefox-esr >/dev/null \
+	    || ! command -v msgfmt >/dev/null || ! command -v ip >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q $(SYSTEM_PACKAGES); \
+	  else echo "Please install: $(SYSTEM_PACKAGES) (apt)"; fi; \
 	fi
 
 $(INSTANCE)/etc/zope.conf: etc/zope.conf.in etc/zope.ini.in etc/site.zcml scripts/make_instance.py
@@ -93,6 +96,10 @@ bench: $(VENV)/.installed ## Run every benchmark (each prints one JSON object la
 .PHONY: bench-caldav
 bench-caldav: $(VENV)/.installed ## CalDAV sync on Radicale (1,000 and 10,000 events)
 	$(BIN)/python benchmarks/caldav_sync.py
+
+.PHONY: bench-media
+bench-media: $(VENV)/.installed ## Media server: forward vs re-encode CPU, rooms, first frame, latency
+	scripts/in_netns.sh $(BIN)/python benchmarks/media.py
 
 bench-%: $(VENV)/.installed ## Run one benchmark: make bench-<name>
 	$(BIN)/python benchmarks/$*.py

@@ -59,6 +59,7 @@ setup(
             "radicale",
             "xandikos",
             "playwright",
+            "websocket-client",
             "requests",
             "ruff",
             "zpretty",

@@ -250,14 +250,14 @@ async def _direct_latency(seconds: float) -> list[float]:
     sender.addTransceiver(ReplayTrack(encoded_clip(90)), direction="sendonly")
     latencies = []
 
-    def arrived(packet, keyframe):
-        data = bytes(packet)
-        if data[-STAMP.size : -STAMP.size + 4] == MARK:
+    def arrived(packet):
+        data = packet.payload
+        if packet.marker and data[-STAMP.size : -STAMP.size + 4] == MARK:
             latencies.append((time.time() - STAMP.unpack(data[-STAMP.size :])[1]) * 1000)
 
     @receiver.on("track")
     def on_track(track):
-        forwarding.tap_receiver(forwarding.receiver_for(receiver, track), arrived)
+        forwarding.receive_raw(forwarding.receiver_for(receiver, track), arrived)
 
     forwarding.use_host_addresses(sender, ["127.0.0.1"])
     await sender.setLocalDescription(await sender.createOffer())

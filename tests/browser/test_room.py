@@ -9,6 +9,7 @@ from factories import STAFF_PASSWORD
 from factories import add_staff
 from prorenata.videomote.notify.sms import sms_outbox
 
+import os
 import pytest
 import re
 import time
@@ -18,14 +19,22 @@ pytestmark = pytest.mark.slow
 
 MEDIA = """async () => {
   const room = window.videomoteRoom;
-  const out = {state: document.getElementById("vm-state").dataset.state, stats: {}, tiles: []};
+  const line = document.getElementById("vm-state");
+  const out = {state: line ? line.dataset.state : null, stats: {}, tiles: []};
   if (!room) { return out; }
   if (room.pc) {
-    (await room.pc.getStats()).forEach((s) => {
-      if (s.type === "inbound-rtp") {
-        out.stats[s.mid] = {frames: s.framesDecoded || 0, energy: s.totalAudioEnergy || 0};
-      }
-    });
+    for (const transceiver of room.pc.getTransceivers()) {
+      if (!transceiver.mid) { continue; }
+      (await transceiver.receiver.getStats()).forEach((s) => {
+        if (s.type === "inbound-rtp") {
+          out.stats[transceiver.mid] = {
+            frames: s.framesDecoded || 0,
+            energy: s.totalAudioEnergy || 0,
+            packets: s.packetsReceived || 0,
+          };
+        }
+      });
+    }
   }
   document.querySelectorAll(".vm-tile").forEach((figure) => {
     const video = figure.querySelector("video");
@@ -55,7 +64,7 @@ def wait_for(page, check, seconds: float = 20, what: str = ""):
     raise AssertionError(f"{what or 'condition'} not met within {seconds} s: {state}")
 
 
-def sees(names):
+def sees(names, energy: bool = True):
     """Decodes video with a picture, and hears audio, from each of ``names``."""
 
     def check(state):
@@ -66,7 +75,9 @@ def sees(names):
                 return False
             video = state["stats"].get(tile["video"], {})
             audio = state["stats"].get(tile["audio"], {})
-            if video.get("frames", 0) < 5 or audio.get("energy", 0) <= 0:
+            if video.get("frames", 0) < 5 or audio.get("packets", 0) < 10:
+                return False
+            if energy and audio.get("energy", 0) <= 0:
                 return False
         return True
 
@@ -205,3 +216,52 @@ def test_both_come_back_after_the_media_server_restarts_without_a_new_sms(
         assert media(page)["state"] == "connected"
     transaction.begin()
     assert len(list(sms_outbox(mail_portal))) == sms_before
+
+
+# -- Firefox ESR beside Chromium -----------------------------------------------------------
+@pytest.fixture(scope="session")
+def firefox(network_namespace, tmp_path_factory):
+    from firefox import FIREFOX
+    from firefox import Firefox
+
+    if FIREFOX is None:
+        if os.environ.get("VIDEOMOTE_REQUIRE_NETNS"):
+            pytest.fail("firefox-esr is missing (make system-packages installs it)")
+        pytest.skip("firefox-esr is not installed")
+    browser = Firefox(tmp_path_factory.mktemp("firefox-profile"))
+    yield browser
+    browser.close()
+
+
+def test_a_guardian_in_firefox_and_staff_in_chromium_see_each_other(
+    staff_page, firefox, invitation, media_server, mail_portal, latest_sms
+):
+    open_staff_room(staff_page, invitation["meeting"])
+    firefox.goto(invitation["link"])
+    firefox.wait_for("!!document.querySelector('button[name=skicka]')")
+    firefox.evaluate("document.querySelector('button[name=skicka]').click()")
+    firefox.wait_for("!!document.querySelector('input[name=engangskod]')")
+    code = latest_sms(mail_portal)[-6:]
+    firefox.evaluate(
+        f"(() => {{ document.querySelector('input[name=engangskod]').value = '{code}';"
+        " document.querySelector('button[name=fortsatt]').click(); return true; })()"
+    )
+    firefox.wait_for(
+        "document.getElementById('pv-join')"
+        " && document.getElementById('pv-join').getAttribute('aria-disabled') === 'false'"
+    )
+    firefox.evaluate("document.getElementById('pv-join').click()")
+    firefox.wait_for("location.pathname.endsWith('/videomote/rum')")
+
+    wait_for(staff_page, sees(["Anna Andersson"]), what="Chromium decodes Firefox")
+    deadline = time.monotonic() + 30
+    state = {}
+    while time.monotonic() < deadline:
+        state = firefox.evaluate(f"({MEDIA})()")
+        if sees(["Sara Skolsköterska"], energy=False)(state):
+            break
+        time.sleep(0.25)
+    else:
+        raise AssertionError(f"Firefox does not decode Chromium: {state}")
+    assert state["state"] == "connected"
+    firefox.evaluate("document.getElementById('vm-leave-form') && window.videomoteRoom.ws.close()")

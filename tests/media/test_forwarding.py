@@ -6,7 +6,6 @@ re-encoding server would lose those bytes, a forwarding one hands them on unchan
 
 from mediaserver import run_server
 from prorenata.videomote.access.jointoken import issue_join_token
-from prorenata.videomote.media import forwarding
 from prorenata.videomote.media.config import MediaConfig
 from prorenata.videomote.media.synthetic import SyntheticPeer
 from prorenata.videomote.media.synthetic import encoded_clip
@@ -108,7 +107,7 @@ def test_a_new_viewer_and_a_viewers_picture_loss_get_a_keyframe_from_the_publish
         requests = sara.keyframe_requests
         await asyncio.sleep(0.6)  # keyframe requests are limited to two a second
         slot = anna.slots[0]
-        await forwarding.request_keyframe(anna.receiver_of(slot["video"]))
+        await anna.report_picture_loss(slot["video"])
         await until(lambda: sara.keyframe_requests > requests, what="PLI forwarded")
         await sara.leave()
         await anna.leave()

@@ -26,19 +26,11 @@ def test_aiortc_is_the_version_forwarding_was_written_for():
     )
 
 
-def test_receiver_internals_used_by_the_tap_exist():
+def test_receiver_internals_used_for_forwarding_exist():
     source = inspect.getsource(rtcrtpreceiver.RTCRtpReceiver)
-    # The decoder queue is created in __init__, read when the decoder thread starts and
-    # fed one (codec, JitterFrame) per complete frame.
-    assert "self.__decoder_queue: queue.Queue = queue.Queue()" in source
-    assert "self.__decoder_queue.put((codec, encoded_frame))" in source
-    assert "target=decoder_worker" in source
-    assert "self.__decoder_queue,\n                    self._track._queue," in source
+    # Each accepted packet reaches the jitter buffer; only its frames reach the decoder.
     assert "pli_flag, encoded_frame = self.__jitter_buffer.add(packet)" in source
-    assert forwarding.decoder_worker_is_stock()
-    worker = inspect.signature(rtcrtpreceiver.decoder_worker)
-    assert list(worker.parameters) == ["loop", "input_q", "output_q", "decode_error"]
-    assert "task = input_q.get()" in inspect.getsource(rtcrtpreceiver.decoder_worker)
+    assert "if encoded_frame is not None and self.__decoder_thread:" in source
     assert callable(RTCRtpReceiver._send_rtcp_pli)
     assert "getSynchronizationSources" in dir(RTCRtpReceiver)
 
@@ -49,7 +41,6 @@ def test_receiver_private_attributes_exist_on_a_real_receiver():
         transceiver = pc.addTransceiver("video", direction="recvonly")
         receiver = transceiver.receiver
         for name in (
-            forwarding._RECEIVER_QUEUE,
             forwarding._RECEIVER_STARTED,
             forwarding._RECEIVER_JITTER_BUFFER,
             forwarding._RECEIVER_KIND,
@@ -72,8 +63,10 @@ def test_receiver_private_attributes_exist_on_a_real_receiver():
             assert hasattr(ids, name), name
         assert getattr(receiver, forwarding._RECEIVER_KIND) == "video"
         assert isinstance(getattr(receiver, forwarding._RECEIVER_JITTER_BUFFER), JitterBuffer)
-        forwarding.tap_receiver(receiver, lambda packet, keyframe: None)
-        assert isinstance(getattr(receiver, forwarding._RECEIVER_QUEUE), forwarding.EncodedFrameTap)
+        forwarding.forward_packets(receiver, lambda packet, keyframe: None)
+        assert isinstance(
+            getattr(receiver, forwarding._RECEIVER_JITTER_BUFFER), forwarding.PacketCollector
+        )
         # Codec list of a transceiver, reordered by prefer_codec.
         assert isinstance(transceiver._codecs, list)
         await pc.close()
@@ -122,17 +115,6 @@ def test_a_vp8_keyframe_start_is_recognised_in_the_rtp_packet():
     assert forwarding.starts_vp8_keyframe(start)
     assert not forwarding.starts_vp8_keyframe(middle)
     assert not forwarding.starts_vp8_keyframe(delta)
-
-
-def test_forwarding_jitter_buffer_hands_a_frame_on_at_its_marker():
-    buffer = forwarding.ForwardingJitterBuffer(capacity=16, is_video=True)
-    frames = []
-    for seq, marker, data in ((10, 0, b"a"), (11, 0, b"b"), (12, 1, b"c")):
-        packet = RtpPacket(sequence_number=seq, timestamp=900, marker=marker)
-        packet._data = data
-        frames.append(buffer.add(packet)[1])
-    assert frames[:2] == [None, None]
-    assert frames[2].data == b"abc" and frames[2].timestamp == 900
 
 
 def test_aioice_internals_used_for_host_addresses_exist():

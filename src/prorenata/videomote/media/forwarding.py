@@ -31,18 +31,12 @@ from aiortc import RTCPeerConnection
 from aiortc import RTCRtpReceiver
 from aiortc import RTCRtpSender
 from aiortc import clock
-from aiortc import rtcrtpreceiver
-from aiortc.jitterbuffer import JitterBuffer
-from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtp import RTP_HISTORY_SIZE
 from aiortc.rtp import RtpPacket
 from collections.abc import Callable
-from fractions import Fraction
 
 import asyncio
-import av
 import logging
-import queue
 import struct
 import time
 
@@ -52,9 +46,7 @@ logger = logging.getLogger("prorenata.videomote.media")
 AIORTC_VERSION = "1.16.0"
 
 # Private names this module relies on; the guard test checks every one of them.
-_RECEIVER_QUEUE = "_RTCRtpReceiver__decoder_queue"
 _RECEIVER_STARTED = "_RTCRtpReceiver__started"
-_RECEIVER_WORKER = "decoder_worker"
 _RECEIVER_JITTER_BUFFER = "_RTCRtpReceiver__jitter_buffer"
 _RECEIVER_KIND = "_RTCRtpReceiver__kind"
 _RECEIVER_ESTIMATOR = "_RTCRtpReceiver__remote_bitrate_estimator"
@@ -69,57 +61,6 @@ _SENDER_COUNTERS = (
     "_RTCRtpSender__octet_count",
     "_RTCRtpSender__packet_count",
 )
-
-
-class EncodedFrameTap(queue.Queue):
-    """Stands in for a receiver's decoder queue: complete frames go to ``on_frame``.
-
-    The receiver puts ``(codec, JitterFrame)`` on the event loop thread; the decoder
-    thread it started blocks on :meth:`get` until the receiver stops and puts ``None``,
-    which it passes on as the end of the track, as usual.
-    """
-
-    def __init__(self, on_frame: Callable[[av.Packet, bool], None]):
-        super().__init__()
-        self._on_frame = on_frame
-
-    def put(self, item, block: bool = True, timeout: float | None = None) -> None:
-        if item is None:
-            super().put(None)
-            return
-        codec, frame = item
-        packet = av.Packet(frame.data)
-        packet.pts = frame.timestamp
-        packet.time_base = Fraction(1, codec.clockRate)
-        keyframe = codec.mimeType.lower() != "video/vp8" or is_vp8_keyframe(frame.data)
-        self._on_frame(packet, keyframe)
-
-
-class ForwardingJitterBuffer(JitterBuffer):
-    """Hands a frame on as soon as it is complete, not when the next one starts.
-
-    aiortc's buffer knows a frame is complete only when a packet of the *next* frame
-    arrives: one frame interval (33 ms at 30 fps) of delay per hop. A video frame's last
-    packet carries the RTP marker bit; audio packets are whole frames. The browser at
-    the other end keeps its own jitter buffer, so nothing is held back here.
-    """
-
-    def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
-        packets = []
-        timestamp = None
-        for count in range(self.capacity):
-            packet = self._packets[(self._origin + count) % self._capacity]
-            if packet is None:
-                return None
-            if timestamp is not None and packet.timestamp != timestamp:
-                self.remove(count)  # a frame without its marker: complete all the same
-                return JitterFrame(b"".join(p._data for p in packets), timestamp)
-            timestamp = packet.timestamp
-            packets.append(packet)
-            if packet.marker or not self._is_video:
-                self.remove(count + 1)
-                return JitterFrame(b"".join(p._data for p in packets), timestamp)
-        return None
 
 
 _HEADER = struct.Struct("!BBHII")  # V=2, X=1 | M, PT | sequence | timestamp | SSRC
@@ -160,8 +101,7 @@ def forward_packets(receiver: RTCRtpReceiver, on_packet, remb: bool = True) -> N
     if getattr(receiver, _RECEIVER_STARTED):
         raise RuntimeError("the receiver has started already")
     collector = PacketCollector()
-    setattr(receiver, _RECEIVER_JITTER_BUFFER, collector)
-    setattr(receiver, _RECEIVER_QUEUE, EncodedFrameTap(lambda packet, keyframe: None))
+    setattr(receiver, _RECEIVER_JITTER_BUFFER, collector)  # so no frame reaches the decoder
     video = getattr(receiver, _RECEIVER_KIND) == "video"
     if not remb:
         setattr(receiver, _RECEIVER_ESTIMATOR, None)
@@ -296,17 +236,16 @@ def is_vp8_keyframe(data: bytes) -> bool:
     return bool(data) and not data[0] & 0x01
 
 
-def tap_receiver(receiver: RTCRtpReceiver, on_frame: Callable[[av.Packet, bool], None]) -> None:
-    """Deliver ``receiver``'s frames encoded to ``on_frame(packet, keyframe)``.
+def receive_raw(receiver: RTCRtpReceiver, handler: Callable[[RtpPacket], None]) -> None:
+    """Give every RTP packet for ``receiver`` to ``handler(packet)`` and nothing else.
 
-    Call it before the receiver starts (in the peer connection's ``track`` event).
+    No statistics, NACKs, reassembly or decoding: synthetic viewers count what arrives.
     """
-    if getattr(receiver, _RECEIVER_STARTED):
-        raise RuntimeError("the receiver has started already")
-    setattr(receiver, _RECEIVER_QUEUE, EncodedFrameTap(on_frame))
-    video = getattr(receiver, _RECEIVER_KIND) == "video"
-    buffer = ForwardingJitterBuffer(capacity=512 if video else 64, is_video=video)
-    setattr(receiver, _RECEIVER_JITTER_BUFFER, buffer)
+
+    async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
+        handler(packet)
+
+    receiver._handle_rtp_packet = handle_rtp_packet
 
 
 async def request_keyframe(receiver: RTCRtpReceiver) -> None:
@@ -420,8 +359,3 @@ async def _bind(connection, address: str, ports: tuple[int, int] | None):
             continue
     logger.warning("no free UDP port on %s in %s", address, ports)
     return None
-
-
-def decoder_worker_is_stock() -> bool:
-    """The receiver still starts aiortc's own decoder worker (what the tap relies on)."""
-    return getattr(rtcrtpreceiver, _RECEIVER_WORKER).__module__ == rtcrtpreceiver.__name__

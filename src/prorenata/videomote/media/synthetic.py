@@ -2,11 +2,11 @@
 
 A :class:`SyntheticPeer` joins like a browser does (WebSocket, join token, complete
 offer with its own camera/microphone and receive-only slots) but publishes frames that
-were encoded once up front (:func:`encoded_clip`) and counts what it receives without
-decoding it, so that on a small machine the figures measured are the server's.
-Each published video frame carries its send time after the VP8 data (a decoder ignores
-bytes after the last partition; synthetic receivers read them), which gives the latency
-the relay adds.
+were encoded once up front (:func:`encoded_clip`) and counts the RTP packets it receives
+(a frame ends with the marker bit) without reassembling or decoding them, so that on a
+small machine the figures measured are the server's. Each published video frame carries
+its send time after the VP8 data (a decoder ignores bytes after the last partition; the
+frame's last packet ends with them), which gives the latency the relay adds.
 """
 
 from aiortc import RTCConfiguration
@@ -136,6 +136,7 @@ class SyntheticPeer:
         self.slots: list[dict] = []
         self.events: list[dict] = []
         self.keyframe_requests = 0
+        self.ssrcs: dict[str, int] = {}  # mid -> SSRC the server sends it with
         self.pc: RTCPeerConnection | None = None
         self.socket = None
         self._session: aiohttp.ClientSession | None = None
@@ -168,9 +169,9 @@ class SyntheticPeer:
             receiver = forwarding.receiver_for(pc, track)
             mid = next(t.mid for t in pc.getTransceivers() if t.receiver is receiver)
             if track.kind == "video":
-                forwarding.tap_receiver(receiver, lambda p, k, mid=mid: self._video(mid, p))
+                forwarding.receive_raw(receiver, lambda packet, mid=mid: self._video(mid, packet))
             else:
-                forwarding.tap_receiver(receiver, lambda p, k, mid=mid: self._audio(mid))
+                forwarding.receive_raw(receiver, lambda packet, mid=mid: self._audio(mid))
 
         forwarding.use_host_addresses(pc, ["127.0.0.1"])
         await pc.setLocalDescription(await pc.createOffer())
@@ -186,11 +187,14 @@ class SyntheticPeer:
                 track.keyframe_next = True
 
     def _video(self, mid: str, packet) -> None:
-        now = time.monotonic()
+        """An RTP packet; the one with the marker bit ends a frame (and carries the stamp)."""
+        self.ssrcs[mid] = packet.ssrc
+        if not packet.marker:
+            return
         if self.first_frame_at is None:
-            self.first_frame_at = now
+            self.first_frame_at = time.monotonic()
         self.frames[mid] = self.frames.get(mid, 0) + 1
-        data = bytes(packet)
+        data = packet.payload
         if len(data) > STAMP.size and data[-STAMP.size : -STAMP.size + 4] == MARK:
             _, sent = STAMP.unpack(data[-STAMP.size :])
             self.latencies.append((time.time() - sent) * 1000)
@@ -219,8 +223,10 @@ class SyntheticPeer:
         """Video frames received in the slot that currently shows ``name``."""
         return sum(self.frames.get(s["video"], 0) for s in self.slots if s["name"] == name)
 
-    def receiver_of(self, mid: str):
-        return next(t.receiver for t in self.pc.getTransceivers() if t.mid == mid)
+    async def report_picture_loss(self, mid: str) -> None:
+        """Send the server an RTCP PLI for the video in slot ``mid``, as a browser would."""
+        receiver = next(t.receiver for t in self.pc.getTransceivers() if t.mid == mid)
+        await receiver._send_rtcp_pli(self.ssrcs[mid])
 
     async def send(self, message: dict) -> None:
         await self.socket.send_json(message)
