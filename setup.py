@@ -46,6 +46,7 @@ setup(
         "caldav",
         "aiohttp",
         "aiortc",
+        "uvloop",
         "requests",
         "cryptography",
     ],

@@ -142,3 +142,9 @@ def test_aioice_internals_used_for_host_addresses_exist():
 )
 def test_vp8_keyframes_are_recognised_by_the_frame_tag(data, keyframe):
     assert forwarding.is_vp8_keyframe(data) is keyframe
+
+
+def test_our_ntp_clock_agrees_with_aiortcs():
+    from aiortc import clock
+
+    assert abs(forwarding.ntp_now() - clock.current_ntp_time()) < 2**32 // 100  # 10 ms

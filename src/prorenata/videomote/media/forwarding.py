@@ -30,7 +30,6 @@ from aioice.ice import StunProtocol
 from aiortc import RTCPeerConnection
 from aiortc import RTCRtpReceiver
 from aiortc import RTCRtpSender
-from aiortc import clock
 from aiortc.rtp import RTP_HISTORY_SIZE
 from aiortc.rtp import RtpPacket
 from collections.abc import Callable
@@ -63,6 +62,7 @@ _SENDER_COUNTERS = (
 )
 
 
+_NTP_EPOCH_OFFSET = 2208988800  # seconds from 1900-01-01 to 1970-01-01
 _HEADER = struct.Struct("!BBHII")  # V=2, X=1 | M, PT | sequence | timestamp | SSRC
 _EXTENSION_HEADER = struct.Struct("!HH")
 
@@ -163,7 +163,7 @@ class RtpRewriter:
             self._extensions = self._extension_template()
         seq = (packet.sequence_number + self._seq_delta) & 0xFFFF
         timestamp = (packet.timestamp + self._ts_delta) & 0xFFFFFFFF
-        now = clock.current_ntp_time()
+        now = ntp_now()
         abs_send_time = (now >> 14) & 0x00FFFFFF
         level = packet.extensions.audio_level
         first = packet.marker << 7 | self.payload_type
@@ -229,6 +229,11 @@ class RtpRewriter:
         elapsed = max(1, int((time.monotonic() - at) * self.clock_rate))
         self._seq_delta = (seq + 1 - packet.sequence_number) & 0xFFFF
         self._ts_delta = (timestamp + elapsed - packet.timestamp) & 0xFFFFFFFF
+
+
+def ntp_now() -> int:
+    """The time as a 64-bit NTP timestamp (RFC 5905), without going through datetime."""
+    return int((time.time() + _NTP_EPOCH_OFFSET) * 4294967296)
 
 
 def is_vp8_keyframe(data: bytes) -> bool:

@@ -443,10 +443,16 @@ def main() -> None:
         parser.error(str(error))
     host, port = args.host or config.host, args.port or config.port
     logging.basicConfig(level=logging.INFO)
+    loop = None
+    if os.environ.get("VIDEOMOTE_MEDIA_UVLOOP", "on") != "off":
+        import uvloop
+
+        loop = uvloop.new_event_loop()
     web.run_app(
         make_app(secret.encode("utf-8"), config),
         host=host,
         port=port,
+        loop=loop,
         print=lambda *a: logger.info("media server on %s:%s (%s)", host, port, config.mode),
     )
 
