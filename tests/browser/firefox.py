@@ -60,7 +60,9 @@ class Firefox:
         deadline = time.monotonic() + 60
         while True:
             try:
-                self.ws = websocket.create_connection(f"ws://127.0.0.1:{port}/session", timeout=30)
+                self.ws = websocket.create_connection(
+                    f"ws://127.0.0.1:{port}/session", timeout=30, suppress_origin=True
+                )
                 break
             except OSError:
                 if time.monotonic() > deadline or self.process.poll() is not None:
