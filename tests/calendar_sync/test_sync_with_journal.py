@@ -205,3 +205,61 @@ def test_a_second_worker_is_refused_while_one_runs(tmp_path, monkeypatch):
     held.close()
     assert result.returncode == 1
     assert "another videomote-caldav-sync is running" in result.stderr
+
+
+def test_a_round_that_dies_half_way_is_redone_once_and_loses_nothing(
+    journal, smtp_sink, monkeypatch
+):
+    """The worker (or Plone) dies after some calendar writes: the journal's transaction is
+    gone, the calendar kept what was written. The next round must neither duplicate nor
+    lose anything, and send each e-mail once."""
+    first, second = _book(journal, 9), _book(journal, 11)
+    start = _tomorrow(13).replace(tzinfo=STOCKHOLM)
+    made_there = CalendarEvent(
+        uid="from-thunderbird-2",
+        title="Bokat i Thunderbird",
+        start=start,
+        end=start + timedelta(minutes=30),
+        attendee_email="anna@example.se",
+    )
+    journal["calendar"].put(made_there.uid, to_ical(made_there, "Europe/Stockholm", "ingen"))
+    assert len(smtp_sink.wait_for(2)) == 2  # the two invitations of the bookings
+    writes = []
+    real_put = CalendarAccount.put
+
+    def dying_put(self, *args, **kwargs):
+        writes.append(args[0])
+        if len(writes) == 2:
+            raise SystemError("the process died here")
+        return real_put(self, *args, **kwargs)
+
+    monkeypatch.setattr(CalendarAccount, "put", dying_put)
+    response = requests.post(
+        f"{journal['portal'].absolute_url()}/@@videomote-caldav-sync",
+        headers={"X-Videomote-Worker": SECRET},
+    )
+    assert response.status_code == 500
+    transaction.begin()
+    record = accounts(journal["portal"])["sara"]
+    assert record.sync_token is None and not record.items  # nothing of that round kept
+    assert len(_remote(journal)) == 2  # but one write reached the calendar
+
+    monkeypatch.setattr(CalendarAccount, "put", real_put)
+    _sync(journal["portal"])
+    _sync(journal["portal"])  # and once more: nothing left to do
+
+    remote = _remote(journal)
+    assert set(remote) == {first.ical_uid, second.ical_uid, "from-thunderbird-2"}
+    assert all(item.event.sequence == 0 for item in remote.values())
+    catalog = api.portal.get_tool("portal_catalog")
+    meetings = [
+        b._unrestrictedGetObject()
+        for b in catalog.unrestrictedSearchResults(portal_type="VideoMeeting")
+    ]
+    assert sorted(m.ical_uid for m in meetings) == sorted(remote)
+    assert all(m.state == "booked" for m in meetings)
+    mails = smtp_sink.wait_for(3)
+    assert len(mails) == 3  # and the pulled booking's invitation, once
+    assert len(smtp_sink.wait_for(4, timeout=1.5)) == 3
+    record = accounts(journal["portal"])["sara"]
+    assert record.sync_token and set(record.items) == set(remote)

@@ -12,9 +12,9 @@ from aiortc import rtcrtpreceiver
 from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rtp import RtpPacket
 from importlib.metadata import version
+from mediaserver import run_in_thread
 from prorenata.videomote.media import forwarding
 
-import asyncio
 import inspect
 import pytest
 
@@ -71,7 +71,7 @@ def test_receiver_private_attributes_exist_on_a_real_receiver():
         assert isinstance(transceiver._codecs, list)
         await pc.close()
 
-    asyncio.run(check())
+    run_in_thread(check, 30)
 
 
 def test_the_transport_hands_packets_to_the_receiver_instance_and_sends_bytes():

@@ -3,6 +3,9 @@
 aiortc falls back to a public Google STUN server unless ``iceServers`` is set. The server
 runs here in a process of its own with a Python audit hook that writes down every address
 it resolves, connects to or sends a datagram to, while two synthetic peers exchange media.
+Which addresses are contacted is decided by aiortc/aioice above the event loop; the loop
+only carries the sends out. uvloop sends from C, where no audit event is raised, so here the
+server runs on asyncio's own loop (VIDEOMOTE_MEDIA_UVLOOP=off).
 """
 
 from mediaserver import run_in_thread
@@ -60,6 +63,7 @@ def serve_and_exchange_media(tmp_path, **settings) -> tuple[dict, list[tuple]]:
         os.environ,
         VIDEOMOTE_MEDIA_SECRET=SECRET,
         VIDEOMOTE_MEDIA_ICE_ADDRESSES="127.0.0.1",
+        VIDEOMOTE_MEDIA_UVLOOP="off",
         **{f"VIDEOMOTE_MEDIA_{key.upper()}": value for key, value in settings.items()},
     )
     process = subprocess.Popen(
