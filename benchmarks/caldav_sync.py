@@ -81,6 +81,10 @@ def measure(count: int) -> dict:
                 "owner_only",
                 "--hook-type",
                 "none",
+                # Radicale's own speed setting: item cache keyed by mtime and size instead
+                # of a SHA-256 of every file (what a production Radicale would set).
+                "--storage-use-mtime-and-size-for-item-cache",
+                "True",
                 "--logging-level",
                 "error",
             ],
