@@ -52,6 +52,14 @@ def _try(browser, portal, code):
     )
 
 
+def _signed_in(portal, smtp_sink):
+    """A participant's browser session, signed in with the e-mail's code and the SMS."""
+    browser = _entered(portal, _code(smtp_sink))
+    _sms(browser, portal)
+    _try(browser, portal, _last_sms(portal))
+    return browser
+
+
 def _last_sms(portal):
     transaction.begin()
     return list(sms_outbox(portal))[-1]["text"][-6:]
@@ -177,9 +185,7 @@ def test_staff_ending_the_meeting_ends_it_for_the_waiting_participant(
     mail_portal, patient, smtp_sink
 ):
     meeting = _book(mail_portal, patient)
-    browser = _entered(mail_portal, _code(smtp_sink))
-    _sms(browser, mail_portal)
-    _try(browser, mail_portal, _last_sms(mail_portal))
+    browser = _signed_in(mail_portal, smtp_sink)
     status_url = f"{mail_portal.absolute_url()}/videomote/status"
     assert browser.get(status_url).json() == {"state": "booked", "started": False}
     staff = requests.Session()
@@ -207,9 +213,7 @@ def test_room_pages_get_fresh_join_tokens_while_the_meeting_runs_and_not_after(
     from prorenata.videomote.access.keys import secret_key
 
     meeting = _book(mail_portal, patient)
-    browser = _entered(mail_portal, _code(smtp_sink))
-    _sms(browser, mail_portal)
-    _try(browser, mail_portal, _last_sms(mail_portal))
+    browser = _signed_in(mail_portal, smtp_sink)
     token_url = f"{mail_portal.absolute_url()}/videomote/rum-token"
     assert browser.post(token_url).status_code == 409  # not started yet
     assert requests.post(token_url).status_code == 401  # no session

@@ -5,6 +5,7 @@ from factories import add_staff
 from factories import add_student
 from factories import add_students_folder
 from factories import book
+from pages import logged_in_page
 from prorenata.videomote.notify.sms import sms_outbox
 
 import ifaddr
@@ -69,14 +70,7 @@ def journal(mail_portal):
 
 @pytest.fixture
 def staff_page(chromium, journal):
-    context = chromium.new_context(locale="sv-SE", viewport={"width": 1280, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    page.goto(f"{journal['url']}/login")
-    page.get_by_label("Användarnamn").fill(STAFF[0])
-    page.get_by_label("Lösenord").fill(STAFF[2])
-    page.get_by_role("button", name="Logga in").click()
-    page.wait_for_load_state()
+    context, page = logged_in_page(chromium, journal["url"], STAFF[0], STAFF[2])
     yield page
     context.close()
 

@@ -7,6 +7,7 @@ WebRTC traffic reaches anything but 127.0.0.1. Each page must *decode* the other
 
 from factories import STAFF_PASSWORD
 from factories import add_staff
+from pages import logged_in_page
 from prorenata.videomote.notify.sms import sms_outbox
 
 import os
@@ -115,14 +116,7 @@ def colleague_page(chromium, journal):
         except ConflictError:
             transaction.abort()
             time.sleep(0.2)
-    context = chromium.new_context(locale="sv-SE", viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    page.goto(f"{journal['url']}/login")
-    page.get_by_label("Användarnamn").fill("tove")
-    page.get_by_label("Lösenord").fill(STAFF_PASSWORD)
-    page.get_by_role("button", name="Logga in").click()
-    page.wait_for_load_state()
+    context, page = logged_in_page(chromium, journal["url"], "tove", STAFF_PASSWORD)
     yield page
     context.close()
 

@@ -72,6 +72,20 @@ def _book(journal, hour=9):
     return meeting
 
 
+def _made_in_the_calendar(journal, uid, title, hour, attendee):
+    """An event created in the clinician's calendar (as Thunderbird would: a plain PUT)."""
+    start = _tomorrow(hour).replace(tzinfo=STOCKHOLM)
+    event = CalendarEvent(
+        uid=uid,
+        title=title,
+        start=start,
+        end=start + timedelta(minutes=30),
+        attendee_email=attendee,
+    )
+    journal["calendar"].put(event.uid, to_ical(event, "Europe/Stockholm", "ingen"))
+    return event
+
+
 def _remote(journal):
     return journal["calendar"].changes_since(None).changed
 
@@ -133,16 +147,9 @@ def test_deleting_in_the_calendar_cancels_and_mails(journal, smtp_sink):
 
 
 def test_event_made_in_the_calendar_for_a_guardian_becomes_a_booking(journal, smtp_sink):
-    calendar = journal["calendar"]
-    start = _tomorrow(10).replace(tzinfo=STOCKHOLM)
-    event = CalendarEvent(
-        uid="from-thunderbird-1",
-        title="Samtal från kalendern",
-        start=start,
-        end=start + timedelta(minutes=30),
-        attendee_email="anna@example.se",
+    _made_in_the_calendar(
+        journal, "from-thunderbird-1", "Samtal från kalendern", 10, "anna@example.se"
     )
-    calendar.put(event.uid, to_ical(event, "Europe/Stockholm", "ingen"))
     _sync(journal["portal"])
     (message,) = smtp_sink.wait_for(1)
     assert message["To"].addresses[0].addr_spec == "anna@example.se"
@@ -154,15 +161,7 @@ def test_event_made_in_the_calendar_for_a_guardian_becomes_a_booking(journal, sm
 
 
 def test_event_for_an_unknown_person_is_marked_and_nothing_is_sent(journal, smtp_sink):
-    start = _tomorrow(11).replace(tzinfo=STOCKHOLM)
-    event = CalendarEvent(
-        uid="stranger-1",
-        title="Okänd",
-        start=start,
-        end=start + timedelta(minutes=30),
-        attendee_email="okand@example.se",
-    )
-    journal["calendar"].put(event.uid, to_ical(event, "Europe/Stockholm", "ingen"))
+    _made_in_the_calendar(journal, "stranger-1", "Okänd", 11, "okand@example.se")
     _sync(journal["portal"])
     written = requests.get(_remote(journal)["stranger-1"].href, auth=("sara", "x")).text
     assert "kunde inte hittas" in written
@@ -214,15 +213,9 @@ def test_a_round_that_dies_half_way_is_redone_once_and_loses_nothing(
     gone, the calendar kept what was written. The next round must neither duplicate nor
     lose anything, and send each e-mail once."""
     first, second = _book(journal, 9), _book(journal, 11)
-    start = _tomorrow(13).replace(tzinfo=STOCKHOLM)
-    made_there = CalendarEvent(
-        uid="from-thunderbird-2",
-        title="Bokat i Thunderbird",
-        start=start,
-        end=start + timedelta(minutes=30),
-        attendee_email="anna@example.se",
+    _made_in_the_calendar(
+        journal, "from-thunderbird-2", "Bokat i Thunderbird", 13, "anna@example.se"
     )
-    journal["calendar"].put(made_there.uid, to_ical(made_there, "Europe/Stockholm", "ingen"))
     assert len(smtp_sink.wait_for(2)) == 2  # the two invitations of the bookings
     writes = []
     real_put = CalendarAccount.put
