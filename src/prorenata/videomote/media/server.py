@@ -443,6 +443,8 @@ def main() -> None:
         parser.error(str(error))
     host, port = args.host or config.host, args.port or config.port
     logging.basicConfig(level=logging.INFO)
+    # aioice logs every candidate pair, i.e. participants' IP addresses: warnings only.
+    logging.getLogger("aioice").setLevel(logging.WARNING)
     loop = None
     if os.environ.get("VIDEOMOTE_MEDIA_UVLOOP", "on") != "off":
         import uvloop
