@@ -36,3 +36,14 @@ def test_refusal_in_english(portal):
     assert translate(message, target_language="en") == (
         "Bo has no guardian marked as primary contact."
     )
+
+
+def test_every_text_the_room_and_participant_scripts_show_is_translated(portal):
+    from prorenata.videomote.browser.participant import PAGE_TEXTS
+    from prorenata.videomote.browser.room import ROOM_TEXTS
+
+    for key, message in {**ROOM_TEXTS, **PAGE_TEXTS}.items():
+        english = translate(message, target_language="en")
+        assert english != translate(message, target_language="sv"), key
+    joined = translate(ROOM_TEXTS["joined"], target_language="en")
+    assert joined == "{name} joined the meeting."  # room.js fills in the name

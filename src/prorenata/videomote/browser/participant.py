@@ -50,6 +50,22 @@ SMS_TEXT = "Din inloggningskod till Prorenata Videomöte är {code}"
 # Per client address: code page and sign-in posts together.
 PAGE_LIMIT = SlidingWindow(limit=60, seconds=600)
 
+# What participant.js shows (browser check, device check, waiting room).
+PAGE_TEXTS = {
+    "phone": _("Videomötet kan inte hållas via mobiltelefon – använd en dator."),
+    "browser": _(
+        "Din webbläsare stöds inte. Använd Google Chrome, Mozilla Firefox eller Microsoft Edge "
+        "version 83 eller senare."
+    ),
+    "devicesok": _("Kameran och mikrofonen fungerar."),
+    "devicesfailed": _(
+        "Kameran eller mikrofonen gick inte att använda. Kontrollera att webbläsaren får "
+        "använda dem."
+    ),
+    "started": _("Mötet har startat. Klicka på Gå med nu."),
+    "ended": _("Mötet är avslutat."),
+}
+
 STEPS = {"logga-in", "vantrum", "status", "rum", "rum-token", "lamna"}
 
 
@@ -343,6 +359,11 @@ class ParticipantView(RoomMixin, BrowserView):
             return json.dumps({"state": "ended"})
         self._audit(audit.RECONNECTED, meeting)
         return self.token_response(meeting, meeting.invitee_name)
+
+    # -- texts for participant.js ----------------------------------------------------
+    def page_texts(self) -> str:
+        texts = {key: self.text(message) for key, message in PAGE_TEXTS.items()}
+        return json.dumps(texts, ensure_ascii=False)
 
     # -- the room (room_macros.pt) ---------------------------------------------------
     def room_meeting(self):

@@ -2,6 +2,9 @@
 (function () {
   "use strict";
 
+  // Texts come translated from the page (participant_layout.pt, data-texts).
+  var T = JSON.parse(document.body.getAttribute("data-texts") || "{}");
+
   // 1. The invitation link carries its token in the fragment, which never reaches the
   //    server's logs: post it, then forget it.
   var tokenForm = document.getElementById("pv-token-form");
@@ -27,11 +30,10 @@
     navigator.mediaDevices.getUserMedia) && !/Trident|MSIE/.test(ua) &&
     !(edge && parseInt(edge[1], 10) < 83) && !/Edge\//.test(ua);
   if (warning && mobile) {
-    warning.textContent = "Videomötet kan inte hållas via mobiltelefon – använd en dator.";
+    warning.textContent = T.phone;
     warning.hidden = false;
   } else if (warning && !supported) {
-    warning.textContent = "Din webbläsare stöds inte. Använd Google Chrome, Mozilla Firefox " +
-      "eller Microsoft Edge version 83 eller senare.";
+    warning.textContent = T.browser;
     warning.hidden = false;
   }
 
@@ -42,10 +44,9 @@
       var result = document.getElementById("pv-check-result");
       navigator.mediaDevices.getUserMedia({ video: true, audio: true }).then(function (stream) {
         document.getElementById("pv-preview").srcObject = stream;
-        result.textContent = "Kameran och mikrofonen fungerar.";
+        result.textContent = T.devicesok;
       }).catch(function () {
-        result.textContent = "Kameran eller mikrofonen gick inte att använda. Kontrollera att " +
-          "webbläsaren får använda dem.";
+        result.textContent = T.devicesfailed;
       });
     });
   }
@@ -60,11 +61,11 @@
           if (data.started) {
             join.setAttribute("aria-disabled", "false");
             join.setAttribute("href", join.getAttribute("data-href"));
-            text.textContent = "Mötet har startat. Klicka på Gå med nu.";
+            text.textContent = T.started;
             return;
           }
           if (data.state === "ended" || data.state === "signed_out") {
-            text.textContent = "Mötet är avslutat.";
+            text.textContent = T.ended;
             return;
           }
           window.setTimeout(poll, 1000);
