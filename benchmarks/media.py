@@ -23,12 +23,9 @@ import asyncio
 import json
 import multiprocessing
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -52,32 +49,18 @@ def cpu_seconds(pid: int) -> float:
 
 class Server:
     def __init__(self, mode: str, remb: bool = True):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        env = dict(
-            os.environ,
-            VIDEOMOTE_MEDIA_SECRET=SECRET,
-            VIDEOMOTE_MEDIA_ICE_ADDRESSES="127.0.0.1",
-            VIDEOMOTE_MEDIA_MODE=mode,
-            VIDEOMOTE_MEDIA_REMB="on" if remb else "off",
-        )
+        from prorenata.videomote.media.synthetic import free_port
+        from prorenata.videomote.media.synthetic import start_server_process
+
+        self.port = free_port()
         self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"videomote-media-{mode}.log"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "prorenata.videomote.media.server", "--port", str(self.port)],
-            env=env,
-            stdout=self.log.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1)
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        settings = {
+            "secret": SECRET,
+            "ice_addresses": "127.0.0.1",
+            "mode": mode,
+            "remb": "on" if remb else "off",
+        }
+        self.process = start_server_process(self.port, settings, output=self.log.open("wb"))
 
     @property
     def url(self) -> str:

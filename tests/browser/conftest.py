@@ -13,12 +13,9 @@ import os
 import pytest
 import re
 import shutil
-import socket
 import subprocess
-import sys
 import time
 import transaction
-import urllib.request
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [
@@ -154,9 +151,9 @@ class MediaServer:
     """``videomote-media`` in a process of its own, on 127.0.0.1, restartable."""
 
     def __init__(self, secret: str, log_path):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        from prorenata.videomote.media.synthetic import free_port
+
+        self.port = free_port()
         self.secret = secret
         self.log_path = log_path
         self.process = None
@@ -166,25 +163,14 @@ class MediaServer:
         return f"ws://127.0.0.1:{self.port}/ws"
 
     def start(self) -> None:
-        env = dict(
-            os.environ,
-            VIDEOMOTE_MEDIA_SECRET=self.secret,
-            VIDEOMOTE_MEDIA_ICE_ADDRESSES="127.0.0.1",
+        from prorenata.videomote.media.synthetic import start_server_process
+
+        settings = {"secret": self.secret, "ice_addresses": "127.0.0.1"}
+        self.process = start_server_process(
+            self.port,
+            settings,
+            output=open(self.log_path, "ab"),  # noqa: SIM115
         )
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "prorenata.videomote.media.server", "--port", str(self.port)],
-            env=env,
-            stdout=open(self.log_path, "ab"),  # noqa: SIM115 - closed with the process
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1)
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"media server did not start, see {self.log_path}")
 
     def stop(self) -> None:
         if self.process is not None:

@@ -57,6 +57,14 @@ class Firefox:
             stderr=subprocess.DEVNULL,
         )
         self._id = 0
+        try:
+            self._connect(port)
+        except BaseException:
+            self.process.kill()  # never leave a browser behind
+            self.process.wait(10)
+            raise
+
+    def _connect(self, port: int) -> None:
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -66,12 +74,9 @@ class Firefox:
                 break
             except OSError:
                 if time.monotonic() > deadline or self.process.poll() is not None:
-                    self.process.kill()
                     raise RuntimeError("Firefox did not open its WebDriver BiDi port") from None
                 time.sleep(0.2)
-        self.command(
-            "session.new", {"capabilities": {"alwaysMatch": {"acceptInsecureCerts": True}}}
-        )
+        self.command("session.new", {"capabilities": {}})
         tree = self.command("browsingContext.getTree", {})
         self.context = tree["contexts"][0]["context"]
 

@@ -13,17 +13,16 @@ from prorenata.videomote.access.jointoken import issue_join_token
 from prorenata.videomote.media.config import MediaConfig
 from prorenata.videomote.media.synthetic import SyntheticPeer
 from prorenata.videomote.media.synthetic import encoded_clip
+from prorenata.videomote.media.synthetic import free_port
+from prorenata.videomote.media.synthetic import start_server_process
 
 import asyncio
 import json
-import os
 import pytest
 import socket
-import subprocess
 import sys
 import textwrap
 import time
-import urllib.request
 
 pytestmark = pytest.mark.slow
 
@@ -50,38 +49,13 @@ AUDITED_SERVER = textwrap.dedent(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def serve_and_exchange_media(tmp_path, **settings) -> tuple[dict, list[tuple]]:
     """Start the audited server, let two peers exchange media, return what it contacted."""
     log, port = tmp_path / "contacts.jsonl", free_port()
-    env = dict(
-        os.environ,
-        VIDEOMOTE_MEDIA_SECRET=SECRET,
-        VIDEOMOTE_MEDIA_ICE_ADDRESSES="127.0.0.1",
-        VIDEOMOTE_MEDIA_UVLOOP="off",
-        **{f"VIDEOMOTE_MEDIA_{key.upper()}": value for key, value in settings.items()},
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-c", AUDITED_SERVER, str(log), str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    settings = {"secret": SECRET, "ice_addresses": "127.0.0.1", "uvloop": "off", **settings}
+    command = [sys.executable, "-c", AUDITED_SERVER, str(log), str(port)]
+    process = start_server_process(port, settings, command)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
         welcome = run_in_thread(lambda: exchange(f"ws://127.0.0.1:{port}/ws"), 60)
     finally:
         process.terminate()

@@ -21,8 +21,13 @@ import aiohttp
 import asyncio
 import av
 import json
+import os
+import socket
 import struct
+import subprocess
+import sys
 import time
+import urllib.request
 
 MARK = b"VMTS"
 STAMP = struct.Struct("!4sd")
@@ -240,3 +245,40 @@ class SyntheticPeer:
             self._reader.cancel()
         if self._session is not None:
             await self._session.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_server_process(
+    port: int, settings: dict[str, str], command: list[str] | None = None, output=None
+) -> subprocess.Popen:
+    """``videomote-media`` (or ``command``) on 127.0.0.1:``port``, once ``/health`` answers.
+
+    ``settings`` become ``VIDEOMOTE_MEDIA_<KEY>`` variables (``secret`` included).
+    """
+    env = dict(os.environ)
+    env.update({f"VIDEOMOTE_MEDIA_{key.upper()}": value for key, value in settings.items()})
+    command = command or [
+        sys.executable,
+        "-m",
+        "prorenata.videomote.media.server",
+        "--port",
+        str(port),
+    ]
+    process = subprocess.Popen(
+        command, env=env, stdout=output or subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+            return process
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise RuntimeError("the media server did not start") from None
+            time.sleep(0.1)
