@@ -113,7 +113,7 @@ class Room:
     # -- media ---------------------------------------------------------------------
     async def forward(self, publisher: Person, kind: str, packet, keyframe: bool) -> None:
         """One RTP packet of ``publisher`` to every viewer's slot that shows them."""
-        for viewer in self.people:
+        for viewer in tuple(self.people):
             if viewer is publisher:
                 continue
             for slot in viewer.slots:

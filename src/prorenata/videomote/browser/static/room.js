@@ -85,6 +85,10 @@
         Object.keys(room.tiles).forEach(removeTile);  // the server says anew who is here
         room.people = {};
         (data.people || []).forEach(function (p) { room.people[p.id] = p; });
+        // Coming back with the microphone or camera off: tell the others again.
+        var mic = localTrack("audio"), cam = localTrack("video");
+        if (mic && !mic.enabled) { send({ type: "muted", on: true }); }
+        if (cam && !cam.enabled) { send({ type: "camera", on: false }); }
         negotiate(data.iceServers || []);
         break;
       case "answer":
