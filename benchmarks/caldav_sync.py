@@ -15,7 +15,6 @@ from pathlib import Path
 
 import json
 import requests
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,19 +23,16 @@ import time
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 from prorenata.videomote.caldav_bridge.client import CalendarAccount  # noqa: E402
 from prorenata.videomote.caldav_bridge.events import CalendarEvent  # noqa: E402
 from prorenata.videomote.caldav_bridge.events import to_ical  # noqa: E402
+from support.instance import free_port  # noqa: E402
 
 BIN = Path(sys.executable).parent
 SIZES = (1_000, 10_000)
 START = datetime(2027, 1, 4, 7, 0, tzinfo=UTC)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def event(i: int, hour_shift: int = 0) -> CalendarEvent:

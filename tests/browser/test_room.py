@@ -8,9 +8,9 @@ WebRTC traffic reaches anything but 127.0.0.1. Each page must *decode* the other
 from factories import STAFF_PASSWORD
 from factories import add_staff
 from pages import logged_in_page
+from pages import skip_here_fail_in_ci
 from prorenata.videomote.notify.sms import sms_outbox
 
-import os
 import pytest
 import re
 import time
@@ -219,9 +219,7 @@ def firefox(network_namespace, tmp_path_factory):
     from firefox import Firefox
 
     if FIREFOX is None:
-        if os.environ.get("VIDEOMOTE_REQUIRE_NETNS"):
-            pytest.fail("firefox-esr is missing (make system-packages installs it)")
-        pytest.skip("firefox-esr is not installed")
+        skip_here_fail_in_ci("firefox-esr is missing (make system-packages installs it)")
     browser = Firefox(tmp_path_factory.mktemp("firefox-profile"))
     yield browser
     browser.close()

@@ -326,7 +326,7 @@ async def answer(app: web.Application, room: Room, person: Person, sdp: str) -> 
         def keyframe_please(slot=slot):
             room.request_keyframe(slot.occupant)
 
-        slot.video._need_keyframe_callback = keyframe_please
+        slot.video.need_keyframe = keyframe_please
         for transceiver, track in ((video, slot.video), (audio, slot.audio)):
             transceiver.sender.replaceTrack(track)
             transceiver.direction = "sendrecv"

@@ -29,7 +29,7 @@ class SlotTrack(MediaStreamTrack):
     def __init__(self, kind: str, need_keyframe: Callable[[], None] = lambda: None):
         super().__init__()
         self.kind = kind
-        self._need_keyframe_callback = need_keyframe
+        self.need_keyframe = need_keyframe
         self._queue: asyncio.Queue = asyncio.Queue()
         self._source: object = None
         self._waiting_for_keyframe = kind == "video"
@@ -54,7 +54,7 @@ class SlotTrack(MediaStreamTrack):
             return
         if self._waiting_for_keyframe:
             if not keyframe:
-                self._need_keyframe_callback()
+                self.need_keyframe()
                 return
             self._waiting_for_keyframe = False
         if self._queue.qsize() >= MAX_QUEUED:
@@ -63,7 +63,7 @@ class SlotTrack(MediaStreamTrack):
                 self._queue.get_nowait()
             if self.kind == "video":
                 self._waiting_for_keyframe = True
-                self._need_keyframe_callback()
+                self.need_keyframe()
                 return
         rate = int(1 / item.time_base)
         now = time.monotonic()
@@ -77,11 +77,6 @@ class SlotTrack(MediaStreamTrack):
         item.pts += self._offset
         self._last_pts, self._last_rate, self._last_wall = item.pts, rate, now
         self._queue.put_nowait(item)
-
-    def request_keyframe(self) -> None:
-        """The viewer lost a picture: wait for (and ask for) the next keyframe."""
-        if self.kind == "video":
-            self._need_keyframe_callback()
 
     async def recv(self):
         return await self._queue.get()
