@@ -45,8 +45,20 @@ def test_receiver_private_attributes_exist_on_a_real_receiver():
             forwarding._RECEIVER_JITTER_BUFFER,
             forwarding._RECEIVER_KIND,
             forwarding._RECEIVER_ESTIMATOR,
+            forwarding._RECEIVER_CODECS,
+            forwarding._RECEIVER_STREAMS,
+            forwarding._RECEIVER_RTX_SSRC,
+            forwarding._RECEIVER_NACK,
+            forwarding._RECEIVER_ACTIVE_SSRC,
+            forwarding._RECEIVER_RTCP_SSRC,
         ):
             assert hasattr(receiver, name), name
+        assert receiver._enabled is True
+        dtls = receiver.transport
+        for name in ("_rx_srtp", "_tx_srtp", "_rtp_router", "_rtp_header_extensions_map"):
+            assert hasattr(dtls, name), name
+        assert dtls._state.name == "NEW"
+        assert hasattr(dtls.transport._connection, "_nominated")
         sender = transceiver.sender
         for name in (
             forwarding._SENDER_MID,
@@ -67,6 +79,7 @@ def test_receiver_private_attributes_exist_on_a_real_receiver():
         assert isinstance(
             getattr(receiver, forwarding._RECEIVER_JITTER_BUFFER), forwarding.PacketCollector
         )
+        assert callable(getattr(receiver, forwarding._DIRECT_HANDLER))
         # Codec list of a transceiver, reordered by prefer_codec.
         assert isinstance(transceiver._codecs, list)
         await pc.close()
@@ -74,16 +87,71 @@ def test_receiver_private_attributes_exist_on_a_real_receiver():
     run_in_thread(check, 30)
 
 
-def test_the_transport_hands_packets_to_the_receiver_instance_and_sends_bytes():
+def test_the_receive_path_taken_over_from_the_datagram_callback_is_unchanged():
+    """receive_directly does what aioice's callback and aiortc's receive task do for RTP."""
+    from aioice.ice import StunProtocol
     from aiortc.rtcdtlstransport import RTCDtlsTransport
 
-    source = inspect.getsource(RTCDtlsTransport)
-    assert "await receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)" in source
-    assert list(inspect.signature(RTCDtlsTransport._send_rtp).parameters) == ["self", "data"]
-    receiver_source = inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
-    assert "self.__remote_bitrate_estimator is not None" in receiver_source
-    assert "self.__jitter_buffer.add(packet)" in receiver_source
-    assert "packet._data = depayload(codec, packet.payload)" in receiver_source
+    callback = inspect.getsource(StunProtocol.datagram_received)
+    assert "self.receiver.data_received(data, self.local_candidate.component)" in callback
+    assert "self._queue.put_nowait((data, component))" in inspect.getsource(
+        Connection.data_received
+    )
+    receive = inspect.getsource(RTCDtlsTransport._recv_next)
+    assert "first_byte > 127 and first_byte < 192 and self._rx_srtp" in receive
+    assert "if is_rtcp(data):" in receive
+    assert "data = self._rx_srtp.unprotect(data)" in receive
+    handle = inspect.getsource(RTCDtlsTransport._handle_rtp_data)
+    assert "RtpPacket.parse(data, self._rtp_header_extensions_map)" in handle
+    assert "receiver = self._rtp_router.route_rtp(packet)" in handle
+    assert "await receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)" in handle
+
+
+def test_the_receiver_bookkeeping_forward_packets_repeats_is_unchanged():
+    """forward_packets keeps these steps of the stock handler (and leaves out the rest)."""
+    source = inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
+    for line in (
+        "if not self._enabled:",
+        "remb = self.__remote_bitrate_estimator.add(",
+        "payload_size=len(packet.payload) + packet.padding_size,",
+        "fmt=RTCP_PSFB_APP,",
+        "fci=pack_remb_fci(*remb),",
+        "self.__active_ssrc[packet.ssrc] = clock.current_datetime()",
+        "codec = self.__codecs.get(packet.payload_type)",
+        "self.__remote_streams[packet.ssrc] = StreamStatistics(codec.clockRate)",
+        "self.__remote_streams[packet.ssrc].add(packet)",
+        "if is_rtx(codec):",
+        "original_ssrc = self.__rtx_ssrc.get(packet.ssrc)",
+        "packet = unwrap_rtx(packet, payload_type=apt, ssrc=original_ssrc)",
+        "self.__nack_generator is not None and self.__nack_generator.add(packet)",
+        "packet.ssrc, sorted(self.__nack_generator.missing)",
+        "packet._data = depayload(codec, packet.payload)",
+        "self.__jitter_buffer.add(packet)",
+    ):
+        assert line in source, line
+    assert source.count("await ") == 3  # REMB, NACK, PLI: the only sends
+
+
+def test_the_send_path_taken_over_to_the_socket_is_unchanged():
+    """RtpRewriter encrypts and sends as the DTLS transport, ICE transport and aioice do."""
+    from aioice.ice import StunProtocol
+    from aiortc.rtcdtlstransport import RTCDtlsTransport
+    from aiortc.rtcdtlstransport import State
+    from aiortc.rtcicetransport import RTCIceTransport
+
+    send = inspect.getsource(RTCDtlsTransport._send_rtp)
+    assert "if self._state != State.CONNECTED:" in send
+    assert "data = self._tx_srtp.protect(data)" in send
+    assert "await self.transport._send(data)" in send
+    ice = inspect.getsource(RTCIceTransport)
+    assert "self._connection = gatherer._connection" in ice
+    assert "self._send = self._connection.send" in ice
+    assert "await self.sendto(data, 1)" in inspect.getsource(Connection.send)
+    sendto = inspect.getsource(Connection.sendto)
+    assert "active_pair = self._nominated.get(component)" in sendto
+    assert "await active_pair.protocol.send_data(data, active_pair.remote_addr)" in sendto
+    assert "self.transport.sendto(data, addr)" in inspect.getsource(StunProtocol.send_data)
+    assert forwarding._DTLS_CONNECTED is State.CONNECTED
 
 
 def test_sender_keyframe_hook_and_packet_path_exist():
@@ -105,16 +173,32 @@ def test_jitter_buffer_internals_exist():
     ]
 
 
-def test_a_vp8_keyframe_start_is_recognised_in_the_rtp_packet():
-    start = RtpPacket(payload=b"\x90\x80\x01\x10\x02\x00")
-    start._data = b"\x10\x02\x00"
-    middle = RtpPacket(payload=b"\x80\x80\x01\x10")
-    middle._data = b"\x10"
-    delta = RtpPacket(payload=b"\x90\x80\x01\x11")
-    delta._data = b"\x11"
-    assert forwarding.starts_vp8_keyframe(start)
-    assert not forwarding.starts_vp8_keyframe(middle)
-    assert not forwarding.starts_vp8_keyframe(delta)
+@pytest.mark.parametrize(
+    "payload, keyframe",
+    [
+        (b"\x90\x80\x01\x10\x02\x00", True),  # X, I: 7-bit picture ID; key frame
+        (b"\x90\x80\x81\x01\x10\x02", True),  # 15-bit picture ID (M bit)
+        (b"\x90\xe0\x81\x01\x05\x40\x10\x02", True),  # I, L and T: three more bytes
+        (b"\x10\x10\x02\x00", True),  # no extension at all
+        (b"\x90\x80\x01\x11", False),  # interframe
+        (b"\x80\x80\x01\x10", False),  # not the start of a partition
+        (b"\x91\x80\x01\x10", False),  # start of partition 1
+        (b"\x90\xe0\x81\x01\x05", False),  # truncated
+        (b"\x10", False),
+    ],
+)
+def test_a_vp8_keyframe_start_is_recognised_in_the_rtp_payload(payload, keyframe):
+    assert forwarding.starts_vp8_keyframe(RtpPacket(payload=payload)) is keyframe
+
+
+def test_vp8_keyframe_detection_agrees_with_aiortcs_depayloader():
+    from aiortc.codecs.vpx import VpxPayloadDescriptor
+
+    for payload in (b"\x90\x80\x01\x10\x02\x00", b"\x90\xe0\x81\x01\x05\x40\x10\x02"):
+        descriptor, data = VpxPayloadDescriptor.parse(payload)
+        assert descriptor.partition_start and descriptor.partition_id == 0
+        assert forwarding.is_vp8_keyframe(data)
+        assert forwarding.starts_vp8_keyframe(RtpPacket(payload=payload))
 
 
 def test_aioice_internals_used_for_host_addresses_exist():
@@ -144,7 +228,8 @@ def test_vp8_keyframes_are_recognised_by_the_frame_tag(data, keyframe):
     assert forwarding.is_vp8_keyframe(data) is keyframe
 
 
-def test_our_ntp_clock_agrees_with_aiortcs():
+def test_our_clocks_agree_with_aiortcs():
     from aiortc import clock
 
     assert abs(forwarding.ntp_now() - clock.current_ntp_time()) < 2**32 // 100  # 10 ms
+    assert abs(forwarding._now_ms() - clock.current_ms()) < 10

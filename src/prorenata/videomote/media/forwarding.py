@@ -4,14 +4,16 @@ aiortc's receiver always decodes what it receives and its sender always re-encod
 decoded frames: 12–13 % of a core per 640×480 stream on this machine, so a four-party
 room saturates two cores. This module lets the media server pass media through instead:
 
-- :func:`forward_packets` (the server): the receiver keeps all its bookkeeping (receiver
-  reports, NACKs and retransmissions, REMB) but hands every RTP packet on instead of
-  reassembling frames for a decoder; :class:`RtpRewriter` sends such packets from another
-  person's sender with that sender's SSRC, sequence numbers, timestamps and payload
-  type, keeps them for retransmission and counts them for its sender reports;
-- :func:`tap_receiver` (synthetic peers, benchmarks): complete frames leave the jitter
-  buffer still encoded, as ``av.Packet`` objects, and the decoder thread only sees the
-  stop signal;
+- :func:`receive_directly` takes RTP off the socket in aioice's datagram callback
+  (decrypt, parse, route) instead of queueing it for aiortc's receive task;
+- :func:`forward_packets` (the server): the receiver keeps its bookkeeping with aiortc's
+  own parts (receiver reports, NACKs, RTX, REMB) but hands every RTP packet on instead of
+  depayloading and reassembling frames for a decoder; :class:`RtpRewriter` sends such
+  packets from another person's sender with that sender's SSRC, sequence numbers,
+  timestamps and payload type, keeps them for retransmission, counts them for its sender
+  reports and encrypts and sends them on the ICE pair directly. From the datagram that
+  arrives to the datagrams that leave, nothing waits and no task switches;
+- :func:`receive_raw` (synthetic viewers, benchmarks): every RTP packet to a counter;
 - :func:`request_keyframe` sends an RTCP PLI to a publisher (a new viewer, or a viewer's
   own PLI, needs a fresh keyframe, which only the publisher's browser can make);
 - :func:`on_keyframe_request` routes a viewer's PLI/FIR to such a callback, where the
@@ -30,12 +32,23 @@ from aioice.ice import StunProtocol
 from aiortc import RTCPeerConnection
 from aiortc import RTCRtpReceiver
 from aiortc import RTCRtpSender
+from aiortc import clock
+from aiortc.codecs import is_rtx
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtcdtlstransport import State as DtlsState
+from aiortc.rtcrtpreceiver import StreamStatistics
+from aiortc.rtp import RTCP_PSFB_APP
 from aiortc.rtp import RTP_HISTORY_SIZE
+from aiortc.rtp import RtcpPsfbPacket
 from aiortc.rtp import RtpPacket
+from aiortc.rtp import is_rtcp
+from aiortc.rtp import pack_remb_fci
+from aiortc.rtp import unwrap_rtx
 from collections.abc import Callable
 
 import asyncio
 import logging
+import pylibsrtp
 import struct
 import time
 
@@ -49,6 +62,15 @@ _RECEIVER_STARTED = "_RTCRtpReceiver__started"
 _RECEIVER_JITTER_BUFFER = "_RTCRtpReceiver__jitter_buffer"
 _RECEIVER_KIND = "_RTCRtpReceiver__kind"
 _RECEIVER_ESTIMATOR = "_RTCRtpReceiver__remote_bitrate_estimator"
+_RECEIVER_CODECS = "_RTCRtpReceiver__codecs"
+_RECEIVER_STREAMS = "_RTCRtpReceiver__remote_streams"
+_RECEIVER_RTX_SSRC = "_RTCRtpReceiver__rtx_ssrc"
+_RECEIVER_NACK = "_RTCRtpReceiver__nack_generator"
+_RECEIVER_ACTIVE_SSRC = "_RTCRtpReceiver__active_ssrc"
+_RECEIVER_RTCP_SSRC = "_RTCRtpReceiver__rtcp_ssrc"
+_DTLS_CONNECTED = DtlsState.CONNECTED
+#: Our own attribute on a receiver: its packet handler on the direct path.
+_DIRECT_HANDLER = "_videomote_direct_handler"
 _SENDER_MID = "_RTCRtpSender__mid"
 _SENDER_EXTENSIONS = "_RTCRtpSender__rtp_header_extensions_map"
 _SENDER_HISTORY = "_RTCRtpSender__rtp_history"
@@ -79,42 +101,164 @@ class PacketCollector:
 
 
 def starts_vp8_keyframe(packet: RtpPacket) -> bool:
-    """The first packet of a VP8 key frame (RFC 7741 4.2: S bit, partition 0; RFC 6386)."""
+    """The first packet of a VP8 key frame, read from the RTP payload without depayloading.
+
+    RFC 7741 4.2: the payload descriptor's S bit with partition 0, then the optional
+    extension bytes (picture ID, TL0PICIDX, TID/KEYIDX); RFC 6386 9.1: the frame tag.
+    """
     payload = packet.payload
-    return (
-        len(payload) > 1
-        and payload[0] & 0x10 == 0x10  # S: start of a partition
-        and payload[0] & 0x07 == 0  # partition 0
-        and is_vp8_keyframe(packet._data)
-    )
+    size = len(payload)
+    if size < 2 or payload[0] & 0x17 != 0x10:  # S set, partition index 0
+        return False
+    position = 1
+    if payload[0] & 0x80:  # X: extension bits follow
+        extension = payload[1]
+        position = 2
+        if extension & 0x80 and position < size:  # I: picture ID, 7 or 15 bits
+            position += 2 if payload[position] & 0x80 else 1
+        if extension & 0x40:  # L: TL0PICIDX
+            position += 1
+        if extension & 0x30:  # T or K: TID/Y/KEYIDX
+            position += 1
+    return position < size and is_vp8_keyframe(payload[position : position + 1])
 
 
-def forward_packets(receiver: RTCRtpReceiver, on_packet, remb: bool = True) -> None:
-    """Hand each RTP packet ``receiver`` accepts to ``await on_packet(packet, keyframe)``.
+def forward_packets(
+    receiver: RTCRtpReceiver, on_packet: Callable[[RtpPacket, bool], None], remb: bool = True
+) -> None:
+    """Hand each RTP packet ``receiver`` accepts to ``on_packet(packet, keyframe)``.
 
     ``keyframe`` is True for the first packet of a video key frame (and for all audio).
-    The receiver's own handling runs first: statistics, RTX unwrapping, NACKs and, unless
-    ``remb`` is off, the bandwidth estimate (REMB) the browser adapts its bitrate to
-    (about a fifth of the forwarding cost; without it browsers adapt to loss alone).
-    Call before the receiver starts (in the peer connection's ``track`` event).
+    The receiver's bookkeeping runs first, with aiortc's own parts: statistics for its
+    receiver reports, RTX unwrapping, NACKs and, unless ``remb`` is off, the bandwidth
+    estimate (REMB) the browser adapts its bitrate to. No depayloading, no jitter buffer,
+    no decoder. Packets arrive here straight from the socket once :func:`receive_directly`
+    is set up for the peer connection; call this before the receiver starts (in the peer
+    connection's ``track`` event).
     """
     if getattr(receiver, _RECEIVER_STARTED):
         raise RuntimeError("the receiver has started already")
-    collector = PacketCollector()
-    setattr(receiver, _RECEIVER_JITTER_BUFFER, collector)  # so no frame reaches the decoder
+    # A packet that still took aiortc's own path reaches no decoder.
+    setattr(receiver, _RECEIVER_JITTER_BUFFER, PacketCollector())
     video = getattr(receiver, _RECEIVER_KIND) == "video"
     if not remb:
         setattr(receiver, _RECEIVER_ESTIMATOR, None)
-    stock = receiver._handle_rtp_packet
+    estimator = getattr(receiver, _RECEIVER_ESTIMATOR)
+    codecs = getattr(receiver, _RECEIVER_CODECS)  # filled in place when the receiver starts
+    streams = getattr(receiver, _RECEIVER_STREAMS)
+    rtx_ssrcs = getattr(receiver, _RECEIVER_RTX_SSRC)
+    nacks = getattr(receiver, _RECEIVER_NACK)
+    active = getattr(receiver, _RECEIVER_ACTIVE_SSRC)
+    seen_ms: dict[int, int] = {}
+    rtx_types: dict[int, bool] = {}
 
-    async def handle_rtp_packet(packet: RtpPacket, arrival_time_ms: int) -> None:
-        await stock(packet, arrival_time_ms)
-        if collector.pending:
-            packets, collector.pending = collector.pending, []
-            for one in packets:
-                await on_packet(one, starts_vp8_keyframe(one) if video else True)
+    def handle(packet: RtpPacket, arrival_time_ms: int) -> None:
+        if not receiver._enabled:
+            return
+        if estimator is not None and packet.extensions.abs_send_time is not None:
+            estimate = estimator.add(
+                abs_send_time=packet.extensions.abs_send_time,
+                arrival_time_ms=arrival_time_ms,
+                payload_size=len(packet.payload) + packet.padding_size,
+                ssrc=packet.ssrc,
+            )
+            rtcp_ssrc = getattr(receiver, _RECEIVER_RTCP_SSRC)
+            if estimate is not None and rtcp_ssrc is not None:
+                _spawn(
+                    receiver._send_rtcp(
+                        RtcpPsfbPacket(
+                            fmt=RTCP_PSFB_APP,
+                            ssrc=rtcp_ssrc,
+                            media_ssrc=0,
+                            fci=pack_remb_fci(*estimate),
+                        )
+                    )
+                )
+        ssrc = packet.ssrc
+        # Sources seen lately (getSynchronizationSources: the last 10 s), once a second.
+        if arrival_time_ms - seen_ms.get(ssrc, 0) >= 1000:
+            seen_ms[ssrc] = arrival_time_ms
+            active[ssrc] = clock.current_datetime()
+        codec = codecs.get(packet.payload_type)
+        if codec is None:
+            return
+        statistics = streams.get(ssrc)
+        if statistics is None:
+            statistics = streams[ssrc] = StreamStatistics(codec.clockRate)
+        statistics.add(packet)
+        rtx = rtx_types.get(packet.payload_type)
+        if rtx is None:
+            rtx = rtx_types[packet.payload_type] = is_rtx(codec)
+        if rtx:
+            original = rtx_ssrcs.get(ssrc)
+            apt = codec.parameters.get("apt")
+            if original is None or len(packet.payload) < 2 or apt not in codecs:
+                return
+            packet = unwrap_rtx(packet, payload_type=apt, ssrc=original)
+        if nacks is not None and nacks.add(packet):
+            _spawn(receiver._send_rtcp_nack(packet.ssrc, sorted(nacks.missing)))
+        on_packet(packet, starts_vp8_keyframe(packet) if video else True)
 
-    receiver._handle_rtp_packet = handle_rtp_packet
+    setattr(receiver, _DIRECT_HANDLER, handle)
+
+
+def receive_directly(pc: RTCPeerConnection) -> None:
+    """Take incoming SRTP packets off the socket in aioice's datagram callback.
+
+    aiortc queues every datagram for a task that decrypts, parses and routes it: one task
+    switch per packet. Here RTP is decrypted, parsed and routed in the callback itself,
+    to the handler :func:`forward_packets` gave the receiver; DTLS, STUN and RTCP keep
+    aiortc's own path. Call after ``setRemoteDescription`` (the bundled transport is known).
+    """
+    seen = set()
+    for transceiver in pc.getTransceivers():
+        dtls = transceiver.receiver.transport
+        connection = dtls.transport._connection
+        if id(connection) in seen:
+            continue
+        seen.add(id(connection))
+        connection.data_received = _direct_receiver(dtls, connection.data_received)
+
+
+def _direct_receiver(dtls: RTCDtlsTransport, stock: Callable[[bytes, int], None]):
+    def data_received(data: bytes, component: int) -> None:
+        srtp = dtls._rx_srtp
+        if srtp is None or not data or not 127 < data[0] < 192 or is_rtcp(data):
+            stock(data, component)
+            return
+        arrival_time_ms = _now_ms()
+        try:
+            packet = RtpPacket.parse(srtp.unprotect(data), dtls._rtp_header_extensions_map)
+        except (pylibsrtp.Error, ValueError):
+            return  # what aiortc does too: a packet that cannot be read is dropped
+        receiver = dtls._rtp_router.route_rtp(packet)
+        if receiver is None:
+            return
+        handler = getattr(receiver, _DIRECT_HANDLER, None)
+        try:
+            if handler is None:
+                _spawn(receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms))
+            else:
+                handler(packet, arrival_time_ms)
+        except Exception:  # one bad packet must not take the connection down
+            logger.exception("forwarding an RTP packet failed")
+
+    return data_received
+
+
+_background: set[asyncio.Future] = set()
+
+
+def _spawn(coroutine) -> None:
+    """Run an RTCP send (NACK, REMB) beside the packet path, keeping a reference."""
+    task = asyncio.ensure_future(coroutine)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+def _now_ms() -> int:
+    """aiortc's arrival clock (milliseconds since the NTP epoch), without datetime."""
+    return int((time.time() + _NTP_EPOCH_OFFSET) * 1000)
 
 
 class RtpRewriter:
@@ -146,7 +290,7 @@ class RtpRewriter:
             self.source = source
             self._waiting = True
 
-    async def write(self, source: object, packet: RtpPacket, keyframe: bool) -> None:
+    def write(self, source: object, packet: RtpPacket, keyframe: bool) -> None:
         if source is not self.source:
             return
         if self._waiting:
@@ -181,9 +325,7 @@ class RtpRewriter:
         kept.extensions.abs_send_time = abs_send_time
         kept.extensions.audio_level = level
         self._history[seq % RTP_HISTORY_SIZE] = kept
-        try:
-            await sender.transport._send_rtp(data)
-        except ConnectionError:
+        if not _send(sender.transport, data):
             return
         self._last = (seq, timestamp, time.monotonic())
         ntp, rtp_ts, octets, packets = _SENDER_COUNTERS
@@ -234,6 +376,30 @@ class RtpRewriter:
 def ntp_now() -> int:
     """The time as a 64-bit NTP timestamp (RFC 5905), without going through datetime."""
     return int((time.time() + _NTP_EPOCH_OFFSET) * 4294967296)
+
+
+def _send(dtls: RTCDtlsTransport, data: bytes) -> bool:
+    """Encrypt RTP and send it on the selected ICE pair, in one go.
+
+    aiortc's path to the socket is four nested coroutines per packet; for a forwarded
+    packet per viewer that is most of the sending cost. A pair relayed through TURN keeps
+    aioice's own (asynchronous) sending. False when the viewer is not connected.
+    """
+    if dtls._state is not _DTLS_CONNECTED:
+        return False
+    pair = dtls.transport._connection._nominated.get(1)
+    if pair is None:
+        return False
+    data = dtls._tx_srtp.protect(data)
+    protocol = pair.protocol
+    if type(protocol) is StunProtocol:
+        transport = protocol.transport
+        if transport is None or transport.is_closing():
+            return False
+        transport.sendto(data, pair.remote_addr)
+    else:
+        _spawn(protocol.send_data(data, pair.remote_addr))
+    return True
 
 
 def is_vp8_keyframe(data: bytes) -> bool:

@@ -111,14 +111,14 @@ class Room:
                 await person.send(message)
 
     # -- media ---------------------------------------------------------------------
-    async def forward(self, publisher: Person, kind: str, packet, keyframe: bool) -> None:
+    def forward(self, publisher: Person, kind: str, packet, keyframe: bool) -> None:
         """One RTP packet of ``publisher`` to every viewer's slot that shows them."""
         for viewer in tuple(self.people):
             if viewer is publisher:
                 continue
             for slot in viewer.slots:
                 if slot.occupant is publisher and kind in slot.writers:
-                    await slot.writers[kind].write(publisher, packet, keyframe)
+                    slot.writers[kind].write(publisher, packet, keyframe)
 
     def forward_decoded(self, publisher: Person, kind: str, frame) -> None:
         """Re-encode mode: one decoded frame to the viewers' slot tracks (encoded there)."""
@@ -300,8 +300,8 @@ async def answer(app: web.Application, room: Room, person: Person, sdp: str) -> 
         if config.mode == "forward":
             kind = track.kind
 
-            async def on_packet(packet, keyframe):
-                await room.forward(person, kind, packet, keyframe)
+            def on_packet(packet, keyframe):
+                room.forward(person, kind, packet, keyframe)
 
             forwarding.forward_packets(receiver, on_packet, remb=config.remb)
         else:
@@ -317,6 +317,8 @@ async def answer(app: web.Application, room: Room, person: Person, sdp: str) -> 
             await room.assign_slots()
 
     await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+    if config.mode == "forward":
+        forwarding.receive_directly(pc)
     videos = [t for t in pc.getTransceivers() if t.kind == "video"]
     audios = [t for t in pc.getTransceivers() if t.kind == "audio"]
     for video, audio in zip(videos, audios, strict=False):
