@@ -7,7 +7,7 @@ two worker processes: publishers replay 640×480 VP8 frames encoded once up fron
 measured is the server's. In the same run:
 
 1. CPU per forwarded video stream in a four-person room (each sees three: 12 streams),
-   forwarding (median of three runs, with and without REMB) and re-encoding (the
+   forwarding (median of five runs, with and without REMB) and re-encoding (the
    baseline), and their ratio;
 2. four-person rooms with video and audio, added until a receiver falls below 95 % of
    the sent frame rate: the most rooms that all still got full frame rate;
@@ -264,7 +264,7 @@ async def _direct_latency(seconds: float) -> list[float]:
 
 def main() -> None:
     multiprocessing.set_start_method("fork")
-    repeat = 1 if QUICK else 3
+    repeat = 1 if QUICK else 5
     forward = cpu_per_stream("forward", repeat=repeat)
     print(json.dumps({"forward": forward}), flush=True)
     reencode = cpu_per_stream("reencode")
