@@ -103,3 +103,14 @@ def test_event_from_a_client_is_read_back():
     event = from_ical(text)
     assert event.is_video and event.attendee_email == "anna@example.se"
     assert event.fingerprint() == _meeting().fingerprint()
+
+
+def test_a_calendar_deleted_in_the_client_is_made_again_on_the_next_read(account):
+    """A kept account (borrow_account) must not go on reading a calendar that is gone."""
+    account.put("m1@videomote", to_ical(_meeting(), "Europe/Stockholm", ROOM))
+    first = account.changes_since(None)
+    requests.delete(str(account.calendar().url), auth=("sara", "x")).raise_for_status()
+    again = account.changes_since(first.token)
+    assert again.full and again.changed == {}
+    href, _etag = account.put("m1@videomote", to_ical(_meeting(), "Europe/Stockholm", ROOM))
+    assert requests.get(href, auth=("sara", "x")).status_code == 200

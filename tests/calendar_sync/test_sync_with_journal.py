@@ -256,3 +256,17 @@ def test_a_round_that_dies_half_way_is_redone_once_and_loses_nothing(
     assert len(smtp_sink.wait_for(4, timeout=1.5)) == 3
     record = accounts(journal["portal"])["sara"]
     assert record.sync_token and set(record.items) == set(remote)
+
+
+def test_a_calendar_deleted_in_the_client_comes_back_and_cancels_nothing(journal, smtp_sink):
+    meeting = _book(journal)
+    _sync(journal["portal"])
+    calendar_url = str(journal["calendar"].calendar().url)
+    requests.delete(calendar_url, auth=("sara", "x")).raise_for_status()
+    mails = len(smtp_sink.messages)
+    _sync(journal["portal"])  # the kept connection finds the calendar gone
+    _sync(journal["portal"])
+    assert meeting.state == "booked"
+    remote = CalendarAccount(journal["calendar"].client.url, "sara", "tok").changes_since(None)
+    assert [item.event.meeting_uid for item in remote.changed.values()] == [meeting.UID()]
+    assert len(smtp_sink.messages) == mails  # no cancellation, no new invitation

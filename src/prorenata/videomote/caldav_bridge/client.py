@@ -13,6 +13,7 @@ from prorenata.videomote.caldav_bridge.reconcile import RemoteItem
 from urllib.parse import quote
 
 import caldav
+import hashlib
 import icalendar
 
 CALENDAR_NAME = "Videomöten"
@@ -37,6 +38,40 @@ class Changes:
     deleted_hrefs: set[str]
     token: str | None
     full: bool
+    #: The calendar was not there and has just been made (deleted in the client): what
+    #: the bridge knew of it is void, nothing in it was deleted one by one.
+    calendar_made: bool = False
+
+
+_POOL: dict[tuple[str, str, str, str], "CalendarAccount"] = {}
+_POOL_LIMIT = 500
+
+
+def borrow_account(url: str, username: str, password: str, zone: str) -> "CalendarAccount":
+    """The account kept from this process's last good round, or a new one.
+
+    A new ``DAVClient`` negotiates authentication (an unauthenticated request first, and
+    Radicale answers 401 only after its one-second ``auth delay``) and discovers the
+    calendar (principal, calendar home, calendars): several requests per round that a kept
+    account does not repeat. Whoever borrows has it alone (Zope threads share the pool);
+    :func:`return_account` after a round that went well.
+    """
+    key = (url, username, hashlib.sha256(password.encode()).hexdigest(), zone)
+    account = _POOL.pop(key, None)
+    if account is None:
+        account = CalendarAccount(url, username, password, zone)
+        account._pool_key = key
+    return account
+
+
+def return_account(account: "CalendarAccount") -> None:
+    """Keep ``account`` for the next round (not after a server error: that one starts over)."""
+    key = getattr(account, "_pool_key", None)
+    if key is None:
+        return
+    if len(_POOL) >= _POOL_LIMIT:
+        _POOL.clear()
+    _POOL[key] = account
 
 
 class CalendarAccount:
@@ -53,6 +88,7 @@ class CalendarAccount:
         )
         self.zone = zone
         self._calendar = None
+        self._made = False
 
     def calendar(self):
         """The dedicated calendar "Videomöten", created if missing."""
@@ -65,6 +101,7 @@ class CalendarAccount:
                         break
                 else:
                     self._calendar = principal.make_calendar(name=CALENDAR_NAME)
+                    self._made = True
             except caldav.lib.error.AuthorizationError:
                 raise
             except Exception as error:
@@ -74,7 +111,7 @@ class CalendarAccount:
     def href_for(self, uid: str) -> str:
         return canonical(f"{str(self.calendar().url).rstrip('/')}/{quote(uid, safe='')}.ics")
 
-    def changes_since(self, token: str | None) -> Changes:
+    def changes_since(self, token: str | None, attempt: int = 0) -> Changes:
         """What changed since ``token``: a sync REPORT for hrefs and ETags, then one
         calendar-multiget REPORT for the data (never one GET per event)."""
         calendar = self.calendar()
@@ -83,6 +120,13 @@ class CalendarAccount:
                 sync_token=token, load_objects=False, disable_fallback=True
             )
             full = token is None
+        except caldav.lib.error.NotFoundError:
+            if attempt:
+                raise ServerUnavailable("NotFoundError") from None
+            # The calendar is gone (deleted in the client): find or make it again, and
+            # read it as new. A vanished calendar cancels nothing (the mass-deletion guard).
+            self._calendar = None
+            return self.changes_since(None, attempt=1)
         except caldav.lib.error.DAVError:
             # No sync tokens here, or ours expired: list everything and compare.
             try:
@@ -103,7 +147,14 @@ class CalendarAccount:
             event = from_ical(data, self.zone)
             if event is not None:
                 changed[event.uid] = RemoteItem(href=href, etag=etags.get(href, ""), event=event)
-        return Changes(changed=changed, deleted_hrefs=deleted, token=result.sync_token, full=full)
+        made, self._made = self._made, False
+        return Changes(
+            changed=changed,
+            deleted_hrefs=deleted,
+            token=result.sync_token,
+            full=full,
+            calendar_made=made,
+        )
 
     def _fetch(self, calendar, hrefs: list[str], batch: int = 500) -> dict[str, str]:
         data = {}

@@ -14,9 +14,10 @@ from plone import api
 from prorenata.videomote import logger
 from prorenata.videomote.access.keys import unseal
 from prorenata.videomote.booking.rules import BookingRefused
-from prorenata.videomote.caldav_bridge.client import CalendarAccount
 from prorenata.videomote.caldav_bridge.client import PreconditionFailed
 from prorenata.videomote.caldav_bridge.client import ServerUnavailable
+from prorenata.videomote.caldav_bridge.client import borrow_account
+from prorenata.videomote.caldav_bridge.client import return_account
 from prorenata.videomote.caldav_bridge.events import CalendarEvent
 from prorenata.videomote.caldav_bridge.events import to_ical
 from prorenata.videomote.caldav_bridge.reconcile import Do
@@ -108,7 +109,7 @@ def _sync_round(record, now: datetime | None = None) -> tuple[str, dict[str, int
 
     now = now or datetime.now(UTC)
     zone = _zone()
-    account = CalendarAccount(
+    account = borrow_account(
         record.url, record.username, unseal(api.portal.get(), record.password), zone
     )
     counts: dict[str, int] = {}
@@ -116,6 +117,11 @@ def _sync_round(record, now: datetime | None = None) -> tuple[str, dict[str, int
     try:
         changes = account.changes_since(record.sync_token)
         status = {uid: ItemStatus(**value) for uid, value in record.items.items()}
+        if changes.calendar_made:
+            # The calendar was deleted in the client, not the meetings one by one: the
+            # journal writes them all into the new calendar and cancels nothing.
+            logger.warning("CalDAV calendar of %s was gone and has been made again", record.userid)
+            status = {}
         by_href = {s.href: uid for uid, s in status.items()}
         deleted = {by_href[h] for h in changes.deleted_hrefs if h in by_href}
         mine = local_events(record.userid)
@@ -206,8 +212,10 @@ def _sync_round(record, now: datetime | None = None) -> tuple[str, dict[str, int
         record.failures = 0
         record.last_error = ""
         record.next_attempt = None
+        return_account(account)
     except PreconditionFailed:
         # Changed in the calendar while we wrote: keep what is done, read all again now.
+        return_account(account)
         _store(record, status)
         record.sync_token = None
         record.dirty = True
