@@ -152,3 +152,51 @@ def test_candidates_use_the_configured_ports_and_announced_address():
         ice_addresses=("127.0.0.1",), announced_address="127.0.0.2", udp_ports=(50100, 50110)
     )
     run_server(scenario, SECRET, config)
+
+
+def test_a_packet_lost_on_the_way_in_is_asked_for_again_and_reaches_the_viewer():
+    """The server NACKs a gap in a publisher's stream; the retransmission (RTX) it gets is
+    unwrapped and forwarded, so the viewer still receives what the network dropped."""
+    from aiortc.rtp import RtpPacket
+    from aiortc.rtp import is_rtcp
+
+    async def scenario(session, url):
+        sara, anna = peer(url, "Sara", "staff"), peer(url, "Anna", clip=None)
+        await sara.join()
+        video = next(t for t in sara.pc.getTransceivers() if t.kind == "video")
+        transport = video.sender.transport
+        send = transport._send_rtp
+        dropped: list[bytes] = []
+
+        async def lossy(data: bytes) -> None:
+            # Every third frame's last packet (it carries the frame's send time, so its
+            # bytes are unique) is lost the first time it is sent.
+            if not is_rtcp(data):
+                packet = RtpPacket.parse(data)
+                if (
+                    packet.ssrc == video.sender._ssrc
+                    and packet.marker
+                    and packet.sequence_number % 3 == 0
+                    and len(dropped) < 40
+                ):
+                    dropped.append(packet.payload)
+                    return
+            await send(data)
+
+        transport._send_rtp = lossy
+        received: set[bytes] = set()
+        counted = anna._video
+
+        def video_arrived(mid, packet):
+            received.add(packet.payload)
+            counted(mid, packet)
+
+        anna._video = video_arrived
+        await anna.join()
+        await until(lambda: len(dropped) >= 40, seconds=20, what="40 packets dropped")
+        await asyncio.sleep(1)  # time for the last NACK and retransmission
+        assert sum(payload in received for payload in dropped) >= 36  # a few before Anna
+        await sara.leave()
+        await anna.leave()
+
+    run_server(scenario, SECRET, seconds=40)
