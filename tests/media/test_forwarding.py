@@ -200,3 +200,49 @@ def test_a_packet_lost_on_the_way_in_is_asked_for_again_and_reaches_the_viewer()
         await anna.leave()
 
     run_server(scenario, SECRET, seconds=40)
+
+
+def test_a_viewer_that_reports_a_lost_packet_gets_it_again_from_the_server():
+    """Forwarded packets are kept per viewer with that viewer's sequence numbers: a NACK
+    is answered with the same bytes again (RTX: the original sequence number first)."""
+    from aiortc.rtp import RtpPacket
+
+    async def scenario(session, url):
+        sara, anna = peer(url, "Sara", "staff"), peer(url, "Anna", clip=None)
+        await sara.join()
+        await anna.join()
+        # Every RTP packet that reaches Anna, before aiortc routes it to a receiver.
+        arrived: list[RtpPacket] = []
+        transport = anna.pc.getTransceivers()[0].receiver.transport
+        handle = transport._handle_rtp_data
+
+        async def handle_rtp_data(data, arrival_time_ms):
+            arrived.append(RtpPacket.parse(data))
+            await handle(data, arrival_time_ms=arrival_time_ms)
+
+        transport._handle_rtp_data = handle_rtp_data
+        await until(lambda: anna.frames_from("Sara") >= 15, what="Anna sees Sara")
+        slot = next(s for s in anna.slots if s["name"] == "Sara")
+        ssrc = anna.ssrcs[slot["video"]]
+        lost = [p for p in arrived if p.ssrc == ssrc][-20:-10]
+        assert len(lost) == 10
+        receiver = next(t.receiver for t in anna.pc.getTransceivers() if t.mid == slot["video"])
+        mark = len(arrived)
+        await receiver._send_rtcp_nack(ssrc, [p.sequence_number for p in lost])
+
+        def resent() -> bool:
+            again = {(p.ssrc, p.sequence_number, p.payload) for p in arrived[mark:]}
+            return all(
+                any(
+                    payload == p.sequence_number.to_bytes(2, "big") + p.payload
+                    or (source, seq, payload) == (ssrc, p.sequence_number, p.payload)
+                    for source, seq, payload in again
+                )
+                for p in lost
+            )
+
+        await until(resent, seconds=5, what="the reported packets sent again")
+        await sara.leave()
+        await anna.leave()
+
+    run_server(scenario, SECRET, seconds=40)
