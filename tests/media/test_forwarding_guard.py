@@ -152,6 +152,9 @@ def test_the_send_path_taken_over_to_the_socket_is_unchanged():
     assert "await active_pair.protocol.send_data(data, active_pair.remote_addr)" in sendto
     assert "self.transport.sendto(data, addr)" in inspect.getsource(StunProtocol.send_data)
     assert forwarding._DTLS_CONNECTED is State.CONNECTED
+    write = inspect.getsource(forwarding.RtpRewriter.write)
+    for name in forwarding._SENDER_COUNTERS:  # written literally there, for speed
+        assert f"sender.{name}" in write, name
 
 
 def test_sender_keyframe_hook_and_packet_path_exist():

@@ -279,7 +279,7 @@ class RtpRewriter:
         self._waiting = True
         self._seq_delta = 0
         self._ts_delta = 0
-        self._last: tuple[int, int, float] | None = None  # seq, timestamp, monotonic
+        self._last: tuple[int, int, int] | None = None  # seq, timestamp, NTP time
         self._extensions = None  # set up once the sender has started (extension IDs known)
         self.mid = None
         self.ssrc = sender._ssrc
@@ -290,7 +290,9 @@ class RtpRewriter:
             self.source = source
             self._waiting = True
 
-    def write(self, source: object, packet: RtpPacket, keyframe: bool) -> None:
+    def write(self, source: object, packet: RtpPacket, keyframe: bool, now: int = 0) -> None:
+        """Send ``packet`` of ``source`` to this viewer (``now``: NTP time, once per packet
+        for all viewers)."""
         if source is not self.source:
             return
         if self._waiting:
@@ -307,32 +309,31 @@ class RtpRewriter:
             self._extensions = self._extension_template()
         seq = (packet.sequence_number + self._seq_delta) & 0xFFFF
         timestamp = (packet.timestamp + self._ts_delta) & 0xFFFFFFFF
-        now = ntp_now()
+        now = now or ntp_now()
         abs_send_time = (now >> 14) & 0x00FFFFFF
         level = packet.extensions.audio_level
-        first = packet.marker << 7 | self.payload_type
-        data = b"".join(
-            (
-                _HEADER.pack(0x90, first, seq, timestamp, self.ssrc),
-                self._extensions(abs_send_time, level),
-                packet.payload,
-            )
+        payload = packet.payload
+        data = (
+            _HEADER.pack(0x90, packet.marker << 7 | self.payload_type, seq, timestamp, self.ssrc)
+            + self._extensions(abs_send_time, level)
+            + payload
         )
         # Kept for retransmission (NACK), as the sender keeps what it sends itself.
         kept = RtpPacket(self.payload_type, packet.marker, seq, timestamp, self.ssrc)
-        kept.payload = packet.payload
-        kept.extensions.mid = self.mid
-        kept.extensions.abs_send_time = abs_send_time
-        kept.extensions.audio_level = level
+        kept.payload = payload
+        extensions = kept.extensions
+        extensions.mid = self.mid
+        extensions.abs_send_time = abs_send_time
+        extensions.audio_level = level
         self._history[seq % RTP_HISTORY_SIZE] = kept
         if not _send(sender.transport, data):
             return
-        self._last = (seq, timestamp, time.monotonic())
-        ntp, rtp_ts, octets, packets = _SENDER_COUNTERS
-        setattr(sender, ntp, now)
-        setattr(sender, rtp_ts, timestamp)
-        setattr(sender, octets, getattr(sender, octets) + len(packet.payload))
-        setattr(sender, packets, getattr(sender, packets) + 1)
+        self._last = (seq, timestamp, now)
+        # The sender's own counters, for its RTCP sender reports (_SENDER_COUNTERS).
+        sender._RTCRtpSender__ntp_timestamp = now
+        sender._RTCRtpSender__rtp_timestamp = timestamp
+        sender._RTCRtpSender__octet_count += len(payload)
+        sender._RTCRtpSender__packet_count += 1
 
     def _extension_template(self):
         """RFC 8285 one-byte header extensions as the viewer negotiated them: the MID, the
@@ -349,17 +350,28 @@ class RtpRewriter:
         words = (size + 3) // 4
         prefix = _EXTENSION_HEADER.pack(0xBEDE, words) + fixed
         padding = bytes(words * 4 - size)
+        head = prefix + (bytes([send_time_id << 4 | 2]) if send_time_id else b"")
 
-        def extensions(abs_send_time: int, level) -> bytes:
-            parts = [prefix]
-            if send_time_id:
-                parts.append(bytes([send_time_id << 4 | 2]))
-                parts.append(abs_send_time.to_bytes(3, "big"))
-            if level_id:
+        if level_id:
+
+            def extensions(abs_send_time: int, level) -> bytes:
                 vad, value = level if level is not None else (False, 127)
-                parts.append(bytes([level_id << 4, (0x80 if vad else 0) | (value & 0x7F)]))
-            parts.append(padding)
-            return b"".join(parts)
+                return (
+                    head
+                    + (abs_send_time.to_bytes(3, "big") if send_time_id else b"")
+                    + bytes([level_id << 4, (0x80 if vad else 0) | (value & 0x7F)])
+                    + padding
+                )
+
+        elif send_time_id:
+
+            def extensions(abs_send_time: int, level) -> bytes:
+                return head + abs_send_time.to_bytes(3, "big") + padding
+
+        else:
+
+            def extensions(abs_send_time: int, level) -> bytes:
+                return head + padding
 
         return extensions
 
@@ -368,7 +380,7 @@ class RtpRewriter:
             self._seq_delta = self._ts_delta = 0
             return
         seq, timestamp, at = self._last
-        elapsed = max(1, int((time.monotonic() - at) * self.clock_rate))
+        elapsed = max(1, (ntp_now() - at) * self.clock_rate >> 32)
         self._seq_delta = (seq + 1 - packet.sequence_number) & 0xFFFF
         self._ts_delta = (timestamp + elapsed - packet.timestamp) & 0xFFFFFFFF
 

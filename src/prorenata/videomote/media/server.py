@@ -113,12 +113,13 @@ class Room:
     # -- media ---------------------------------------------------------------------
     def forward(self, publisher: Person, kind: str, packet, keyframe: bool) -> None:
         """One RTP packet of ``publisher`` to every viewer's slot that shows them."""
+        now = forwarding.ntp_now()
         for viewer in tuple(self.people):
             if viewer is publisher:
                 continue
             for slot in viewer.slots:
                 if slot.occupant is publisher and kind in slot.writers:
-                    slot.writers[kind].write(publisher, packet, keyframe)
+                    slot.writers[kind].write(publisher, packet, keyframe, now)
 
     def forward_decoded(self, publisher: Person, kind: str, frame) -> None:
         """Re-encode mode: one decoded frame to the viewers' slot tracks (encoded there)."""
