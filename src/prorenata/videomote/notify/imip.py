@@ -16,8 +16,11 @@ from email.utils import format_datetime
 from email.utils import formataddr
 from email.utils import make_msgid
 from html import escape
+from prorenata.videomote import _
 from zoneinfo import ZoneInfo
+from zope.i18n import translate
 
+import functools
 import icalendar
 
 INVITATION = "invitation"
@@ -48,6 +51,8 @@ class MeetingNotice:
     organiser_unit: str = ""
     join_url: str | None = None
     meeting_code: str | None = None
+    #: The language of the e-mail (the site's default language): Swedish unless English.
+    language: str = "sv"
 
     @property
     def method(self) -> str:
@@ -109,17 +114,46 @@ def build_calendar(notice: MeetingNotice, now: datetime | None = None) -> icalen
 
 
 def subject(notice: MeetingNotice) -> str:
-    prefix = {INVITATION: "Inbjudan", UPDATE: "Ändrad tid", CANCELLATION: "Inställt"}[notice.kind]
-    return f"{prefix}: {notice.title} – {swedish_when(notice)}"
+    prefix = {
+        INVITATION: _("Inbjudan"),
+        UPDATE: _("Ändrad tid"),
+        CANCELLATION: _("Inställt"),
+    }[notice.kind]
+    return f"{_translated(notice, prefix)}: {notice.title} – {when_text(notice)}"
 
 
 REQUIREMENTS = (
-    "en dator med webbläsare: Google Chrome, Mozilla Firefox eller Microsoft Edge version 83 "
-    "eller senare",
-    "webbkamera",
-    "mikrofon eller headset",
-    "din mobiltelefon, dit en engångskod skickas med SMS",
+    _(
+        "en dator med webbläsare: Google Chrome, Mozilla Firefox eller Microsoft Edge version "
+        "83 eller senare"
+    ),
+    _("webbkamera"),
+    _("mikrofon eller headset"),
+    _("din mobiltelefon, dit en engångskod skickas med SMS"),
 )
+AUTOMATIC = _("Det här meddelandet är automatiskt och går inte att svara på.")
+
+
+def _translated(notice: MeetingNotice, message, **mapping) -> str:
+    """``message`` in the notice's language (Swedish when no catalog is loaded)."""
+    if mapping:
+        message = _(message, mapping=mapping)
+    return translate(message, target_language=notice.language)
+
+
+def when_text(notice: MeetingNotice) -> str:
+    """The meeting's time in the notice's language; Swedish as :func:`swedish_when`."""
+    if not notice.language.startswith("en"):
+        return swedish_when(notice)
+    zone = ZoneInfo(notice.timezone)
+    start, end = notice.start.astimezone(zone), notice.end.astimezone(zone)
+    day = format_date(start.date(), "EEEE d MMMM y", locale="en")
+    until = (
+        f"{end:%H:%M}"
+        if end.date() == start.date()
+        else f"{format_date(end.date(), 'EEEE d MMMM y', locale='en')} {end:%H:%M}"
+    )
+    return f"{day}, {start:%H:%M}–{until} ({notice.timezone})"
 
 
 def _inviter(notice: MeetingNotice) -> str:
@@ -127,88 +161,104 @@ def _inviter(notice: MeetingNotice) -> str:
     return f"{notice.organiser_name}{unit}"
 
 
+def _lead(notice: MeetingNotice, inviter: str) -> str:
+    if notice.kind == INVITATION:
+        return _translated(
+            notice, _("${inviter} har bjudit in dig till ett säkert videomöte."), inviter=inviter
+        )
+    return _translated(
+        notice,
+        _(
+            "Tiden för videomötet med ${inviter} är ändrad. Länken och möteskoden i tidigare "
+            "e-post gäller inte längre."
+        ),
+        inviter=inviter,
+    )
+
+
 def plain_text(notice: MeetingNotice) -> str:
     """The text part (also the calendar DESCRIPTION)."""
-    when = swedish_when(notice)
+    t = functools.partial(_translated, notice)
+    when = when_text(notice)
+    hello = t(_("Hej ${name},"), name=notice.invitee_name)
     if notice.kind == CANCELLATION:
-        return (
-            f"Hej {notice.invitee_name},\n\n"
-            f'Videomötet "{notice.title}" {when} med {_inviter(notice)} är inställt.\n\n'
-            "Det här meddelandet är automatiskt och går inte att svara på.\n"
+        cancelled = t(
+            _('Videomötet "${title}" ${when} med ${inviter} är inställt.'),
+            title=notice.title,
+            when=when,
+            inviter=_inviter(notice),
         )
-    lead = (
-        f"{_inviter(notice)} har bjudit in dig till ett säkert videomöte."
-        if notice.kind == INVITATION
-        else f"Tiden för videomötet med {_inviter(notice)} är ändrad. "
-        "Länken och möteskoden i tidigare e-post gäller inte längre."
-    )
+        return f"{hello}\n\n{cancelled}\n\n{t(AUTOMATIC)}\n"
     lines = [
-        f"Hej {notice.invitee_name},",
+        hello,
         "",
-        lead,
+        _lead(notice, _inviter(notice)),
         "",
-        f"Möte: {notice.title}",
-        f"När: {when}",
+        t(_("Möte: ${title}"), title=notice.title),
+        t(_("När: ${when}"), when=when),
         "",
-        "Det här behöver du:",
-        *[f"- {item}" for item in REQUIREMENTS],
-        "Videomötet kan inte hållas via mobiltelefon – använd en dator.",
+        t(_("Det här behöver du:")),
+        *[f"- {t(item)}" for item in REQUIREMENTS],
+        t(_("Videomötet kan inte hållas via mobiltelefon – använd en dator.")),
         "",
     ]
     if notice.join_url:
-        lines += [f"Gå till videomöte: {notice.join_url}", ""]
-    lines += [
-        "Om länken inte fungerar: gå till " + notice.code_page_url,
-    ]
+        lines += [t(_("Gå till videomöte: ${url}"), url=notice.join_url), ""]
+    lines += [t(_("Om länken inte fungerar: gå till ${url}"), url=notice.code_page_url)]
     if notice.meeting_code:
-        lines += [f"och skriv in möteskoden: {notice.meeting_code}"]
-    lines += ["", "Det här meddelandet är automatiskt och går inte att svara på."]
+        lines += [t(_("och skriv in möteskoden: ${code}"), code=notice.meeting_code)]
+    lines += ["", t(AUTOMATIC)]
     return "\n".join(lines) + "\n"
 
 
 def html_text(notice: MeetingNotice) -> str:
-    """The HTML part: the same content, with a "Gå till videomöte" button."""
-    when = escape(swedish_when(notice))
+    """The HTML part: the same content, with a "Gå till videomöte" button.
+
+    The sentences come from our own catalogs; what is filled into them is escaped.
+    """
+    t = functools.partial(_translated, notice)
+    when = escape(when_text(notice))
     title = escape(notice.title)
-    name = escape(notice.invitee_name)
     inviter = escape(_inviter(notice))
+    hello = t(_("Hej ${name},"), name=escape(notice.invitee_name))
     if notice.kind == CANCELLATION:
-        body = (
-            f"<p>Hej {name},</p><p>Videomötet <strong>{title}</strong> {when} med "
-            f"{inviter} är <strong>inställt</strong>.</p>"
+        word = t(_("inställt"))
+        cancelled = t(
+            _("Videomötet ${title} ${when} med ${inviter} är ${cancelled}."),
+            title=f"<strong>{title}</strong>",
+            when=when,
+            inviter=inviter,
+            cancelled=f"<strong>{word}</strong>",
         )
+        body = f"<p>{hello}</p><p>{cancelled}</p>"
     else:
-        lead = (
-            f"{inviter} har bjudit in dig till ett säkert videomöte."
-            if notice.kind == INVITATION
-            else f"Tiden för videomötet med {inviter} är ändrad. Länken och möteskoden i "
-            "tidigare e-post gäller inte längre."
-        )
-        needs = "".join(f"<li>{escape(item)}</li>" for item in REQUIREMENTS)
+        needs = "".join(f"<li>{escape(t(item))}</li>" for item in REQUIREMENTS)
         button = ""
         if notice.join_url:
             url = escape(notice.join_url, quote=True)
             button = (
                 f'<p><a href="{url}" style="display:inline-block;padding:12px 24px;'
                 "background:#007bb1;color:#ffffff;text-decoration:none;border-radius:4px;"
-                'font-weight:bold">Gå till videomöte</a></p>'
+                f'font-weight:bold">{escape(t(_("Gå till videomöte")))}</a></p>'
             )
-        code = ""
-        if notice.meeting_code:
-            code = f" och skriv in möteskoden <strong>{escape(notice.meeting_code)}</strong>"
         page = escape(notice.code_page_url, quote=True)
+        link = f'<a href="{page}">{escape(notice.code_page_url)}</a>'
+        fallback = t(_("Om knappen inte fungerar: gå till ${url}"), url=link)
+        if notice.meeting_code:
+            code = f"<strong>{escape(notice.meeting_code)}</strong>"
+            fallback += t(_(" och skriv in möteskoden ${code}"), code=code)
         body = (
-            f"<p>Hej {name},</p><p>{lead}</p>"
+            f"<p>{hello}</p><p>{_lead(notice, inviter)}</p>"
             f"<p><strong>{title}</strong><br>{when}</p>{button}"
-            f"<p>Det här behöver du:</p><ul>{needs}</ul>"
-            "<p>Videomötet kan inte hållas via mobiltelefon – använd en dator.</p>"
-            f'<p>Om knappen inte fungerar: gå till <a href="{page}">{escape(notice.code_page_url)}'
-            f"</a>{code}.</p>"
+            f"<p>{escape(t(_('Det här behöver du:')))}</p><ul>{needs}</ul>"
+            f"<p>{escape(t(_('Videomötet kan inte hållas via mobiltelefon – använd en dator.')))}"
+            f"</p><p>{fallback}.</p>"
         )
+    language = "en" if notice.language.startswith("en") else "sv"
     return (
-        '<!DOCTYPE html><html lang="sv"><head><meta charset="utf-8"></head>'
+        f'<!DOCTYPE html><html lang="{language}"><head><meta charset="utf-8"></head>'
         f'<body style="font-family:sans-serif">{body}'
-        '<p style="color:#666">Det här meddelandet är automatiskt och går inte att svara på.</p>'
+        f'<p style="color:#666">{escape(t(AUTOMATIC))}</p>'
         "</body></html>"
     )
 

@@ -74,6 +74,7 @@ def notice_for(meeting, kind: str, code: str | None = None, token: str | None = 
         sender_name=sender_name,
         join_url=f"{base_url()}/videomote/logga-in#{token}" if token else None,
         meeting_code=code,
+        language=api.portal.get_default_language() or "sv",
     )
 
 
