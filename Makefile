@@ -36,11 +36,11 @@ system-packages: ## Debian packages the tests and the room need (browsers, msgfm
 	  else echo "Please install: $(SYSTEM_PACKAGES) (apt)"; fi; \
 	fi
 
-$(INSTANCE)/etc/zope.conf: etc/zope.conf.in etc/zope.ini.in etc/site.zcml scripts/make_instance.py
-	$(BIN)/python scripts/make_instance.py --dir $(INSTANCE) --host $(HOST) --port $(PORT)
-
+# Written every time (cheap, the database is never touched), so HOST and PORT given now
+# are the ones Plone listens on and the CalDAV worker calls.
 .PHONY: instance
-instance: $(VENV)/.installed $(INSTANCE)/etc/zope.conf ## Write the Zope instance configuration
+instance: $(VENV)/.installed ## Write the Zope instance configuration
+	$(BIN)/python scripts/make_instance.py --dir $(INSTANCE) --host $(HOST) --port $(PORT)
 
 .PHONY: site
 site: instance ## Create (or update) the demo site; safe to run again

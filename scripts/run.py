@@ -1,4 +1,4 @@
-"""Serve the product: Plone now, the media server and CalDAV worker as they arrive.
+"""Serve the product: Plone, the media server, the CalDAV worker and the demo mail server.
 
 Starts every process, prints the demo address, and stops them all on Ctrl-C or when
 one of them exits.
@@ -26,7 +26,8 @@ def processes(instance: Path, port: int) -> dict[str, list[str]]:
     """The programs that make up the product, by name."""
     maildir = instance / "var" / "mail"
     return {
-        # Signalling and chat for the room (media follows); its address is in the control panel.
+        # The room's media server (signalling, chat, WebRTC media); its address is in the
+        # control panel.
         "media": [str(BIN / "videomote-media"), "--port", str(MEDIA_PORT)],
         # Syncs clinicians' CalDAV calendars through Plone (see caldav_bridge/worker.py).
         "caldav": [
