@@ -61,15 +61,22 @@ class MeetingNotice:
 
 def swedish_when(notice: MeetingNotice) -> str:
     """``tisdag 1 december 2026 kl. 09.00–09.30 (Europe/Stockholm)``."""
+    return _when(notice, "sv", "{day} kl. {start}–{until} ({zone})", "%H.%M", " kl. ")
+
+
+def _when(notice: MeetingNotice, locale: str, pattern: str, clock: str, joiner: str) -> str:
+    """The meeting's day and times in ``locale``; the end's day too when it differs."""
     zone = ZoneInfo(notice.timezone)
     start, end = notice.start.astimezone(zone), notice.end.astimezone(zone)
-    day = format_date(start.date(), "EEEE d MMMM y", locale="sv")
-    until = (
-        f"{end:%H.%M}"
-        if end.date() == start.date()
-        else (f"{format_date(end.date(), 'EEEE d MMMM y', locale='sv')} kl. {end:%H.%M}")
+    until = end.strftime(clock)
+    if end.date() != start.date():
+        until = format_date(end.date(), "EEEE d MMMM y", locale=locale) + joiner + until
+    return pattern.format(
+        day=format_date(start.date(), "EEEE d MMMM y", locale=locale),
+        start=start.strftime(clock),
+        until=until,
+        zone=notice.timezone,
     )
-    return f"{day} kl. {start:%H.%M}–{until} ({notice.timezone})"
 
 
 def build_calendar(notice: MeetingNotice, now: datetime | None = None) -> icalendar.Calendar:
@@ -145,15 +152,7 @@ def when_text(notice: MeetingNotice) -> str:
     """The meeting's time in the notice's language; Swedish as :func:`swedish_when`."""
     if not notice.language.startswith("en"):
         return swedish_when(notice)
-    zone = ZoneInfo(notice.timezone)
-    start, end = notice.start.astimezone(zone), notice.end.astimezone(zone)
-    day = format_date(start.date(), "EEEE d MMMM y", locale="en")
-    until = (
-        f"{end:%H:%M}"
-        if end.date() == start.date()
-        else f"{format_date(end.date(), 'EEEE d MMMM y', locale='en')} {end:%H:%M}"
-    )
-    return f"{day}, {start:%H:%M}–{until} ({notice.timezone})"
+    return _when(notice, "en", "{day}, {start}–{until} ({zone})", "%H:%M", " ")
 
 
 def _inviter(notice: MeetingNotice) -> str:
