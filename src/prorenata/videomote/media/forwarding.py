@@ -90,13 +90,10 @@ _EXTENSION_HEADER = struct.Struct("!HH")
 
 
 class PacketCollector:
-    """Stands in for a receiver's jitter buffer: keeps each packet for the forwarder."""
-
-    def __init__(self):
-        self.pending: list[RtpPacket] = []
+    """Stands in for a receiver's jitter buffer: no frame is ever assembled for a decoder
+    (forwarded packets take the direct path; this only makes sure of it)."""
 
     def add(self, packet: RtpPacket) -> tuple[bool, None]:
-        self.pending.append(packet)
         return False, None
 
 
@@ -235,11 +232,10 @@ def _direct_receiver(dtls: RTCDtlsTransport, stock: Callable[[bytes, int], None]
         if receiver is None:
             return
         handler = getattr(receiver, _DIRECT_HANDLER, None)
+        if handler is None:
+            return  # a track the server does not use (a second camera, say): nobody sees it
         try:
-            if handler is None:
-                _spawn(receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms))
-            else:
-                handler(packet, arrival_time_ms)
+            handler(packet, arrival_time_ms)
         except Exception:  # one bad packet must not take the connection down
             logger.exception("forwarding an RTP packet failed")
 
