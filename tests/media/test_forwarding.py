@@ -246,3 +246,42 @@ def test_a_viewer_that_reports_a_lost_packet_gets_it_again_from_the_server():
         await anna.leave()
 
     run_server(scenario, SECRET, seconds=40)
+
+
+@pytest.mark.parametrize("remb", [True, False])
+def test_a_publisher_is_told_the_bitrate_its_viewers_can_take(remb):
+    """REMB: the server's estimate of the publisher's incoming video reaches the publisher
+    (browsers adapt their bitrate to it); with ``remb = off`` none is sent."""
+    from aiortc.rtp import RTCP_PSFB_APP
+    from aiortc.rtp import RtcpPsfbPacket
+    from aiortc.rtp import unpack_remb_fci
+
+    async def scenario(session, url):
+        sara, anna = peer(url, "Sara", "staff"), peer(url, "Anna", clip=None)
+        await sara.join()
+        video = next(t for t in sara.pc.getTransceivers() if t.kind == "video")
+        sender = video.sender
+        estimates: list[int] = []
+        handle = sender._handle_rtcp_packet
+
+        async def handle_rtcp_packet(packet):
+            if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+                bitrate, ssrcs = unpack_remb_fci(packet.fci)
+                if sender._ssrc in ssrcs:
+                    estimates.append(bitrate)
+            await handle(packet)
+
+        sender._handle_rtcp_packet = handle_rtcp_packet
+        await anna.join()
+        if remb:
+            # The estimate starts once three seconds of video have been measured.
+            await until(lambda: len(estimates) >= 3, seconds=10, what="three REMBs")
+            assert all(100_000 < bitrate < 100_000_000 for bitrate in estimates)
+        else:
+            await until(lambda: anna.frames_from("Sara") >= 150, seconds=10, what="5 s of video")
+            assert estimates == []
+        await sara.leave()
+        await anna.leave()
+
+    config = MediaConfig(ice_addresses=("127.0.0.1",), remb=remb)
+    run_server(scenario, SECRET, config, seconds=40)

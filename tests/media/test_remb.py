@@ -1,0 +1,132 @@
+"""The server's REMB estimate against aiortc's own estimator, on the same packet traces.
+
+A trace is what a receiver sees of a browser's video: frames at 30 fps split into packets
+(sent back to back, or paced), each with its abs-send-time, through a link of a given
+capacity and base delay with some jitter; the arrival time is when the last bit is through.
+"""
+
+from aiortc.rate import RemoteBitrateEstimator
+from prorenata.videomote.media.remb import REDUCE_INTERVAL_MS
+from prorenata.videomote.media.remb import BandwidthEstimator
+
+import pytest
+import random
+
+SSRC = 0x1234
+
+
+def trace(
+    seconds: float,
+    bitrate: int = 500_000,
+    capacity: int = 50_000_000,
+    jitter_ms: float = 2.0,
+    pacing_ms: float = 0.0,
+    start_ms: float = 1_000_000.0,
+    send_offset_s: float = 12.0,
+    pause: tuple[float, float] | None = None,
+    seed: int = 7,
+):
+    """(arrival ms, abs-send-time, payload bytes) of every packet, in arrival order."""
+    rng = random.Random(seed)
+    packets = []
+    link_free = 0.0
+    frame_bytes = bitrate / 8 / 30
+    for frame in range(int(seconds * 30)):
+        sent = frame * 1000 / 30
+        if pause and pause[0] <= sent / 1000 < pause[1]:
+            continue
+        size = frame_bytes * (6 if frame % 90 == 0 else rng.uniform(0.6, 1.4))
+        count = max(1, round(size / 1100))
+        for index in range(count):
+            at = sent + index * pacing_ms
+            link_free = max(link_free, at + 20) + 1100 * 8 * 1000 / capacity
+            arrival = link_free + rng.uniform(0, jitter_ms)
+            abs_send_time = int((send_offset_s + at / 1000) * (1 << 18)) & 0xFFFFFF
+            packets.append((int(start_ms + arrival), abs_send_time, 1100))
+    packets.sort(key=lambda packet: packet[0])
+    return packets
+
+
+def run(estimator, packets) -> list[tuple[int, int]]:
+    """(packet index, bitrate) of every REMB the estimator asks for."""
+    return run_watched(estimator, packets)[0]
+
+
+def run_watched(estimator, packets):
+    """The REMBs, and after every packet what the estimate is made of: the incoming
+    bitrate, the Kalman filter's delay offset, slope and noise, the detector's threshold
+    and hypothesis."""
+    reports, states = [], []
+    ours = isinstance(estimator, BandwidthEstimator)
+    kalman = estimator.filter if ours else estimator.estimator
+    for index, (arrival, abs_send_time, size) in enumerate(packets):
+        result = estimator.add(
+            arrival_time_ms=arrival, abs_send_time=abs_send_time, payload_size=size, ssrc=SSRC
+        )
+        if result is not None:
+            assert result[1] == [SSRC]
+            reports.append((index, result[0]))
+        incoming = (
+            estimator._incoming_rate(arrival) if ours else estimator.incoming_bitrate.rate(arrival)
+        )
+        states.append(
+            (
+                incoming,
+                kalman.offset(),
+                kalman.slope,
+                kalman.var_noise,
+                estimator.detector.threshold,
+                estimator.detector.hypothesis,
+            )
+        )
+    return reports, states
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        {"seconds": 60},
+        {"seconds": 60, "pacing_ms": 1.5, "jitter_ms": 4.0},
+        {"seconds": 40, "bitrate": 1_500_000, "jitter_ms": 0.5},
+        # abs-send-time (24 bits, 64 s) wraps in the middle of this one, between the first
+        # two packets of the key frame at 15 s
+        {"seconds": 30, "send_offset_s": 64 - 15 - 0.0005, "pacing_ms": 1.0},
+        # the camera is off for three seconds: the incoming rate starts again
+        {"seconds": 30, "pause": (10.0, 13.0)},
+    ],
+)
+def test_the_estimate_is_aiortcs_estimate_on_a_link_that_is_not_overused(shape):
+    packets = trace(**shape)
+    ours, our_states = run_watched(BandwidthEstimator(), packets)
+    theirs, their_states = run_watched(RemoteBitrateEstimator(), packets)
+    assert len(ours) > 1.5 * shape["seconds"]  # one about every 500 ms, after 3 s
+    assert ours == theirs
+    assert our_states == their_states
+
+
+def test_an_overused_link_lowers_the_estimate_to_what_gets_through_at_most_every_200_ms():
+    # 1.5 Mbit/s sent into a 600 kbit/s link: the queue grows, the delay with it.
+    packets = trace(30, bitrate=1_500_000, capacity=600_000, jitter_ms=0.5)
+    ours = run(BandwidthEstimator(), packets)
+    theirs = run(RemoteBitrateEstimator(), packets)
+
+    def settled(reports):
+        end = packets[-1][0]
+        late = [bitrate for index, bitrate in reports if packets[index][0] > end - 10_000]
+        return min(late), max(late)
+
+    low, high = settled(ours)
+    assert low > 300_000 and high < 1_000_000  # the estimate follows the link, not the sender
+    their_low, their_high = settled(theirs)
+    assert abs(low - their_low) < 0.25 * their_low
+
+    arrivals = [packets[index][0] for index, _ in ours]
+    gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[1:], strict=False)]
+    assert min(gaps) >= REDUCE_INTERVAL_MS or _halved(ours)
+    # aiortc reports on every packet while overused: many times more REMBs
+    assert len(theirs) > 3 * len(ours)
+
+
+def _halved(reports) -> bool:
+    pairs = zip(reports, reports[1:], strict=False)
+    return any(later < earlier / 2 for (_, earlier), (_, later) in pairs)
