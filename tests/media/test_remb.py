@@ -24,9 +24,13 @@ def trace(
     start_ms: float = 1_000_000.0,
     send_offset_s: float = 12.0,
     pause: tuple[float, float] | None = None,
+    squeeze: tuple[float, float, int] | None = None,
     seed: int = 7,
 ):
-    """(arrival ms, abs-send-time, payload bytes) of every packet, in arrival order."""
+    """(arrival ms, abs-send-time, payload bytes) of every packet, in arrival order.
+
+    ``squeeze``: (from s, to s, bit/s) the link's capacity for a while (cross traffic).
+    """
     rng = random.Random(seed)
     packets = []
     link_free = 0.0
@@ -39,7 +43,10 @@ def trace(
         count = max(1, round(size / 1100))
         for index in range(count):
             at = sent + index * pacing_ms
-            link_free = max(link_free, at + 20) + 1100 * 8 * 1000 / capacity
+            rate = capacity
+            if squeeze and squeeze[0] <= at / 1000 < squeeze[1]:
+                rate = squeeze[2]
+            link_free = max(link_free, at + 20) + 1100 * 8 * 1000 / rate
             arrival = link_free + rng.uniform(0, jitter_ms)
             abs_send_time = int((send_offset_s + at / 1000) * (1 << 18)) & 0xFFFFFF
             packets.append((int(start_ms + arrival), abs_send_time, 1100))
@@ -107,8 +114,11 @@ def test_the_estimate_is_aiortcs_estimate_on_a_link_that_is_not_overused(shape):
 def test_an_overused_link_lowers_the_estimate_to_what_gets_through_at_most_every_200_ms():
     # 1.5 Mbit/s sent into a 600 kbit/s link: the queue grows, the delay with it.
     packets = trace(30, bitrate=1_500_000, capacity=600_000, jitter_ms=0.5)
-    ours = run(BandwidthEstimator(), packets)
-    theirs = run(RemoteBitrateEstimator(), packets)
+    ours, our_states = run_watched(BandwidthEstimator(), packets)
+    theirs, their_states = run_watched(RemoteBitrateEstimator(), packets)
+    # What the estimate is made of does not depend on how often it is reported.
+    assert our_states == their_states
+    assert any(state[-1].name == "OVERUSING" for state in our_states)
 
     def settled(reports):
         end = packets[-1][0]
@@ -125,6 +135,16 @@ def test_an_overused_link_lowers_the_estimate_to_what_gets_through_at_most_every
     assert min(gaps) >= REDUCE_INTERVAL_MS or _halved(ours)
     # aiortc reports on every packet while overused: many times more REMBs
     assert len(theirs) > 3 * len(ours)
+
+
+def test_a_queue_that_builds_up_and_drains_is_read_as_aiortc_reads_it():
+    # Cross traffic leaves 300 kbit/s for four seconds, then the queue empties at once.
+    packets = trace(30, squeeze=(10.0, 14.0, 300_000), jitter_ms=0.5)
+    ours, our_states = run_watched(BandwidthEstimator(), packets)
+    theirs, their_states = run_watched(RemoteBitrateEstimator(), packets)
+    assert our_states == their_states
+    seen = {state[-1].name for state in our_states}
+    assert {"OVERUSING", "UNDERUSING", "NORMAL"} <= seen
 
 
 def _halved(reports) -> bool:

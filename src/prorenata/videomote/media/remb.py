@@ -19,6 +19,7 @@ most 200 ms), unless the incoming rate has fallen below half the estimate.
 ``tests/media/test_remb.py`` compares both on the same packet traces.
 """
 
+from aiortc.rate import DELTA_COUNTER_MAX
 from aiortc.rate import INTER_ARRIVAL_SHIFT
 from aiortc.rate import MIN_FRAME_PERIOD_HISTORY_LENGTH
 from aiortc.rate import TIMESTAMP_GROUP_LENGTH_MS
@@ -28,6 +29,8 @@ from aiortc.rate import BandwidthUsage
 from aiortc.rate import OveruseDetector
 from aiortc.rate import OveruseEstimator
 from collections import deque
+
+import math
 
 #: Bitrate window: the packets of the last second count.
 RATE_WINDOW_MS = 1000
@@ -41,14 +44,65 @@ _BURST_DELTA_THRESHOLD_MS = 5
 _HALF = 0x80000000
 _MASK = 0xFFFFFFFF
 _OVERUSING = BandwidthUsage.OVERUSING
+_UNDERUSING = BandwidthUsage.UNDERUSING
+_NORMAL = BandwidthUsage.NORMAL
 
 
 class _KalmanFilter(OveruseEstimator):
-    """aiortc's filter; the smallest of the last frame periods without a Python loop."""
+    """aiortc's filter, the same arithmetic in the same order on plain floats (aiortc
+    builds five small lists per update) and the smallest of the last frame periods
+    without a Python loop."""
 
     def __init__(self) -> None:
         super().__init__()
         self.ts_delta_hist = deque()
+
+    def update(
+        self,
+        time_delta_ms: int,
+        timestamp_delta_ms: float,
+        size_delta: int,
+        current_hypothesis: BandwidthUsage,
+        now_ms: int,
+    ) -> None:
+        min_frame_period = self.update_min_frame_period(timestamp_delta_ms)
+        t_ts_delta = time_delta_ms - timestamp_delta_ms
+        self._num_of_deltas = min(self._num_of_deltas + 1, DELTA_COUNTER_MAX)
+        (e00, e01), (e10, e11) = self.E
+        process_noise = self.process_noise
+        e00 += process_noise[0]
+        e11 += process_noise[1]
+        offset = self._offset
+        if (current_hypothesis is _OVERUSING and offset < self.previous_offset) or (
+            current_hypothesis is _UNDERUSING and offset > self.previous_offset
+        ):
+            e11 += 10 * process_noise[1]
+        h0 = size_delta
+        eh0 = e00 * h0 + e01 * 1.0
+        eh1 = e10 * h0 + e11 * 1.0
+        residual = t_ts_delta - self.slope * h0 - offset
+        if current_hypothesis is _NORMAL:
+            max_residual = 3.0 * math.sqrt(self.var_noise)
+            if abs(residual) < max_residual:
+                self.update_noise_estimate(residual, min_frame_period)
+            else:
+                self.update_noise_estimate(
+                    -max_residual if residual < 0 else max_residual, min_frame_period
+                )
+        denom = self.var_noise + h0 * eh0 + 1.0 * eh1
+        k0 = eh0 / denom
+        k1 = eh1 / denom
+        ikh00 = 1.0 - k0 * h0
+        ikh01 = -k0 * 1.0
+        ikh10 = -k1 * h0
+        ikh11 = 1.0 - k1 * 1.0
+        self.E = [
+            [e00 * ikh00 + e10 * ikh01, e01 * ikh00 + e11 * ikh01],
+            [e00 * ikh10 + e10 * ikh11, e01 * ikh10 + e11 * ikh11],
+        ]
+        self.previous_offset = offset
+        self.slope += k0 * residual
+        self._offset = offset + k1 * residual
 
     def update_min_frame_period(self, ts_delta: float) -> float:
         history = self.ts_delta_hist
