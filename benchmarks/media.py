@@ -7,8 +7,8 @@ two worker processes: publishers replay 640×480 VP8 frames encoded once up fron
 measured is the server's. In the same run:
 
 1. CPU per forwarded video stream in a four-person room (each sees three: 12 streams),
-   forwarding (median of five runs, with and without REMB) and re-encoding (the
-   baseline), and their ratio;
+   forwarding (with and without REMB) and re-encoding (the baseline), seven rounds of
+   the three taken in turn, medians, and their ratio;
 2. four-person rooms with video and audio, added until a receiver falls below 95 % of
    the sent frame rate: the most rooms that all still got full frame rate;
 3. time from joining to the first remote video frame (median of several joins);
@@ -150,26 +150,41 @@ def run_load(server: Server, rooms: int, people: int, audio: bool) -> dict:
     return merged
 
 
-def cpu_per_stream(mode: str, remb: bool = True, repeat: int = 1) -> dict:
-    """Median of ``repeat`` runs (this shared 2-core machine varies by ±15 % run to run)."""
-    runs = []
-    for _ in range(repeat):
-        server = Server(mode, remb)
-        try:
-            load = run_load(server, rooms=1, people=4, audio=False)
-        finally:
-            server.stop()
-        streams = len(load["rates"])
-        runs.append((load["cpu_pct"] / streams, load["cpu_pct"], streams, min(load["rates"])))
-    runs.sort()
-    per_stream, cpu_pct, streams, min_fps = runs[len(runs) // 2]
+def cpu_per_stream(mode: str, remb: bool = True) -> dict:
+    """One four-person room: the server's CPU per forwarded (or re-encoded) stream."""
+    server = Server(mode, remb)
+    try:
+        load = run_load(server, rooms=1, people=4, audio=False)
+    finally:
+        server.stop()
+    streams = len(load["rates"])
     return {
-        "cpu_pct": cpu_pct,
+        "per_stream": load["cpu_pct"] / streams,
+        "cpu_pct": load["cpu_pct"],
         "streams": streams,
-        "per_stream": per_stream,
-        "per_stream_runs": [round(run[0], 3) for run in runs],
-        "min_fps": min_fps,
+        "min_fps": min(load["rates"]),
     }
+
+
+def compare_cpu(repeat: int) -> dict[str, dict]:
+    """Forwarding (with and without REMB) and re-encoding, ``repeat`` rounds taken in
+    turn, so that the ratio compares runs from the same minutes (this shared 2-core
+    machine drifts and varies by ±20 % run to run); the median run of each."""
+    variants = {"forward": ("forward", True), "forward without REMB": ("forward", False)}
+    variants["reencode"] = ("reencode", True)
+    runs: dict[str, list[dict]] = {name: [] for name in variants}
+    for _ in range(repeat):
+        for name, (mode, remb) in variants.items():
+            runs[name].append(cpu_per_stream(mode, remb))
+    result = {}
+    for name, measured in runs.items():
+        measured.sort(key=lambda run: run["per_stream"])
+        median = dict(measured[len(measured) // 2])
+        median["per_stream_runs"] = [round(run["per_stream"], 3) for run in measured]
+        median["min_fps"] = min(run["min_fps"] for run in measured)
+        result[name] = median
+        print(json.dumps({name: median}), flush=True)
+    return result
 
 
 def rooms_at_full_fps() -> tuple[int, list[dict]]:
@@ -264,13 +279,13 @@ async def _direct_latency(seconds: float) -> list[float]:
 
 def main() -> None:
     multiprocessing.set_start_method("fork")
-    repeat = 1 if QUICK else 5
-    forward = cpu_per_stream("forward", repeat=repeat)
-    print(json.dumps({"forward": forward}), flush=True)
-    reencode = cpu_per_stream("reencode")
-    print(json.dumps({"reencode": reencode}), flush=True)
-    without_remb = cpu_per_stream("forward", remb=False, repeat=repeat)
-    print(json.dumps({"forward without REMB": without_remb}), flush=True)
+    repeat = 1 if QUICK else 7
+    cpu = compare_cpu(repeat)
+    forward, without_remb, reencode = (
+        cpu["forward"],
+        cpu["forward without REMB"],
+        cpu["reencode"],
+    )
 
     best, steps = rooms_at_full_fps()
 
@@ -292,6 +307,7 @@ def main() -> None:
                 "forward_runs": forward["per_stream_runs"],
                 "forward_no_remb_runs": without_remb["per_stream_runs"],
                 "reencode_cpu_pct_per_stream": round(reencode["per_stream"], 2),
+                "reencode_runs": reencode["per_stream_runs"],
                 "cpu_ratio": round(reencode["per_stream"] / forward["per_stream"], 1),
                 "rooms_at_full_fps": best,
                 "rooms_tried": steps[-1]["rooms"],

@@ -17,6 +17,7 @@ from prorenata.videomote.media import forwarding
 
 import inspect
 import pytest
+import sys
 
 
 def test_aiortc_is_the_version_forwarding_was_written_for():
@@ -151,6 +152,14 @@ def test_the_send_path_taken_over_to_the_socket_is_unchanged():
     assert "active_pair = self._nominated.get(component)" in sendto
     assert "await active_pair.protocol.send_data(data, active_pair.remote_addr)" in sendto
     assert "self.transport.sendto(data, addr)" in inspect.getsource(StunProtocol.send_data)
+    # The route keeps the dict of nominated pairs: aioice fills and clears it in place,
+    # replaces pairs in it (a new pair object: the route reads it again), never the dict.
+    aioice_source = inspect.getsource(sys.modules[Connection.__module__])
+    assert aioice_source.count("self._nominated =") == 0
+    assert aioice_source.count("self._nominated: dict[int, CandidatePair] = {}") == 1
+    assert "return (self.remote_candidate._network_host, self.remote_candidate.port)" in (
+        aioice_source
+    )
     assert forwarding._DTLS_CONNECTED is State.CONNECTED
     write = inspect.getsource(forwarding.RtpRewriter.write)
     for name in forwarding._SENDER_COUNTERS:  # written literally there, for speed

@@ -282,6 +282,7 @@ class RtpRewriter:
         self.mid = None
         self.ssrc = sender._ssrc
         self._history: dict = {}
+        self._route: _Route | None = None
 
     def assign(self, source: object) -> None:
         if source is not self.source:
@@ -324,7 +325,7 @@ class RtpRewriter:
         extensions.abs_send_time = abs_send_time
         extensions.audio_level = level
         self._history[seq % RTP_HISTORY_SIZE] = kept
-        if not _send(sender.transport, data):
+        if not self._route.send(data):
             return
         self._last = (seq, timestamp, now)
         # The sender's own counters, for its RTCP sender reports (_SENDER_COUNTERS).
@@ -340,6 +341,7 @@ class RtpRewriter:
         self.mid = getattr(self.sender, _SENDER_MID)
         self.ssrc = self.sender._ssrc
         self._history = getattr(self.sender, _SENDER_HISTORY)
+        self._route = _Route(self.sender.transport)
         mid = self.mid.encode() if self.mid and ids.mid else b""
         fixed = bytes([ids.mid << 4 | (len(mid) - 1)]) + mid if mid else b""
         send_time_id = ids.abs_send_time or 0
@@ -388,28 +390,42 @@ def ntp_now() -> int:
     return int((time.time() + _NTP_EPOCH_OFFSET) * 4294967296)
 
 
-def _send(dtls: RTCDtlsTransport, data: bytes) -> bool:
-    """Encrypt RTP and send it on the selected ICE pair, in one go.
+class _Route:
+    """Where a viewer's packets go: encrypted with the viewer's SRTP session and sent on
+    the ICE pair aioice nominated, in one go.
 
     aiortc's path to the socket is four nested coroutines per packet; for a forwarded
     packet per viewer that is most of the sending cost. A pair relayed through TURN keeps
-    aioice's own (asynchronous) sending. False when the viewer is not connected.
+    aioice's own (asynchronous) sending. The pair's address is read once per pair.
     """
-    if dtls._state is not _DTLS_CONNECTED:
-        return False
-    pair = dtls.transport._connection._nominated.get(1)
-    if pair is None:
-        return False
-    data = dtls._tx_srtp.protect(data)
-    protocol = pair.protocol
-    if type(protocol) is StunProtocol:
-        transport = protocol.transport
-        if transport is None or transport.is_closing():
+
+    def __init__(self, dtls: RTCDtlsTransport):
+        self.dtls = dtls
+        self.nominated = dtls.transport._connection._nominated  # filled in place by aioice
+        self.pair = None
+        self.address = None
+        self.direct = False
+
+    def send(self, data: bytes) -> bool:
+        """False when the viewer is not connected."""
+        dtls = self.dtls
+        if dtls._state is not _DTLS_CONNECTED:
             return False
-        transport.sendto(data, pair.remote_addr)
-    else:
-        _spawn(protocol.send_data(data, pair.remote_addr))
-    return True
+        pair = self.nominated.get(1)
+        if pair is not self.pair:
+            if pair is None:
+                return False
+            self.pair, self.address = pair, pair.remote_addr
+            self.direct = type(pair.protocol) is StunProtocol
+        data = dtls._tx_srtp.protect(data)
+        if self.direct:
+            transport = pair.protocol.transport
+            if transport is None or transport.is_closing():
+                return False
+            transport.sendto(data, self.address)
+        else:
+            _spawn(pair.protocol.send_data(data, self.address))
+        return True
 
 
 def is_vp8_keyframe(data: bytes) -> bool:
