@@ -39,7 +39,7 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 QUICK = "--quick" in sys.argv
 WARMUP, WINDOW = (2.0, 3.0) if QUICK else (3.0, 8.0)
 ROOM_STEPS = tuple(int(n) for n in os.environ.get("ROOM_STEPS", "").split(",") if n) or (
-    (1, 2, 4) if QUICK else (1, 2, 4, 6, 8, 10, 12, 14, 16, 20)
+    (1, 2, 4) if QUICK else (1, 2, 4, 6, 8, 10, 12, 14, 16, 20, 24, 28)
 )
 
 

@@ -6,6 +6,7 @@ capacity and base delay with some jitter; the arrival time is when the last bit 
 """
 
 from aiortc.rate import RemoteBitrateEstimator
+from prorenata.videomote.media.remb import BATCH_MS
 from prorenata.videomote.media.remb import REDUCE_INTERVAL_MS
 from prorenata.videomote.media.remb import BandwidthEstimator
 
@@ -150,3 +151,25 @@ def test_a_queue_that_builds_up_and_drains_is_read_as_aiortc_reads_it():
 def _halved(reports) -> bool:
     pairs = zip(reports, reports[1:], strict=False)
     return any(later < earlier / 2 for (_, earlier), (_, later) in pairs)
+
+
+@pytest.mark.parametrize("shape", [{"seconds": 30}, {"seconds": 30, "capacity": 600_000}])
+def test_packets_taken_together_give_the_same_estimate_at_most_a_batch_later(shape):
+    packets = trace(bitrate=1_000_000, **shape)
+    one_by_one = BandwidthEstimator()
+    reports = run(one_by_one, packets)
+    batched = BandwidthEstimator()
+    sent = []
+    for index, (arrival, abs_send_time, size) in enumerate(packets):
+        result = batched.note(arrival, abs_send_time, size, SSRC)
+        if result is not None:
+            sent.append((index, result[0]))
+    assert batched.filter.offset() != 0.0
+    # Every REMB sent is the newest one the packet-by-packet estimator had then, and
+    # none of its REMBs waits longer than a batch (and a packet) for the next one sent.
+    for index, bitrate in sent:
+        newest = [r for i, r in reports if i <= index][-1]
+        assert bitrate == newest
+    for index, _ in reports[:-1]:
+        later = [i for i, _ in sent if i >= index]
+        assert later and packets[later[0]][0] - packets[index][0] <= BATCH_MS + 40

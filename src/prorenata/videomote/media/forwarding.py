@@ -155,24 +155,14 @@ def forward_packets(
         if not receiver._enabled:
             return
         if estimator is not None and packet.extensions.abs_send_time is not None:
-            estimate = estimator.add(
-                abs_send_time=packet.extensions.abs_send_time,
-                arrival_time_ms=arrival_time_ms,
-                payload_size=len(packet.payload) + packet.padding_size,
-                ssrc=packet.ssrc,
+            estimate = estimator.note(
+                arrival_time_ms,
+                packet.extensions.abs_send_time,
+                len(packet.payload) + packet.padding_size,
+                packet.ssrc,
             )
-            rtcp_ssrc = getattr(receiver, _RECEIVER_RTCP_SSRC)
-            if estimate is not None and rtcp_ssrc is not None:
-                _spawn(
-                    receiver._send_rtcp(
-                        RtcpPsfbPacket(
-                            fmt=RTCP_PSFB_APP,
-                            ssrc=rtcp_ssrc,
-                            media_ssrc=0,
-                            fci=pack_remb_fci(*estimate),
-                        )
-                    )
-                )
+            if estimate is not None:
+                _send_remb(receiver, estimate)
         ssrc = packet.ssrc
         # Sources seen lately (getSynchronizationSources: the last 10 s), once a second.
         if arrival_time_ms - seen_ms.get(ssrc, 0) >= 1000:
@@ -199,6 +189,15 @@ def forward_packets(
         on_packet(packet, starts_vp8_keyframe(packet) if video else True)
 
     setattr(receiver, _DIRECT_HANDLER, handle)
+
+
+def _send_remb(receiver: RTCRtpReceiver, estimate: tuple[int, list[int]]) -> None:
+    rtcp_ssrc = getattr(receiver, _RECEIVER_RTCP_SSRC)
+    if rtcp_ssrc is not None:
+        remb = RtcpPsfbPacket(
+            fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0, fci=pack_remb_fci(*estimate)
+        )
+        _spawn(receiver._send_rtcp(remb))
 
 
 def receive_directly(pc: RTCPeerConnection) -> None:

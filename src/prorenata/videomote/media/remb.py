@@ -38,6 +38,8 @@ RATE_WINDOW_MS = 1000
 FEEDBACK_INTERVAL_MS = 500
 #: While overused, the estimate is lowered at most this often (webrtc.org: RTT, ≤200 ms).
 REDUCE_INTERVAL_MS = 200
+#: Packets are noted as they come and estimated together this often (see ``note``).
+BATCH_MS = 100
 
 _GROUP_LENGTH = (TIMESTAMP_GROUP_LENGTH_MS << INTER_ARRIVAL_SHIFT) // 1000
 _BURST_DELTA_THRESHOLD_MS = 5
@@ -116,9 +118,9 @@ class _KalmanFilter(OveruseEstimator):
 class BandwidthEstimator:
     """Receiver-side estimate of the bitrate one incoming video stream can have.
 
-    Feed it every RTP packet that carries abs-send-time; it returns ``(bitrate, ssrcs)``
-    when a REMB should be sent, else None (the same contract as aiortc's
-    ``RemoteBitrateEstimator.add``).
+    Feed it every RTP packet that carries abs-send-time (:meth:`note`, or :meth:`add` one
+    at a time); it returns ``(bitrate, ssrcs)`` when a REMB should be sent, else None
+    (``add``: the same contract as aiortc's ``RemoteBitrateEstimator.add``).
     """
 
     def __init__(self) -> None:
@@ -138,6 +140,29 @@ class BandwidthEstimator:
         self._arrival_ms = 0
         self._size = 0
         self._previous: tuple[int, int, int] | None = None  # last_ts, arrival, size
+        self._pending: list[tuple[int, int, int, int]] = []
+
+    def note(
+        self, arrival_time_ms: int, abs_send_time: int, payload_size: int, ssrc: int
+    ) -> tuple[int, list[int]] | None:
+        """Keep a packet for the estimate; every :data:`BATCH_MS` run :meth:`add` over the
+        packets kept and return the newest REMB to send, if there is one.
+
+        Between packets the server sleeps and other processes run: the estimator's
+        objects are out of the CPU caches again for every single packet, which made it
+        cost ten times more per packet in the server than in a loop. Taken together
+        they stay warm; the estimate is the same, reported up to 100 ms later.
+        """
+        pending = self._pending
+        pending.append((arrival_time_ms, abs_send_time, payload_size, ssrc))
+        if arrival_time_ms - pending[0][0] < BATCH_MS:
+            return None
+        self._pending = []
+        add = self.add
+        newest = None
+        for packet in pending:
+            newest = add(*packet) or newest
+        return newest
 
     def add(
         self, arrival_time_ms: int, abs_send_time: int, payload_size: int, ssrc: int
