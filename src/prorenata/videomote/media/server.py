@@ -104,6 +104,9 @@ class Room:
     meeting_uid: str
     people: list[Person] = field(default_factory=list)
     ended: bool = False
+    # (publisher, kind) -> the writers of the viewers' slots that show them; made again
+    # after every change of people or slots (None until then).
+    routes: dict | None = field(default=None, repr=False)
 
     async def broadcast(self, message: dict, skip: Person | None = None) -> None:
         for person in list(self.people):
@@ -113,13 +116,23 @@ class Room:
     # -- media ---------------------------------------------------------------------
     def forward(self, publisher: Person, kind: str, packet, keyframe: bool) -> None:
         """One RTP packet of ``publisher`` to every viewer's slot that shows them."""
-        now = forwarding.ntp_now()
-        for viewer in tuple(self.people):
-            if viewer is publisher:
-                continue
+        routes = self.routes
+        if routes is None:
+            routes = self.routes = self._route_table()
+        writers = routes.get((publisher, kind))
+        if writers:
+            now = forwarding.ntp_now()
+            for write in writers:
+                write(publisher, packet, keyframe, now)
+
+    def _route_table(self) -> dict:
+        table: dict = {}
+        for viewer in self.people:
             for slot in viewer.slots:
-                if slot.occupant is publisher and kind in slot.writers:
-                    slot.writers[kind].write(publisher, packet, keyframe, now)
+                if slot.occupant is not None and slot.occupant is not viewer:
+                    for kind, writer in slot.writers.items():
+                        table.setdefault((slot.occupant, kind), []).append(writer.write)
+        return {key: tuple(writers) for key, writers in table.items()}
 
     def forward_decoded(self, publisher: Person, kind: str, frame) -> None:
         """Re-encode mode: one decoded frame to the viewers' slot tracks (encoded there)."""
@@ -143,6 +156,7 @@ class Room:
 
     async def assign_slots(self) -> None:
         """Fill every viewer's slots with the other people, keeping who is where."""
+        self.routes = None
         for viewer in self.people:
             if not viewer.slots:
                 continue
@@ -161,6 +175,7 @@ class Room:
                     break
                 free.assign(person)
                 changed = True
+            self.routes = None
             if changed:
                 await viewer.send(
                     {
@@ -202,11 +217,13 @@ class Rooms:
         elif len(room.people) >= MAX_PEOPLE:
             return "full", None
         room.people.append(person)
+        room.routes = None
         return room, earlier
 
     def leave(self, room: Room, person: Person) -> None:
         if person in room.people:
             room.people.remove(person)
+        room.routes = None
         if room.ended:
             self._ended.add(room.meeting_uid)
         if not room.people:
