@@ -15,6 +15,7 @@ from importlib.metadata import version
 from mediaserver import run_in_thread
 from prorenata.videomote.media import forwarding
 
+import asyncio
 import inspect
 import pytest
 import sys
@@ -94,7 +95,17 @@ def test_the_receive_path_taken_over_from_the_datagram_callback_is_unchanged():
     from aiortc.rtcdtlstransport import RTCDtlsTransport
 
     callback = inspect.getsource(StunProtocol.datagram_received)
-    assert "self.receiver.data_received(data, self.local_candidate.component)" in callback
+    # Anything that is not STUN goes to the connection: RTP and RTCP may skip the parse.
+    assert "message = stun.parse_message(data)" in callback
+    assert (
+        "except ValueError:\n"
+        "            self.receiver.data_received(data, self.local_candidate.component)"
+    ) in callback
+    # asyncio looks the callback up on the protocol for every datagram (uvloop too).
+    assert "self._protocol.datagram_received(data, addr)" in inspect.getsource(
+        asyncio.selector_events._SelectorDatagramTransport._read_ready
+    )
+    assert "self._protocols: list[StunProtocol] = []" in inspect.getsource(Connection)
     assert "self._queue.put_nowait((data, component))" in inspect.getsource(
         Connection.data_received
     )

@@ -206,7 +206,10 @@ def receive_directly(pc: RTCPeerConnection) -> None:
     aiortc queues every datagram for a task that decrypts, parses and routes it: one task
     switch per packet. Here RTP is decrypted, parsed and routed in the callback itself,
     to the handler :func:`forward_packets` gave the receiver; DTLS, STUN and RTCP keep
-    aiortc's own path. Call after ``setRemoteDescription`` (the bundled transport is known).
+    aiortc's own path. And aioice tries to read every datagram as STUN first (a parse
+    and an exception per media packet); RTP and RTCP are told apart from STUN and DTLS
+    by their first byte instead (RFC 7983). Call after ``setLocalDescription`` (the
+    bundled transport is known and its sockets are bound).
     """
     seen = set()
     for transceiver in pc.getTransceivers():
@@ -215,7 +218,22 @@ def receive_directly(pc: RTCPeerConnection) -> None:
         if id(connection) in seen:
             continue
         seen.add(id(connection))
-        connection.data_received = _direct_receiver(dtls, connection.data_received)
+        connection.data_received = receive = _direct_receiver(dtls, connection.data_received)
+        for protocol in connection._protocols:
+            protocol.datagram_received = _media_first(protocol, receive)
+
+
+def _media_first(protocol: StunProtocol, receive: Callable[[bytes, int], None]):
+    stock = protocol.datagram_received
+    component = protocol.local_candidate.component
+
+    def datagram_received(data: bytes, addr: tuple) -> None:
+        if data and 127 < data[0] < 192:  # RTP or RTCP (RFC 7983); STUN and DTLS are below
+            receive(data, component)
+        else:
+            stock(data, addr)
+
+    return datagram_received
 
 
 def _direct_receiver(dtls: RTCDtlsTransport, stock: Callable[[bytes, int], None]):

@@ -335,8 +335,6 @@ async def answer(app: web.Application, room: Room, person: Person, sdp: str) -> 
             await room.assign_slots()
 
     await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-    if config.mode == "forward":
-        forwarding.receive_directly(pc)
     videos = [t for t in pc.getTransceivers() if t.kind == "video"]
     audios = [t for t in pc.getTransceivers() if t.kind == "audio"]
     for video, audio in zip(videos, audios, strict=False):
@@ -362,6 +360,8 @@ async def answer(app: web.Application, room: Room, person: Person, sdp: str) -> 
         pc, list(config.ice_addresses), config.announced_address, config.udp_ports
     )
     await pc.setLocalDescription(await pc.createAnswer())
+    if config.mode == "forward":
+        forwarding.receive_directly(pc)
     await room.assign_slots()
     return pc.localDescription.sdp
 
