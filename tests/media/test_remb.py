@@ -173,3 +173,17 @@ def test_packets_taken_together_give_the_same_estimate_at_most_a_batch_later(sha
     for index, _ in reports[:-1]:
         later = [i for i, _ in sent if i >= index]
         assert later and packets[later[0]][0] - packets[index][0] <= BATCH_MS + 40
+
+
+def test_the_incoming_rate_starts_afresh_exactly_when_aiortcs_does():
+    # Packets in the same millisecond after a fresh start, and gaps of a second give or
+    # take a millisecond: the edges of aiortc's one-second window.
+    start = 1_000_000
+    times = [0, 0, 1000, 1000, 1001, 2000, 2999, 3000, 3000, 4000, 4001, 5001, 5002, 5003]
+    packets = [(start + t, (t * 262) & 0xFFFFFF, 1000 + t % 7) for t in times]
+    packets += [
+        (start + 6000 + 33 * i, ((6000 + 33 * i) * 262) & 0xFFFFFF, 1100) for i in range(40)
+    ]
+    assert run_watched(BandwidthEstimator(), packets) == run_watched(
+        RemoteBitrateEstimator(), packets
+    )

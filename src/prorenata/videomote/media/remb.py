@@ -133,6 +133,7 @@ class BandwidthEstimator:
         self._packets: deque[tuple[int, int]] = deque()
         self._bytes = 0
         self._origin_ms: int | None = None
+        self._newest_ms = 0
         self._rate_valid = True
         # Inter-arrival groups: packets sent within 5 ms of each other form one group.
         self._first_ts: int | None = None  # current group
@@ -169,18 +170,22 @@ class BandwidthEstimator:
     ) -> tuple[int, list[int]] | None:
         now = arrival_time_ms
         self.ssrcs[ssrc] = now
-        # Incoming bitrate (aiortc resets its counter when no packet came for a second).
-        if self._incoming_rate(now) is not None:
+        # Incoming bitrate. aiortc asks its counter for the rate on every packet only to
+        # start it afresh when there is none (nothing for a second, or a window of one
+        # millisecond); the same answer, without computing the rate every time:
+        origin = self._origin_ms
+        if origin is not None and self._newest_ms > now - RATE_WINDOW_MS and origin < now:
             self._rate_valid = True
         elif self._rate_valid:
             self._packets.clear()
             self._bytes = 0
-            self._origin_ms = None
+            self._origin_ms = origin = None
             self._rate_valid = False
-        if self._origin_ms is None:
+        if origin is None:
             self._origin_ms = now
         self._packets.append((now, payload_size))
         self._bytes += payload_size
+        self._newest_ms = now
 
         deltas = self._group(abs_send_time << 8, now, payload_size)
         detector = self.detector
