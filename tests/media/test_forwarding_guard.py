@@ -11,6 +11,7 @@ from aiortc import RTCRtpSender
 from aiortc import rtcrtpreceiver
 from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rtp import RtpPacket
+from aiortc.rtp import is_rtcp
 from importlib.metadata import version
 from mediaserver import run_in_thread
 from prorenata.videomote.media import forwarding
@@ -112,6 +113,8 @@ def test_the_receive_path_taken_over_from_the_datagram_callback_is_unchanged():
     receive = inspect.getsource(RTCDtlsTransport._recv_next)
     assert "first_byte > 127 and first_byte < 192 and self._rx_srtp" in receive
     assert "if is_rtcp(data):" in receive
+    # is_rtcp, written out in the direct receiver
+    assert "return len(msg) >= 2 and msg[1] >= 192 and msg[1] <= 208" in inspect.getsource(is_rtcp)
     assert "data = self._rx_srtp.unprotect(data)" in receive
     handle = inspect.getsource(RTCDtlsTransport._handle_rtp_data)
     assert "RtpPacket.parse(data, self._rtp_header_extensions_map)" in handle

@@ -42,7 +42,6 @@ from aiortc.rtp import RTCP_PSFB_APP
 from aiortc.rtp import RTP_HISTORY_SIZE
 from aiortc.rtp import RtcpPsfbPacket
 from aiortc.rtp import RtpPacket
-from aiortc.rtp import is_rtcp
 from aiortc.rtp import pack_remb_fci
 from aiortc.rtp import unwrap_rtx
 from collections.abc import Callable
@@ -239,7 +238,8 @@ def _media_first(protocol: StunProtocol, receive: Callable[[bytes, int], None]):
 def _direct_receiver(dtls: RTCDtlsTransport, stock: Callable[[bytes, int], None]):
     def data_received(data: bytes, component: int) -> None:
         srtp = dtls._rx_srtp
-        if srtp is None or not data or not 127 < data[0] < 192 or is_rtcp(data):
+        # Not SRTP (RFC 7983), or RTCP (aiortc's is_rtcp): aiortc's own path.
+        if srtp is None or len(data) < 12 or not 127 < data[0] < 192 or 191 < data[1] < 209:
             stock(data, component)
             return
         arrival_time_ms = _now_ms()
