@@ -219,7 +219,8 @@ def receive_directly(pc: RTCPeerConnection) -> None:
         seen.add(id(connection))
         connection.data_received = receive = _direct_receiver(dtls, connection.data_received)
         for protocol in connection._protocols:
-            protocol.datagram_received = _media_first(protocol, receive)
+            if getattr(protocol, "local_candidate", None) is not None:
+                protocol.datagram_received = _media_first(protocol, receive)
 
 
 def _media_first(protocol: StunProtocol, receive: Callable[[bytes, int], None]):
