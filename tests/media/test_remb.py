@@ -187,3 +187,14 @@ def test_the_incoming_rate_starts_afresh_exactly_when_aiortcs_does():
     assert run_watched(BandwidthEstimator(), packets) == run_watched(
         RemoteBitrateEstimator(), packets
     )
+
+
+def test_a_clock_set_back_does_not_hold_packets_back():
+    estimator = BandwidthEstimator()
+    packets = trace(5)
+    for arrival, abs_send_time, size in packets:
+        estimator.note(arrival, abs_send_time, size, SSRC)
+    # The wall clock is set back an hour: the packets kept so far are estimated at once.
+    arrival, abs_send_time, size = packets[-1]
+    estimator.note(arrival - 3_600_000, abs_send_time, size, SSRC)
+    assert estimator._pending == []

@@ -8,15 +8,17 @@ per-packet part is what costs: the incoming bitrate lives in one-millisecond buc
 every packet walks the buckets of every millisecond since the last one — twice — and builds
 group objects. On the forwarding path that was a fifth of the server's packet work.
 
-:class:`BandwidthEstimator` keeps the algorithm and its figures: the per-group parts are
-aiortc's own classes (the Kalman filter, the overuse detector, the rate control); only the
-per-packet bookkeeping is written here, with the same arithmetic on plain integers (the
-packets of the last second in a deque with a running sum, the groups as a few numbers).
-One deliberate difference, from webrtc.org: while the link is overused, aiortc lowers the
-estimate — and sends a REMB — on *every* packet; here at most once per
-:data:`REDUCE_INTERVAL_MS` (webrtc.org's ``TimeToReduceFurther``: once per round trip, at
-most 200 ms), unless the incoming rate has fallen below half the estimate.
-``tests/media/test_remb.py`` compares both on the same packet traces.
+:class:`BandwidthEstimator` keeps the algorithm and its figures: the overuse detector and
+the rate control are aiortc's own classes, the Kalman filter is aiortc's with its update
+written out on plain floats in the same order, and the per-packet bookkeeping is written
+here with the same arithmetic on plain integers (the packets of the last second in a deque
+with a running sum, the groups as a few numbers). Two deliberate differences: while the
+link is overused, aiortc lowers the estimate — and sends a REMB — on *every* packet; here
+at most once per :data:`REDUCE_INTERVAL_MS` (webrtc.org's ``TimeToReduceFurther``: once per
+round trip, at most 200 ms), unless the incoming rate has fallen below half the estimate.
+And the server notes packets as they come and estimates them together every
+:data:`BATCH_MS` (:meth:`BandwidthEstimator.note`). ``tests/media/test_remb.py`` compares
+both estimators on the same packet traces, state by state.
 """
 
 from aiortc.rate import DELTA_COUNTER_MAX
@@ -156,7 +158,7 @@ class BandwidthEstimator:
         """
         pending = self._pending
         pending.append((arrival_time_ms, abs_send_time, payload_size, ssrc))
-        if arrival_time_ms - pending[0][0] < BATCH_MS:
+        if 0 <= arrival_time_ms - pending[0][0] < BATCH_MS:  # (a clock set back: now)
             return None
         self._pending = []
         add = self.add
