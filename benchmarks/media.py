@@ -170,8 +170,11 @@ def compare_cpu(repeat: int) -> dict[str, dict]:
     """Forwarding (with and without REMB) and re-encoding, ``repeat`` rounds taken in
     turn, so that the ratio compares runs from the same minutes (this shared 2-core
     machine drifts and varies by ±20 % run to run); the median run of each."""
-    variants = {"forward": ("forward", True), "forward without REMB": ("forward", False)}
-    variants["reencode"] = ("reencode", True)
+    variants = {
+        "forward": ("forward", True),
+        "forward without REMB": ("forward", False),
+        "reencode": ("reencode", True),
+    }
     runs: dict[str, list[dict]] = {name: [] for name in variants}
     for _ in range(repeat):
         for name, (mode, remb) in variants.items():

@@ -82,8 +82,8 @@ class _KalmanFilter(OveruseEstimator):
         ):
             e11 += 10 * process_noise[1]
         h0 = size_delta
-        eh0 = e00 * h0 + e01 * 1.0
-        eh1 = e10 * h0 + e11 * 1.0
+        eh0 = e00 * h0 + e01
+        eh1 = e10 * h0 + e11
         residual = t_ts_delta - self.slope * h0 - offset
         if current_hypothesis is _NORMAL:
             max_residual = 3.0 * math.sqrt(self.var_noise)
@@ -93,13 +93,13 @@ class _KalmanFilter(OveruseEstimator):
                 self.update_noise_estimate(
                     -max_residual if residual < 0 else max_residual, min_frame_period
                 )
-        denom = self.var_noise + h0 * eh0 + 1.0 * eh1
+        denom = self.var_noise + h0 * eh0 + eh1
         k0 = eh0 / denom
         k1 = eh1 / denom
         ikh00 = 1.0 - k0 * h0
-        ikh01 = -k0 * 1.0
+        ikh01 = -k0
         ikh10 = -k1 * h0
-        ikh11 = 1.0 - k1 * 1.0
+        ikh11 = 1.0 - k1
         self.E = [
             [e00 * ikh00 + e10 * ikh01, e01 * ikh00 + e11 * ikh01],
             [e00 * ikh10 + e10 * ikh11, e01 * ikh10 + e11 * ikh11],
