@@ -5,9 +5,11 @@ before it starts, then read once so the server is warm, as a server in use is): 
 bridge's first load (sync REPORT + multiget into events: the import), a full sync (no
 token; median of three), and an incremental sync after one event changed (RFC 6578
 token; median of five, each after one more change), in the same run. Reported apart:
-the cold server's first load, and an incremental sync on a new connection (what keeping
-the account between rounds saves). Prints one JSON object last; its main figures are
-for 10,000 events.
+the cold server's first load, an incremental sync on a new connection (what keeping
+the account between rounds saves), and a full listing that knows the stored ETags (what
+losing the token costs the bridge: after a 412, an expired token, or on a server without
+tokens; median of three, each after one more change). Prints one JSON object last; its
+main figures are for 10,000 events.
 """
 
 from datetime import UTC
@@ -38,6 +40,7 @@ SIZES = (1_000, 10_000)
 START = datetime(2027, 1, 4, 7, 0, tzinfo=UTC)
 FULL_RUNS = 3
 INCREMENTAL_RUNS = 5
+LISTING_RUNS = 3
 
 
 def event(i: int, hour_shift: int = 0) -> CalendarEvent:
@@ -130,6 +133,7 @@ def measure(count: int) -> dict:
                 full = account.changes_since(None)
                 fulls.append((time.perf_counter() - started) * 1000)
             token = full.token
+            known = {item.href: item.etag for item in full.changed.values()}
             incrementals = []
             for n in range(INCREMENTAL_RUNS):
                 _change(account, first, 7 + n)
@@ -138,6 +142,16 @@ def measure(count: int) -> dict:
                 incrementals.append((time.perf_counter() - started) * 1000)
                 assert list(incremental.changed) == [f"bench-{7 + n}@videomote"]
                 token = incremental.token
+                known.update({item.href: item.etag for item in incremental.changed.values()})
+            listings = []
+            for n in range(LISTING_RUNS):
+                _change(account, first, 100 + n)
+                started = time.perf_counter()
+                listing = account.changes_since(None, known=known)
+                listings.append((time.perf_counter() - started) * 1000)
+                assert list(listing.changed) == [f"bench-{100 + n}@videomote"]
+                known.update({item.href: item.etag for item in listing.changed.values()})
+            token = listing.token
             # What the sync keeps between rounds (borrow_account): a new connection would
             # discover the calendar again (and negotiate authentication) on every round.
             _change(account, first, 7 + INCREMENTAL_RUNS)
@@ -155,6 +169,7 @@ def measure(count: int) -> dict:
         "incremental_ms": statistics.median(incrementals),
         "incremental_runs_ms": [round(ms) for ms in incrementals],
         "incremental_new_connection_ms": fresh_ms,
+        "listing_ms": statistics.median(listings),
         "cold_server_first_load_s": cold_s,
     }
 
@@ -176,6 +191,7 @@ def main() -> None:
                 "full_sync_runs_ms": big["full_runs_ms"],
                 "incremental_sync_runs_ms": big["incremental_runs_ms"],
                 "incremental_new_connection_ms": round(big["incremental_new_connection_ms"], 1),
+                "full_listing_with_status_ms": round(big["listing_ms"], 1),
                 "import_1000_s": round(small["import_s"], 2),
                 "full_sync_1000_ms": round(small["full_ms"], 1),
                 "incremental_sync_1000_ms": round(small["incremental_ms"], 1),

@@ -114,3 +114,67 @@ def test_a_calendar_deleted_in_the_client_is_made_again_on_the_next_read(account
     assert again.full and again.changed == {}
     href, _etag = account.put("m1@videomote", to_ical(_meeting(), "Europe/Stockholm", ROOM))
     assert requests.get(href, auth=("sara", "x")).status_code == 200
+
+
+def _thunderbird_moves_and_deletes(first):
+    """Thunderbird moves m1 by six hours and deletes m2, by plain HTTP."""
+    moved = first.changed["m1@videomote"]
+    requests.put(
+        moved.href,
+        data=to_ical(_meeting("m1@videomote", 6), "Europe/Stockholm", ROOM).encode(),
+        auth=("sara", "x"),
+        headers={"Content-Type": "text/calendar"},
+    ).raise_for_status()
+    gone = first.changed["m2@videomote"]
+    requests.delete(gone.href, auth=("sara", "x")).raise_for_status()
+    return gone.href
+
+
+def _three_meetings(account):
+    for i in range(3):
+        account.put(
+            f"m{i}@videomote", to_ical(_meeting(f"m{i}@videomote", i), "Europe/Stockholm", ROOM)
+        )
+    first = account.changes_since(None)
+    return first, {item.href: item.etag for item in first.changed.values()}
+
+
+def test_a_full_listing_fetches_only_what_changed_since_the_stored_status(account):
+    """Without a token (lost after a 412, or never had one) the stored ETags tell what
+    is unchanged: only the moved event is read, the deleted one is reported gone."""
+    first, known = _three_meetings(account)
+    gone = _thunderbird_moves_and_deletes(first)
+    again = account.changes_since(None, known=known)
+    assert again.full
+    assert list(again.changed) == ["m1@videomote"]
+    assert again.changed["m1@videomote"].event.start == START + timedelta(hours=6)
+    assert again.deleted_hrefs == {gone}
+    known = {h: e for h, e in known.items() if h != gone}
+    known[again.changed["m1@videomote"].href] = again.changed["m1@videomote"].etag
+    quiet = account.changes_since(None, known=known)
+    assert quiet.changed == {} and quiet.deleted_hrefs == set()
+
+
+def test_our_own_write_leaves_nothing_to_read_in_a_full_listing(account):
+    """The ETag a PUT answers with is the one the listing shows: what the bridge wrote
+    itself is not read back."""
+    first, known = _three_meetings(account)
+    item = first.changed["m0@videomote"]
+    href, etag = account.put(
+        item.event.uid,
+        to_ical(_meeting("m0@videomote", 5), "Europe/Stockholm", ROOM),
+        etag=item.etag,
+        href=item.href,
+    )
+    known[href] = etag
+    listing = account.changes_since(None, known=known)
+    assert listing.changed == {} and listing.deleted_hrefs == set()
+
+
+def test_a_token_the_server_no_longer_knows_falls_back_to_a_listing(account):
+    first, known = _three_meetings(account)
+    gone = _thunderbird_moves_and_deletes(first)
+    expired = account.changes_since("http://radicale.org/ns/sync/" + "0" * 64, known=known)
+    assert expired.full and expired.token
+    assert list(expired.changed) == ["m1@videomote"]
+    assert expired.deleted_hrefs == {gone}

@@ -98,7 +98,11 @@ def test_deleted_in_the_calendar_but_moved_in_the_journal_is_written_back():
 
 def test_calendar_that_suddenly_looks_empty_deletes_nothing():
     events = [_event(uid=f"m{i}", hour=i) for i in range(6)]
-    actions, plan = _plan(local={e.uid: e for e in events}, status=_agreed(*events), full=True)
+    actions, plan = _plan(
+        local={e.uid: e for e in events},
+        remote_deleted={e.uid for e in events},
+        status=_agreed(*events),
+    )
     assert actions == []
     assert sorted(plan.mass_deletion_blocked) == sorted(e.uid for e in events)
 

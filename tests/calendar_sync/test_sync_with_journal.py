@@ -14,6 +14,7 @@ from prorenata.videomote.caldav_bridge.events import CalendarEvent
 from prorenata.videomote.caldav_bridge.events import to_ical
 from prorenata.videomote.content.scheduling import Booking
 from prorenata.videomote.content.scheduling import book_meeting
+from prorenata.videomote.content.scheduling import move_meeting
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -270,3 +271,80 @@ def test_a_calendar_deleted_in_the_client_comes_back_and_cancels_nothing(journal
     remote = CalendarAccount(journal["calendar"].client.url, "sara", "tok").changes_since(None)
     assert [item.event.meeting_uid for item in remote.changed.values()] == [meeting.UID()]
     assert len(smtp_sink.messages) == mails  # no cancellation, no new invitation
+
+
+def _thunderbird_moves(item, hour):
+    """The clinician moves an event in Thunderbird (a plain PUT)."""
+    moved = CalendarEvent(
+        uid=item.event.uid,
+        title=item.event.title,
+        start=_tomorrow(hour).replace(tzinfo=STOCKHOLM),
+        end=_tomorrow(hour).replace(tzinfo=STOCKHOLM) + timedelta(minutes=30),
+        attendee_email="anna@example.se",
+    )
+    requests.put(
+        item.href,
+        data=to_ical(moved, "Europe/Stockholm", "x").encode(),
+        auth=("sara", "x"),
+        headers={"Content-Type": "text/calendar"},
+    ).raise_for_status()
+
+
+def test_a_change_in_the_calendar_during_our_write_is_read_again_and_nothing_is_lost(
+    journal, smtp_sink, monkeypatch
+):
+    """The clinician moves both meetings in Thunderbird just as the bridge writes the
+    journal's new time of one of them: the server refuses our write (412). The next round
+    reads the calendar again: the journal wins for the meeting changed on both sides, the
+    other one is moved, and each change is mailed once."""
+    both, theirs = _book(journal, 9), _book(journal, 11)
+    _sync(journal["portal"])
+    with api.env.adopt_user(username="sara"):
+        move_meeting(both, _tomorrow(10), _tomorrow(10) + timedelta(minutes=30))
+    transaction.commit()
+    assert len(smtp_sink.wait_for(3)) == 3  # two invitations, the journal's move
+    remote = _remote(journal)
+    real_put = CalendarAccount.put
+    raced = []
+
+    def put_after_thunderbird(self, *args, **kwargs):
+        if not raced:
+            raced.append(True)
+            _thunderbird_moves(remote[both.ical_uid], 15)
+            _thunderbird_moves(remote[theirs.ical_uid], 14)
+        return real_put(self, *args, **kwargs)
+
+    monkeypatch.setattr(CalendarAccount, "put", put_after_thunderbird)
+    result = _sync(journal["portal"])
+    assert "Ändrat i kalendern" in result["synced"]["sara"]
+    assert accounts(journal["portal"])["sara"].sync_token is None
+
+    _sync(journal["portal"])
+    _sync(journal["portal"])  # nothing left to do
+    record = accounts(journal["portal"])["sara"]
+    assert record.sync_token and both.ical_uid in record.conflicts
+    remote = _remote(journal)
+    hours = {uid: item.event.start.astimezone(STOCKHOLM).hour for uid, item in remote.items()}
+    assert hours == {both.ical_uid: 10, theirs.ical_uid: 14}
+    assert both.start.astimezone(STOCKHOLM).hour == 10
+    assert theirs.start.astimezone(STOCKHOLM).hour == 14
+    mails = smtp_sink.wait_for(4)
+    assert mails[3]["Subject"].startswith("Ändrad tid")
+    assert len(smtp_sink.wait_for(5, timeout=1.5)) == 4
+
+
+def test_a_lost_sync_token_costs_a_listing_and_changes_nothing(journal, smtp_sink):
+    meetings = [_book(journal, hour) for hour in (9, 11, 13)]
+    _sync(journal["portal"])
+    before = {uid: item.etag for uid, item in _remote(journal).items()}
+    assert len(smtp_sink.wait_for(3)) == 3
+    record = accounts(journal["portal"])["sara"]
+    lost = "http://radicale.org/ns/sync/" + "0" * 64  # expired, or from another server
+    record.sync_token = lost
+    transaction.commit()
+    result = _sync(journal["portal"])
+    assert "inga ändringar" in result["synced"]["sara"]
+    assert {uid: item.etag for uid, item in _remote(journal).items()} == before
+    assert all(m.state == "booked" for m in meetings)
+    assert accounts(journal["portal"])["sara"].sync_token not in (None, lost)
+    assert len(smtp_sink.wait_for(4, timeout=1.5)) == 3

@@ -2,11 +2,15 @@
 
 Reads changes with RFC 6578 sync tokens (``disable_fallback=True``: without it the
 library silently re-fetches everything) and falls back to a full listing only on a
-server without tokens or with an expired one. Writes use If-Match / If-None-Match, so a
-change made in the calendar meanwhile is never overwritten blindly.
+server without tokens or with an expired one. A full listing fetches only the items whose
+ETag differs from the stored status (vdirsyncer's way), so losing the token (a 412, an
+expired token, a server without tokens) costs a listing, not the whole calendar again.
+Writes use If-Match / If-None-Match, so a change made in the calendar meanwhile is never
+overwritten blindly.
 """
 
 from caldav.lib.url import URL
+from collections.abc import Mapping
 from dataclasses import dataclass
 from prorenata.videomote.caldav_bridge.events import from_ical
 from prorenata.videomote.caldav_bridge.reconcile import RemoteItem
@@ -111,9 +115,17 @@ class CalendarAccount:
     def href_for(self, uid: str) -> str:
         return canonical(f"{str(self.calendar().url).rstrip('/')}/{quote(uid, safe='')}.ics")
 
-    def changes_since(self, token: str | None, attempt: int = 0) -> Changes:
-        """What changed since ``token``: a sync REPORT for hrefs and ETags, then one
-        calendar-multiget REPORT for the data (never one GET per event)."""
+    def changes_since(
+        self, token: str | None, known: Mapping[str, str] | None = None, attempt: int = 0
+    ) -> Changes:
+        """What changed since ``token``: a sync REPORT for hrefs and ETags, then
+        calendar-multiget REPORTs for the data (never one GET per event).
+
+        ``known`` maps the hrefs of the stored status to their ETags. When the answer is a
+        full listing (no token, or the server could not use it), only the items whose ETag
+        differs are fetched, and a known href that is not listed is reported deleted.
+        Without ``known`` a full listing fetches everything (a first read).
+        """
         calendar = self.calendar()
         try:
             result = calendar.get_objects_by_sync_token(
@@ -126,7 +138,7 @@ class CalendarAccount:
             # The calendar is gone (deleted in the client): find or make it again, and
             # read it as new. A vanished calendar cancels nothing (the mass-deletion guard).
             self._calendar = None
-            return self.changes_since(None, attempt=1)
+            return self.changes_since(None, known, attempt=1)
         except caldav.lib.error.DAVError:
             # No sync tokens here, or ours expired: list everything and compare.
             try:
@@ -137,13 +149,19 @@ class CalendarAccount:
         except Exception as error:
             raise ServerUnavailable(type(error).__name__) from error
         deleted = {canonical(url) for url in getattr(result, "deleted_urls", []) or []}
-        etags = {
-            canonical(obj.url): (getattr(obj, "props", {}) or {}).get("{DAV:}getetag", "")
-            for obj in result.objects
-            if canonical(obj.url) not in deleted
-        }
+        etags = {}
+        for obj in result.objects:
+            href = canonical(obj.url)
+            if href not in deleted:
+                etags[href] = (getattr(obj, "props", {}) or {}).get("{DAV:}getetag", "")
+        wanted = [href for href in etags if href]
+        if full and known is not None and not self._made:
+            # A new calendar voids what the status knew; otherwise an unchanged ETag is an
+            # unchanged item (an empty one proves nothing), and what is not listed is gone.
+            wanted = [h for h in wanted if not etags[h] or known.get(h) != etags[h]]
+            deleted = {href for href in known if href not in etags}
         changed = {}
-        for href, data in self._fetch(calendar, [u for u in etags if u]).items():
+        for href, data in self._fetch(calendar, wanted).items():
             event = from_ical(data, self.zone)
             if event is not None:
                 changed[event.uid] = RemoteItem(href=href, etag=etags.get(href, ""), event=event)

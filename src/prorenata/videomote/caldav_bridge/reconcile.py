@@ -69,20 +69,17 @@ def reconcile(
     remote_changed: dict[str, RemoteItem],
     remote_deleted: set[str],
     status: dict[str, ItemStatus],
-    full: bool = False,
     guard_min_items: int = 5,
     guard_share: float = 0.5,
 ) -> Plan:
     """Plan the actions that make both sides agree.
 
-    ``remote_changed`` holds the calendar's items that are new or changed (all of them
-    when ``full``), ``remote_deleted`` the uids the server reported as removed. In a
-    ``full`` listing, an item known to the status but not listed is removed too.
+    ``remote_changed`` holds the calendar's items that are new or changed,
+    ``remote_deleted`` the uids that are gone from it (reported by the server, or known to
+    the status and missing from a full listing).
     """
     plan = Plan()
     deleted = set(remote_deleted)
-    if full:
-        deleted |= {uid for uid in status if uid not in remote_changed}
     uids = set(local) | set(remote_changed) | set(status) | deleted
     pulls_to_delete = []
     for uid in sorted(uids):

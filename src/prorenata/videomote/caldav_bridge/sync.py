@@ -115,8 +115,10 @@ def _sync_round(record, now: datetime | None = None) -> tuple[str, dict[str, int
     counts: dict[str, int] = {}
     status = None
     try:
-        changes = account.changes_since(record.sync_token)
         status = {uid: ItemStatus(**value) for uid, value in record.items.items()}
+        changes = account.changes_since(
+            record.sync_token, known={item.href: item.etag for item in status.values()}
+        )
         if changes.calendar_made:
             # The calendar was deleted in the client, not the meetings one by one: the
             # journal writes them all into the new calendar and cancels nothing.
@@ -130,7 +132,6 @@ def _sync_round(record, now: datetime | None = None) -> tuple[str, dict[str, int
             changes.changed,
             deleted,
             status,
-            full=changes.full,
         )
         with api.env.adopt_user(username=record.userid):
             for action in plan.actions:
