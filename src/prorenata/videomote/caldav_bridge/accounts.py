@@ -13,6 +13,10 @@ ANNOTATION_KEY = "prorenata.videomote.caldav-accounts"
 
 
 class CalDAVAccountRecord(Persistent):
+    #: Calendar items that are not readable events, named to the clinician (records
+    #: stored before it existed read this default).
+    unreadable: tuple[str, ...] = ()
+
     def __init__(self, userid: str, url: str, username: str, password: str):
         self.userid = userid
         self.url = url

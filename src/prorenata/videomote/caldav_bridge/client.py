@@ -12,6 +12,8 @@ overwritten blindly.
 from caldav.lib.url import URL
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field
+from prorenata.videomote.caldav_bridge.events import UnreadableEvent
 from prorenata.videomote.caldav_bridge.events import from_ical
 from prorenata.videomote.caldav_bridge.reconcile import RemoteItem
 from urllib.parse import quote
@@ -36,6 +38,16 @@ class ServerUnavailable(Exception):
     """The server could not be reached or answered with an error: retry later, delete nothing."""
 
 
+@dataclass(frozen=True)
+class UnreadableItem:
+    """A changed item whose event could not be read (what a plain look found in it)."""
+
+    href: str
+    etag: str
+    uid: str
+    title: str
+
+
 @dataclass
 class Changes:
     changed: dict[str, RemoteItem]
@@ -45,6 +57,9 @@ class Changes:
     #: The calendar was not there and has just been made (deleted in the client): what
     #: the bridge knew of it is void, nothing in it was deleted one by one.
     calendar_made: bool = False
+    #: New or changed items that are not readable events (href -> item): neither changed
+    #: nor deleted; one broken event must not stop the sync of all the others.
+    unreadable: dict[str, UnreadableItem] = field(default_factory=dict)
 
 
 _POOL: dict[tuple[str, str, str, str], "CalendarAccount"] = {}
@@ -160,9 +175,13 @@ class CalendarAccount:
             # unchanged item (an empty one proves nothing), and what is not listed is gone.
             wanted = [h for h in wanted if not etags[h] or known.get(h) != etags[h]]
             deleted = {href for href in known if href not in etags}
-        changed = {}
+        changed, unreadable = {}, {}
         for href, data in self._fetch(calendar, wanted).items():
-            event = from_ical(data, self.zone)
+            try:
+                event = from_ical(data, self.zone)
+            except UnreadableEvent as error:
+                unreadable[href] = UnreadableItem(href, etags.get(href, ""), error.uid, error.title)
+                continue
             if event is not None:
                 changed[event.uid] = RemoteItem(href=href, etag=etags.get(href, ""), event=event)
         made, self._made = self._made, False
@@ -172,6 +191,7 @@ class CalendarAccount:
             token=result.sync_token,
             full=full,
             calendar_made=made,
+            unreadable=unreadable,
         )
 
     def _fetch(self, calendar, hrefs: list[str], batch: int = 500) -> dict[str, str]:

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from datetime import date
 from datetime import datetime
+from datetime import timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
@@ -16,6 +17,25 @@ CATEGORY = "Videomöte"
 MEETING_PROPERTY = "X-VIDEOMOTE-UID"
 PRODID = "-//Prorenata//Säkert Videomöte CalDAV//SV"
 _TZID = re.compile(r";TZID=\"?([^:;\"]+)")
+_LINE = r"^{}(?:;[^:\r\n]*)?:([^\r\n]*)"
+
+
+class UnreadableEvent(ValueError):
+    """A VEVENT that cannot be read as a meeting (no start time, a broken date, ...).
+
+    ``uid`` and ``title`` are what a plain look at the text found (may be empty): enough
+    to keep track of the item and to name it to the clinician.
+    """
+
+    def __init__(self, reason: str, uid: str = "", title: str = ""):
+        super().__init__(reason)
+        self.uid = uid
+        self.title = title
+
+
+def _raw_value(name: str, text: str) -> str:
+    found = re.search(_LINE.format(name), text, re.MULTILINE | re.IGNORECASE)
+    return found.group(1).strip().replace("\\,", ",") if found else ""
 
 
 @dataclass(frozen=True)
@@ -124,7 +144,19 @@ def _first_vevent(text: str | bytes):
 
 
 def from_ical(text: str | bytes, zone: str = "Europe/Stockholm") -> CalendarEvent | None:
-    """The first VEVENT of a calendar object, or None if there is none."""
+    """The first VEVENT of a calendar object, or None if there is none (a task, a journal
+    entry). Raises :class:`UnreadableEvent` for a VEVENT that is not a readable event."""
+    try:
+        return _event(text, zone)
+    except Exception as error:
+        raw = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+        part = raw[raw.find("BEGIN:VEVENT") :]
+        raise UnreadableEvent(
+            type(error).__name__, _raw_value("UID", part), _raw_value("SUMMARY", part)
+        ) from error
+
+
+def _event(text: str | bytes, zone: str) -> CalendarEvent | None:
     vevent = _first_vevent(text)
     if vevent is None:
         return None
@@ -134,8 +166,21 @@ def from_ical(text: str | bytes, zone: str = "Europe/Stockholm") -> CalendarEven
         attendee = attendee[0] if attendee else None
     email = str(attendee).removeprefix("mailto:").removeprefix("MAILTO:") if attendee else ""
     name = str(attendee.params.get("CN", "")) if attendee is not None else ""
-    start = _as_datetime(vevent.decoded("dtstart"), zone)
-    end = _as_datetime(vevent.decoded("dtend"), zone) if "dtend" in vevent else start
+    first = vevent.decoded("dtstart")
+    start = _as_datetime(first, zone)
+    if "dtend" in vevent:
+        end = _as_datetime(vevent.decoded("dtend"), zone)
+    elif "duration" in vevent:
+        end = start + vevent.decoded("duration")
+    else:
+        # RFC 5545 3.6.1: a date lasts the day, a date-time is a moment.
+        end = start if isinstance(first, datetime) else start + timedelta(days=1)
+    if not isinstance(end, datetime):
+        raise ValueError("DTEND is not a date")
+    try:
+        sequence = int(vevent.get("sequence", 0))
+    except (TypeError, ValueError):
+        sequence = 0  # only ever written by us; a client's odd value changes nothing
     return CalendarEvent(
         uid=str(vevent.get("uid", "")),
         title=str(vevent.get("summary", "")),
@@ -146,5 +191,5 @@ def from_ical(text: str | bytes, zone: str = "Europe/Stockholm") -> CalendarEven
         attendee_name=name,
         is_video=CATEGORY in categories or MEETING_PROPERTY in vevent,
         meeting_uid=str(vevent.get(MEETING_PROPERTY, "")),
-        sequence=int(vevent.get("sequence", 0)),
+        sequence=sequence,
     )

@@ -7,6 +7,7 @@ round, deletes nothing and is retried with backoff.
 """
 
 from dataclasses import asdict
+from dataclasses import replace
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -16,6 +17,7 @@ from prorenata.videomote.access.keys import unseal
 from prorenata.videomote.booking.rules import BookingRefused
 from prorenata.videomote.caldav_bridge.client import PreconditionFailed
 from prorenata.videomote.caldav_bridge.client import ServerUnavailable
+from prorenata.videomote.caldav_bridge.client import UnreadableItem
 from prorenata.videomote.caldav_bridge.client import borrow_account
 from prorenata.videomote.caldav_bridge.client import return_account
 from prorenata.videomote.caldav_bridge.events import CalendarEvent
@@ -24,6 +26,7 @@ from prorenata.videomote.caldav_bridge.reconcile import Do
 from prorenata.videomote.caldav_bridge.reconcile import ItemStatus
 from prorenata.videomote.caldav_bridge.reconcile import reconcile
 from prorenata.videomote.content.meeting import STATE_CANCELLED
+from zoneinfo import ZoneInfo
 
 UNRESOLVED_NOTE = (
     "Säkert Videomöte: deltagaren kunde inte hittas bland elevernas och vårdnadshavarnas "
@@ -125,8 +128,25 @@ def _sync_round(record, now: datetime | None = None) -> tuple[str, dict[str, int
             logger.warning("CalDAV calendar of %s was gone and has been made again", record.userid)
             status = {}
         by_href = {s.href: uid for uid, s in status.items()}
-        deleted = {by_href[h] for h in changes.deleted_hrefs if h in by_href}
         mine = local_events(record.userid)
+        listed = set(changes.changed)
+        for item in changes.unreadable.values():
+            uid = by_href.get(item.href) or item.uid or item.href
+            listed.add(uid)
+            if _unreadable(account, record, status, mine, uid, item, zone):
+                counts[Do.PUSH_UPDATE.value] = counts.get(Do.PUSH_UPDATE.value, 0) + 1
+        for uid, remote in changes.changed.items():
+            known = status.get(uid)
+            if known is not None and (known.href, known.etag) != (remote.href, remote.etag):
+                # Where and at which ETag it is now (a client added an alarm, or deleted
+                # and made it again under another name): a later write must not meet a 412.
+                status[uid] = replace(known, href=remote.href, etag=remote.etag)
+        # Gone is what was removed and is not listed anew (under the same or another name).
+        deleted = {
+            uid
+            for href in changes.deleted_hrefs
+            if (uid := by_href.get(href)) is not None and uid not in listed
+        }
         plan = reconcile(
             {uid: pair[0] for uid, pair in mine.items()},
             changes.changed,
@@ -200,7 +220,8 @@ def _sync_round(record, now: datetime | None = None) -> tuple[str, dict[str, int
             logger.info(
                 "CalDAV conflict for %s on meeting %s: the journal wins", record.userid, uid
             )
-        record.conflicts = (record.conflicts + plan.conflicts)[-50:]
+        labels = [_label(mine[uid][0], zone) for uid in plan.conflicts if uid in mine]
+        record.conflicts = (record.conflicts + labels)[-50:]
         if plan.mass_deletion_blocked:
             logger.warning(
                 "CalDAV calendar of %s lost %d events at once: nothing cancelled",
@@ -276,9 +297,41 @@ def _pull_create(account, record, remote, zone, now, booking_class, book_meeting
             return ItemStatus(href, etag, mine.fingerprint(), mine.fingerprint())
     else:
         note = UNRESOLVED_NOTE
-    record.unresolved = (record.unresolved + [f"{event.title} ({event.start:%Y-%m-%d %H:%M})"])[
-        -50:
-    ]
+    record.unresolved = (record.unresolved + [_label(event, zone)])[-50:]
     href, etag = account.annotate(remote.href, remote.etag, note)
     # No local fingerprint: not a meeting; tried again if the clinician changes it.
     return ItemStatus(href, etag, "", event.fingerprint())
+
+
+def _label(event: CalendarEvent, zone: str) -> str:
+    """How the settings page names an event to the clinician: title and local time."""
+    return f"{event.title} ({event.start.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M})"
+
+
+def _unreadable(account, record, status, mine, uid: str, item: UnreadableItem, zone: str) -> bool:
+    """A new or changed calendar item that is not a readable event (no start time, a
+    broken date): it books and cancels nothing, and does not stop the round.
+
+    A meeting's event is replaced by the journal's (the journal wins, as on any conflict,
+    and the clinician sees it): deleted at the ETag we read and written anew, since a
+    server that stored a broken event may fail to overwrite it (Xandikos answers 500).
+    Any other item is kept at this ETag, so it is read again only once it changes, and is
+    named on the settings page. True when the calendar was written to.
+    """
+    logger.warning("CalDAV item %s of %s is not a readable event", uid, record.userid)
+    known = status.get(uid)
+    if uid in mine:
+        event, meeting = mine[uid]
+        account.delete(item.href, item.etag or None)
+        status.pop(uid, None)
+        href, etag = account.put(uid, to_ical(event, zone, _room_url(meeting)))
+        status[uid] = ItemStatus(href, etag, event.fingerprint(), event.fingerprint())
+        record.conflicts = (record.conflicts + [_label(event, zone)])[-50:]
+        return True
+    status[uid] = ItemStatus(item.href, item.etag, known.local_hash if known else "", "")
+    if known is not None and known.local_hash:
+        return False  # its meeting is gone from the journal: the round removes it
+    record.unreadable = (list(record.unreadable) + [item.title or item.href.rsplit("/", 1)[-1]])[
+        -50:
+    ]
+    return False
