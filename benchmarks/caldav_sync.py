@@ -8,8 +8,10 @@ token; median of five, each after one more change), in the same run. Reported ap
 the cold server's first load, an incremental sync on a new connection (what keeping
 the account between rounds saves), and a full listing that knows the stored ETags (what
 losing the token costs the bridge: after a 412, an expired token, or on a server without
-tokens; median of three, each after one more change). Prints one JSON object last; its
-main figures are for 10,000 events.
+tokens; median of three, each after one more change), and Radicale's own answer to a sync
+REPORT after one change, by plain HTTP (what no incremental sync can undercut: the full
+sync divided by it bounds the ratio). Prints one JSON object last; its main figures are
+for 10,000 events.
 """
 
 from datetime import UTC
@@ -18,6 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import json
+import re
 import requests
 import statistics
 import subprocess
@@ -76,6 +79,25 @@ def _change(account: CalendarAccount, first, i: int) -> None:
         etag=changed.etag,
         href=changed.href,
     )
+
+
+SYNC_REPORT = """<?xml version="1.0" encoding="utf-8"?>
+<D:sync-collection xmlns:D="DAV:"><D:sync-token>{}</D:sync-token>
+<D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>"""
+
+
+def _raw_sync_report(account: CalendarAccount, token: str, changed: str) -> str:
+    response = requests.request(
+        "REPORT",
+        str(account.calendar().url),
+        data=SYNC_REPORT.format(token).encode(),
+        headers={"Depth": "1", "Content-Type": "application/xml"},
+        auth=("sara", "x"),
+        timeout=600,
+    )
+    assert response.status_code == 207, response.status_code
+    assert f"{changed}.ics" in response.text
+    return re.search(r"<(?:\w+:)?sync-token>([^<]+)<", response.text).group(1)
 
 
 def measure(count: int) -> dict:
@@ -152,6 +174,15 @@ def measure(count: int) -> dict:
                 assert list(listing.changed) == [f"bench-{100 + n}@videomote"]
                 known.update({item.href: item.etag for item in listing.changed.values()})
             token = listing.token
+            # The server alone: Radicale's answer to a sync REPORT after one change, by
+            # plain HTTP with nothing parsed (no incremental sync can cost less; full
+            # divided by it bounds the ratio whatever the client does).
+            reports = []
+            for n in range(LISTING_RUNS):
+                _change(account, first, 200 + n)
+                started = time.perf_counter()
+                token = _raw_sync_report(account, token, f"bench-{200 + n}")
+                reports.append((time.perf_counter() - started) * 1000)
             # What the sync keeps between rounds (borrow_account): a new connection would
             # discover the calendar again (and negotiate authentication) on every round.
             _change(account, first, 7 + INCREMENTAL_RUNS)
@@ -170,6 +201,7 @@ def measure(count: int) -> dict:
         "incremental_runs_ms": [round(ms) for ms in incrementals],
         "incremental_new_connection_ms": fresh_ms,
         "listing_ms": statistics.median(listings),
+        "server_report_ms": statistics.median(reports),
         "cold_server_first_load_s": cold_s,
     }
 
@@ -192,6 +224,8 @@ def main() -> None:
                 "incremental_sync_runs_ms": big["incremental_runs_ms"],
                 "incremental_new_connection_ms": round(big["incremental_new_connection_ms"], 1),
                 "full_listing_with_status_ms": round(big["listing_ms"], 1),
+                "server_sync_report_ms": round(big["server_report_ms"], 1),
+                "ratio_bound_by_server": round(big["full_ms"] / big["server_report_ms"], 1),
                 "import_1000_s": round(small["import_s"], 2),
                 "full_sync_1000_ms": round(small["full_ms"], 1),
                 "incremental_sync_1000_ms": round(small["incremental_ms"], 1),

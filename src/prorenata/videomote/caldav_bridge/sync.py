@@ -124,8 +124,14 @@ def _sync_round(record, now: datetime | None = None) -> tuple[str, dict[str, int
         )
         if changes.calendar_made:
             # The calendar was deleted in the client, not the meetings one by one: the
-            # journal writes them all into the new calendar and cancels nothing.
-            logger.warning("CalDAV calendar of %s was gone and has been made again", record.userid)
+            # journal writes them all into the new calendar and cancels nothing. (On a new
+            # account the calendar is simply made: nothing was known of it.)
+            if status or record.sync_token:
+                logger.warning(
+                    "CalDAV calendar of %s was gone and has been made again", record.userid
+                )
+            else:
+                logger.info("CalDAV calendar of %s made", record.userid)
             status = {}
         by_href = {s.href: uid for uid, s in status.items()}
         mine = local_events(record.userid)
