@@ -241,3 +241,62 @@ def test_room_pages_get_fresh_join_tokens_while_the_meeting_runs_and_not_after(
     transaction.begin()
     actions = [e.action for e in audit_log(mail_portal).query(meeting_uid=meeting.UID())]
     assert actions.count("reconnected") == 2
+
+
+def test_a_wrong_meeting_code_or_dead_link_is_written_down_with_the_address_only(mail_portal):
+    url = mail_portal.absolute_url()
+    requests.post(f"{url}/videomote", data={"kod": "QWER-TYUI-OPAS"})
+    requests.post(f"{url}/videomote/logga-in", data={"token": "gammal-länk-123"})
+    transaction.begin()
+    entries = audit_log(mail_portal).query()
+    assert sorted((e.action, e.actor, e.ip, e.meeting_uid) for e in entries) == [
+        ("code_unknown", "okänd", "127.0.0.1", ""),
+        ("link_unknown", "okänd", "127.0.0.1", ""),
+    ]
+    assert "QWER" not in repr(entries) and "gammal" not in repr(entries)
+
+
+def test_a_failed_sms_leaves_the_code_sent_before_working(mail_portal, patient, smtp_sink):
+    meeting = _book(mail_portal, patient)
+    browser = _entered(mail_portal, _code(smtp_sink))
+    _sms(browser, mail_portal)
+    first = _last_sms(mail_portal)
+    api.portal.set_registry_record("prorenata.videomote.sms_gateway", "46elks")
+    api.portal.set_registry_record("prorenata.videomote.sms_api_url", "http://127.0.0.1:9/a1/sms")
+    api.portal.set_registry_record("prorenata.videomote.sms_api_username", "u")
+    api.portal.set_registry_record("prorenata.videomote.sms_api_password", "p")
+    transaction.commit()
+    assert "SMS kunde inte skickas, försök igen" in _sms(browser, mail_portal).text
+    assert _try(browser, mail_portal, first).url.endswith("/videomote/vantrum")
+    transaction.begin()
+    actions = [e.action for e in audit_log(mail_portal).query(meeting_uid=meeting.UID())]
+    assert actions[-2:] == ["code_accepted", "waiting_room"]
+
+
+def test_no_sms_is_sent_for_a_meeting_cancelled_after_the_code_was_entered(
+    mail_portal, patient, smtp_sink
+):
+    from prorenata.videomote.content.scheduling import cancel_meeting
+
+    meeting = _book(mail_portal, patient)
+    browser = _entered(mail_portal, _code(smtp_sink))
+    transaction.begin()  # see the sign-in the participant's request saved
+    with api.env.adopt_user(SITE_OWNER_NAME):
+        cancel_meeting(meeting)
+    transaction.commit()
+    page = _sms(browser, mail_portal).text
+    assert "är avslutat eller inställt" in page
+    assert "Skicka engångskod via SMS" not in page
+    transaction.begin()
+    assert list(sms_outbox(mail_portal)) == []
+
+
+def test_a_link_refused_by_the_rate_limit_says_why(mail_portal):
+    from prorenata.videomote.browser.participant import PAGE_LIMIT
+
+    url = f"{mail_portal.absolute_url()}/videomote/logga-in"
+    for _ in range(PAGE_LIMIT.limit):
+        requests.post(url, data={"token": "x"})
+    refused = requests.post(url, data={"token": "x"})
+    assert refused.status_code == 429
+    assert "För många försök från din dator" in refused.text

@@ -465,3 +465,19 @@ def test_an_event_deleted_and_made_again_under_another_name_cancels_nothing(jour
     assert meeting.state == "booked"
     assert accounts(journal["portal"])["sara"].items[meeting.ical_uid]["href"] == again
     assert len(smtp_sink.wait_for(2, timeout=1.5)) == 1  # no cancellation
+
+
+def test_a_meeting_whose_organiser_lost_access_leaves_her_calendar_and_stays_booked(
+    journal, smtp_sink
+):
+    meeting = _book(journal)
+    _sync(journal["portal"])
+    assert meeting.ical_uid in _remote(journal)
+    folder = journal["alva"].aq_parent
+    folder.manage_delLocalRoles(["sara"])
+    folder.reindexObjectSecurity()
+    transaction.commit()
+    _sync(journal["portal"])
+    assert _remote(journal) == {}
+    assert meeting.state == "booked"
+    assert len(smtp_sink.wait_for(2, timeout=1.5)) == 1  # the invitation only

@@ -125,3 +125,25 @@ def test_list_read_move_and_cancel(site, smtp_sink):
     assert cancelled["sequence"] == 2
     subjects = [m["Subject"].split(":")[0] for m in smtp_sink.wait_for(3)]
     assert subjects == ["Inbjudan", "Ändrad tid", "Inställt"]
+
+
+def test_staff_without_access_to_the_student_cannot_read_open_move_or_cancel_it(site, smtp_sink):
+    """Olle is staff (the Clinician role on the whole site) without access to Alva's
+    record: knowing the meeting's address gives him nothing."""
+    created = _as("sara").post(f"{site['url']}/@videomote-meetings", json=_booking(site)).json()
+    olle = _as("olle")
+    url = f"{created['@id']}/@videomote-meeting"
+    assert olle.get(url).status_code == 401
+    assert olle.patch(url, json={"start": f"{TOMORROW}T14:00"}).status_code == 401
+    assert olle.delete(url).status_code == 401
+    for view in ("@@videomote-rum", "@@videomote-flytta", "@@videomote-avboka"):
+        page = olle.get(
+            f"{created['@id']}/{view}", headers={"Accept": "text/html"}, allow_redirects=False
+        )
+        # Plone sends a signed-in user without the right to its "insufficient privileges".
+        assert page.status_code == 302, view
+        assert "require_login" in page.headers["Location"], view
+    meeting = _as("sara").get(url).json()
+    assert meeting["state"] == "booked" and meeting["sequence"] == 0
+    assert meeting["start"].startswith(f"{TOMORROW}T09:00")
+    assert len(smtp_sink.wait_for(2, timeout=1.5)) == 1  # the invitation only

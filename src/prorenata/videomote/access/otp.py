@@ -103,10 +103,20 @@ def count_sent(quota: SmsQuota, now: datetime) -> None:
     quota.sent.append(now)
 
 
-def withdraw(signin: PendingSignIn) -> None:
-    """Forget a code whose SMS could not be sent."""
-    signin.code_hash = None
-    signin.issued_at = None
+def issued_state(signin: PendingSignIn) -> tuple:
+    """What :func:`withdraw` puts back: the code the participant may already have."""
+    return (signin.code_hash, signin.issued_at, signin.attempts, signin.used)
+
+
+def withdraw(signin: PendingSignIn, before: tuple | None = None) -> None:
+    """Forget a code whose SMS could not be sent; the one sent before (``before``, from
+    :func:`issued_state`) works again, as it did."""
+    signin.code_hash, signin.issued_at, signin.attempts, signin.used = before or (
+        None,
+        None,
+        0,
+        False,
+    )
 
 
 def verify(

@@ -32,6 +32,10 @@ RECONNECTED = "reconnected"
 STAFF_OPENED = "staff_opened"
 STARTED = "started"
 ENDED = "ended"
+VIEWED = "viewed"
+WAITING_ROOM = "waiting_room"
+CODE_UNKNOWN = "code_unknown"
+LINK_UNKNOWN = "link_unknown"
 
 ACTION_TITLES = {
     BOOKED: "Bokat",
@@ -52,6 +56,10 @@ ACTION_TITLES = {
     STAFF_OPENED: "Personal öppnade mötet",
     STARTED: "Mötet startat",
     ENDED: "Mötet avslutat",
+    VIEWED: "Personal visade mötet",
+    WAITING_ROOM: "Väntrummet visat",
+    CODE_UNKNOWN: "Okänd eller gammal möteskod",
+    LINK_UNKNOWN: "Okänd eller gammal inbjudningslänk",
 }
 
 FORBIDDEN_DETAILS = {"code", "token", "personnummer", "password", "otp", "join_token"}

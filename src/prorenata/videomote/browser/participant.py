@@ -162,6 +162,10 @@ class ParticipantView(RoomMixin, BrowserView):
             **detail,
         )
 
+    def _audit_unknown(self, action: str) -> None:
+        """A code or link that leads to no meeting: who tried, from where (guessing)."""
+        record(action, None, actor="okänd", role="participant", request=self.request)
+
     # -- dispatch ------------------------------------------------------------------
     def __call__(self):
         # Participants are anonymous; writes here (sign-ins, audit) are meant.
@@ -185,6 +189,7 @@ class ParticipantView(RoomMixin, BrowserView):
             canonical = hash_meeting_code(self.request.form.get("kod", ""), self._key())
             meeting = _meeting_by("meeting_code_hash", canonical)
             if meeting is None or signins.window_state(meeting) == "over":
+                self._audit_unknown(audit.CODE_UNKNOWN)
                 # The same words whether no meeting has this code or it is over.
                 self.error = _(
                     "Möteskoden stämmer inte. Kontrollera koden i e-postinbjudan och försök igen."
@@ -199,23 +204,25 @@ class ParticipantView(RoomMixin, BrowserView):
     def signin_step(self):
         form = self.request.form
         if self.request.method == "POST" and form.get("token"):
-            if not self._limited():
-                meeting = _meeting_by("join_token_hash", hash_secret(form["token"], self._key()))
-                if meeting is None:
-                    self.error = _(
-                        "Länken fungerar inte längre. Använd länken i den senaste e-posten "
-                        "om mötet, eller skriv in möteskoden."
-                    )
-                    return self.code_page()
-                if signins.window_state(meeting) == "over":
-                    # The link proves the invitation: saying that it is over reveals nothing.
-                    self.meeting = meeting
-                    self.error = _(
-                        "Mötet ${when} är avslutat eller inställt.", mapping={"when": self.when()}
-                    )
-                    return self.code_page()
-                self._start_signin(meeting)
-                self._audit(audit.LINK_OPENED, meeting)
+            if self._limited():
+                return self.code_page()  # with the reason (the link is gone from the URL)
+            meeting = _meeting_by("join_token_hash", hash_secret(form["token"], self._key()))
+            if meeting is None:
+                self._audit_unknown(audit.LINK_UNKNOWN)
+                self.error = _(
+                    "Länken fungerar inte längre. Använd länken i den senaste e-posten "
+                    "om mötet, eller skriv in möteskoden."
+                )
+                return self.code_page()
+            if signins.window_state(meeting) == "over":
+                # The link proves the invitation: saying that it is over reveals nothing.
+                self.meeting = meeting
+                self.error = _(
+                    "Mötet ${when} är avslutat eller inställt.", mapping={"when": self.when()}
+                )
+                return self.code_page()
+            self._start_signin(meeting)
+            self._audit(audit.LINK_OPENED, meeting)
             return self.request.response.redirect(self._url("logga-in"))
         meeting, signin = self._pending()
         self.meeting = meeting
@@ -223,6 +230,12 @@ class ParticipantView(RoomMixin, BrowserView):
             return self.signin_page()  # its script posts the link's token, if any
         if signins.window_state(meeting) == "early":
             return self.signin_page()
+        if signins.window_state(meeting) == "over":
+            # Cancelled or ended since the link or code was given: no SMS for it.
+            self.error = _(
+                "Mötet ${when} är avslutat eller inställt.", mapping={"when": self.when()}
+            )
+            return self.code_page()
         if self.request.method == "POST" and not self._limited():
             if form.get("skicka"):
                 self._send_code(meeting, signin)
@@ -235,6 +248,7 @@ class ParticipantView(RoomMixin, BrowserView):
     def _send_code(self, meeting, signin) -> None:
         policy, key, now = signins.code_policy(), self._key(), now_utc()
         quota = signins.quota(meeting)
+        before = otp.issued_state(signin)
         try:
             code = otp.issue_code(signin, quota, key, now, policy)
         except otp.QuotaExceeded as refused:
@@ -247,7 +261,7 @@ class ParticipantView(RoomMixin, BrowserView):
         try:
             sms_gateway().send(meeting.invitee_mobile, SMS_TEXT.format(code=code))
         except SMSFailed as failure:
-            otp.withdraw(signin)
+            otp.withdraw(signin, before)  # a code sent earlier still works
             signins.save_pending(meeting, signin)
             logger.warning("SMS for meeting %s failed: %s", meeting.UID(), failure.reason)
             self._audit(audit.SMS_FAILED, meeting, reason=failure.reason)
@@ -327,6 +341,7 @@ class ParticipantView(RoomMixin, BrowserView):
             self.error = _("Du är inte inloggad till något pågående videomöte.")
             return self.code_page()
         self.meeting = meeting
+        self._audit(audit.WAITING_ROOM, meeting)
         return self.waiting_page()
 
     def status_step(self):

@@ -14,6 +14,7 @@ from datetime import timedelta
 from plone import api
 from prorenata.videomote import logger
 from prorenata.videomote.access.keys import unseal
+from prorenata.videomote.access.staff import may_manage
 from prorenata.videomote.booking.rules import BookingRefused
 from prorenata.videomote.caldav_bridge.client import PreconditionFailed
 from prorenata.videomote.caldav_bridge.client import ServerUnavailable
@@ -41,12 +42,19 @@ def _zone() -> str:
 
 
 def local_events(userid: str) -> dict[str, tuple[CalendarEvent, object]]:
+    """The meetings ``userid`` organised and may still manage: one who has lost access to
+    a student's record loses those meetings from their calendar too."""
     catalog = api.portal.get_tool("portal_catalog")
     found = {}
-    for brain in catalog.unrestrictedSearchResults(
-        portal_type="VideoMeeting", meeting_organiser=userid
-    ):
-        meeting = brain._unrestrictedGetObject()
+    with api.env.adopt_user(username=userid):
+        meetings = [
+            meeting
+            for brain in catalog.unrestrictedSearchResults(
+                portal_type="VideoMeeting", meeting_organiser=userid
+            )
+            if may_manage(meeting := brain._unrestrictedGetObject())
+        ]
+    for meeting in meetings:
         event = CalendarEvent(
             uid=meeting.ical_uid,
             title=meeting.title,

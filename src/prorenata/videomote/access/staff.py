@@ -1,0 +1,20 @@
+"""Who may act for the journal on a meeting: staff with access to the student's record."""
+
+from AccessControl.security import checkPermission
+from Acquisition import aq_inner
+from Acquisition import aq_parent
+
+MANAGE_MEETINGS = "prorenata.videomote.ManageMeetings"
+
+
+def may_manage(meeting) -> bool:
+    """The staff permission on the meeting, and View on the student's record it is in.
+
+    The permission is the Clinician role's on the whole site (the calendar, booking);
+    View on a record is given by the record workflow only to those with access to it.
+    The record, not the meeting: whoever booked a meeting owns it, and keeps that after
+    losing access to the student. Zope checks a view's own permission, not View on the
+    object it is called on, so the views and services of a meeting ask for both.
+    """
+    record = aq_parent(aq_inner(meeting))
+    return bool(checkPermission(MANAGE_MEETINGS, meeting) and checkPermission("zope2.View", record))
