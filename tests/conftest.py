@@ -30,12 +30,20 @@ class SMTPSink:
 
         self.messages: list = []
         self.arrivals: list[float] = []
+        #: Addresses this server refuses for good (550), as a mailbox that does not exist.
+        self.refused: set[str] = set()
         import socket
 
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_RCPT(self, server, session, envelope, address, options):  # noqa: N802
+        if address.lower() in self.refused:
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd API
         import email
@@ -74,7 +82,9 @@ def smtp_sink_server():
 def smtp_sink(smtp_sink_server):
     smtp_sink_server.messages.clear()
     smtp_sink_server.arrivals.clear()
-    return smtp_sink_server
+    smtp_sink_server.refused.clear()
+    yield smtp_sink_server
+    smtp_sink_server.refused.clear()
 
 
 @pytest.fixture

@@ -48,6 +48,18 @@ def test_email_is_normalised():
     assert normalise_email(" Anna.Andersson@Example.SE ") == "Anna.Andersson@example.se"
 
 
+def test_email_with_a_swedish_domain_is_kept_in_the_form_every_mail_server_takes():
+    assert normalise_email("anna@skövde.se") == "anna@xn--skvde-kua.se"
+
+
+def test_email_with_swedish_letters_before_the_at_sign_is_refused_saying_why():
+    with pytest.raises(InvalidContactDetail) as error:
+        normalise_email("åsa@exempel.se")
+    assert error.value.message == (
+        "E-postadressen kan inte ha å, ä, ö eller andra sådana tecken före @."
+    )
+
+
 @pytest.mark.parametrize("typed", ["anna", "anna@", "@example.se", "anna@@example.se", "a b@c.se"])
 def test_invalid_email_is_refused_with_swedish_message(typed):
     with pytest.raises(InvalidContactDetail) as error:

@@ -161,3 +161,11 @@ def test_deleting_a_meeting_sends_a_cancellation(patient, smtp_sink):
     invitation, cancellation = smtp_sink.wait_for(2)
     assert cancellation["To"].addresses[0].addr_spec == "alva@example.se"
     assert _calendar(cancellation)[1]["METHOD"] == "CANCEL"
+
+
+def test_an_address_at_a_domain_with_swedish_letters_gets_its_invitation(mail_portal, smtp_sink):
+    student = add_student(mail_portal, contact_email="alva@skövde.se")
+    transaction.commit()
+    _book(student, choice="student")
+    (message,) = smtp_sink.wait_for(1)
+    assert message["To"].addresses[0].addr_spec == "alva@xn--skvde-kua.se"

@@ -3,11 +3,14 @@
 from factories import add_student
 from factories import book
 from plone import api
+from plone.app.testing import SITE_OWNER_NAME
+from plone.app.testing import SITE_OWNER_PASSWORD
 from prorenata.videomote.browser.meetings import invitation_status
 from prorenata.videomote.notify.delivery import wake_after_commit
 from prorenata.videomote.notify.outbox import outbox_for
 from prorenata.videomote.notify.outbox import utcnow
 
+import requests
 import socket
 import time
 import transaction
@@ -51,3 +54,25 @@ def test_smtp_down_keeps_booking_and_delivers_once_when_back(mail_portal, smtp_s
     time.sleep(1.5)
     assert len(smtp_sink.messages) == 1  # nothing twice
     assert outbox_for(mail_portal).undelivered() == []
+
+
+def test_an_address_the_recipients_server_refuses_is_not_retried_and_staff_are_told(
+    mail_portal, smtp_sink
+):
+    smtp_sink.refused.add("alva@example.se")
+    patient = add_student(mail_portal, title="Alva", guardians=[])
+    meeting = book(patient, minutes_from_now=24 * 60)
+    assert _wait_until(lambda: invitation_status(meeting)["status"] == "refused")
+    mail = outbox_for(mail_portal).for_meeting(meeting.UID())[-1]
+    assert mail.body == b""  # the link and the code are not kept for a mail that cannot go
+    assert mail.last_error == "Mottagarens e-postserver tog inte emot adressen (550)."
+    assert outbox_for(mail_portal).next_due() is None  # nothing left to retry
+    outbox_for(mail_portal).retry_now(utcnow())
+    wake_after_commit(mail_portal)
+    transaction.commit()
+    time.sleep(1.5)
+    transaction.begin()
+    assert outbox_for(mail_portal).for_meeting(meeting.UID())[-1].attempts == 1
+    page = requests.get(meeting.absolute_url(), auth=(SITE_OWNER_NAME, SITE_OWNER_PASSWORD)).text
+    assert "mottagarens e-postserver tog inte emot adressen" in page
+    assert smtp_sink.messages == []

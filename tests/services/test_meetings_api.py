@@ -147,3 +147,84 @@ def test_staff_without_access_to_the_student_cannot_read_open_move_or_cancel_it(
     assert meeting["state"] == "booked" and meeting["sequence"] == 0
     assert meeting["start"].startswith(f"{TOMORROW}T09:00")
     assert len(smtp_sink.wait_for(2, timeout=1.5)) == 1  # the invitation only
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"title": 5}, "title"),
+        ({"patient": 12}, "patient_uid"),
+        (
+            {
+                "contact_choice": "custom",
+                "custom_name": "Bo",
+                "custom_email": "bo@example.se",
+                "custom_mobile": 46701234567,
+            },
+            "custom_mobile",
+        ),
+        ({"timezone": "Stockholm"}, "timezone"),
+    ],
+    ids=["title a number", "patient a number", "mobile a number", "unknown zone"],
+)
+def test_malformed_booking_is_refused_in_swedish_naming_the_field(site, smtp_sink, changes, field):
+    response = _as("sara").post(
+        f"{site['url']}/@videomote-meetings", json=_booking(site, **changes)
+    )
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["field"] == field
+    assert error["message"].startswith(("Skriv", "Okänd tidszon"))
+    assert smtp_sink.wait_for(1, timeout=1) == []
+
+
+def test_a_title_with_line_breaks_is_booked_on_one_line(site, smtp_sink):
+    response = _as("sara").post(
+        f"{site['url']}/@videomote-meetings",
+        json=_booking(site, title="Uppföljning\r\nmed\tAlva", custom_name="x\ny"),
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["title"] == "Uppföljning med Alva"
+    (message,) = smtp_sink.wait_for(1)
+    assert "Uppföljning med Alva" in message["Subject"]
+
+
+def test_a_record_type_not_set_up_for_meetings_is_refused_saying_what_to_do(mail_portal, smtp_sink):
+    """A journal's own record type with the contact details behaviour, which does not
+    allow meetings inside it."""
+    from plone import api
+    from plone.app.testing import SITE_OWNER_NAME
+    from plone.dexterity.fti import DexterityFTI
+
+    fti = DexterityFTI(
+        "Journalpost",
+        klass="plone.dexterity.content.Container",
+        behaviors=("plone.basic", "prorenata.videomote.contact_details"),
+        filter_content_types=True,
+        allowed_content_types=(),
+        global_allow=True,
+    )
+    mail_portal.portal_types._setObject("Journalpost", fti)
+    with api.env.adopt_user(SITE_OWNER_NAME):
+        record = api.content.create(
+            container=mail_portal,
+            type="Journalpost",
+            title="Alva",
+            contact_email="alva@example.se",
+            contact_mobile="+46701234501",
+        )
+    add_staff("sara", access_to=record, roles=("Reader", "Contributor"))
+    transaction.commit()
+    response = _as("sara").post(
+        f"{mail_portal.absolute_url()}/@videomote-meetings",
+        json={
+            "title": "Samtal",
+            "start": f"{TOMORROW}T09:00",
+            "end": f"{TOMORROW}T09:30",
+            "patient": record.UID(),
+            "contact_choice": "student",
+        },
+    )
+    assert response.status_code == 400, response.text
+    assert "kan inte ha videomöten" in response.json()["error"]["message"]
+    assert smtp_sink.wait_for(1, timeout=1) == []

@@ -65,13 +65,21 @@ def normalise_email(text: str) -> str:
     candidate = (text or "").strip()
     if not candidate:
         raise InvalidContactDetail(_("E-postadress saknas."))
+    if not candidate.rpartition("@")[0].isascii():
+        # Mail servers need SMTPUTF8 for that, and ours cannot count on it.
+        raise InvalidContactDetail(
+            _("E-postadressen kan inte ha å, ä, ö eller andra sådana tecken före @.")
+        )
     try:
-        result = email_validator.validate_email(candidate, check_deliverability=False)
+        result = email_validator.validate_email(
+            candidate, check_deliverability=False, allow_smtputf8=False
+        )
     except email_validator.EmailNotValidError:
         raise InvalidContactDetail(
             _("Ogiltig e-postadress. Skriv den som namn@exempel.se.")
         ) from None
-    return result.normalized
+    # A domain with å, ä or ö is kept in its ASCII form (xn--...), which every server takes.
+    return result.ascii_email or result.normalized
 
 
 _PERSONNUMMER = re.compile(r"^(\d{2})?(\d{2})(\d{2})(\d{2})([-+]?)(\d{4})$")

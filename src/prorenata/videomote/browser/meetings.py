@@ -35,6 +35,7 @@ from prorenata.videomote.content.scheduling import book_meeting
 from prorenata.videomote.content.scheduling import cancel_meeting
 from prorenata.videomote.content.scheduling import move_meeting
 from prorenata.videomote.content.vocabularies import patients_vocabulary
+from prorenata.videomote.notify.outbox import REFUSED
 from prorenata.videomote.notify.outbox import SENT
 from prorenata.videomote.notify.outbox import outbox_for
 from prorenata.videomote.notify.outbox import utcnow
@@ -475,7 +476,9 @@ class OutboxView(MeetingsMixin, BrowserView):
                     }[mail.kind],
                     "attempts": mail.attempts,
                     "error": mail.last_error,
-                    "next": local(mail.next_attempt).strftime("%H.%M.%S"),
+                    "next": ""
+                    if mail.status == REFUSED
+                    else local(mail.next_attempt).strftime("%H.%M.%S"),
                 }
             )
         return rows

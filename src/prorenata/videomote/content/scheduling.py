@@ -8,6 +8,7 @@ e-mails, codes and calendar bookkeeping follow from the object events they cause
 from AccessControl import Unauthorized
 from AccessControl.security import checkPermission
 from dataclasses import dataclass
+from dataclasses import replace
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -63,6 +64,26 @@ def localise(value: datetime, zone: str) -> datetime:
     return value.astimezone(tz)
 
 
+def one_line(value, field: str) -> str:
+    """Text from the dialog, the REST API or a calendar as one line.
+
+    Line breaks and tabs become spaces and control characters go (a title ends up in an
+    e-mail's Subject header, where a line break is refused); anything but text is refused.
+    """
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise BookingRefused(_("Skriv ${field} som text.", mapping={"field": field}), field=field)
+    return " ".join("".join(c if c.isprintable() else " " for c in value).split())
+
+
+def _title(value) -> str:
+    title = one_line(value, "title")
+    if not title:
+        raise BookingRefused(_("Skriv en titel. Den visas för deltagarna."), field="title")
+    return title
+
+
 def check_not_past(start: datetime, now: datetime | None = None) -> None:
     now = now or datetime.now(UTC)
     if start < now - PAST_TOLERANCE:
@@ -81,6 +102,20 @@ def patient_for(uid: str):
         raise BookingRefused(_("Välj en elev/patient."), field="patient_uid")
     if not checkPermission("prorenata.videomote.AddVideoMeeting", patient):
         raise AccessRefused(NO_ACCESS, field="patient_uid")
+    type_info = patient.getTypeInfo()
+    if not (
+        getattr(patient, "isPrincipiaFolderish", False)
+        and type_info is not None
+        and type_info.allowType("VideoMeeting")
+    ):
+        # A journal's own record type with the contact details, not set up to hold them.
+        raise BookingRefused(
+            _(
+                "Den här journalposten kan inte ha videomöten. Be administratören tillåta "
+                "innehållstypen Videomöte i den."
+            ),
+            field="patient_uid",
+        )
     return patient
 
 
@@ -103,8 +138,15 @@ def book_meeting(
 
     Raises :class:`BookingRefused` (naming the field) and stores nothing when a rule fails.
     """
-    if not (booking.title or "").strip():
-        raise BookingRefused(_("Skriv en titel. Den visas för deltagarna."), field="title")
+    title = _title(booking.title)
+    for field in ("patient_uid", "contact_choice", "custom_mobile", "custom_email"):
+        one_line(getattr(booking, field), field)  # refuses what is not text
+    custom_name = one_line(booking.custom_name, "custom_name")
+    if booking.timezone not in pytz.all_timezones_set:
+        raise BookingRefused(
+            _("Okänd tidszon. Ange den som t.ex. Europe/Stockholm."), field="timezone"
+        )
+    booking = replace(booking, title=title, custom_name=custom_name)
     start = localise(booking.start, booking.timezone)
     end = localise(booking.end, booking.timezone)
     check_times(start, end)
@@ -115,13 +157,13 @@ def book_meeting(
         patient,
         "VideoMeeting",
         checkConstraints=True,
-        title=booking.title.strip(),
+        title=title,
         start=start,
         end=end,
         meeting_timezone=booking.timezone,
         patient_uid=booking.patient_uid,
         contact_choice=booking.contact_choice,
-        custom_name=booking.custom_name or None,
+        custom_name=custom_name or None,
         custom_mobile=invitee.mobile if booking.contact_choice == "custom" else None,
         custom_email=invitee.email if booking.contact_choice == "custom" else None,
         invitee_name=invitee.name,
@@ -143,9 +185,7 @@ def move_meeting(meeting, start: datetime, end: datetime, title: str | None = No
     check_times(start, end)
     check_not_past(start, now)
     if title is not None:
-        if not title.strip():
-            raise BookingRefused(_("Skriv en titel. Den visas för deltagarna."), field="title")
-        meeting.title = title.strip()
+        meeting.title = _title(title)
     meeting.start, meeting.end = start, end
     meeting.reindexObject()
     notify(ObjectModifiedEvent(meeting))

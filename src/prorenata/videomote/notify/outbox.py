@@ -18,12 +18,15 @@ from prorenata.videomote.notify.imip import next_retry
 from prorenata.videomote.storage import annotated
 
 import email.policy
+import smtplib
 import uuid
 
 ANNOTATION_KEY = "prorenata.videomote.outbox"
 QUEUED = "queued"
 SENT = "sent"
 FAILED = "failed"  # still retried; "failed" means the last attempt did not succeed
+REFUSED = "refused"  # the recipient's server refused the address (5xx): not retried
+REFUSED_TEXT = "Mottagarens e-postserver tog inte emot adressen ({code})."
 
 
 def utcnow() -> datetime:
@@ -66,11 +69,14 @@ class MailOutbox(Persistent):
             (m for m in self.messages.values() if m.status != SENT), key=lambda m: m.created
         )
 
+    def retryable(self) -> list[OutgoingMail]:
+        return [m for m in self.undelivered() if m.status != REFUSED]
+
     def due(self, now: datetime) -> list[OutgoingMail]:
-        return [m for m in self.undelivered() if m.next_attempt <= now]
+        return [m for m in self.retryable() if m.next_attempt <= now]
 
     def next_due(self) -> datetime | None:
-        times = [m.next_attempt for m in self.undelivered()]
+        times = [m.next_attempt for m in self.retryable()]
         return min(times) if times else None
 
     def for_meeting(self, meeting_uid: str) -> list[OutgoingMail]:
@@ -91,8 +97,15 @@ class MailOutbox(Persistent):
         mail.last_error = error[:200]
         mail.next_attempt = next_retry(mail.attempts, now)
 
+    def mark_refused(self, mail: OutgoingMail, code: int, now: datetime) -> None:
+        """No retry helps: the address is wrong. The link and code go with the body."""
+        mail.status = REFUSED
+        mail.attempts += 1
+        mail.last_error = REFUSED_TEXT.format(code=code)
+        mail.body = b""
+
     def retry_now(self, now: datetime) -> None:
-        for mail in self.undelivered():
+        for mail in self.retryable():
             mail.next_attempt = now
 
 
@@ -112,9 +125,36 @@ def enqueue(site, message: EmailMessage, meeting_uid: str, kind: str) -> Outgoin
     return mail
 
 
+def refused_code(error: Exception) -> int | None:
+    """The SMTP code when every recipient was refused for good (5xx), else None.
+
+    A 4xx (greylisting, a full mailbox) is worth another try; so is a refused sender,
+    which is the site's configuration and gets mended.
+    """
+    if isinstance(error, smtplib.SMTPRecipientsRefused) and error.recipients:
+        codes = [code for code, _reply in error.recipients.values()]
+        if all(code >= 500 for code in codes):
+            return codes[0]
+    return None
+
+
+_FAILURES = {
+    "ConnectionRefusedError": "E-postservern svarar inte.",
+    "TimeoutError": "E-postservern svarade inte i tid.",
+    "SMTPConnectError": "E-postservern svarar inte.",
+    "SMTPServerDisconnected": "E-postservern bröt anslutningen.",
+    "SMTPRecipientsRefused": "Mottagarens e-postserver tar inte emot adressen just nu.",
+    "SMTPSenderRefused": "E-postservern nekade avsändaradressen; kontakta administratören.",
+    "SMTPAuthenticationError": "Inloggningen på e-postservern misslyckades; kontakta "
+    "administratören.",
+}
+
+
 def _describe(error: Exception) -> str:
-    # Only the kind of failure: an SMTP reply can echo addresses back.
-    return type(error).__name__
+    """What staff see of a failure, in Swedish; only its kind (an SMTP reply can echo
+    addresses back)."""
+    name = type(error).__name__
+    return _FAILURES.get(name, f"Det gick inte att skicka ({name}).")
 
 
 def _audit_sent(site, mail: OutgoingMail) -> None:
@@ -154,6 +194,19 @@ def deliver_due(site, commit, now: datetime | None = None) -> tuple[int, int]:
                 immediate=True,
             )
         except Exception as error:  # any SMTP or network failure: keep it, retry later
+            code = refused_code(error)
+            if code is not None:
+                outbox.mark_refused(mail, code, utcnow())
+                logger.warning(
+                    "E-mail %s (%s) for meeting %s refused by the recipient's server (%d)",
+                    mail.id,
+                    mail.kind,
+                    mail.meeting_uid,
+                    code,
+                )
+                failed += 1
+                commit()
+                continue
             outbox.mark_failed(mail, _describe(error), utcnow())
             logger.warning(
                 "E-mail %s (%s) for meeting %s not delivered, attempt %d: %s",
