@@ -228,3 +228,34 @@ def test_a_record_type_not_set_up_for_meetings_is_refused_saying_what_to_do(mail
     assert response.status_code == 400, response.text
     assert "kan inte ha videomöten" in response.json()["error"]["message"]
     assert smtp_sink.wait_for(1, timeout=1) == []
+
+
+def test_whom_a_meeting_is_with_cannot_be_changed_by_a_plain_rest_patch(site, smtp_sink):
+    """Plone's own PATCH on the meeting (its owner may modify it) must not redirect the
+    invitation, the SMS codes or the state: those follow only from booking."""
+    sara = _as("sara")
+    created = sara.post(f"{site['url']}/@videomote-meetings", json=_booking(site)).json()
+    response = sara.patch(
+        created["@id"],
+        json={
+            "invitee_email": "someone@example.se",
+            "invitee_mobile": "+46709999999",
+            "state": "ended",
+            "sequence": 7,
+        },
+    )
+    assert response.status_code in (204, 400, 401), response.text
+    meeting = sara.get(f"{created['@id']}/@videomote-meeting").json()
+    assert meeting["invitee"]["email"] == "alva@example.se"
+    assert meeting["state"] == "booked" and meeting["sequence"] == 0
+    transaction.begin()
+    from plone import api
+    from plone.app.uuid.utils import uuidToObject
+
+    with api.env.adopt_user("admin"):
+        stored = uuidToObject(created["UID"], unrestricted=True)
+        assert (stored.invitee_mobile, stored.contact_choice, stored.custom_email) == (
+            "+46701234501",
+            "student",
+            None,
+        )

@@ -58,6 +58,9 @@ def patient_of_context(context):
     return None
 
 
+EDIT_BOOKING = "prorenata.videomote.EditBooking"
+
+
 def new_ical_uid() -> str:
     """A random, stable iCalendar UID that reveals nothing about the journal."""
     return f"{uuid.uuid4()}@videomote"
@@ -104,6 +107,23 @@ class IVideoMeeting(model.Schema):
     custom_mobile = MobileNumber(title=_("Mobilnummer"), required=False)
     custom_email = EmailAddress(title=_("E-postadress"), required=False)
 
+    # Whom it is with and the bookkeeping are set when it is booked: the edit form shows
+    # them, neither it nor a REST PATCH changes them (nothing would follow: no new
+    # invitation, no new code). To invite someone else: cancel and book again.
+    directives.write_permission(
+        patient_uid=EDIT_BOOKING,
+        contact_choice=EDIT_BOOKING,
+        custom_name=EDIT_BOOKING,
+        custom_mobile=EDIT_BOOKING,
+        custom_email=EDIT_BOOKING,
+        invitee_name=EDIT_BOOKING,
+        invitee_email=EDIT_BOOKING,
+        invitee_mobile=EDIT_BOOKING,
+        organiser=EDIT_BOOKING,
+        state=EDIT_BOOKING,
+        ical_uid=EDIT_BOOKING,
+        sequence=EDIT_BOOKING,
+    )
     # Resolved when the meeting is booked; never edited by hand.
     directives.omitted(
         "invitee_name",
