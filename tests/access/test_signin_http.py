@@ -238,7 +238,12 @@ def test_room_pages_get_fresh_join_tokens_while_the_meeting_runs_and_not_after(
     staff.post(room, data={"avsluta": "1", "_authenticator": authenticator.group(1)})
     assert browser.post(token_url).status_code == 409
     assert staff.post(staff_url, headers={"X-CSRF-TOKEN": csrf}).status_code == 409
+    reopened = staff.get(room)  # an ended meeting is not started again
+    assert reopened.url == meeting.absolute_url()
+    assert "avbokat eller avslutat och kan inte öppnas" in reopened.text
+    assert "data-csrf" not in reopened.text
     transaction.begin()
+    assert meeting.state == "ended"
     actions = [e.action for e in audit_log(mail_portal).query(meeting_uid=meeting.UID())]
     assert actions.count("reconnected") == 2
 
@@ -300,3 +305,32 @@ def test_a_link_refused_by_the_rate_limit_says_why(mail_portal):
     refused = requests.post(url, data={"token": "x"})
     assert refused.status_code == 429
     assert "För många försök från din dator" in refused.text
+
+
+def test_sign_ins_nobody_can_continue_are_not_kept(mail_portal, patient):
+    """Every link or code entry starts a sign-in on the meeting; only a finished one
+    removes itself. Those whose cookie has expired go, and there is a ceiling."""
+    from datetime import UTC
+    from datetime import datetime
+    from datetime import timedelta
+    from prorenata.videomote.access import signins
+    from prorenata.videomote.access.otp import PendingSignIn
+
+    meeting = _book(mail_portal, patient)
+    now, lifetime = datetime.now(UTC), timedelta(minutes=30)
+
+    def start(signin_id, at):
+        signins.start_pending(
+            meeting, PendingSignIn(meeting.UID(), "invitee", signin_id), at, lifetime
+        )
+
+    start("abandoned", now - timedelta(minutes=31))
+    start("recent", now - timedelta(minutes=5))
+    start("new", now)
+    assert signins.pending(meeting, "abandoned") is None
+    assert signins.pending(meeting, "recent") is not None
+    for i in range(signins.MAX_PENDING + 20):
+        start(f"many-{i}", now + timedelta(seconds=i))
+    kept = signins._store(meeting)["pending"]
+    assert len(kept) == signins.MAX_PENDING
+    assert f"many-{signins.MAX_PENDING + 19}" in kept and "recent" not in kept

@@ -46,6 +46,8 @@ class PendingSignIn:
     issued_at: datetime | None = None
     attempts: int = 0
     used: bool = False
+    #: When the browser began (link or meeting code); None in sign-ins stored before.
+    started: datetime | None = None
 
 
 @dataclass

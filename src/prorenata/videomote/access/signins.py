@@ -33,6 +33,26 @@ def save_pending(meeting, signin: PendingSignIn) -> None:
     _store(meeting)["pending"][signin.signin_id] = signin
 
 
+#: Sign-ins kept per meeting at most (each link or code entry starts one; only a
+#: finished one removes itself): the oldest go first.
+MAX_PENDING = 100
+
+
+def start_pending(meeting, signin: PendingSignIn, now: datetime, lifetime: timedelta) -> None:
+    """Save a new sign-in, dropping those older than ``lifetime`` (their cookie has
+    expired, nobody can continue them) and the oldest beyond :data:`MAX_PENDING`."""
+    store = _store(meeting)["pending"]
+    signin.started = now
+    for key, old in list(store.items()):
+        if old.started is None or old.started < now - lifetime:
+            del store[key]
+    surplus = len(store) + 1 - MAX_PENDING
+    if surplus > 0:
+        for key, _old in sorted(store.items(), key=lambda item: item[1].started)[:surplus]:
+            del store[key]
+    store[signin.signin_id] = signin
+
+
 def drop_pending(meeting, signin_id: str) -> None:
     _store(meeting)["pending"].pop(signin_id, None)
 

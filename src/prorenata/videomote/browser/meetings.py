@@ -396,6 +396,13 @@ class RoomView(RoomMixin, MeetingView):
                 self.context.reindexObject(idxs=["meeting_state"])
                 record(audit.ENDED, self.context)
             return self.request.response.redirect(self.context.absolute_url())
+        if self.context.state not in (STATE_BOOKED, STATE_STARTED):
+            # Cancelled or ended: no room, no join token (the media server forgets ended
+            # rooms when it restarts; the journal does not).
+            IStatusMessage(self.request).add(
+                _("Mötet är avbokat eller avslutat och kan inte öppnas."), type="warning"
+            )
+            return self.request.response.redirect(self.context.absolute_url())
         # Opening the room (a link in a new tab) starts the meeting: a write on GET.
         alsoProvides(self.request, IDisableCSRFProtection)
         record(audit.STAFF_OPENED, self.context)

@@ -140,7 +140,7 @@ class ParticipantView(RoomMixin, BrowserView):
             invitee=signins.INVITEE,
             signin_id=secrets.token_urlsafe(16),
         )
-        signins.save_pending(meeting, signin)
+        signins.start_pending(meeting, signin, now_utc(), PENDING_LIFETIME)
         expires = now_utc() + PENDING_LIFETIME
         value = sign({"m": meeting.UID(), "s": signin.signin_id}, self._key(), "pending", expires)
         self._set_cookie(PENDING_COOKIE, value, expires)
