@@ -58,3 +58,39 @@ def test_control_panel_shows_swedish_settings(browser, functional):
     browser.open(functional["portal"].absolute_url() + "/@@videomote-controlpanel")
     assert "SMS-tjänst" in browser.contents
     assert "Engångskodens giltighetstid (minuter)" in browser.contents
+
+
+@pytest.mark.parametrize(
+    ("field", "typed", "message"),
+    [
+        ("sender_address", "Elevhälsan <noreply@skola.se>", "Skriv bara adressen"),
+        ("sms_sender", "Elevhälsa!", "bara bokstäver a–z och siffror"),
+    ],
+    ids=["sender with a name", "sms sender with odd characters"],
+)
+def test_settings_that_would_break_every_send_are_refused_and_not_saved(
+    browser, functional, field, typed, message
+):
+    from plone import api
+
+    before = api.portal.get_registry_record(f"prorenata.videomote.{field}")
+    browser.open(functional["portal"].absolute_url() + "/@@videomote-controlpanel")
+    browser.getControl(name=f"form.widgets.{field}").value = typed
+    browser.getControl(name="form.buttons.save").click()
+    assert message in browser.contents
+    transaction.begin()
+    assert api.portal.get_registry_record(f"prorenata.videomote.{field}") == before
+
+
+def test_a_plain_sender_address_is_saved(browser, functional):
+    from plone import api
+
+    browser.open(functional["portal"].absolute_url() + "/@@videomote-controlpanel")
+    browser.getControl(name="form.widgets.sender_address").value = "noreply@skola.se"
+    browser.getControl(name="form.widgets.sms_sender").value = "Elevhalsan"
+    browser.getControl(name="form.buttons.save").click()
+    transaction.begin()
+    assert api.portal.get_registry_record("prorenata.videomote.sender_address") == (
+        "noreply@skola.se"
+    )
+    assert api.portal.get_registry_record("prorenata.videomote.sms_sender") == "Elevhalsan"

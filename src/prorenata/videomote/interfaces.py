@@ -10,12 +10,41 @@ from zope.publisher.interfaces.browser import IDefaultBrowserLayer
 from zope.schema.vocabulary import SimpleTerm
 from zope.schema.vocabulary import SimpleVocabulary
 
+import re
+
 SMS_GATEWAYS = SimpleVocabulary(
     [
         SimpleTerm("outbox", "outbox", _("Utkorg (lokal, för demo och test)")),
         SimpleTerm("46elks", "46elks", _("46elks (HTTP-API)")),
     ]
 )
+
+
+class NotAPlainAddress(schema.ValidationError):
+    __doc__ = _("Skriv bara adressen, t.ex. noreply@skola.se (namnet har ett eget fält).")
+
+
+class NotAnSmsSender(schema.ValidationError):
+    __doc__ = _("Högst 11 tecken, bara bokstäver a–z och siffror, minst en bokstav.")
+
+
+def plain_address(value: str) -> bool:
+    """An envelope sender: the address alone (a display name here fails every send)."""
+    from prorenata.videomote.booking.contacts import InvalidContactDetail
+    from prorenata.videomote.booking.contacts import normalise_email
+
+    try:
+        normalise_email(value)
+    except InvalidContactDetail:
+        raise NotAPlainAddress(value) from None
+    return True
+
+
+def sms_sender(value: str) -> bool:
+    """What an SMS operator shows as the sender: 1–11 of a–z and digits, one a letter."""
+    if re.fullmatch(r"(?=.*[A-Za-z])[A-Za-z0-9]{1,11}", value or ""):
+        return True
+    raise NotAnSmsSender(value)
 
 
 class IVideomoteLayer(IDefaultBrowserLayer):
@@ -37,6 +66,7 @@ class IVideomoteSettings(Interface):
         title=_("Avsändarens e-postadress"),
         description=_("Tom: sajtens avsändaradress (Inställningar → E-post)."),
         required=False,
+        constraint=plain_address,
     )
     sender_name = schema.TextLine(
         title=_("Avsändarens namn"),
@@ -67,6 +97,7 @@ class IVideomoteSettings(Interface):
         default="Videomote",
         max_length=11,
         required=False,
+        constraint=sms_sender,
     )
     media_server_url = schema.TextLine(
         title=_("Mediaserverns adress"),
