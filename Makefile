@@ -9,6 +9,8 @@ INSTANCE ?= instance
 HOST ?= localhost
 PORT ?= 8080
 MAIL_PORT ?= 8025
+# The TLS proxy in front of Plone, if any (e.g. 127.0.0.1): see scripts/make_instance.py
+TRUSTED_PROXIES ?=
 PYTEST_ARGS ?=
 
 .PHONY: help
@@ -40,7 +42,8 @@ system-packages: ## Debian packages the tests and the room need (browsers, msgfm
 # are the ones Plone listens on and the CalDAV worker calls.
 .PHONY: instance
 instance: $(VENV)/.installed ## Write the Zope instance configuration
-	$(BIN)/python scripts/make_instance.py --dir $(INSTANCE) --host $(HOST) --port $(PORT)
+	$(BIN)/python scripts/make_instance.py --dir $(INSTANCE) --host $(HOST) --port $(PORT) \
+	  --trusted-proxy "$(TRUSTED_PROXIES)"
 
 .PHONY: site
 site: instance ## Create (or update) the demo site; safe to run again
