@@ -43,13 +43,17 @@ def test_smtp_down_keeps_booking_and_delivers_once_when_back(mail_portal, smtp_s
     assert len(catalog.unrestrictedSearchResults(UID=uid)) == 1  # the booking is stored
     assert invitation_status(meeting)["attempts"] >= 1
     assert smtp_sink.messages == []
+    # While it waits, the stored message shows neither the link nor the meeting code.
+    waiting = outbox_for(mail_portal).for_meeting(uid)[-1].body
+    assert waiting and b"logga-in" not in waiting and b"Subject" not in waiting
 
     api.portal.set_registry_record("plone.smtp_port", smtp_sink.port)
     outbox_for(mail_portal).retry_now(utcnow())
     wake_after_commit(mail_portal)
     transaction.commit()
 
-    assert len(smtp_sink.wait_for(1)) == 1
+    (delivered,) = smtp_sink.wait_for(1)
+    assert "logga-in#" in delivered.get_body(("plain",)).get_content()
     assert _wait_until(lambda: invitation_status(meeting)["status"] == "sent")
     time.sleep(1.5)
     assert len(smtp_sink.messages) == 1  # nothing twice

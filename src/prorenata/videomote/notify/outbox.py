@@ -14,9 +14,12 @@ from email.message import EmailMessage
 from persistent import Persistent
 from Products.CMFCore.utils import getToolByName
 from prorenata.videomote import logger
+from prorenata.videomote.access.keys import seal
+from prorenata.videomote.access.keys import unseal
 from prorenata.videomote.notify.imip import next_retry
 from prorenata.videomote.storage import annotated
 
+import base64
 import email.policy
 import smtplib
 import uuid
@@ -34,7 +37,14 @@ def utcnow() -> datetime:
 
 
 class OutgoingMail(Persistent):
-    """One message to one recipient; the body is dropped once it has been delivered."""
+    """One message to one recipient; the body is dropped once it has been delivered.
+
+    The body carries the participant's link and meeting code: it is kept sealed (see
+    ``access.keys.seal``), so the database (or a copy of it) does not show them while
+    the message waits. Mail queued before sealing existed has ``sealed`` False.
+    """
+
+    sealed = False
 
     def __init__(self, meeting_uid: str, kind: str, recipient: str, sender: str, body: bytes):
         self.id = uuid.uuid4().hex
@@ -119,10 +129,18 @@ def enqueue(site, message: EmailMessage, meeting_uid: str, kind: str) -> Outgoin
 
     recipient = message["To"].addresses[0].addr_spec
     sender = message["From"].addresses[0].addr_spec
-    mail = OutgoingMail(meeting_uid, kind, recipient, sender, message.as_bytes())
+    body = seal(site, base64.b64encode(message.as_bytes()).decode("ascii")).encode("ascii")
+    mail = OutgoingMail(meeting_uid, kind, recipient, sender, body)
+    mail.sealed = True
     outbox_for(site).add(mail)
     wake_after_commit(site)
     return mail
+
+
+def _opened(site, mail: OutgoingMail) -> bytes:
+    if not mail.sealed:
+        return mail.body
+    return base64.b64decode(unseal(site, mail.body.decode("ascii")))
 
 
 def refused_code(error: Exception) -> int | None:
@@ -188,7 +206,7 @@ def deliver_due(site, commit, now: datetime | None = None) -> tuple[int, int]:
         try:
             mailhost.send(
                 # SMTP policy: CRLF line ends on the wire, as RFC 5321 requires
-                message_from_bytes(mail.body, policy=email.policy.SMTP),
+                message_from_bytes(_opened(site, mail), policy=email.policy.SMTP),
                 mto=[mail.recipient],
                 mfrom=mail.sender,
                 immediate=True,
