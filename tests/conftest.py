@@ -1,5 +1,6 @@
 """Wire the add-on's plone.app.testing layers into pytest (pytest-plone)."""
 
+from fake_46elks import elks  # noqa: F401 - a fixture: a local 46elks API
 from prorenata.videomote.testing import VIDEOMOTE_FUNCTIONAL_TESTING
 from prorenata.videomote.testing import VIDEOMOTE_INTEGRATION_TESTING
 from pytest_plone import fixtures_factory

@@ -334,3 +334,37 @@ def test_sign_ins_nobody_can_continue_are_not_kept(mail_portal, patient):
     kept = signins._store(meeting)["pending"]
     assert len(kept) == signins.MAX_PENDING
     assert f"many-{signins.MAX_PENDING + 19}" in kept and "recent" not in kept
+
+
+def test_a_request_retried_after_a_database_conflict_texts_one_code(
+    mail_portal, patient, smtp_sink, elks, monkeypatch
+):
+    """Zope publishes a request again after a conflict. The SMS of the first attempt has
+    gone out: the retry must not text another code (the first would then fail)."""
+    from prorenata.videomote.access import signins
+    from ZODB.POSException import ConflictError
+
+    url, operator = elks
+    _book(mail_portal, patient)
+    for name, value in (
+        ("sms_gateway", "46elks"),
+        ("sms_api_url", url),
+        ("sms_api_username", "u123"),
+        ("sms_api_password", "secret"),
+    ):
+        api.portal.set_registry_record(f"prorenata.videomote.{name}", value)
+    transaction.commit()
+    browser = _entered(mail_portal, _code(smtp_sink))
+    real_save_quota, conflicts = signins.save_quota, []
+
+    def save_quota_once_in_conflict(meeting, quota):
+        if not conflicts:
+            conflicts.append(True)
+            raise ConflictError("another request wrote the meeting at the same time")
+        return real_save_quota(meeting, quota)
+
+    monkeypatch.setattr(signins, "save_quota", save_quota_once_in_conflict)
+    assert "Vi har skickat en engångskod" in _sms(browser, mail_portal).text
+    assert conflicts  # the conflict did happen
+    (sms,) = operator.received
+    assert _try(browser, mail_portal, sms["message"][-6:]).url.endswith("/videomote/vantrum")

@@ -46,6 +46,7 @@ import secrets
 PENDING_COOKIE = "videomote_pending"
 SESSION_COOKIE = "videomote_session"
 PENDING_LIFETIME = timedelta(minutes=30)
+SENT_IN_REQUEST = "prorenata.videomote.sms_sent"
 SMS_TEXT = "Din inloggningskod till Prorenata Videomöte är {code}"
 # Per client address: code page and sign-in posts together.
 PAGE_LIMIT = SlidingWindow(limit=60, seconds=600)
@@ -245,9 +246,23 @@ class ParticipantView(RoomMixin, BrowserView):
                     return self.request.response.redirect(self._url("vantrum"))
         return self.signin_page()
 
+    def _sent_in_this_request(self) -> dict:
+        """What an earlier attempt of this very request sent (Zope publishes a request
+        again after a database conflict, with the same WSGI environ): the SMS has gone,
+        so the retry keeps its code instead of texting another (which would make the
+        first one fail as "Fel kod"). Only the code's keyed hash is kept there."""
+        environ = getattr(self.request, "_orig_env", None)
+        return environ.setdefault(SENT_IN_REQUEST, {}) if environ is not None else {}
+
     def _send_code(self, meeting, signin) -> None:
         policy, key, now = signins.code_policy(), self._key(), now_utc()
         quota = signins.quota(meeting)
+        sent = self._sent_in_this_request()
+        if signin.signin_id in sent:
+            signin.code_hash, signin.issued_at = sent[signin.signin_id]
+            signin.attempts, signin.used = 0, False
+            self._code_sent(meeting, signin, quota, now)
+            return
         before = otp.issued_state(signin)
         try:
             code = otp.issue_code(signin, quota, key, now, policy)
@@ -267,6 +282,10 @@ class ParticipantView(RoomMixin, BrowserView):
             self._audit(audit.SMS_FAILED, meeting, reason=failure.reason)
             self.error = _("SMS kunde inte skickas, försök igen")
             return
+        sent[signin.signin_id] = (signin.code_hash, signin.issued_at)
+        self._code_sent(meeting, signin, quota, now)
+
+    def _code_sent(self, meeting, signin, quota, now) -> None:
         otp.count_sent(quota, now)
         signins.save_quota(meeting, quota)
         signins.save_pending(meeting, signin)
