@@ -81,3 +81,21 @@ def book(
         )
     transaction.commit()
     return meeting
+
+
+def add_journal_record(container, type_id: str, klass: str, title: str, **fields):
+    """A record of a journal's own type: ``klass`` with the contact details behaviour
+    (what a journal enables instead of our Patient type), and one object of it."""
+    from plone.dexterity.fti import DexterityFTI
+
+    portal = api.portal.get()
+    if type_id not in portal.portal_types:
+        fti = DexterityFTI(type_id)
+        fti.klass = klass
+        fti.behaviors = ("plone.basic", "prorenata.videomote.contact_details")
+        fti.global_allow = True
+        fti.filter_content_types = True
+        fti.allowed_content_types = ()
+        portal.portal_types._setObject(type_id, fti)
+    with api.env.adopt_user(SITE_OWNER_NAME):
+        return api.content.create(container=container, type=type_id, title=title, **fields)

@@ -2,11 +2,10 @@
 
 from datetime import datetime
 from datetime import timedelta
+from factories import add_journal_record
 from plone import api
 from plone.app.event.base import get_events
 from plone.app.event.ical.exporter import construct_icalendar
-from plone.app.testing import SITE_OWNER_NAME
-from plone.dexterity.fti import DexterityFTI
 from plone.dexterity.interfaces import IDexterityFTI
 from plone.dexterity.utils import createContentInContainer
 from prorenata.videomote.behaviors.contact_details import IContactDetails
@@ -112,18 +111,13 @@ def test_custom_contact_without_mobile_is_invalid(portal, patient):
 
 def test_contact_behavior_works_on_a_plain_dexterity_type(portal):
     """A journal with its own record type enables the behavior instead of our type."""
-    fti = DexterityFTI("JournalRecord")
-    fti.klass = "plone.dexterity.content.Item"
-    fti.behaviors = ("plone.basic", "prorenata.videomote.contact_details")
-    fti.global_allow = True
-    portal.portal_types._setObject("JournalRecord", fti)
-    with api.env.adopt_user(SITE_OWNER_NAME):
-        record = api.content.create(
-            container=portal,
-            type="JournalRecord",
-            title="Journal 1",
-            contact_mobile="+46701234567",
-        )
+    record = add_journal_record(
+        portal,
+        "JournalRecord",
+        "plone.dexterity.content.Item",
+        "Journal 1",
+        contact_mobile="+46701234567",
+    )
     assert IContactDetails.providedBy(record)
     assert record.contact_mobile == "+46701234567"
     field = IContactDetails["contact_mobile"].bind(record)

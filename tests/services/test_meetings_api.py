@@ -3,6 +3,7 @@
 from datetime import date
 from datetime import timedelta
 from factories import STAFF_PASSWORD
+from factories import add_journal_record
 from factories import add_staff
 from factories import add_student
 from factories import add_students_folder
@@ -192,27 +193,14 @@ def test_a_title_with_line_breaks_is_booked_on_one_line(site, smtp_sink):
 def test_a_record_type_not_set_up_for_meetings_is_refused_saying_what_to_do(mail_portal, smtp_sink):
     """A journal's own record type with the contact details behaviour, which does not
     allow meetings inside it."""
-    from plone import api
-    from plone.app.testing import SITE_OWNER_NAME
-    from plone.dexterity.fti import DexterityFTI
-
-    fti = DexterityFTI(
+    record = add_journal_record(
+        mail_portal,
         "Journalpost",
-        klass="plone.dexterity.content.Container",
-        behaviors=("plone.basic", "prorenata.videomote.contact_details"),
-        filter_content_types=True,
-        allowed_content_types=(),
-        global_allow=True,
+        "plone.dexterity.content.Container",
+        "Alva",
+        contact_email="alva@example.se",
+        contact_mobile="+46701234501",
     )
-    mail_portal.portal_types._setObject("Journalpost", fti)
-    with api.env.adopt_user(SITE_OWNER_NAME):
-        record = api.content.create(
-            container=mail_portal,
-            type="Journalpost",
-            title="Alva",
-            contact_email="alva@example.se",
-            contact_mobile="+46701234501",
-        )
     add_staff("sara", access_to=record, roles=("Reader", "Contributor"))
     transaction.commit()
     response = _as("sara").post(

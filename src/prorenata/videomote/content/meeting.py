@@ -59,6 +59,25 @@ def patient_of_context(context):
 
 
 EDIT_BOOKING = "prorenata.videomote.EditBooking"
+#: Resolved when a meeting is booked and kept by its functions: no form shows them.
+BOOKKEEPING_FIELDS = (
+    "invitee_name",
+    "invitee_email",
+    "invitee_mobile",
+    "organiser",
+    "state",
+    "ical_uid",
+    "sequence",
+)
+#: Whom a meeting is with, and its bookkeeping: written only by booking and its functions.
+BOOKING_FIELDS = (
+    "patient_uid",
+    "contact_choice",
+    "custom_name",
+    "custom_mobile",
+    "custom_email",
+    *BOOKKEEPING_FIELDS,
+)
 
 
 def new_ical_uid() -> str:
@@ -110,30 +129,8 @@ class IVideoMeeting(model.Schema):
     # Whom it is with and the bookkeeping are set when it is booked: the edit form shows
     # them, neither it nor a REST PATCH changes them (nothing would follow: no new
     # invitation, no new code). To invite someone else: cancel and book again.
-    directives.write_permission(
-        patient_uid=EDIT_BOOKING,
-        contact_choice=EDIT_BOOKING,
-        custom_name=EDIT_BOOKING,
-        custom_mobile=EDIT_BOOKING,
-        custom_email=EDIT_BOOKING,
-        invitee_name=EDIT_BOOKING,
-        invitee_email=EDIT_BOOKING,
-        invitee_mobile=EDIT_BOOKING,
-        organiser=EDIT_BOOKING,
-        state=EDIT_BOOKING,
-        ical_uid=EDIT_BOOKING,
-        sequence=EDIT_BOOKING,
-    )
-    # Resolved when the meeting is booked; never edited by hand.
-    directives.omitted(
-        "invitee_name",
-        "invitee_email",
-        "invitee_mobile",
-        "organiser",
-        "state",
-        "ical_uid",
-        "sequence",
-    )
+    directives.write_permission(**dict.fromkeys(BOOKING_FIELDS, EDIT_BOOKING))
+    directives.omitted(*BOOKKEEPING_FIELDS)
     invitee_name = schema.TextLine(title=_("Inbjuden"), required=False)
     invitee_email = EmailAddress(title=_("Inbjudens e-postadress"), required=False)
     invitee_mobile = MobileNumber(title=_("Inbjudens mobilnummer"), required=False)
