@@ -57,7 +57,7 @@ def _tomorrow(hour):
     return datetime(day.year, day.month, day.day, hour, 0)
 
 
-def _book(journal, hour=9):
+def _book(journal, hour=9, ical_uid=None):
     with api.env.adopt_user(username="sara"):
         meeting = book_meeting(
             Booking(
@@ -68,12 +68,13 @@ def _book(journal, hour=9):
                 contact_choice="guardian",
             ),
             organiser="sara",
+            ical_uid=ical_uid,
         )
     transaction.commit()
     return meeting
 
 
-def _made_in_the_calendar(journal, uid, title, hour, attendee):
+def _made_in_the_calendar(journal, uid, title, hour, attendee, cancelled=False):
     """An event created in the clinician's calendar (as Thunderbird would: a plain PUT)."""
     start = _tomorrow(hour).replace(tzinfo=STOCKHOLM)
     event = CalendarEvent(
@@ -82,6 +83,7 @@ def _made_in_the_calendar(journal, uid, title, hour, attendee):
         start=start,
         end=start + timedelta(minutes=30),
         attendee_email=attendee,
+        cancelled=cancelled,
     )
     journal["calendar"].put(event.uid, to_ical(event, "Europe/Stockholm", "ingen"))
     return event
@@ -468,3 +470,103 @@ def test_a_meeting_whose_organiser_lost_access_leaves_her_calendar_and_stays_boo
     assert _remote(journal) == {}
     assert meeting.state == "booked"
     assert len(smtp_sink.wait_for(2, timeout=1.5)) == 1  # the invitation only
+
+
+def test_a_412_does_not_lose_a_move_made_in_the_calendar_before_the_round(
+    journal, smtp_sink, monkeypatch
+):
+    """The round reads B's move, then stops at a 412 on A before B is applied: the next
+    round (a listing against the stored ETags) must still see B's move."""
+    first, second = _book(journal, 9, "a-first@test"), _book(journal, 11, "b-second@test")
+    _sync(journal["portal"])
+    assert len(smtp_sink.wait_for(2)) == 2
+    remote = _remote(journal)
+    _thunderbird_moves(remote[second.ical_uid], 14)
+    with api.env.adopt_user(username="sara"):
+        move_meeting(first, _tomorrow(10), _tomorrow(10) + timedelta(minutes=30))
+    transaction.commit()
+    real_put, raced = CalendarAccount.put, []
+
+    def put_after_thunderbird(self, *args, **kwargs):
+        if not raced:  # A's push comes first (uids in order): Thunderbird got there before
+            raced.append(True)
+            _thunderbird_moves(remote[first.ical_uid], 15)
+        return real_put(self, *args, **kwargs)
+
+    monkeypatch.setattr(CalendarAccount, "put", put_after_thunderbird)
+    assert "Ändrat i kalendern" in _sync(journal["portal"])["synced"]["sara"]
+    _sync(journal["portal"])
+    assert second.start.astimezone(STOCKHOLM).hour == 14
+    assert first.start.astimezone(STOCKHOLM).hour == 10  # the journal wins on A
+    subjects = [m["Subject"].split(":")[0] for m in smtp_sink.wait_for(4)]
+    assert subjects == ["Inbjudan", "Inbjudan", "Ändrad tid", "Ändrad tid"]
+
+
+def test_deleting_an_ended_meeting_in_the_calendar_tells_nobody_anything(journal, smtp_sink):
+    meeting = _book(journal)
+    _sync(journal["portal"])
+    meeting.state = "ended"  # staff ended it ("Avsluta mötet"); the clinician tidies up
+    transaction.commit()
+    requests.delete(_remote(journal)[meeting.ical_uid].href, auth=("sara", "x"))
+    _sync(journal["portal"])
+    assert meeting.state == "ended"
+    assert meeting.ical_uid not in accounts(journal["portal"])["sara"].items
+    assert len(smtp_sink.wait_for(2, timeout=1.5)) == 1  # the invitation only
+
+
+def test_an_event_made_already_cancelled_books_nothing(journal, smtp_sink):
+    _made_in_the_calendar(
+        journal, "cancelled-1", "Inställt samtal", 10, "anna@example.se", cancelled=True
+    )
+    _sync(journal["portal"])
+    catalog = api.portal.get_tool("portal_catalog")
+    assert len(catalog.unrestrictedSearchResults(portal_type="VideoMeeting")) == 0
+    assert smtp_sink.wait_for(1, timeout=1.5) == []
+    assert not accounts(journal["portal"])["sara"].unresolved
+
+
+@pytest.fixture
+def refusing_server():
+    """A server that answers every request as a CalDAV server refusing the login."""
+    from http.server import BaseHTTPRequestHandler
+    from http.server import ThreadingHTTPServer
+
+    import threading
+
+    class Refuse(BaseHTTPRequestHandler):
+        def _refuse(self):
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="kalender"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_PROPFIND = do_REPORT = do_PUT = do_OPTIONS = _refuse  # noqa: N815
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+
+
+def test_an_account_whose_server_refuses_the_login_holds_up_no_other(
+    journal, smtp_sink, refusing_server
+):
+    """Olle's app password was revoked: his round fails, says so, and is tried again
+    later; Sara's round in the same request is kept."""
+    from factories import add_staff
+
+    add_staff("olle", access_to=journal["alva"].aq_parent)
+    accounts(journal["portal"])["olle"] = CalDAVAccountRecord(
+        "olle", refusing_server, "olle", seal(journal["portal"], "revoked")
+    )
+    transaction.commit()
+    meeting = _book(journal)
+    result = _sync(journal["portal"])
+    assert "nekade inloggningen" in result["synced"]["olle"]
+    olle = accounts(journal["portal"])["olle"]
+    assert olle.failures == 1 and olle.next_attempt is not None
+    assert meeting.ical_uid in _remote(journal)
+    assert meeting.ical_uid in accounts(journal["portal"])["sara"].items

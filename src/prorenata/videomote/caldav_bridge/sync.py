@@ -27,7 +27,10 @@ from prorenata.videomote.caldav_bridge.reconcile import Do
 from prorenata.videomote.caldav_bridge.reconcile import ItemStatus
 from prorenata.videomote.caldav_bridge.reconcile import reconcile
 from prorenata.videomote.content.meeting import STATE_CANCELLED
+from prorenata.videomote.content.meeting import STATE_ENDED
 from zoneinfo import ZoneInfo
+
+import caldav
 
 UNRESOLVED_NOTE = (
     "Säkert Videomöte: deltagaren kunde inte hittas bland elevernas och vårdnadshavarnas "
@@ -151,9 +154,15 @@ def _sync_round(record, now: datetime | None = None) -> tuple[str, dict[str, int
                 counts[Do.PUSH_UPDATE.value] = counts.get(Do.PUSH_UPDATE.value, 0) + 1
         for uid, remote in changes.changed.items():
             known = status.get(uid)
-            if known is not None and (known.href, known.etag) != (remote.href, remote.etag):
-                # Where and at which ETag it is now (a client added an alarm, or deleted
-                # and made it again under another name): a later write must not meet a 412.
+            if (
+                known is not None
+                and (known.href, known.etag) != (remote.href, remote.etag)
+                and remote.event.fingerprint() == known.remote_hash
+            ):
+                # The same meeting under a new ETag or name (a client added an alarm, or
+                # deleted and made it again): a later write must not meet a 412. A real
+                # change keeps the old ETag until it is applied, so a round that stops
+                # half-way reads it again.
                 status[uid] = replace(known, href=remote.href, etag=remote.etag)
         # Gone is what was removed and is not listed anew (under the same or another name).
         deleted = {
@@ -223,7 +232,9 @@ def _sync_round(record, now: datetime | None = None) -> tuple[str, dict[str, int
                     )
                 elif action.do is Do.PULL_DELETE:
                     _event, meeting = mine[uid]
-                    cancel_meeting(meeting)
+                    if meeting.state != STATE_ENDED and meeting.end > now:
+                        cancel_meeting(meeting)
+                    # else: a clinician tidying up old events; nobody is told anything
                     status.pop(uid, None)
                 elif action.do is Do.PULL_CREATE:
                     remote = changes.changed[uid]
@@ -260,17 +271,32 @@ def _sync_round(record, now: datetime | None = None) -> tuple[str, dict[str, int
     except ServerUnavailable as error:
         if status is not None:
             _store(record, status)
-        record.failures += 1
-        record.last_error = f"{type(error).__name__}: {error}"
-        record.next_attempt = now + timedelta(seconds=min(30 * 2 ** (record.failures - 1), 3600))
-        record.last_result = "Kalenderservern svarade inte; nytt försök görs."
-        logger.warning(
-            "CalDAV sync for %s failed (%s); retrying later", record.userid, record.last_error
-        )
+        failed(record, now, f"{type(error).__name__}: {error}", SERVER_DOWN)
+        return record.last_result, {}
+    except caldav.lib.error.AuthorizationError:
+        failed(record, now, "AuthorizationError", LOGIN_REFUSED)
         return record.last_result, {}
     summary = ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "inga ändringar"
     record.last_result = f"{now:%Y-%m-%d %H:%M} UTC: {summary}"
     return record.last_result, counts
+
+
+SERVER_DOWN = "Kalenderservern svarade inte; nytt försök görs."
+LOGIN_REFUSED = (
+    "Kalenderservern nekade inloggningen. Kontrollera användarnamn och app-lösenord under "
+    "Kalenderkoppling; nytt försök görs."
+)
+FAILED = "Synkroniseringen misslyckades ({error}); nytt försök görs."
+
+
+def failed(record, now: datetime, error: str, result: str) -> None:
+    """A round that could not be done: tried again later with backoff (30 s … 1 h),
+    the reason on the clinician's settings page; nothing is deleted."""
+    record.failures += 1
+    record.last_error = error[:200]
+    record.next_attempt = now + timedelta(seconds=min(30 * 2 ** (record.failures - 1), 3600))
+    record.last_result = result
+    logger.warning("CalDAV sync for %s failed (%s); retrying later", record.userid, error)
 
 
 def _store(record, status: dict[str, ItemStatus]) -> None:
@@ -282,6 +308,9 @@ def _store(record, status: dict[str, ItemStatus]) -> None:
 def _pull_create(account, record, remote, zone, now, booking_class, book_meeting):
     """An event made in the clinician's calendar: book it, or mark it as unresolved."""
     event = remote.event
+    if event.cancelled:
+        # Made already cancelled (or cancelled before we saw it): nothing to book or say.
+        return ItemStatus(remote.href, remote.etag, "", event.fingerprint())
     patient, choice = find_contact(event.attendee_email)
     if patient is not None:
         try:

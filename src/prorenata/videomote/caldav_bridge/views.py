@@ -14,7 +14,10 @@ from prorenata.videomote.caldav_bridge.accounts import account_for
 from prorenata.videomote.caldav_bridge.accounts import accounts
 from prorenata.videomote.caldav_bridge.client import CALENDAR_NAME
 from prorenata.videomote.caldav_bridge.client import CalendarAccount
+from prorenata.videomote.caldav_bridge.sync import FAILED
+from prorenata.videomote.caldav_bridge.sync import failed
 from prorenata.videomote.caldav_bridge.sync import sync_account
+from ZODB.POSException import ConflictError
 from zope.i18n import translate
 from zope.interface import alsoProvides
 
@@ -22,6 +25,7 @@ import hmac
 import json
 import os
 import threading
+import transaction
 
 WORKER_HEADER = "X-Videomote-Worker"
 WORKER_SECRET = "VIDEOMOTE_WORKER_SECRET"
@@ -111,7 +115,18 @@ class SyncEndpoint(BrowserView):
                     continue
                 if only_dirty and not record.dirty:
                     continue
-                results[userid] = sync_account(record, now)
+                # One account's failure must not undo the others' rounds (their calendar
+                # writes are done): each round is a savepoint of its own.
+                savepoint = transaction.savepoint()
+                try:
+                    results[userid] = sync_account(record, now)
+                except ConflictError:
+                    raise  # Zope runs the whole request again
+                except Exception as error:
+                    savepoint.rollback()
+                    kind = type(error).__name__
+                    failed(record, now, kind, FAILED.format(error=kind))
+                    results[userid] = record.last_result
             return json.dumps({"synced": results})
         finally:
             _running.release()
