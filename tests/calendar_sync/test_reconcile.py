@@ -103,7 +103,7 @@ def test_calendar_that_suddenly_looks_empty_deletes_nothing():
         remote_deleted={e.uid for e in events},
         status=_agreed(*events),
     )
-    assert actions == []
+    assert actions == [(Do.PUSH_CREATE, e.uid) for e in events]  # written back
     assert sorted(plan.mass_deletion_blocked) == sorted(e.uid for e in events)
 
 

@@ -575,3 +575,72 @@ def test_an_account_whose_server_refuses_the_login_holds_up_no_other(
     assert olle.failures == 1 and olle.next_attempt is not None
     assert meeting.ical_uid in _remote(journal)
     assert meeting.ical_uid in accounts(journal["portal"])["sara"].items
+
+
+def test_a_calendar_that_loses_its_meetings_at_once_cancels_nothing_and_gets_them_back(
+    journal, smtp_sink
+):
+    meetings = [_book(journal, hour) for hour in (8, 9, 10, 11, 13)]
+    _sync(journal["portal"])
+    assert len(smtp_sink.wait_for(5)) == 5
+    for item in _remote(journal).values():
+        requests.delete(item.href, auth=("sara", "x")).raise_for_status()
+    _sync(journal["portal"])
+    assert all(m.state == "booked" for m in meetings)
+    assert set(_remote(journal)) == {m.ical_uid for m in meetings}  # written back
+    restored = accounts(journal["portal"])["sara"].conflicts
+    assert len(restored) == 5 and all("tillbakaskrivet" in c for c in restored)
+    record = accounts(journal["portal"])["sara"]
+    record.sync_token = None  # and a later full listing finds nothing missing
+    transaction.commit()
+    _sync(journal["portal"])
+    assert all(m.state == "booked" for m in meetings)
+    assert len(smtp_sink.wait_for(6, timeout=1.5)) == 5  # the invitations only
+
+
+def _with_attendees(journal, uid, *attendees, extra=""):
+    """An event as Outlook writes it: the organiser among the attendees."""
+    start = _tomorrow(10).replace(tzinfo=STOCKHOLM)
+    event = CalendarEvent(uid=uid, title="Samtal", start=start, end=start + timedelta(hours=1))
+    lines = "".join(f"ATTENDEE;CN=x:mailto:{a}\r\n" for a in attendees)
+    text = to_ical(event, "Europe/Stockholm", "ingen").replace(
+        "END:VEVENT", lines + extra + "END:VEVENT"
+    )
+    href = journal["calendar"].href_for(uid)
+    requests.put(
+        href, data=text.encode(), auth=("sara", "x"), headers={"Content-Type": "text/calendar"}
+    ).raise_for_status()
+    return href
+
+
+def _as_read(href) -> str:
+    """The stored event as a person reads it: UTF-8, folded lines joined."""
+    return requests.get(href, auth=("sara", "x")).content.decode("utf-8").replace("\r\n ", "")
+
+
+def test_the_one_attendee_the_journal_knows_is_invited(journal, smtp_sink):
+    _with_attendees(journal, "outlook-1", "sara@skolan.se", "anna@example.se")
+    _sync(journal["portal"])
+    (invitation,) = smtp_sink.wait_for(1)
+    assert invitation["To"].addresses[0].addr_spec == "anna@example.se"
+
+
+def test_a_guardian_of_two_students_is_not_guessed(journal, smtp_sink):
+    from factories import add_student
+
+    add_student(journal["alva"].aq_parent, title="Bo Andersson")  # Anna is his guardian too
+    transaction.commit()
+    href = _with_attendees(journal, "outlook-2", "anna@example.se")
+    _sync(journal["portal"])
+    assert smtp_sink.wait_for(1, timeout=1.5) == []
+    assert "går inte att veta vem mötet gäller" in _as_read(href)
+
+
+def test_a_recurring_event_books_nothing_and_says_why(journal, smtp_sink):
+    href = _with_attendees(
+        journal, "series-1", "anna@example.se", extra="RRULE:FREQ=WEEKLY;COUNT=4\r\n"
+    )
+    _sync(journal["portal"])
+    assert smtp_sink.wait_for(1, timeout=1.5) == []
+    written = _as_read(href)
+    assert "återkommande händelse" in written and "RRULE" in written

@@ -18,6 +18,7 @@ MEETING_PROPERTY = "X-VIDEOMOTE-UID"
 PRODID = "-//Prorenata//Säkert Videomöte CalDAV//SV"
 _TZID = re.compile(r";TZID=\"?([^:;\"]+)")
 _LINE = r"^{}(?:;[^:\r\n]*)?:([^\r\n]*)"
+_SERIES = ("RRULE", "RDATE", "RECURRENCE-ID")
 
 
 class UnreadableEvent(ValueError):
@@ -52,6 +53,11 @@ class CalendarEvent:
     is_video: bool = False
     meeting_uid: str = ""
     sequence: int = 0
+    #: Every ATTENDEE's address (``attendee_email`` is the first): the booking looks for
+    #: the one person among them the journal knows.
+    attendee_emails: tuple[str, ...] = ()
+    #: A series (RRULE, RDATE) or one occurrence of one (RECURRENCE-ID): not a meeting.
+    recurring: bool = False
 
     def fingerprint(self) -> str:
         """Changes here are changes someone made; re-serialisation by a server is not."""
@@ -161,10 +167,11 @@ def _event(text: str | bytes, zone: str) -> CalendarEvent | None:
     if vevent is None:
         return None
     categories = [str(c) for c in vevent.categories]
-    attendee = vevent.get("attendee")
-    if isinstance(attendee, list):
-        attendee = attendee[0] if attendee else None
-    email = str(attendee).removeprefix("mailto:").removeprefix("MAILTO:") if attendee else ""
+    attendees = vevent.get("attendee")
+    attendees = attendees if isinstance(attendees, list) else [attendees] if attendees else []
+    emails = tuple(_address(a) for a in attendees)
+    attendee = attendees[0] if attendees else None
+    email = emails[0] if emails else ""
     name = str(attendee.params.get("CN", "")) if attendee is not None else ""
     first = vevent.decoded("dtstart")
     start = _as_datetime(first, zone)
@@ -192,4 +199,19 @@ def _event(text: str | bytes, zone: str) -> CalendarEvent | None:
         is_video=CATEGORY in categories or MEETING_PROPERTY in vevent,
         meeting_uid=str(vevent.get(MEETING_PROPERTY, "")),
         sequence=sequence,
+        attendee_emails=emails,
+        recurring=_recurring(vevent, text),
     )
+
+
+def _recurring(vevent, text: str | bytes) -> bool:
+    """A series, or an object with several VEVENTs (a series and its changed occurrences).
+
+    The VEVENT's own properties: a VTIMEZONE has RRULEs of its own (daylight saving)."""
+    raw = text if isinstance(text, str) else text.decode("utf-8", "replace")
+    return any(name in vevent for name in _SERIES) or raw.count("BEGIN:VEVENT") > 1
+
+
+def _address(attendee) -> str:
+    value = str(attendee)
+    return value[len("mailto:") :] if value.lower().startswith("mailto:") else value

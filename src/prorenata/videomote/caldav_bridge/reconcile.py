@@ -9,7 +9,8 @@ agreed) tells which side changed. Rules:
 - new in the calendar: a candidate booking (the Plone side resolves the attendee);
 - gone from the calendar: the meeting is cancelled, unless the journal changed it since
   (then it is written back) or the calendar suddenly lost most of what it had (the
-  mass-deletion guard: nothing is deleted, the case is reported);
+  mass-deletion guard: nothing is cancelled, the journal writes them back, the case is
+  reported);
 - gone from the journal: removed from the calendar;
 - a calendar event that could not become a meeting (status without a local fingerprint)
   is left alone, and tried again when it changes.
@@ -125,6 +126,9 @@ def reconcile(
             plan.actions.append(Action(Do.PUSH_UPDATE, uid))
     if len(status) >= guard_min_items and len(pulls_to_delete) >= guard_share * len(status):
         plan.mass_deletion_blocked = pulls_to_delete
+        # The journal writes them back: the calendar shows them again, and a later full
+        # listing does not find them missing (and cancel them after all).
+        plan.actions += [Action(Do.PUSH_CREATE, uid, conflict=True) for uid in pulls_to_delete]
     else:
         plan.actions += [Action(Do.PULL_DELETE, uid) for uid in pulls_to_delete]
     return plan

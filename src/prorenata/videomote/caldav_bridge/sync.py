@@ -36,6 +36,15 @@ UNRESOLVED_NOTE = (
     "Säkert Videomöte: deltagaren kunde inte hittas bland elevernas och vårdnadshavarnas "
     "kontaktuppgifter i journalen. Ingen inbjudan har skickats."
 )
+AMBIGUOUS_NOTE = (
+    "Säkert Videomöte: flera av deltagarna finns i journalen (eller en vårdnadshavare till "
+    "flera elever), så det går inte att veta vem mötet gäller. Ingen inbjudan har skickats; "
+    "boka mötet i journalen."
+)
+RECURRING_NOTE = (
+    "Säkert Videomöte: en återkommande händelse kan inte bli ett videomöte. Ingen inbjudan "
+    "har skickats; boka varje möte för sig."
+)
 
 
 def _zone() -> str:
@@ -74,22 +83,24 @@ def local_events(userid: str) -> dict[str, tuple[CalendarEvent, object]]:
     return found
 
 
-def find_contact(email: str):
-    """The record and contact choice whose student or primary guardian has ``email``."""
-    email = (email or "").strip().lower()
-    if not email:
-        return None, None
-    catalog = api.portal.get_tool("portal_catalog")
+def find_contacts(emails) -> list[tuple[object, str]]:
+    """(record, contact choice) for every student or primary guardian, among the records
+    the current user may see, whose address is one of ``emails``."""
+    wanted = {(e or "").strip().lower() for e in emails} - {""}
+    if not wanted:
+        return []
     from prorenata.videomote.behaviors.contact_details import IContactDetails
 
+    found = []
+    catalog = api.portal.get_tool("portal_catalog")
     for brain in catalog(object_provides=IContactDetails.__identifier__):
         record = brain.getObject()
-        if (getattr(record, "contact_email", "") or "").lower() == email:
-            return record, "student"
+        if (getattr(record, "contact_email", "") or "").lower() in wanted:
+            found.append((record, "student"))
         for guardian in getattr(record, "guardians", None) or []:
-            if guardian.get("primary") and (guardian.get("email") or "").lower() == email:
-                return record, "guardian"
-    return None, None
+            if guardian.get("primary") and (guardian.get("email") or "").lower() in wanted:
+                found.append((record, "guardian"))
+    return found
 
 
 def _room_url(meeting) -> str:
@@ -249,10 +260,15 @@ def _sync_round(record, now: datetime | None = None) -> tuple[str, dict[str, int
         record.conflicts = (record.conflicts + labels)[-50:]
         if plan.mass_deletion_blocked:
             logger.warning(
-                "CalDAV calendar of %s lost %d events at once: nothing cancelled",
+                "CalDAV calendar of %s lost %d events at once: nothing cancelled, written back",
                 record.userid,
                 len(plan.mass_deletion_blocked),
             )
+            restored = [
+                f"{_label(mine[uid][0], zone)}: borttaget i kalendern, tillbakaskrivet"
+                for uid in plan.mass_deletion_blocked
+            ]
+            record.conflicts = (record.conflicts + restored)[-50:]
         _store(record, status)
         record.sync_token = changes.token  # only now: every change it covers is applied
         record.dirty = False
@@ -311,7 +327,8 @@ def _pull_create(account, record, remote, zone, now, booking_class, book_meeting
     if event.cancelled:
         # Made already cancelled (or cancelled before we saw it): nothing to book or say.
         return ItemStatus(remote.href, remote.etag, "", event.fingerprint())
-    patient, choice = find_contact(event.attendee_email)
+    matches = [] if event.recurring else find_contacts(event.attendee_emails)
+    patient, choice = matches[0] if len(matches) == 1 else (None, None)
     if patient is not None:
         try:
             meeting = book_meeting(
@@ -338,6 +355,10 @@ def _pull_create(account, record, remote, zone, now, booking_class, book_meeting
                 href=remote.href,
             )
             return ItemStatus(href, etag, mine.fingerprint(), mine.fingerprint())
+    elif event.recurring:
+        note = RECURRING_NOTE
+    elif matches:
+        note = AMBIGUOUS_NOTE
     else:
         note = UNRESOLVED_NOTE
     record.unresolved = (record.unresolved + [_label(event, zone)])[-50:]
