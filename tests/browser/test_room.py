@@ -212,6 +212,51 @@ def test_both_come_back_after_the_media_server_restarts_without_a_new_sms(
     assert len(list(sms_outbox(mail_portal))) == sms_before
 
 
+def test_the_room_opened_in_a_second_window_takes_over_for_good(
+    staff_page, participant, invitation, media_server, mail_portal, sign_in_with_sms
+):
+    """The calendar link clicked again: the new window has the room, the old one stops
+    (camera off) and does not take it back, so the two do not throw each other out."""
+    first = staff_page
+    open_staff_room(first, invitation["meeting"])
+    enter_as_invitee(participant, invitation, mail_portal, sign_in_with_sms)
+    wait_for(participant, sees(["Sara Skolsköterska"]), what="guardian decodes staff")
+    second = first.context.new_page()
+    try:
+        open_staff_room(second, invitation["meeting"])
+        first.get_by_text("Du har öppnat mötet i ett annat fönster.").wait_for()
+        wait_for(second, sees(["Anna Andersson"]), what="the second window decodes")
+        first.wait_for_timeout(12_000)  # a reconnect would have taken the room back by now
+        assert media(first)["state"] == "replaced"
+        assert media(second)["state"] == "connected"
+        assert first.evaluate(
+            "window.videomoteRoom.stream.getTracks().every((t) => t.readyState === 'ended')"
+        )
+        assert first.get_by_role("button", name="Mikrofon").is_disabled()
+        wait_for(participant, sees(["Sara Skolsköterska"]), what="guardian still decodes")
+    finally:
+        second.close()
+
+
+def test_without_camera_and_microphone_the_buttons_say_so_and_chat_works(
+    staff_page, invitation, media_server
+):
+    staff_page.add_init_script(
+        "navigator.mediaDevices.getUserMedia = () =>"
+        " Promise.reject(new DOMException('denied', 'NotAllowedError'));"
+    )
+    open_staff_room(staff_page, invitation["meeting"])
+    staff_page.get_by_text("Kameran eller mikrofonen gick inte att använda").wait_for()
+    staff_page.wait_for_function("document.getElementById('vm-mic').disabled")
+    for name, title in (("Mikrofon", "Ingen mikrofon att använda"), ("Kamera", "Ingen kamera")):
+        button = staff_page.get_by_role("button", name=name)
+        assert button.is_disabled() and button.get_attribute("aria-pressed") == "true"
+        assert button.get_attribute("title").startswith(title)
+    staff_page.get_by_label("Skriv ett meddelande").fill("Hör ni mig inte?")
+    staff_page.get_by_label("Skriv ett meddelande").press("Enter")
+    staff_page.locator(".vm-chat-messages li", has_text="Hör ni mig inte?").wait_for()
+
+
 # -- Firefox ESR beside Chromium -----------------------------------------------------------
 @pytest.fixture(scope="session")
 def firefox(network_namespace, tmp_path_factory):

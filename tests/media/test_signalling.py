@@ -84,10 +84,11 @@ def test_invalid_expired_or_foreign_tokens_are_refused():
 
 def test_join_must_come_first_and_malformed_json_gets_an_error():
     async def scenario(session, url):
-        socket = await session.ws_connect(url)
-        await socket.send_str("{not json")
-        await socket.receive(timeout=5)
-        assert socket.close_code == CLOSE_PROTOCOL
+        for first in ("{not json", "[]", '"join"'):
+            socket = await session.ws_connect(url)
+            await socket.send_str(first)
+            await socket.receive(timeout=5)
+            assert socket.close_code == CLOSE_PROTOCOL, first
         anna = await join(session, url)
         await receive(anna, "welcome")
         await anna.send_str("{not json")
@@ -152,6 +153,8 @@ def test_staff_ending_closes_the_room_for_everyone_and_participants_cannot():
         assert (await receive(anna, "error"))["reason"] == "unknown type"
         await staff.send_json({"type": "end"})
         assert (await receive(anna, "ended"))["type"] == "ended"
+        await anna.receive(timeout=5)  # and her connection is closed, not left open
+        assert anna.close_code == CLOSE_ENDED
         again = await join(session, url, "staff", "Sara")
         await again.receive(timeout=5)
         assert again.close_code == CLOSE_ENDED

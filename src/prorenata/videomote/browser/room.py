@@ -36,6 +36,8 @@ ROOM_TEXTS = {
     "micon": _("Slå på mikrofonen"),
     "camoffaction": _("Stäng av kameran"),
     "camon": _("Slå på kameran"),
+    "nomic": _("Ingen mikrofon att använda"),
+    "nocam": _("Ingen kamera att använda"),
     "confirmend": _("Avsluta mötet för alla deltagare?"),
     "sound": _("Slå på ljudet"),
 }

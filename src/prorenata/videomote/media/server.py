@@ -220,6 +220,11 @@ class Rooms:
         room.routes = None
         return room, earlier
 
+    def end(self, room: Room) -> None:
+        """From now on nobody joins this meeting's room again (in this process)."""
+        room.ended = True
+        self._ended.add(room.meeting_uid)
+
     def leave(self, room: Room, person: Person) -> None:
         if person in room.people:
             room.people.remove(person)
@@ -252,7 +257,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         data = json.loads(first.data) if first.type == aiohttp.WSMsgType.TEXT else {}
     except (TimeoutError, ValueError, TypeError):
         data = {}
-    if data.get("type") != "join":
+    if not isinstance(data, dict) or data.get("type") != "join":
         await socket.close(code=CLOSE_PROTOCOL, message=b"join first")
         return socket
     claims = verify_join_token(
@@ -266,6 +271,9 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     if earlier is not None:
         await earlier.close_media()
         await earlier.socket.close(code=CLOSE_REPLACED, message=b"replaced")
+        # Its picture goes from the others' pages now, not when (or if) the new
+        # connection's offer succeeds.
+        await room.assign_slots()
     if room == "ended":
         await socket.close(code=CLOSE_ENDED, message=b"meeting ended")
         return socket
@@ -418,11 +426,13 @@ async def handle(app: web.Application, room: Room, person: Person, raw: str) -> 
         return True
     if kind == "end" and person.role == "staff":
         # Everyone is told; their pages show "Mötet är avslutat" and hang up. Nobody can
-        # join this room again in this process.
-        room.ended = True
+        # join this room again in this process, from this moment on.
+        app[ROOMS_KEY].end(room)
         await room.broadcast({"type": "ended"})
         for someone in list(room.people):
             await someone.close_media()
+            if someone is not person:
+                await someone.socket.close(code=CLOSE_ENDED, message=b"meeting ended")
         return False
     await person.socket.send_str(json.dumps({"type": "error", "reason": "unknown type"}))
     return True

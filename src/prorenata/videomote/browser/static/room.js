@@ -74,7 +74,7 @@
       if (ws !== room.ws || room.ended || room.leaving) { return; }
       if (event.code === 4410) { return ended(); }
       if (event.code === 4403) { return setState("full"); }
-      if (event.code === 4409) { return setState("replaced"); }
+      if (event.code === 4409) { return replaced(); }
       reconnect();
     };
   }
@@ -82,6 +82,9 @@
   function handle(data) {
     switch (data.type) {
       case "welcome":
+        // Signalling (and chat) works again: a network where only audio and video fail
+        // (UDP blocked, no TURN) must not end in "lost" after a few dozen rounds.
+        room.attempts = 0;
         Object.keys(room.tiles).forEach(removeTile);  // the server says anew who is here
         room.people = {};
         (data.people || []).forEach(function (p) { room.people[p.id] = p; });
@@ -381,6 +384,17 @@
     if (room.stream) { room.stream.getTracks().forEach(function (t) { t.stop(); }); }
   }
 
+  function replaced() {
+    // The room is open in another window now (a second "Gå med nu", the calendar link
+    // again): this one stops for good, camera and microphone too. Reconnecting would
+    // take the room back and the two windows would throw each other out in turn.
+    room.leaving = true;
+    stopAll();
+    setState("replaced");
+    ["vm-mic", "vm-cam", "vm-hangup"].forEach(function (id) { el(id).disabled = true; });
+    Object.keys(room.tiles).forEach(removeTile);
+  }
+
   function ended() {
     room.ended = true;
     stopAll();
@@ -390,7 +404,23 @@
   }
 
   window.addEventListener("pagehide", function () { room.leaving = true; stopAll(); });
+  // Back from the browser's back/forward cache the page looks alive but is stopped.
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) { window.location.reload(); }
+  });
+
+  function showMissingDevices() {
+    // No microphone or camera (or not allowed): the button says it is off, and is off.
+    [["vm-mic", "audio", T.nomic], ["vm-cam", "video", T.nocam]].forEach(function (b) {
+      if (localTrack(b[1])) { return; }
+      var button = el(b[0]);
+      button.disabled = true;
+      button.setAttribute("aria-pressed", "true");
+      button.classList.add("vm-off");
+      button.title = b[2];
+    });
+  }
 
   setState("connecting");
-  startLocalMedia().then(connect);
+  startLocalMedia().then(function () { showMissingDevices(); connect(); });
 })();
