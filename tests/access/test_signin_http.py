@@ -368,3 +368,52 @@ def test_a_request_retried_after_a_database_conflict_texts_one_code(
     assert conflicts  # the conflict did happen
     (sms,) = operator.received
     assert _try(browser, mail_portal, sms["message"][-6:]).url.endswith("/videomote/vantrum")
+
+
+def test_ending_in_plone_tells_the_media_server_with_a_staff_token(mail_portal, patient):
+    """The staff page's own "end" may not have gone (its connection was down): Plone
+    tells the media server itself, once the end is committed."""
+    from http.server import BaseHTTPRequestHandler
+    from http.server import ThreadingHTTPServer
+    from prorenata.videomote.access.jointoken import media_secret
+    from prorenata.videomote.access.jointoken import verify_join_token
+    from prorenata.videomote.access.keys import secret_key
+
+    import json
+    import threading
+
+    received = []
+
+    class MediaServer(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server API
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.path, json.loads(body)))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), MediaServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        api.portal.set_registry_record(
+            "prorenata.videomote.media_server_url", f"ws://127.0.0.1:{server.server_port}/ws"
+        )
+        meeting = _book(mail_portal, patient)
+        staff = requests.Session()
+        staff.auth = (SITE_OWNER_NAME, SITE_OWNER_PASSWORD)
+        room = f"{meeting.absolute_url()}/@@videomote-rum"
+        page = staff.get(room).text
+        authenticator = re.search(r'name="_authenticator"[^>]*value="([^"]+)"', page).group(1)
+        staff.post(room, data={"avsluta": "1", "_authenticator": authenticator})
+    finally:
+        server.shutdown()
+    ((path, payload),) = received
+    assert path == "/end" and payload["meeting"] == meeting.UID()
+    transaction.begin()
+    claims = verify_join_token(
+        payload["token"], media_secret(secret_key(mail_portal)), meeting.UID()
+    )
+    assert claims["r"] == "staff"

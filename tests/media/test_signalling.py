@@ -12,6 +12,7 @@ from prorenata.videomote.media.server import CLOSE_PROTOCOL
 from prorenata.videomote.media.server import CLOSE_ROOM_FULL
 
 import aiohttp
+import asyncio
 import json
 import subprocess
 import sys
@@ -153,8 +154,8 @@ def test_staff_ending_closes_the_room_for_everyone_and_participants_cannot():
         assert (await receive(anna, "error"))["reason"] == "unknown type"
         await staff.send_json({"type": "end"})
         assert (await receive(anna, "ended"))["type"] == "ended"
-        await anna.receive(timeout=5)  # and her connection is closed, not left open
-        assert anna.close_code == CLOSE_ENDED
+        closed = await receive(anna, "no more messages: the close")  # not left open
+        assert (closed.type, closed.data) == (aiohttp.WSMsgType.CLOSE, CLOSE_ENDED)
         again = await join(session, url, "staff", "Sara")
         await again.receive(timeout=5)
         assert again.close_code == CLOSE_ENDED
@@ -171,3 +172,32 @@ def test_media_server_imports_nothing_from_the_zope_application_server():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_plone_ending_the_meeting_ends_the_room_with_a_staff_token_only():
+    """ "Avsluta mötet" in Plone while the staff page's own connection was down."""
+
+    async def scenario(session, url):
+        staff = await join(session, url, "staff", "Sara")
+        anna = await join(session, url)
+        await receive(staff, "welcome")
+        await receive(anna, "welcome")
+        end = url.replace("ws://", "http://").replace("/ws", "/end")
+        participant = issue_join_token(MEETING, "participant", "Anna", SECRET)
+        refused = await session.post(end, json={"meeting": MEETING, "token": participant})
+        assert refused.status == 403
+        assert (await session.post(end, json=[])).status == 400
+        plone = issue_join_token(MEETING, "staff", "Plone", SECRET)
+        ended = await session.post(end, json={"meeting": MEETING, "token": plone})
+        assert ended.status == 200
+
+        async def ends(socket):
+            assert (await receive(socket, "ended"))["type"] == "ended"
+            return (await receive(socket, "no more messages: the close")).data  # its code
+
+        assert await asyncio.gather(ends(anna), ends(staff)) == [CLOSE_ENDED, CLOSE_ENDED]
+        again = await join(session, url)
+        await again.receive(timeout=5)
+        assert again.close_code == CLOSE_ENDED
+
+    run(scenario)

@@ -24,6 +24,7 @@ from prorenata.videomote.behaviors.contact_details import IContactDetails
 from prorenata.videomote.booking.rules import BookingRefused
 from prorenata.videomote.browser.room import RoomMixin
 from prorenata.videomote.browser.room import join_token_for
+from prorenata.videomote.browser.room import tell_media_server_ended
 from prorenata.videomote.content.meeting import CONTACT_CHOICES
 from prorenata.videomote.content.meeting import MEETING_STATES
 from prorenata.videomote.content.meeting import STATE_BOOKED
@@ -395,6 +396,7 @@ class RoomView(RoomMixin, MeetingView):
                 self.context.state = STATE_ENDED
                 self.context.reindexObject(idxs=["meeting_state"])
                 record(audit.ENDED, self.context)
+                tell_media_server_ended(self.context)
             return self.request.response.redirect(self.context.absolute_url())
         if self.context.state not in (STATE_BOOKED, STATE_STARTED):
             # Cancelled or ended: no room, no join token (the media server forgets ended

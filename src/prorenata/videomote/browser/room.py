@@ -3,12 +3,16 @@
 from plone import api
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 from prorenata.videomote import _
+from prorenata.videomote import logger
 from prorenata.videomote.access.jointoken import issue_join_token
 from prorenata.videomote.access.jointoken import media_secret
 from prorenata.videomote.access.keys import secret_key
 from zope.i18n import translate
 
 import json
+import re
+import requests
+import transaction
 
 ROOM_MACROS = ViewPageTemplateFile("templates/room_macros.pt")
 
@@ -45,6 +49,32 @@ ROOM_TEXTS = {
 
 def media_server_url() -> str:
     return api.portal.get_registry_record("prorenata.videomote.media_server_url", default="")
+
+
+def tell_media_server_ended(meeting) -> None:
+    """Best effort, once committed: end the meeting's room on the media server too.
+
+    The staff page sends "end" over its own connection, but that connection may be down
+    just then (a reconnect), and participants must not stay in a meeting the journal has
+    ended."""
+    url = media_server_url()
+    if not url:
+        return
+    endpoint = re.sub(r"^ws", "http", url).rsplit("/", 1)[0] + "/end"
+    uid = meeting.UID()
+    payload = {"meeting": uid, "token": join_token_for(meeting, "staff", "Plone")}
+
+    def after_commit(committed: bool) -> None:
+        if not committed:
+            return  # the journal did not end it after all
+        try:
+            requests.post(endpoint, json=payload, timeout=3)
+        except requests.RequestException as error:
+            logger.warning(
+                "Media server not told that meeting %s ended (%s)", uid, type(error).__name__
+            )
+
+    transaction.get().addAfterCommitHook(after_commit)
 
 
 def join_token_for(meeting, role: str, display_name: str) -> str:

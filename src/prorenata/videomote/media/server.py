@@ -220,10 +220,26 @@ class Rooms:
         room.routes = None
         return room, earlier
 
-    def end(self, room: Room) -> None:
-        """From now on nobody joins this meeting's room again (in this process)."""
+    async def end(self, meeting_uid: str, by: "Person | None" = None) -> None:
+        """End the meeting: from now on nobody joins its room again (in this process);
+        everyone in it is told, loses their media and is disconnected (but ``by``, whose
+        own connection ends with its handler)."""
+        self._ended.add(meeting_uid)
+        room = self._rooms.get(meeting_uid)
+        if room is None:
+            return
         room.ended = True
-        self._ended.add(room.meeting_uid)
+        await room.broadcast({"type": "ended"})
+        people = list(room.people)
+        for someone in people:
+            await someone.close_media()
+        await asyncio.gather(
+            *(
+                someone.socket.close(code=CLOSE_ENDED, message=b"meeting ended")
+                for someone in people
+                if someone is not by
+            )
+        )
 
     def leave(self, room: Room, person: Person) -> None:
         if person in room.people:
@@ -425,17 +441,29 @@ async def handle(app: web.Application, room: Room, person: Person, raw: str) -> 
         await room.broadcast(dict(person.public(), type=kind, on=bool(data.get("on"))), person)
         return True
     if kind == "end" and person.role == "staff":
-        # Everyone is told; their pages show "Mötet är avslutat" and hang up. Nobody can
-        # join this room again in this process, from this moment on.
-        app[ROOMS_KEY].end(room)
-        await room.broadcast({"type": "ended"})
-        for someone in list(room.people):
-            await someone.close_media()
-            if someone is not person:
-                await someone.socket.close(code=CLOSE_ENDED, message=b"meeting ended")
+        # Everyone is told; their pages show "Mötet är avslutat" and hang up.
+        await app[ROOMS_KEY].end(room.meeting_uid, by=person)
         return False
     await person.socket.send_str(json.dumps({"type": "error", "reason": "unknown type"}))
     return True
+
+
+async def end_meeting(request: web.Request) -> web.Response:
+    """POST by Plone when staff end the meeting there ("Avsluta mötet" while the page's
+    own connection was down): ``{"meeting", "token"}``, a staff join token for it."""
+    try:
+        data = await request.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        return web.json_response({"error": "malformed"}, status=400)
+    claims = verify_join_token(
+        str(data.get("token", "")), request.app[SECRET_KEY], str(data.get("meeting", ""))
+    )
+    if claims is None or claims["r"] != "staff":
+        return web.json_response({"error": "staff token required"}, status=403)
+    await request.app[ROOMS_KEY].end(claims["m"])
+    return web.json_response({"ended": True})
 
 
 SECRET_KEY = web.AppKey("secret", bytes)
@@ -449,6 +477,7 @@ def make_app(secret: bytes, config: MediaConfig | None = None) -> web.Applicatio
     app[ROOMS_KEY] = Rooms()
     app[CONFIG_KEY] = config or MediaConfig()
     app.router.add_get("/ws", websocket)
+    app.router.add_post("/end", end_meeting)
     app.router.add_get("/health", lambda request: web.json_response({"ok": True}))
 
     async def close_rooms(app):
