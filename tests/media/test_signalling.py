@@ -144,12 +144,18 @@ def test_chat_is_cut_at_the_maximum_length():
     run(scenario)
 
 
+async def staff_and_anna(session, url):
+    """Sara (staff) and Anna (participant) in the room, both welcomed."""
+    staff = await join(session, url, "staff", "Sara")
+    anna = await join(session, url)
+    await receive(staff, "welcome")
+    await receive(anna, "welcome")
+    return staff, anna
+
+
 def test_staff_ending_closes_the_room_for_everyone_and_participants_cannot():
     async def scenario(session, url):
-        staff = await join(session, url, "staff", "Sara")
-        anna = await join(session, url)
-        await receive(staff, "welcome")
-        await receive(anna, "welcome")
+        staff, anna = await staff_and_anna(session, url)
         await anna.send_json({"type": "end"})
         assert (await receive(anna, "error"))["reason"] == "unknown type"
         await staff.send_json({"type": "end"})
@@ -178,10 +184,7 @@ def test_plone_ending_the_meeting_ends_the_room_with_a_staff_token_only():
     """ "Avsluta mötet" in Plone while the staff page's own connection was down."""
 
     async def scenario(session, url):
-        staff = await join(session, url, "staff", "Sara")
-        anna = await join(session, url)
-        await receive(staff, "welcome")
-        await receive(anna, "welcome")
+        staff, anna = await staff_and_anna(session, url)
         end = url.replace("ws://", "http://").replace("/ws", "/end")
         participant = issue_join_token(MEETING, "participant", "Anna", SECRET)
         refused = await session.post(end, json={"meeting": MEETING, "token": participant})

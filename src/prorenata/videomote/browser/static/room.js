@@ -384,23 +384,24 @@
     if (room.stream) { room.stream.getTracks().forEach(function (t) { t.stop(); }); }
   }
 
+  function stopped(state) {
+    stopAll();
+    setState(state);
+    ["vm-mic", "vm-cam", "vm-hangup"].forEach(function (id) { el(id).disabled = true; });
+    Object.keys(room.tiles).forEach(removeTile);
+  }
+
   function replaced() {
     // The room is open in another window now (a second "Gå med nu", the calendar link
     // again): this one stops for good, camera and microphone too. Reconnecting would
     // take the room back and the two windows would throw each other out in turn.
     room.leaving = true;
-    stopAll();
-    setState("replaced");
-    ["vm-mic", "vm-cam", "vm-hangup"].forEach(function (id) { el(id).disabled = true; });
-    Object.keys(room.tiles).forEach(removeTile);
+    stopped("replaced");
   }
 
   function ended() {
     room.ended = true;
-    stopAll();
-    setState("ended");
-    ["vm-mic", "vm-cam", "vm-hangup"].forEach(function (id) { el(id).disabled = true; });
-    Object.keys(room.tiles).forEach(removeTile);
+    stopped("ended");
   }
 
   window.addEventListener("pagehide", function () { room.leaving = true; stopAll(); });
