@@ -9,6 +9,7 @@ from prorenata.videomote.media.server import CLOSE_BAD_TOKEN
 from prorenata.videomote.media.server import CLOSE_ENDED
 from prorenata.videomote.media.server import CLOSE_FLOOD
 from prorenata.videomote.media.server import CLOSE_PROTOCOL
+from prorenata.videomote.media.server import CLOSE_REPLACED
 from prorenata.videomote.media.server import CLOSE_ROOM_FULL
 
 import aiohttp
@@ -202,5 +203,25 @@ def test_plone_ending_the_meeting_ends_the_room_with_a_staff_token_only():
         again = await join(session, url)
         await again.receive(timeout=5)
         assert again.close_code == CLOSE_ENDED
+
+    run(scenario)
+
+
+def test_two_staff_with_the_same_name_are_both_in_the_room_and_each_replaces_only_self():
+    async def scenario(session, url):
+        def token(who):
+            return issue_join_token(MEETING, "staff", "Anna Svensson", SECRET, who=who)
+
+        first = await join(session, url, token=token("user-1"))
+        await receive(first, "welcome")
+        second = await join(session, url, token=token("user-2"))
+        welcome = await receive(second, "welcome")
+        assert [p["name"] for p in welcome["people"]] == ["Anna Svensson"]  # both stay
+        again = await join(session, url, token=token("user-1"))  # the first comes back
+        assert len((await receive(again, "welcome"))["people"]) == 1
+        closed = await receive(first, "no more messages: the close")
+        assert closed.data == CLOSE_REPLACED
+        await second.send_json({"type": "chat", "text": "still here"})
+        assert (await receive(second, "chat"))["text"] == "still here"
 
     run(scenario)

@@ -65,6 +65,9 @@ class Person:
     socket: web.WebSocketResponse
     name: str
     role: str
+    #: Who this is beyond the shown name (the token's ``w``): a newer connection of the
+    #: same person replaces the older one, never someone else's who shows the same name.
+    who: str = ""
     id: str = field(default_factory=lambda: secrets.token_hex(4))
     chat_times: list[float] = field(default_factory=list)
     pc: RTCPeerConnection | None = None
@@ -74,6 +77,10 @@ class Person:
     tasks: set = field(default_factory=set)
     muted: bool = False
     camera: bool = True
+
+    def same_person(self, other: "Person") -> bool:
+        # Tokens without ``who`` (older Plone) fall back to the shown name.
+        return (self.role, self.who or self.name) == (other.role, other.who or other.name)
 
     def public(self) -> dict:
         return {
@@ -204,14 +211,12 @@ class Rooms:
         """The room, or why not (``"ended"``, ``"full"``); and whom ``person`` replaces.
 
         Coming back (a reconnect after a network drop, a reloaded page) replaces the
-        earlier connection of the same name and role, which may not have noticed yet.
+        earlier connection of the same person and role, which may not have noticed yet.
         """
         if meeting_uid in self._ended:
             return "ended", None
         room = self._rooms.setdefault(meeting_uid, Room(meeting_uid))
-        earlier = next(
-            (p for p in room.people if (p.name, p.role) == (person.name, person.role)), None
-        )
+        earlier = next((p for p in room.people if p.same_person(person)), None)
         if earlier is not None:
             room.people.remove(earlier)
         elif len(room.people) >= MAX_PEOPLE:
@@ -282,7 +287,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     if claims is None:
         await socket.close(code=CLOSE_BAD_TOKEN, message=b"invalid or expired token")
         return socket
-    person = Person(socket=socket, name=claims["n"], role=claims["r"])
+    person = Person(socket=socket, name=claims["n"], role=claims["r"], who=claims.get("w", ""))
     room, earlier = app[ROOMS_KEY].join(claims["m"], person)
     if earlier is not None:
         await earlier.close_media()
