@@ -15,6 +15,7 @@ from prorenata.videomote.media.server import CLOSE_ROOM_FULL
 import aiohttp
 import asyncio
 import json
+import pytest
 import subprocess
 import sys
 
@@ -115,16 +116,25 @@ def test_fifth_person_is_refused_and_the_room_keeps_running():
     run(scenario)
 
 
-def test_flooding_chat_closes_only_the_flooder():
+@pytest.mark.parametrize(
+    ("count", "message"),
+    [
+        (30, {"type": "chat", "text": "spam"}),
+        (10, {"type": "offer", "sdp": "v=0"}),  # each offer would make a peer connection
+        (80, {"type": "muted", "on": True}),
+    ],
+    ids=["chat", "offers", "mute toggles"],
+)
+def test_flooding_closes_only_the_flooder(count, message):
     async def scenario(session, url):
         staff = await join(session, url, "staff", "Sara")
         await receive(staff, "welcome")
         flooder = await join(session, url)
         await receive(flooder, "welcome")
-        for i in range(30):
+        for _ in range(count):
             if flooder.closed:
                 break
-            await flooder.send_json({"type": "chat", "text": f"spam {i}"})
+            await flooder.send_json(message)
         while not flooder.closed:
             await flooder.receive(timeout=5)
         assert flooder.close_code == CLOSE_FLOOD

@@ -47,7 +47,9 @@ logger = logging.getLogger("prorenata.videomote.media")
 MAX_PEOPLE = 4
 MAX_CHAT_LENGTH = 1000
 MAX_MESSAGE_BYTES = 64 * 1024
-CHAT_PER_10_SECONDS = 20
+#: Messages a person may send per 10 seconds: of any kind, chat, and offers (each offer
+#: makes a peer connection: a certificate, a UDP port, candidate gathering).
+PER_10_SECONDS = {"*": 60, "chat": 20, "offer": 5}
 JOIN_TIMEOUT_SECONDS = 10
 #: A publisher is asked for a keyframe at most this often.
 KEYFRAME_INTERVAL_SECONDS = 0.5
@@ -69,7 +71,7 @@ class Person:
     #: same person replaces the older one, never someone else's who shows the same name.
     who: str = ""
     id: str = field(default_factory=lambda: secrets.token_hex(4))
-    chat_times: list[float] = field(default_factory=list)
+    sent: dict = field(default_factory=dict)  # message kind (and "*") -> recent times
     pc: RTCPeerConnection | None = None
     inputs: dict = field(default_factory=dict)  # kind -> RTCRtpReceiver of their own media
     slots: list[Slot] = field(default_factory=list)
@@ -405,6 +407,18 @@ async def read_decoded(room: Room, person: Person, track) -> None:
         return
 
 
+def flooding(person: Person, kind: str) -> bool:
+    """Whether this message takes ``person`` over a limit of :data:`PER_10_SECONDS`."""
+    now = time.monotonic()
+    over = False
+    for bucket in ("*", kind):
+        if bucket in PER_10_SECONDS:
+            times = [t for t in person.sent.get(bucket, ()) if now - t < 10] + [now]
+            person.sent[bucket] = times
+            over = over or len(times) > PER_10_SECONDS[bucket]
+    return over
+
+
 async def handle(app: web.Application, room: Room, person: Person, raw: str) -> bool:
     """One message from ``person``; False closes their socket."""
     try:
@@ -413,12 +427,10 @@ async def handle(app: web.Application, room: Room, person: Person, raw: str) -> 
     except (ValueError, TypeError, KeyError):
         await person.socket.send_str(json.dumps({"type": "error", "reason": "malformed"}))
         return True
+    if flooding(person, str(kind)):
+        await person.socket.close(code=CLOSE_FLOOD, message=b"too many messages")
+        return False
     if kind == "chat":
-        now = time.monotonic()
-        person.chat_times = [t for t in person.chat_times if now - t < 10] + [now]
-        if len(person.chat_times) > CHAT_PER_10_SECONDS:
-            await person.socket.close(code=CLOSE_FLOOD, message=b"too many messages")
-            return False
         text = clean_chat(str(data.get("text", "")))
         if text:
             await room.broadcast(
