@@ -105,6 +105,9 @@ def count_sent(quota: SmsQuota, now: datetime) -> None:
     quota.sent.append(now)
 
 
+NO_CODE = (None, None, 0, False)
+
+
 def issued_state(signin: PendingSignIn) -> tuple:
     """What :func:`withdraw` puts back: the code the participant may already have."""
     return (signin.code_hash, signin.issued_at, signin.attempts, signin.used)
@@ -113,12 +116,7 @@ def issued_state(signin: PendingSignIn) -> tuple:
 def withdraw(signin: PendingSignIn, before: tuple | None = None) -> None:
     """Forget a code whose SMS could not be sent; the one sent before (``before``, from
     :func:`issued_state`) works again, as it did."""
-    signin.code_hash, signin.issued_at, signin.attempts, signin.used = before or (
-        None,
-        None,
-        0,
-        False,
-    )
+    signin.code_hash, signin.issued_at, signin.attempts, signin.used = before or NO_CODE
 
 
 def verify(

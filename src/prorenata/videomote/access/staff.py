@@ -1,5 +1,6 @@
 """Who may act for the journal on a meeting: staff with access to the student's record."""
 
+from AccessControl import Unauthorized
 from AccessControl.security import checkPermission
 from Acquisition import aq_inner
 from Acquisition import aq_parent
@@ -18,3 +19,9 @@ def may_manage(meeting) -> bool:
     """
     record = aq_parent(aq_inner(meeting))
     return bool(checkPermission(MANAGE_MEETINGS, meeting) and checkPermission("zope2.View", record))
+
+
+def check_may_manage(meeting, action: str) -> None:
+    """:func:`may_manage`, or Unauthorized (for the REST services of a meeting)."""
+    if not may_manage(meeting):
+        raise Unauthorized(f"Only staff with access to the student can {action} the meeting")

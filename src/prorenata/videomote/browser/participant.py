@@ -229,9 +229,10 @@ class ParticipantView(RoomMixin, BrowserView):
         self.meeting = meeting
         if meeting is None or signin is None:
             return self.signin_page()  # its script posts the link's token, if any
-        if signins.window_state(meeting) == "early":
+        window = signins.window_state(meeting)
+        if window == "early":
             return self.signin_page()
-        if signins.window_state(meeting) == "over":
+        if window == "over":
             # Cancelled or ended since the link or code was given: no SMS for it.
             self.error = _(
                 "Mötet ${when} är avslutat eller inställt.", mapping={"when": self.when()}

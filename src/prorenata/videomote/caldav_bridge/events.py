@@ -134,8 +134,7 @@ def _known_zone(tzid: str) -> bool:
     return True
 
 
-def _first_vevent(text: str | bytes):
-    raw = text.decode("utf-8") if isinstance(text, bytes) else text
+def _first_vevent(raw: str):
     begin = raw.find("BEGIN:VEVENT")
     end = raw.find("END:VEVENT", begin)
     if begin < 0 or end < 0:
@@ -163,7 +162,8 @@ def from_ical(text: str | bytes, zone: str = "Europe/Stockholm") -> CalendarEven
 
 
 def _event(text: str | bytes, zone: str) -> CalendarEvent | None:
-    vevent = _first_vevent(text)
+    raw = text.decode("utf-8") if isinstance(text, bytes) else text
+    vevent = _first_vevent(raw)
     if vevent is None:
         return None
     categories = [str(c) for c in vevent.categories]
@@ -200,15 +200,14 @@ def _event(text: str | bytes, zone: str) -> CalendarEvent | None:
         meeting_uid=str(vevent.get(MEETING_PROPERTY, "")),
         sequence=sequence,
         attendee_emails=emails,
-        recurring=_recurring(vevent, text),
+        recurring=_recurring(vevent, raw),
     )
 
 
-def _recurring(vevent, text: str | bytes) -> bool:
+def _recurring(vevent, raw: str) -> bool:
     """A series, or an object with several VEVENTs (a series and its changed occurrences).
 
     The VEVENT's own properties: a VTIMEZONE has RRULEs of its own (daylight saving)."""
-    raw = text if isinstance(text, str) else text.decode("utf-8", "replace")
     return any(name in vevent for name in _SERIES) or raw.count("BEGIN:VEVENT") > 1
 
 

@@ -67,20 +67,25 @@ def local_events(userid: str) -> dict[str, tuple[CalendarEvent, object]]:
             if may_manage(meeting := brain._unrestrictedGetObject())
         ]
     for meeting in meetings:
-        event = CalendarEvent(
-            uid=meeting.ical_uid,
-            title=meeting.title,
-            start=meeting.start,
-            end=meeting.end,
-            cancelled=meeting.state == STATE_CANCELLED,
-            attendee_email=meeting.invitee_email or "",
-            attendee_name=meeting.invitee_name or "",
-            is_video=True,
-            meeting_uid=meeting.UID(),
-            sequence=meeting.sequence or 0,
-        )
+        event = _event_of(meeting)
         found[event.uid] = (event, meeting)
     return found
+
+
+def _event_of(meeting) -> CalendarEvent:
+    """A journal meeting as the calendar event it is written as."""
+    return CalendarEvent(
+        uid=meeting.ical_uid,
+        title=meeting.title,
+        start=meeting.start,
+        end=meeting.end,
+        cancelled=meeting.state == STATE_CANCELLED,
+        attendee_email=meeting.invitee_email or "",
+        attendee_name=meeting.invitee_name or "",
+        is_video=True,
+        meeting_uid=meeting.UID(),
+        sequence=meeting.sequence or 0,
+    )
 
 
 def find_contacts(emails) -> list[tuple[object, str]]:
@@ -229,7 +234,7 @@ def _sync_round(record, now: datetime | None = None) -> tuple[str, dict[str, int
                     except BookingRefused:
                         # Not a valid meeting time (e.g. in the past): the journal wins.
                         plan.conflicts.append(uid)
-                    refreshed = local_events(record.userid)[uid][0]
+                    refreshed = _event_of(meeting)
                     href, etag = remote.href, remote.etag
                     if refreshed.fingerprint() != remote.event.fingerprint():
                         href, etag = account.put(
@@ -257,7 +262,7 @@ def _sync_round(record, now: datetime | None = None) -> tuple[str, dict[str, int
                 "CalDAV conflict for %s on meeting %s: the journal wins", record.userid, uid
             )
         labels = [_label(mine[uid][0], zone) for uid in plan.conflicts if uid in mine]
-        record.conflicts = (record.conflicts + labels)[-50:]
+        _remember(record, "conflicts", labels)
         if plan.mass_deletion_blocked:
             logger.warning(
                 "CalDAV calendar of %s lost %d events at once: nothing cancelled, written back",
@@ -268,7 +273,7 @@ def _sync_round(record, now: datetime | None = None) -> tuple[str, dict[str, int
                 f"{_label(mine[uid][0], zone)}: borttaget i kalendern, tillbakaskrivet"
                 for uid in plan.mass_deletion_blocked
             ]
-            record.conflicts = (record.conflicts + restored)[-50:]
+            _remember(record, "conflicts", restored)
         _store(record, status)
         record.sync_token = changes.token  # only now: every change it covers is applied
         record.dirty = False
@@ -347,7 +352,7 @@ def _pull_create(account, record, remote, zone, now, booking_class, book_meeting
         except BookingRefused as refusal:
             note = f"Säkert Videomöte: bokningen gick inte att göra: {refusal.message}"
         else:
-            mine = local_events(record.userid)[event.uid][0]
+            mine = _event_of(meeting)
             href, etag = account.put(
                 event.uid,
                 to_ical(mine, zone, _room_url(meeting)),
@@ -361,10 +366,15 @@ def _pull_create(account, record, remote, zone, now, booking_class, book_meeting
         note = AMBIGUOUS_NOTE
     else:
         note = UNRESOLVED_NOTE
-    record.unresolved = (record.unresolved + [_label(event, zone)])[-50:]
+    _remember(record, "unresolved", [_label(event, zone)])
     href, etag = account.annotate(remote.href, remote.etag, note)
     # No local fingerprint: not a meeting; tried again if the clinician changes it.
     return ItemStatus(href, etag, "", event.fingerprint())
+
+
+def _remember(record, name: str, entries: list[str]) -> None:
+    """Add to one of the lists the settings page shows (the newest 50 are kept)."""
+    setattr(record, name, (list(getattr(record, name)) + entries)[-50:])
 
 
 def _label(event: CalendarEvent, zone: str) -> str:
@@ -390,12 +400,10 @@ def _unreadable(account, record, status, mine, uid: str, item: UnreadableItem, z
         status.pop(uid, None)
         href, etag = account.put(uid, to_ical(event, zone, _room_url(meeting)))
         status[uid] = ItemStatus(href, etag, event.fingerprint(), event.fingerprint())
-        record.conflicts = (record.conflicts + [_label(event, zone)])[-50:]
+        _remember(record, "conflicts", [_label(event, zone)])
         return True
     status[uid] = ItemStatus(item.href, item.etag, known.local_hash if known else "", "")
     if known is not None and known.local_hash:
         return False  # its meeting is gone from the journal: the round removes it
-    record.unreadable = (list(record.unreadable) + [item.title or item.href.rsplit("/", 1)[-1]])[
-        -50:
-    ]
+    _remember(record, "unreadable", [item.title or item.href.rsplit("/", 1)[-1]])
     return False

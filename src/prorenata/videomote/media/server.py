@@ -252,8 +252,6 @@ class Rooms:
         if person in room.people:
             room.people.remove(person)
         room.routes = None
-        if room.ended:
-            self._ended.add(room.meeting_uid)
         if not room.people:
             self._rooms.pop(room.meeting_uid, None)
 

@@ -215,17 +215,8 @@ def deliver_due(site, commit, now: datetime | None = None) -> tuple[int, int]:
             code = refused_code(error)
             if code is not None:
                 outbox.mark_refused(mail, code, utcnow())
-                logger.warning(
-                    "E-mail %s (%s) for meeting %s refused by the recipient's server (%d)",
-                    mail.id,
-                    mail.kind,
-                    mail.meeting_uid,
-                    code,
-                )
-                failed += 1
-                commit()
-                continue
-            outbox.mark_failed(mail, _describe(error), utcnow())
+            else:
+                outbox.mark_failed(mail, _describe(error), utcnow())
             logger.warning(
                 "E-mail %s (%s) for meeting %s not delivered, attempt %d: %s",
                 mail.id,

@@ -1,10 +1,9 @@
 """PATCH <meeting>/@videomote-meeting {start, end[, title]}: move; an update e-mail follows."""
 
-from AccessControl import Unauthorized
 from plone.protect.interfaces import IDisableCSRFProtection
 from plone.restapi.deserializer import json_body
 from plone.restapi.services import Service
-from prorenata.videomote.access.staff import may_manage
+from prorenata.videomote.access.staff import check_may_manage
 from prorenata.videomote.booking.rules import BookingRefused
 from prorenata.videomote.content.scheduling import move_meeting
 from prorenata.videomote.services.meetings.add import parse_time
@@ -15,8 +14,7 @@ from zope.interface import alsoProvides
 
 class MeetingPatch(Service):
     def reply(self):
-        if not may_manage(self.context):
-            raise Unauthorized("Only staff with access to the student can move the meeting")
+        check_may_manage(self.context, "move")
         alsoProvides(self.request, IDisableCSRFProtection)
         data = json_body(self.request)
         try:
