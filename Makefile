@@ -104,6 +104,10 @@ bench-caldav: $(VENV)/.installed ## CalDAV sync on Radicale (1,000 and 10,000 ev
 bench-media: $(VENV)/.installed ## Media server: forward vs re-encode CPU, rooms, first frame, latency
 	scripts/in_netns.sh $(BIN)/python benchmarks/media.py
 
+.PHONY: bench-smoke
+bench-smoke: $(VENV)/.installed ## Every benchmark at a tiny size, its JSON keys checked (CI runs it)
+	scripts/in_netns.sh $(BIN)/python scripts/bench_smoke.py
+
 bench-%: $(VENV)/.installed ## Run one benchmark: make bench-<name>
 	$(BIN)/python benchmarks/$*.py
 

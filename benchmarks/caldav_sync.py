@@ -39,11 +39,15 @@ from prorenata.videomote.caldav_bridge.events import to_ical  # noqa: E402
 from support.instance import free_port  # noqa: E402
 
 BIN = Path(sys.executable).parent
-SIZES = (1_000, 10_000)
+#: ``--smoke``: the same steps on tiny calendars, only to show the benchmark still runs.
+SMOKE = "--smoke" in sys.argv
+SMALL, BIG = (20, 50) if SMOKE else (1_000, 10_000)
 START = datetime(2027, 1, 4, 7, 0, tzinfo=UTC)
-FULL_RUNS = 3
-INCREMENTAL_RUNS = 5
-LISTING_RUNS = 3
+FULL_RUNS = 1 if SMOKE else 3
+INCREMENTAL_RUNS = 2 if SMOKE else 5
+LISTING_RUNS = 1 if SMOKE else 3
+#: The events changed before the listings and before the server's own reports.
+LISTED, REPORTED = (10, 15) if SMOKE else (100, 200)
 
 
 def event(i: int, hour_shift: int = 0) -> CalendarEvent:
@@ -167,11 +171,11 @@ def measure(count: int) -> dict:
                 known.update({item.href: item.etag for item in incremental.changed.values()})
             listings = []
             for n in range(LISTING_RUNS):
-                _change(account, first, 100 + n)
+                _change(account, first, LISTED + n)
                 started = time.perf_counter()
                 listing = account.changes_since(None, known=known)
                 listings.append((time.perf_counter() - started) * 1000)
-                assert list(listing.changed) == [f"bench-{100 + n}@videomote"]
+                assert list(listing.changed) == [f"bench-{LISTED + n}@videomote"]
                 known.update({item.href: item.etag for item in listing.changed.values()})
             token = listing.token
             # The server alone: Radicale's answer to a sync REPORT after one change, by
@@ -179,9 +183,9 @@ def measure(count: int) -> dict:
             # divided by it bounds the ratio whatever the client does).
             reports = []
             for n in range(LISTING_RUNS):
-                _change(account, first, 200 + n)
+                _change(account, first, REPORTED + n)
                 started = time.perf_counter()
-                token = _raw_sync_report(account, token, f"bench-{200 + n}")
+                token = _raw_sync_report(account, token, f"bench-{REPORTED + n}")
                 reports.append((time.perf_counter() - started) * 1000)
             # What the sync keeps between rounds (borrow_account): a new connection would
             # discover the calendar again (and negotiate authentication) on every round.
@@ -208,14 +212,14 @@ def measure(count: int) -> dict:
 
 def main() -> None:
     results = {}
-    for count in SIZES:
+    for count in (SMALL, BIG):
         results[count] = measure(count)
         print(f"{count} events: {results[count]}", file=sys.stderr, flush=True)
-    big, small = results[10_000], results[1_000]
+    big, small = results[BIG], results[SMALL]
     print(
         json.dumps(
             {
-                "events": 10_000,
+                "events": BIG,
                 "import_s": round(big["import_s"], 2),
                 "full_sync_ms": round(big["full_ms"], 1),
                 "incremental_sync_ms": round(big["incremental_ms"], 1),

@@ -19,7 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from support.instance import demo_instance  # noqa: E402
 from support.instance import rss_mb  # noqa: E402
 
-REQUESTS = 30
+#: ``--smoke``: a few requests, only to show the benchmark still runs.
+REQUESTS = 5 if "--smoke" in sys.argv else 30
 ADMIN = ("admin", "admin")
 
 

@@ -67,9 +67,10 @@ def demo_instance(timings: dict | None = None):
             deadline = time.monotonic() + 120
             while True:
                 try:
-                    requests.get(url, timeout=5)
+                    # A fresh Zope's first answer can take well over 5 s on a busy machine.
+                    requests.get(url, timeout=30)
                     break
-                except requests.ConnectionError:
+                except (requests.ConnectionError, requests.Timeout):
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.1)

@@ -85,9 +85,10 @@ def _wait_for(url: str, server: subprocess.Popen) -> None:
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
-            if requests.get(url, timeout=5).status_code == 200:
+            # A fresh Zope's first answer can take well over 5 s on a busy machine.
+            if requests.get(url, timeout=30).status_code == 200:
                 break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             pass
         time.sleep(0.5)
     else:
