@@ -22,13 +22,29 @@ MAIL_PORT = int(os.environ.get("VIDEOMOTE_MAIL_PORT", "8025"))
 MEDIA_PORT = int(os.environ.get("VIDEOMOTE_MEDIA_PORT", "8090"))
 
 
+def media_command(port: int = MEDIA_PORT) -> list[str]:
+    """The room's media server (signalling, chat, WebRTC media) with its shipped defaults:
+    no media settings but the port (the browser room tests start it with this too)."""
+    return [str(BIN / "videomote-media"), "--port", str(port)]
+
+
+def environment(base: dict[str, str]) -> dict[str, str]:
+    """``base`` plus the secrets of this start: Plone and the CalDAV worker share one,
+    Plone and the media server (join tokens) another; an operator may set the latter for
+    longer-lived tokens."""
+    return {
+        **base,
+        "VIDEOMOTE_WORKER_SECRET": secrets.token_urlsafe(32),
+        "VIDEOMOTE_MEDIA_SECRET": base.get("VIDEOMOTE_MEDIA_SECRET") or secrets.token_urlsafe(32),
+    }
+
+
 def processes(instance: Path, port: int) -> dict[str, list[str]]:
     """The programs that make up the product, by name."""
     maildir = instance / "var" / "mail"
     return {
-        # The room's media server (signalling, chat, WebRTC media); its address is in the
-        # control panel.
-        "media": [str(BIN / "videomote-media"), "--port", str(MEDIA_PORT)],
+        # Its address is in the control panel.
+        "media": media_command(),
         # Syncs clinicians' CalDAV calendars through Plone (see caldav_bridge/worker.py).
         "caldav": [
             str(BIN / "videomote-caldav-sync"),
@@ -58,14 +74,7 @@ def main() -> int:
     parser.add_argument("--instance", default="instance", type=Path)
     parser.add_argument("--port", default=8080, type=int)
     args = parser.parse_args()
-    # Secrets per start: Plone and the CalDAV worker share one, Plone and the media
-    # server (join tokens) another; an operator may set the latter for longer-lived tokens.
-    env = {
-        **os.environ,
-        "VIDEOMOTE_WORKER_SECRET": secrets.token_urlsafe(32),
-        "VIDEOMOTE_MEDIA_SECRET": os.environ.get("VIDEOMOTE_MEDIA_SECRET")
-        or secrets.token_urlsafe(32),
-    }
+    env = environment(dict(os.environ))
     running = {
         name: subprocess.Popen(command, cwd=ROOT, env=env)
         for name, command in processes(args.instance.resolve(), args.port).items()

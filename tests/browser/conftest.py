@@ -1,15 +1,15 @@
 """Debian's Chromium, driven by Playwright, against the functional layer's WSGI server."""
 
+from as_make_run import require_loopback_only
+from as_make_run import start_media_server
 from factories import STAFF_PASSWORD
 from factories import add_staff
 from factories import add_student
 from factories import add_students_folder
 from factories import book
 from pages import logged_in_page
-from pages import skip_here_fail_in_ci
 from prorenata.videomote.notify.sms import sms_outbox
 
-import ifaddr
 import pytest
 import re
 import shutil
@@ -125,28 +125,14 @@ def sign_in_with_sms():
 
 
 # -- the room: a real media server, only inside a network namespace ----------------------
-def _loopback_only() -> bool:
-    for adapter in ifaddr.get_adapters():
-        for ip in adapter.ips:
-            address = ip.ip if isinstance(ip.ip, str) else ip.ip[0]
-            if not (address.startswith("127.") or address == "::1"):
-                return False
-    return True
-
-
 @pytest.fixture(scope="session")
 def network_namespace():
     """WebRTC tests may only talk over loopback: ``make test`` runs in a namespace."""
-    if not _loopback_only():
-        reason = (
-            "WebRTC browser tests run only where loopback is the only network "
-            "(make test starts a network namespace with unshare -n)"
-        )
-        skip_here_fail_in_ci(reason)
+    require_loopback_only()
 
 
 class MediaServer:
-    """``videomote-media`` in a process of its own, on 127.0.0.1, restartable."""
+    """``videomote-media`` as ``make run`` starts it (shipped defaults), restartable."""
 
     def __init__(self, secret: str, log_path):
         from prorenata.videomote.media.synthetic import free_port
@@ -161,12 +147,9 @@ class MediaServer:
         return f"ws://127.0.0.1:{self.port}/ws"
 
     def start(self) -> None:
-        from prorenata.videomote.media.synthetic import start_server_process
-
-        settings = {"secret": self.secret, "ice_addresses": "127.0.0.1"}
-        self.process = start_server_process(
+        self.process = start_media_server(
             self.port,
-            settings,
+            self.secret,
             output=open(self.log_path, "ab"),  # noqa: SIM115
         )
 

@@ -43,6 +43,7 @@ MEDIA = """async () => {
       name: figure.querySelector(".vm-name").textContent,
       flags: figure.querySelector(".vm-flags").textContent,
       video: video.dataset.mid, audio: video.dataset.audioMid, width: video.videoWidth,
+      pictureShown: getComputedStyle(video).visibility !== "hidden",
     });
   });
   return out;
@@ -145,21 +146,42 @@ def test_staff_and_guardian_see_hear_chat_mute_and_hang_up(
     staff.get_by_role("button", name="Skicka").click()
     guardian.locator(".vm-chat-messages li", has_text="Ja, tydligt.").wait_for()
 
-    # Microphone and camera off: the other side is told.
+    # Microphone and camera off: the other side is told, and sees no picture from then on
+    # (the frames still under way are not shown under "kamera av").
     guardian.get_by_role("button", name="Mikrofon").click()
     guardian.get_by_role("button", name="Kamera").click()
     assert guardian.get_by_role("button", name="Mikrofon").get_attribute("aria-pressed") == "true"
-    wait_for(
+    state = wait_for(
         staff,
         lambda s: s["tiles"] and s["tiles"][0]["flags"] == "mikrofon av · kamera av",
         what="mute and camera-off shown",
     )
+    assert not state["tiles"][0]["pictureShown"]
+    guardian.get_by_role("button", name="Kamera").click()
+    state = wait_for(
+        staff, lambda s: s["tiles"] and s["tiles"][0]["flags"] == "mikrofon av", what="camera on"
+    )
+    assert state["tiles"][0]["pictureShown"]
 
     # The guardian hangs up: the page says so, staff see them leave.
+    transaction.begin()
+    sms_before = len(list(sms_outbox(mail_portal)))
     guardian.get_by_role("button", name="Lämna mötet").click()
     guardian.get_by_text("Du har lämnat mötet. Du kan stänga webbläsarfönstret.").wait_for()
+    assert guardian.get_by_label("Möteskod").count() == 0
     staff.locator(".vm-chat-notice", has_text="Anna Andersson lämnade mötet.").wait_for()
     wait_for(staff, lambda s: not s["tiles"], what="the guardian's tile removed")
+
+    # Left by mistake: back in without a new SMS code.
+    guardian.get_by_role("link", name="Gå med igen").click()
+    guardian.wait_for_function(
+        "document.getElementById('pv-join').getAttribute('aria-disabled') === 'false'"
+    )
+    guardian.get_by_role("button", name="Gå med nu").click()
+    guardian.wait_for_url(re.compile(r"/videomote/rum$"))
+    wait_for(staff, sees(["Anna Andersson"]), what="staff decodes the guardian again")
+    transaction.begin()
+    assert len(list(sms_outbox(mail_portal))) == sms_before
 
 
 def test_three_people_each_decode_the_other_two_and_staff_ending_closes_the_room(
@@ -181,11 +203,15 @@ def test_three_people_each_decode_the_other_two_and_staff_ending_closes_the_room
     wait_for(guardian, sees(["Sara Skolsköterska", "Tove Tolk"]), what="guardian")
 
     staff.once("dialog", lambda dialog: dialog.accept())
-    staff.get_by_role("button", name="Avsluta mötet").click()
+    staff.get_by_role("button", name="Avsluta för alla").click()
     staff.wait_for_url(re.compile(r"/mote-[^/]+$"))
     for page in (guardian, colleague):
         page.get_by_text("Mötet är avslutat").wait_for()
-        assert page.get_by_role("button", name="Mikrofon").is_disabled()
+        # Over: no controls left to use, nobody to wait for.
+        assert page.locator("#vm-mic").is_disabled()
+        assert page.get_by_role("toolbar", name="Mötets knappar").count() == 0
+        assert page.get_by_role("button", name="Mikrofon").count() == 0
+        assert not page.get_by_text("Väntar på att fler ska ansluta.").is_visible()
     transaction.begin()
     assert invitation["meeting"].state == "ended"
 
@@ -212,6 +238,26 @@ def test_both_come_back_after_the_media_server_restarts_without_a_new_sms(
     assert len(list(sms_outbox(mail_portal))) == sms_before
 
 
+def test_staff_may_leave_without_ending_the_meeting_and_come_back(
+    staff_page, participant, invitation, media_server, mail_portal, sign_in_with_sms
+):
+    staff, guardian = staff_page, participant
+    open_staff_room(staff, invitation["meeting"])
+    enter_as_invitee(guardian, invitation, mail_portal, sign_in_with_sms)
+    wait_for(guardian, sees(["Sara Skolsköterska"]), what="guardian decodes staff")
+
+    staff.get_by_role("button", name="Lämna", exact=True).click()
+    staff.wait_for_url(re.compile(r"/mote-[^/]+$"))
+    guardian.locator(".vm-chat-notice", has_text="Sara Skolsköterska lämnade mötet.").wait_for()
+    assert media(guardian)["state"] == "connected"
+    guardian.get_by_text("Väntar på att fler ska ansluta.").wait_for()
+    transaction.begin()
+    assert invitation["meeting"].state == "started"
+
+    open_staff_room(staff, invitation["meeting"])
+    wait_for(guardian, sees(["Sara Skolsköterska"]), what="staff back")
+
+
 def test_the_room_opened_in_a_second_window_takes_over_for_good(
     staff_page, participant, invitation, media_server, mail_portal, sign_in_with_sms
 ):
@@ -232,7 +278,8 @@ def test_the_room_opened_in_a_second_window_takes_over_for_good(
         assert first.evaluate(
             "window.videomoteRoom.stream.getTracks().every((t) => t.readyState === 'ended')"
         )
-        assert first.get_by_role("button", name="Mikrofon").is_disabled()
+        assert first.locator("#vm-mic").is_disabled()
+        assert first.get_by_role("toolbar", name="Mötets knappar").count() == 0
         wait_for(participant, sees(["Sara Skolsköterska"]), what="guardian still decodes")
     finally:
         second.close()

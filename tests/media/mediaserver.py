@@ -1,5 +1,6 @@
 """Run a scenario against a fresh media server on 127.0.0.1, bounded in time."""
 
+from as_make_run import loopback_only
 from prorenata.videomote.media.config import MediaConfig
 from prorenata.videomote.media.server import make_app
 
@@ -9,10 +10,15 @@ import threading
 
 
 def run_server(scenario, secret: bytes, config: MediaConfig | None = None, seconds: float = 30):
-    """``await scenario(session, ws_url)`` with the server up; re-raises its errors."""
+    """``await scenario(session, ws_url)`` with the server up; re-raises its errors.
+
+    Without ``config``: the shipped defaults in ``make test``'s network namespace,
+    elsewhere media on 127.0.0.1 only.
+    """
+    default = MediaConfig() if loopback_only() else MediaConfig(ice_addresses=("127.0.0.1",))
 
     async def main():
-        app = make_app(secret, config or MediaConfig(ice_addresses=("127.0.0.1",)))
+        app = make_app(secret, config or default)
         runner = aiohttp.web.AppRunner(app)
         await runner.setup()
         site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)

@@ -8,6 +8,7 @@ only carries the sends out. uvloop sends from C, where no audit event is raised,
 server runs on asyncio's own loop (VIDEOMOTE_MEDIA_UVLOOP=off).
 """
 
+from as_make_run import media_settings_for_tests
 from mediaserver import run_in_thread
 from prorenata.videomote.access.jointoken import issue_join_token
 from prorenata.videomote.media.config import MediaConfig
@@ -52,7 +53,7 @@ AUDITED_SERVER = textwrap.dedent(
 def serve_and_exchange_media(tmp_path, **settings) -> tuple[dict, list[tuple]]:
     """Start the audited server, let two peers exchange media, return what it contacted."""
     log, port = tmp_path / "contacts.jsonl", free_port()
-    settings = {"secret": SECRET, "ice_addresses": "127.0.0.1", "uvloop": "off", **settings}
+    settings = {"secret": SECRET, "uvloop": "off", **media_settings_for_tests(), **settings}
     command = [sys.executable, "-c", AUDITED_SERVER, str(log), str(port)]
     process = start_server_process(port, settings, command)
     try:

@@ -99,6 +99,7 @@ class ParticipantView(RoomMixin, BrowserView):
     error = None
     meeting = None
     join_token = ""
+    left = False
 
     def publishTraverse(self, request, name):  # noqa: N802 - Zope API
         if self.step or name not in STEPS:
@@ -195,11 +196,19 @@ class ParticipantView(RoomMixin, BrowserView):
                 self.error = _(
                     "Möteskoden stämmer inte. Kontrollera koden i e-postinbjudan och försök igen."
                 )
+            elif self._in_session_for(meeting):
+                return self.request.response.redirect(self._url("vantrum"))
             else:
                 self._start_signin(meeting)
                 self._audit(audit.CODE_PAGE_USED, meeting)
                 return self.request.response.redirect(self._url("logga-in"))
         return self.code_page()
+
+    def _in_session_for(self, meeting) -> bool:
+        """Whether this browser's participant session (valid until the join window
+        closes) is for ``meeting``: coming back after leaving costs no new SMS code."""
+        current, _session = self._session()
+        return current is not None and current.UID() == meeting.UID()
 
     # -- /videomote/logga-in: link token, SMS code -------------------------------
     def signin_step(self):
@@ -222,6 +231,8 @@ class ParticipantView(RoomMixin, BrowserView):
                     "Mötet ${when} är avslutat eller inställt.", mapping={"when": self.when()}
                 )
                 return self.code_page()
+            if self._in_session_for(meeting):
+                return self.request.response.redirect(self._url("vantrum"))
             self._start_signin(meeting)
             self._audit(audit.LINK_OPENED, meeting)
             return self.request.response.redirect(self._url("logga-in"))
@@ -408,12 +419,19 @@ class ParticipantView(RoomMixin, BrowserView):
         return self._url("rum-token")
 
     def leave_step(self):
+        """ "Lämna mötet": the session stays (until the join window closes), so that
+        someone who left by mistake comes back without a new SMS code."""
         meeting, session = self._session()
         if meeting is not None and self.request.method == "POST":
             self._audit(audit.LEFT, meeting)
-        self.request.response.expireCookie(SESSION_COOKIE, path="/")
         self.message = _("Du har lämnat mötet. Du kan stänga webbläsarfönstret.")
+        self.left = True
+        self.meeting = meeting
         return self.code_page()
+
+    def can_rejoin(self) -> bool:
+        """After leaving: whether "Gå med igen" leads back in (the meeting is still on)."""
+        return self.meeting is not None and signins.window_state(self.meeting) != "over"
 
     # -- helpers for the templates --------------------------------------------------
     def _url(self, step: str = "") -> str:

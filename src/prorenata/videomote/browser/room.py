@@ -111,7 +111,10 @@ class RoomMixin:
 
     def room_settings(self) -> dict:
         texts = {key: translate(text, context=self.request) for key, text in ROOM_TEXTS.items()}
-        hangup = _("Avsluta mötet") if self.room_role == "staff" else _("Lämna mötet")
+        # Staff leave to the meeting's page and the meeting goes on ("Avsluta för alla"
+        # ends it); participants leave through the leave form.
+        staff = self.room_role == "staff"
+        hangup = _("Lämna") if staff else _("Lämna mötet")
         return {
             "token": self.join_token,
             "server": media_server_url(),
@@ -120,6 +123,7 @@ class RoomMixin:
             "token_url": self.room_token_url(),
             "csrf": self.room_csrf(),
             "leave_form": "vm-leave-form",
+            "leave_url": self.room_meeting().absolute_url() if staff else "",
             "hangup_title": translate(hangup, context=self.request),
             "texts": json.dumps(texts, ensure_ascii=False),
         }

@@ -4,11 +4,13 @@
 
 - ``host``, ``port``: where the WebSocket (signalling, chat) listens (127.0.0.1:8090);
 - ``ice_addresses``: comma-separated local addresses offered as ICE host candidates
-  (default: every address of the machine except loopback, as aioice finds them; on a
-  loopback-only host or in a test network namespace set ``127.0.0.1``);
+  (default: every address of the machine except loopback, as aioice finds them, looked up
+  at each offer; ``127.0.0.1`` when the machine has no other, so that the room works on a
+  loopback-only host and in the tests' network namespace);
 - ``announced_address``: the address written into the candidates instead of the bound
   one (a 1:1 NAT in front of the server);
-- ``udp_ports``: ``40000-40999``, the range media may use (default: any free port);
+- ``udp_ports``: the range media uses, one port per person and address (default
+  ``40000-40999``: open it in the firewall);
 - ``turn_url``, ``turn_username``, ``turn_password``: a TURN server (coturn) for clients
   behind strict firewalls, given to aiortc and to the browsers. There is deliberately no
   STUN/TURN default: without a setting no third party is ever contacted;
@@ -23,9 +25,14 @@ from aiortc import RTCIceServer
 from dataclasses import dataclass
 
 import configparser
+import ipaddress
 import os
 
 MODES = ("forward", "reencode")
+UDP_PORTS = (40000, 40999)
+#: Offered when the machine has no address but loopback: browsers on the same machine
+#: (``make run`` on a laptop, the tests' network namespace) still connect.
+LOOPBACK = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -34,12 +41,18 @@ class MediaConfig:
     port: int = 8090
     ice_addresses: tuple[str, ...] = ()
     announced_address: str | None = None
-    udp_ports: tuple[int, int] | None = None
+    udp_ports: tuple[int, int] = UDP_PORTS
     turn_url: str | None = None
     turn_username: str | None = None
     turn_password: str | None = None
     mode: str = "forward"
     remb: bool = True
+
+    def host_addresses(self) -> list[str]:
+        """The addresses to offer host candidates on: the configured ones, or else the
+        machine's (as for aioice: IPv4 and global IPv6, loopback left out), or else
+        loopback. Looked up each time: an address may come after the server started."""
+        return list(self.ice_addresses) or machine_addresses() or [LOOPBACK]
 
     def ice_servers(self) -> list[RTCIceServer]:
         """For aiortc: exactly the configured servers, an empty list otherwise."""
@@ -57,6 +70,18 @@ class MediaConfig:
             {"urls": server.urls, "username": server.username, "credential": server.credential}
             for server in self.ice_servers()
         ]
+
+
+def machine_addresses() -> list[str]:
+    """This machine's addresses as aioice gathers them (IPv4, IPv6 but link-local),
+    without loopback (aioice leaves out 127.0.0.1 and ::1 only)."""
+    from aioice.ice import get_host_addresses
+
+    return [
+        address
+        for address in get_host_addresses(use_ipv4=True, use_ipv6=True)
+        if not ipaddress.ip_address(address).is_loopback
+    ]
 
 
 def _ports(value: str) -> tuple[int, int]:
@@ -91,7 +116,7 @@ def load(path: str | None = None, environ: dict | None = None) -> MediaConfig:
             a.strip() for a in values.get("ice_addresses", "").split(",") if a.strip()
         ),
         announced_address=values.get("announced_address") or None,
-        udp_ports=_ports(values["udp_ports"]) if values.get("udp_ports") else None,
+        udp_ports=_ports(values["udp_ports"]) if values.get("udp_ports") else UDP_PORTS,
         turn_url=values.get("turn_url") or None,
         turn_username=values.get("turn_username") or None,
         turn_password=values.get("turn_password") or None,

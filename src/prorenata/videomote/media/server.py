@@ -35,6 +35,7 @@ import aiohttp
 import argparse
 import asyncio
 import contextlib
+import ipaddress
 import json
 import logging
 import os
@@ -385,10 +386,20 @@ async def answer(app: web.Application, room: Room, person: Person, sdp: str) -> 
         person.slots.append(slot)
     if not person.slots:
         raise ValueError("the offer has no audio and video to exchange")
-    forwarding.use_host_addresses(
-        pc, list(config.ice_addresses), config.announced_address, config.udp_ports
-    )
+    addresses = config.host_addresses()
+    forwarding.use_host_addresses(pc, addresses, config.announced_address, config.udp_ports)
     await pc.setLocalDescription(await pc.createAnswer())
+    if "\na=candidate:" not in pc.localDescription.sdp:
+        # An answer without candidates leaves the page "Ansluter…" for ever: refuse it.
+        low, high = config.udp_ports
+        logger.error(
+            "no ICE candidate to answer with: no UDP port free in %s-%s on %s "
+            "(set ice_addresses and udp_ports)",
+            low,
+            high,
+            ", ".join(addresses),
+        )
+        raise RuntimeError("no ICE candidates")
     if config.mode == "forward":
         forwarding.receive_directly(pc)
     await room.assign_slots()
@@ -502,6 +513,26 @@ def make_app(secret: bytes, config: MediaConfig | None = None) -> web.Applicatio
     return app
 
 
+def log_start(host: str, port: int, config: MediaConfig) -> None:
+    """Where the server listens and where it offers media (its own addresses)."""
+    addresses = config.host_addresses()
+    low, high = config.udp_ports
+    logger.info(
+        "media server on %s:%s (%s); media on UDP %s-%s at %s",
+        host,
+        port,
+        config.mode,
+        low,
+        high,
+        ", ".join(addresses),
+    )
+    if not config.ice_addresses and all(ipaddress.ip_address(a).is_loopback for a in addresses):
+        logger.warning(
+            "this machine has no address but loopback: only browsers on it can connect "
+            "(set ice_addresses to offer others)"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Säkert Videomöte media server")
     parser.add_argument("--config", help="INI file with a [media] section (see config.py)")
@@ -529,7 +560,7 @@ def main() -> None:
         host=host,
         port=port,
         loop=loop,
-        print=lambda *a: logger.info("media server on %s:%s (%s)", host, port, config.mode),
+        print=lambda *a: log_start(host, port, config),
     )
 
 

@@ -254,13 +254,18 @@ def free_port() -> int:
 
 
 def start_server_process(
-    port: int, settings: dict[str, str], command: list[str] | None = None, output=None
+    port: int,
+    settings: dict[str, str],
+    command: list[str] | None = None,
+    output=None,
+    environ: dict[str, str] | None = None,
 ) -> subprocess.Popen:
     """``videomote-media`` (or ``command``) on 127.0.0.1:``port``, once ``/health`` answers.
 
-    ``settings`` become ``VIDEOMOTE_MEDIA_<KEY>`` variables (``secret`` included).
+    ``settings`` become ``VIDEOMOTE_MEDIA_<KEY>`` variables (``secret`` included), added
+    to ``environ`` (default: this process's environment).
     """
-    env = dict(os.environ)
+    env = dict(os.environ if environ is None else environ)
     env.update({f"VIDEOMOTE_MEDIA_{key.upper()}": value for key, value in settings.items()})
     command = command or [
         sys.executable,

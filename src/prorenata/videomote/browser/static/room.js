@@ -258,7 +258,7 @@
       updateTile(slot.id);
     });
     Object.keys(room.tiles).forEach(function (id) { if (!present[id]) { removeTile(id); } });
-    el("vm-alone").hidden = Object.keys(room.tiles).length > 0;
+    el("vm-alone").hidden = Object.keys(room.tiles).length > 0 || room.ended || room.leaving;
   }
 
   function makeTile(id) {
@@ -307,7 +307,7 @@
       tile.figure.remove();
       delete room.tiles[id];
     }
-    el("vm-alone").hidden = Object.keys(room.tiles).length > 0;
+    el("vm-alone").hidden = Object.keys(room.tiles).length > 0 || room.ended || room.leaving;
   }
 
   // -- chat -------------------------------------------------------------------------------
@@ -367,16 +367,26 @@
   el("vm-mic").addEventListener("click", function () { toggle(el("vm-mic"), "audio"); });
   el("vm-cam").addEventListener("click", function () { toggle(el("vm-cam"), "video"); });
 
+  // "Lämna" leaves (staff: back to the meeting's page, the meeting goes on; participants:
+  // the leave page, from where they may come back while the meeting is on). Staff's
+  // "Avsluta för alla" ends the meeting for everyone, after a confirmation.
   el("vm-hangup").addEventListener("click", function () {
-    var staff = root.getAttribute("data-role") === "staff";
-    if (staff && !window.confirm(T.confirmend)) { return; }
     room.leaving = true;
-    if (staff) { send({ type: "end" }); }
-    window.setTimeout(function () {
-      stopAll();
-      document.getElementById(root.getAttribute("data-leave-form")).submit();
-    }, 150);
+    stopAll();
+    var url = root.getAttribute("data-leave-url");
+    if (url) { window.location.href = url; } else { el(root.getAttribute("data-leave-form")).submit(); }
   });
+  if (el("vm-end")) {
+    el("vm-end").addEventListener("click", function () {
+      if (!window.confirm(T.confirmend)) { return; }
+      room.leaving = true;
+      send({ type: "end" });
+      window.setTimeout(function () {
+        stopAll();
+        el(root.getAttribute("data-leave-form")).submit();
+      }, 150);
+    });
+  }
 
   function stopAll() {
     closePeer();
@@ -385,10 +395,15 @@
   }
 
   function stopped(state) {
+    // Over for this page: the state line and the chat stay, the controls, the self view
+    // and "waiting for others" go.
     stopAll();
     setState(state);
-    ["vm-mic", "vm-cam", "vm-hangup"].forEach(function (id) { el(id).disabled = true; });
+    ["vm-mic", "vm-cam", "vm-hangup", "vm-end"].forEach(function (id) {
+      if (el(id)) { el(id).disabled = true; }
+    });
     Object.keys(room.tiles).forEach(removeTile);
+    ["vm-alone", "vm-controls", "vm-self-view"].forEach(function (id) { el(id).hidden = true; });
   }
 
   function replaced() {
