@@ -99,3 +99,18 @@ def add_journal_record(container, type_id: str, klass: str, title: str, **fields
         portal.portal_types._setObject(type_id, fti)
     with api.env.adopt_user(SITE_OWNER_NAME):
         return api.content.create(container=container, type=type_id, title=title, **fields)
+
+
+def start_room(staff, meeting):
+    """Staff open the room and press "Starta mötet" (a POST with the CSRF token, as the
+    page's script does): ``staff`` is a signed-in ``requests.Session``, ``meeting`` the
+    meeting or its address. Returns the started room's response."""
+    import re
+
+    url = meeting if isinstance(meeting, str) else meeting.absolute_url()
+    room = f"{url}/@@videomote-rum"
+    page = staff.get(room).text
+    authenticator = re.search(r'name="_authenticator"[^>]*value="([^"]+)"', page).group(1)
+    started = staff.post(room, data={"starta": "1", "_authenticator": authenticator})
+    started.raise_for_status()
+    return started

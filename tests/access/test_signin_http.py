@@ -2,6 +2,7 @@
 
 from factories import add_student
 from factories import book
+from factories import start_room
 from plone import api
 from plone.app.testing import SITE_OWNER_NAME
 from plone.app.testing import SITE_OWNER_PASSWORD
@@ -191,7 +192,7 @@ def test_staff_ending_the_meeting_ends_it_for_the_waiting_participant(
     staff = requests.Session()
     staff.auth = (SITE_OWNER_NAME, SITE_OWNER_PASSWORD)
     room = f"{meeting.absolute_url()}/@@videomote-rum"
-    page = staff.get(room)
+    page = start_room(staff, meeting)
     assert browser.get(status_url).json()["started"] is True
     token = re.search(r'name="_authenticator"[^>]*value="([^"]+)"', page.text) or re.search(
         r'value="([^"]+)"[^>]*name="_authenticator"', page.text
@@ -220,7 +221,7 @@ def test_room_pages_get_fresh_join_tokens_while_the_meeting_runs_and_not_after(
     staff = requests.Session()
     staff.auth = (SITE_OWNER_NAME, SITE_OWNER_PASSWORD)
     room = f"{meeting.absolute_url()}/@@videomote-rum"
-    page = staff.get(room)
+    page = start_room(staff, meeting)
     csrf = re.search(r'data-csrf="([^"]+)"', page.text).group(1)
     assert browser.get(token_url).status_code == 401  # POST only
 
@@ -370,14 +371,12 @@ def test_a_request_retried_after_a_database_conflict_texts_one_code(
     assert _try(browser, mail_portal, sms["message"][-6:]).url.endswith("/videomote/vantrum")
 
 
-def test_ending_in_plone_tells_the_media_server_with_a_staff_token(mail_portal, patient):
-    """The staff page's own "end" may not have gone (its connection was down): Plone
-    tells the media server itself, once the end is committed."""
+@pytest.fixture
+def fake_media_server(mail_portal):
+    """A stand-in for the media server's HTTP side: what Plone posts to it, as
+    ``(path, json)``, in the list this yields."""
     from http.server import BaseHTTPRequestHandler
     from http.server import ThreadingHTTPServer
-    from prorenata.videomote.access.jointoken import media_secret
-    from prorenata.videomote.access.jointoken import verify_join_token
-    from prorenata.videomote.access.keys import secret_key
 
     import json
     import threading
@@ -397,23 +396,238 @@ def test_ending_in_plone_tells_the_media_server_with_a_staff_token(mail_portal, 
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), MediaServer)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    api.portal.set_registry_record(
+        "prorenata.videomote.media_server_url", f"ws://127.0.0.1:{server.server_port}/ws"
+    )
+    transaction.commit()
     try:
-        api.portal.set_registry_record(
-            "prorenata.videomote.media_server_url", f"ws://127.0.0.1:{server.server_port}/ws"
-        )
-        meeting = _book(mail_portal, patient)
-        staff = requests.Session()
-        staff.auth = (SITE_OWNER_NAME, SITE_OWNER_PASSWORD)
-        room = f"{meeting.absolute_url()}/@@videomote-rum"
-        page = staff.get(room).text
-        authenticator = re.search(r'name="_authenticator"[^>]*value="([^"]+)"', page).group(1)
-        staff.post(room, data={"avsluta": "1", "_authenticator": authenticator})
+        yield received
     finally:
         server.shutdown()
-    ((path, payload),) = received
+
+
+def test_ending_in_plone_tells_the_media_server_with_a_staff_token(
+    mail_portal, patient, fake_media_server
+):
+    """The staff page's own "end" may not have gone (its connection was down): Plone
+    tells the media server itself, once the end is committed."""
+    from prorenata.videomote.access.jointoken import media_secret
+    from prorenata.videomote.access.jointoken import verify_join_token
+    from prorenata.videomote.access.keys import secret_key
+
+    meeting = _book(mail_portal, patient)
+    staff = requests.Session()
+    staff.auth = (SITE_OWNER_NAME, SITE_OWNER_PASSWORD)
+    room = f"{meeting.absolute_url()}/@@videomote-rum"
+    page = start_room(staff, meeting).text
+    authenticator = re.search(r'name="_authenticator"[^>]*value="([^"]+)"', page).group(1)
+    staff.post(room, data={"avsluta": "1", "_authenticator": authenticator})
+    ((path, payload),) = fake_media_server
     assert path == "/end" and payload["meeting"] == meeting.UID()
     transaction.begin()
     claims = verify_join_token(
         payload["token"], media_secret(secret_key(mail_portal)), meeting.UID()
     )
     assert claims["r"] == "staff"
+
+
+# -- whoever else holds the meeting code (a forwarded invitation, a shared mailbox) -------
+def _many_sign_ins(portal, code, count):
+    """``count`` posts of the meeting code, as from several addresses (the per-address
+    page limit would stop one address first)."""
+    from prorenata.videomote.browser.participant import PAGE_LIMIT
+
+    for number in range(count):
+        if number % 50 == 0:
+            PAGE_LIMIT._events.clear()
+        _entered(portal, code)
+    PAGE_LIMIT._events.clear()
+
+
+def test_a_sign_in_sent_an_sms_survives_any_number_of_other_attempts(
+    mail_portal, patient, smtp_sink
+):
+    from prorenata.videomote.access.signins import MAX_PENDING
+
+    _book(mail_portal, patient)
+    code = _code(smtp_sink)
+    participant = _entered(mail_portal, code)
+    _sms(participant, mail_portal)
+    sms = _last_sms(mail_portal)
+    _many_sign_ins(mail_portal, code, MAX_PENDING + 1)
+    assert _try(participant, mail_portal, sms).url.endswith("/videomote/vantrum")
+
+
+def test_others_with_the_meeting_code_cannot_keep_the_participant_from_a_code(
+    mail_portal, patient, smtp_sink
+):
+    """Each browser has its own SMS quota, the meeting a higher one; when that is spent,
+    staff see it in the meeting dialog and lift it."""
+    meeting = _book(mail_portal, patient)
+    code = _code(smtp_sink)
+    participant = _entered(mail_portal, code)
+    for _ in range(4):  # four browsers of someone else, five codes each
+        other = _entered(mail_portal, code)
+        for _ in range(5):
+            assert "Vi har skickat en engångskod" in _sms(other, mail_portal).text
+        assert "Du har fått för många SMS-koder" in _sms(other, mail_portal).text
+    refused = _sms(participant, mail_portal).text
+    assert "Det har skickats för många SMS-koder till det här mötet." in refused
+    assert "Kontakta den som bjöd in dig" in refused
+
+    staff = requests.Session()
+    staff.auth = (SITE_OWNER_NAME, SITE_OWNER_PASSWORD)
+    dialog = staff.get(meeting.absolute_url()).text
+    assert "SMS-koder senaste timmen" in dialog and "<span>20 av högst 20</span>" in dialog
+    assert "Gränsen är nådd" in dialog
+    lift = f"{meeting.absolute_url()}/@@videomote-sms-grans"
+    assert staff.post(lift, data={"aterstall": "1"}).status_code == 403  # no CSRF token
+    assert "Det har skickats för många SMS-koder" in _sms(participant, mail_portal).text
+    authenticator = re.search(r'name="_authenticator"[^>]*value="([^"]+)"', dialog).group(1)
+    lifted = staff.post(lift, data={"aterstall": "1", "_authenticator": authenticator})
+    assert "SMS-gränsen är återställd. Alva kan få en ny engångskod." in lifted.text
+    assert "Gränsen är nådd" not in lifted.text
+
+    assert "Vi har skickat en engångskod" in _sms(participant, mail_portal).text
+    assert _try(participant, mail_portal, _last_sms(mail_portal)).url.endswith("/vantrum")
+    transaction.begin()
+    actions = [e.action for e in audit_log(mail_portal).query(meeting_uid=meeting.UID())]
+    assert actions.count("sms_refused") == 6 and actions.count("sms_limit_lifted") == 1
+
+
+def test_a_browser_that_used_its_own_quota_leaves_other_browsers_their_codes(
+    mail_portal, patient, smtp_sink
+):
+    _book(mail_portal, patient)
+    code = _code(smtp_sink)
+    first = _entered(mail_portal, code)
+    for _ in range(5):
+        _sms(first, mail_portal)
+    assert "Du kan få en ny kod kl." in _sms(first, mail_portal).text
+    second = _entered(mail_portal, code)
+    assert "Vi har skickat en engångskod" in _sms(second, mail_portal).text
+
+
+# -- a meeting moved to a new time ----------------------------------------------------------
+def _move(meeting, minutes=15):
+    from datetime import timedelta
+    from prorenata.videomote.content.scheduling import move_meeting
+
+    transaction.begin()
+    with api.env.adopt_user(SITE_OWNER_NAME):
+        move_meeting(
+            meeting,
+            meeting.start + timedelta(minutes=minutes),
+            meeting.end + timedelta(minutes=minutes),
+        )
+    transaction.commit()
+
+
+def test_moving_a_started_meeting_ends_the_room_and_every_session_for_the_old_time(
+    mail_portal, patient, smtp_sink
+):
+    from prorenata.videomote.access.jointoken import media_secret
+    from prorenata.videomote.access.jointoken import verify_join_token
+    from prorenata.videomote.access.keys import secret_key
+
+    meeting = _book(mail_portal, patient)
+    participant = _signed_in(mail_portal, smtp_sink)
+    waiting = _entered(mail_portal, _code(smtp_sink))  # another sign-in, texted, not done
+    _sms(waiting, mail_portal)
+    waiting_sms = _last_sms(mail_portal)
+    staff = requests.Session()
+    staff.auth = (SITE_OWNER_NAME, SITE_OWNER_PASSWORD)
+    start_room(staff, meeting)
+    url = mail_portal.absolute_url()
+    assert participant.post(f"{url}/videomote/rum-token").status_code == 200
+
+    _move(meeting)
+
+    transaction.begin()
+    assert meeting.state == "booked"  # the room is closed; staff start it again
+    moved = participant.post(f"{url}/videomote/rum-token")
+    assert (moved.status_code, moved.json()) == (410, {"state": "moved"})
+    page = participant.get(f"{url}/videomote/vantrum").text
+    assert "Mötet har flyttats till en ny tid. Använd länken eller möteskoden" in page
+    assert participant.get(f"{url}/videomote/status").json() == {"state": "moved"}
+    assert "Mötet har flyttats" in _try(waiting, mail_portal, waiting_sms).text
+
+    # The update e-mail's code signs in anew, and the room starts again at the new time.
+    again = _entered(mail_portal, _code(smtp_sink, index=1))
+    _sms(again, mail_portal)
+    assert _try(again, mail_portal, _last_sms(mail_portal)).url.endswith("/vantrum")
+    start_room(staff, meeting)
+    token = again.post(f"{url}/videomote/rum-token").json()["token"]
+    transaction.begin()
+    claims = verify_join_token(token, media_secret(secret_key(mail_portal)), meeting.UID())
+    assert claims["g"] == 1  # the media server's room for the new time
+    actions = [e.action for e in audit_log(mail_portal).query(meeting_uid=meeting.UID())]
+    assert "room_closed_by_move" in actions and "old_time_refused" in actions
+
+
+def test_a_new_time_by_the_edit_form_also_signs_out_the_old_time(mail_portal, patient):
+    """Not only ``move_meeting``: any change of time (the edit form fires the same
+    event) counts the room generation up."""
+    from datetime import timedelta
+    from prorenata.videomote.access.signins import generation
+    from zope.event import notify
+    from zope.lifecycleevent import ObjectModifiedEvent
+
+    meeting = _book(mail_portal, patient)
+    notify(ObjectModifiedEvent(meeting))  # nothing changed: nothing happens
+    assert generation(meeting) == 0
+    meeting.start += timedelta(hours=1)
+    meeting.end += timedelta(hours=1)
+    notify(ObjectModifiedEvent(meeting))
+    assert generation(meeting) == 1
+    meeting.title = "Nytt namn"  # a new title is no new time
+    notify(ObjectModifiedEvent(meeting))
+    assert generation(meeting) == 1
+    transaction.abort()
+
+
+def test_moving_tells_the_media_server_to_end_the_old_times_room(
+    mail_portal, patient, smtp_sink, fake_media_server
+):
+    from prorenata.videomote.access.jointoken import media_secret
+    from prorenata.videomote.access.jointoken import verify_join_token
+    from prorenata.videomote.access.keys import secret_key
+
+    meeting = _book(mail_portal, patient)
+    staff = requests.Session()
+    staff.auth = (SITE_OWNER_NAME, SITE_OWNER_PASSWORD)
+    start_room(staff, meeting)
+    _move(meeting)
+    ((path, payload),) = fake_media_server
+    assert path == "/end" and payload["reason"] == "moved"
+    transaction.begin()
+    claims = verify_join_token(
+        payload["token"], media_secret(secret_key(mail_portal)), meeting.UID()
+    )
+    assert claims["r"] == "staff" and "g" not in claims  # the old time's room
+
+
+# -- starting the meeting: a POST with the CSRF token, never a GET ---------------------------
+def test_opening_the_staff_room_by_get_never_starts_the_meeting(mail_portal, patient, smtp_sink):
+    meeting = _book(mail_portal, patient)
+    participant = _signed_in(mail_portal, smtp_sink)
+    status = f"{mail_portal.absolute_url()}/videomote/status"
+    staff = requests.Session()
+    staff.auth = (SITE_OWNER_NAME, SITE_OWNER_PASSWORD)
+    room = f"{meeting.absolute_url()}/@@videomote-rum"
+
+    # A link on another site: the page offers the button and does not press it itself.
+    cross_site = staff.get(room, headers={"Sec-Fetch-Site": "cross-site"})
+    assert cross_site.status_code == 200
+    assert "Starta mötet" in cross_site.text and 'data-autostart="false"' in cross_site.text
+    assert "data-join-token" not in cross_site.text
+    # From the journal itself, the page's script presses it; the GET still starts nothing.
+    same_origin = staff.get(room, headers={"Sec-Fetch-Site": "same-origin"})
+    assert 'data-autostart="true"' in same_origin.text
+    assert participant.get(status).json()["started"] is False
+
+    assert staff.post(room, data={"starta": "1"}).status_code == 403  # no CSRF token
+    assert participant.get(status).json()["started"] is False
+    started = start_room(staff, meeting)
+    assert started.url == room and "data-join-token" in started.text
+    assert participant.get(status).json()["started"] is True

@@ -6,6 +6,7 @@ from datetime import timedelta
 from factories import STAFF_PASSWORD
 from factories import add_staff
 from factories import add_student
+from factories import start_room
 from plone.app.testing import SITE_OWNER_NAME
 from plone.app.testing import SITE_OWNER_PASSWORD
 from prorenata.videomote.audit.log import AuditLog
@@ -61,7 +62,7 @@ def booked(mail_portal, smtp_sink):
         },
     ).json()
     (message,) = smtp_sink.wait_for(1)
-    sara.get(meeting["room_url"]).raise_for_status()
+    start_room(sara, meeting["@id"])
     transaction.begin()
     return {
         "portal": mail_portal,

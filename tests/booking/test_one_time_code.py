@@ -9,7 +9,9 @@ from prorenata.videomote.access.otp import SmsQuota
 from prorenata.videomote.access.otp import Verdict
 from prorenata.videomote.access.otp import count_sent
 from prorenata.videomote.access.otp import issue_code
+from prorenata.videomote.access.otp import lift_quota
 from prorenata.videomote.access.otp import mask_mobile
+from prorenata.videomote.access.otp import quota_spent
 from prorenata.videomote.access.otp import verify
 from prorenata.videomote.access.otp import withdraw
 
@@ -84,23 +86,52 @@ def test_a_new_code_replaces_the_old_one():
     assert verify(signin, new, KEY, NOW, POLICY) is Verdict.ACCEPTED
 
 
-def test_sms_quota_per_invitee_and_hour():
+def test_sms_quota_per_sign_in_and_hour():
     quota = SmsQuota()
     signin = _signin()
     for minute in range(POLICY.sms_per_hour):
         issue_code(signin, quota, KEY, NOW + timedelta(minutes=minute), POLICY)
-        count_sent(quota, NOW + timedelta(minutes=minute))
+        count_sent(quota, NOW + timedelta(minutes=minute), signin)
     with pytest.raises(QuotaExceeded) as refused:
         issue_code(signin, quota, KEY, NOW + timedelta(minutes=10), POLICY)
     assert refused.value.next_allowed == NOW + timedelta(hours=1)
+    assert refused.value.scope == "signin"
+    # Another browser (the real participant) is not refused because of this one.
+    issue_code(_signin(signin_id="other"), quota, KEY, NOW + timedelta(minutes=10), POLICY)
     issue_code(signin, quota, KEY, NOW + timedelta(hours=1, seconds=1), POLICY)
+
+
+def test_sms_quota_per_meeting_caps_all_sign_ins_together_until_staff_lift_it():
+    quota = SmsQuota()
+    browsers = [_signin(signin_id=f"b{i}") for i in range(POLICY.sms_per_meeting_per_hour)]
+    for browser in browsers:
+        issue_code(browser, quota, KEY, NOW, POLICY)
+        count_sent(quota, NOW, browser)
+    real = _signin(signin_id="real")
+    assert quota_spent(quota, [real], NOW, POLICY)
+    with pytest.raises(QuotaExceeded) as refused:
+        issue_code(real, quota, KEY, NOW + timedelta(minutes=1), POLICY)
+    assert refused.value.scope == "meeting"
+    assert refused.value.next_allowed == NOW + timedelta(hours=1)
+    lift_quota(quota, [*browsers, real])
+    assert not quota_spent(quota, [*browsers, real], NOW, POLICY)
+    issue_code(real, quota, KEY, NOW + timedelta(minutes=1), POLICY)
+
+
+def test_a_browser_with_its_own_quota_spent_shows_staff_a_spent_quota():
+    quota, signin = SmsQuota(), _signin()
+    for _ in range(POLICY.sms_per_hour):
+        count_sent(quota, NOW, signin)
+    assert quota_spent(quota, [signin], NOW, POLICY)
+    assert not quota_spent(quota, [signin], NOW + timedelta(hours=1), POLICY)
 
 
 def test_failed_sms_consumes_no_quota_and_leaves_no_code():
     quota = SmsQuota()
     signin, code = _issued(quota=quota)
     withdraw(signin)  # the gateway failed: count_sent is never called
-    assert quota.remaining(NOW, POLICY) == POLICY.sms_per_hour
+    assert quota.remaining(NOW, POLICY) == POLICY.sms_per_meeting_per_hour
+    assert not signin.texted and signin.sms_sent == ()
     assert verify(signin, code, KEY, NOW, POLICY) is Verdict.NO_CODE
 
 

@@ -1,5 +1,7 @@
 """A guardian signs in with the invitation link or the meeting code and an SMS code."""
 
+from factories import start_room
+
 import pytest
 import re
 import requests
@@ -24,7 +26,7 @@ def test_link_path_to_waiting_room_and_join_when_staff_start(
     staff = requests.Session()
     staff.auth = ("sara", "secret-pw-1")
     started = time.monotonic()
-    staff.get(f"{invitation['meeting'].absolute_url()}/@@videomote-rum").raise_for_status()
+    start_room(staff, invitation["meeting"])
     page.wait_for_function(
         "document.getElementById('pv-join').getAttribute('aria-disabled') === 'false'",
         timeout=5000,

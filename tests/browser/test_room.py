@@ -122,6 +122,61 @@ def colleague_page(chromium, journal):
     context.close()
 
 
+@pytest.fixture
+def other_site():
+    """Another site (another origin: 127.0.0.1, the journal is on localhost) whose page
+    links to an address of the journal: ``other_site(url)`` is that page's address."""
+    from http.server import BaseHTTPRequestHandler
+    from http.server import ThreadingHTTPServer
+
+    import html
+    import threading
+
+    links = []
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server API
+            body = f'<a href="{html.escape(links[-1])}">Videomöte</a>'.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def page_linking_to(url: str) -> str:
+        links.append(url)
+        return f"http://127.0.0.1:{server.server_port}/"
+
+    yield page_linking_to
+    server.shutdown()
+
+
+def test_a_link_from_another_site_opens_the_room_without_starting_the_meeting(
+    staff_page, invitation, media_server, other_site
+):
+    """The staff cookie goes along on a link from another site (SameSite=Lax): the room
+    page then offers "Starta mötet" and leaves pressing it to staff."""
+    meeting = invitation["meeting"]
+    staff_page.goto(other_site(f"{meeting.absolute_url()}/@@videomote-rum"))
+    staff_page.get_by_role("link", name="Videomöte").click()
+    start = staff_page.get_by_role("button", name="Starta mötet")
+    start.wait_for()
+    staff_page.wait_for_timeout(1500)  # the page's script would have started it by now
+    assert start.is_visible()
+    transaction.begin()
+    assert meeting.state == "booked"
+    start.click()
+    staff_page.get_by_role("region", name="Videomöte").wait_for()
+    transaction.begin()
+    assert meeting.state == "started"
+
+
 def test_staff_and_guardian_see_hear_chat_mute_and_hang_up(
     staff_page, participant, invitation, media_server, mail_portal, sign_in_with_sms
 ):

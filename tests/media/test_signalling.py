@@ -11,6 +11,7 @@ from prorenata.videomote.media.server import CLOSE_FLOOD
 from prorenata.videomote.media.server import CLOSE_PROTOCOL
 from prorenata.videomote.media.server import CLOSE_REPLACED
 from prorenata.videomote.media.server import CLOSE_ROOM_FULL
+from prorenata.videomote.media.server import PER_10_SECONDS
 
 import aiohttp
 import asyncio
@@ -233,5 +234,58 @@ def test_two_staff_with_the_same_name_are_both_in_the_room_and_each_replaces_onl
         assert closed.data == CLOSE_REPLACED
         await second.send_json({"type": "chat", "text": "still here"})
         assert (await receive(second, "chat"))["text"] == "still here"
+
+    run(scenario)
+
+
+def test_reconnecting_with_the_same_token_does_not_reset_the_chat_limit():
+    """The limits are per person and room, not per connection: three connections with
+    one join token, twenty lines each, get twenty lines through, not sixty."""
+
+    async def scenario(session, url):
+        staff = await join(session, url, "staff", "Sara")
+        await receive(staff, "welcome")
+        token = issue_join_token(MEETING, "participant", "Anna", SECRET, who="invitee")
+        closes = []
+        for round_ in range(3):
+            flooder = await join(session, url, token=token)
+            await receive(flooder, "welcome")
+            for line in range(20):
+                if flooder.closed:
+                    break
+                await flooder.send_json({"type": "chat", "text": f"{round_}-{line}"})
+            await flooder.send_json({"type": "chat", "text": "sista"})
+            while not flooder.closed:
+                await flooder.receive(timeout=5)
+            closes.append(flooder.close_code)
+        assert closes == [CLOSE_FLOOD] * 3
+        await staff.send_json({"type": "chat", "text": "lugnt nu"})
+        lines = []
+        while (text := (await receive(staff, "chat"))["text"]) != "lugnt nu":
+            lines.append(text)
+        assert len(lines) == PER_10_SECONDS["chat"]
+
+    run(scenario)
+
+
+def test_a_moved_meeting_ends_the_old_times_room_and_opens_the_new_one():
+    """Plone ends the room of the old time ("moved"); tokens for the new time enter a
+    room of their own, which the ended one does not block."""
+
+    async def scenario(session, url):
+        staff, anna = await staff_and_anna(session, url)
+        end = url.replace("ws://", "http://").replace("/ws", "/end")
+        plone = issue_join_token(MEETING, "staff", "Plone", SECRET)
+        moved = await session.post(
+            end, json={"meeting": MEETING, "token": plone, "reason": "moved"}
+        )
+        assert moved.status == 200
+        assert (await receive(anna, "ended")) == {"type": "ended", "reason": "moved"}
+        old = await join(session, url)  # a token for the old time
+        await old.receive(timeout=5)
+        assert old.close_code == CLOSE_ENDED
+        new_time = issue_join_token(MEETING, "participant", "Anna", SECRET, generation=1)
+        again = await join(session, url, token=new_time)
+        assert (await receive(again, "welcome"))["people"] == []
 
     run(scenario)

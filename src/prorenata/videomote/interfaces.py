@@ -124,10 +124,21 @@ class IVideomoteSettings(Interface):
         max=10,
     )
     sms_per_hour = schema.Int(
-        title=_("Högst antal SMS per deltagare och timme"),
+        title=_("Högst antal SMS per inloggning och timme"),
+        description=_("Gäller varje webbläsare som anger möteskoden eller öppnar länken."),
         default=5,
         min=1,
         max=20,
+    )
+    sms_per_meeting_per_hour = schema.Int(
+        title=_("Högst antal SMS per möte och timme"),
+        description=_(
+            "Gäller alla inloggningar till samma möte tillsammans. Personalen ser antalet i "
+            "mötets dialog och kan återställa gränsen där."
+        ),
+        default=20,
+        min=1,
+        max=100,
     )
     join_window_minutes = schema.Int(
         title=_("Deltagare kan logga in så här många minuter före start"),

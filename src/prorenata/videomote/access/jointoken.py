@@ -31,15 +31,19 @@ def issue_join_token(
     key: bytes,
     now: datetime | None = None,
     who: str = "",
+    generation: int = 0,
 ) -> str:
     """``who`` tells people apart who show the same name (two staff called Anna): the
-    media server lets a person's newer connection replace only their own older one."""
+    media server lets a person's newer connection replace only their own older one.
+    ``generation`` counts the meeting's moves: each time has a room of its own."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
     now = now or datetime.now(UTC)
     claims = {"m": meeting_uid, "r": role, "n": display_name}
     if who:
         claims["w"] = who
+    if generation:
+        claims["g"] = generation
     return sign(claims, key, PURPOSE, now + LIFETIME)
 
 

@@ -2,8 +2,11 @@
 
 A code is six digits from the CSPRNG, valid ``lifetime``, single use, bound to one
 meeting, one invitee and one pending sign-in (a browser), stored only as an HMAC and
-compared in constant time. Each code allows ``max_attempts`` wrong tries; an invitee
-gets at most ``sms_per_hour`` codes per hour. A failed SMS consumes no quota.
+compared in constant time. Each code allows ``max_attempts`` wrong tries. A sign-in (one
+browser) gets at most ``sms_per_hour`` codes per hour and the meeting, whoever asks, at
+most ``sms_per_meeting_per_hour``: someone else who has the meeting code (a forwarded
+e-mail) can use up neither the real participant's own quota nor, alone, the meeting's.
+A failed SMS consumes no quota.
 """
 
 from dataclasses import dataclass
@@ -16,12 +19,17 @@ import hashlib
 import hmac
 import secrets
 
+HOUR = timedelta(hours=1)
+
 
 @dataclass(frozen=True)
 class CodePolicy:
     lifetime: timedelta = timedelta(minutes=5)
     max_attempts: int = 5
+    #: Per sign-in (browser).
     sms_per_hour: int = 5
+    #: Per meeting, all sign-ins together; staff can lift it from the meeting dialog.
+    sms_per_meeting_per_hour: int = 20
 
 
 class Verdict(Enum):
@@ -48,20 +56,39 @@ class PendingSignIn:
     used: bool = False
     #: When the browser began (link or meeting code); None in sign-ins stored before.
     started: datetime | None = None
+    #: When SMS codes were sent to this sign-in (the last hour). A tuple, so that
+    #: sign-ins stored before it existed read the class default.
+    sms_sent: tuple = ()
+
+    @property
+    def texted(self) -> bool:
+        """Whether an SMS code has gone to this sign-in: its participant may be typing it."""
+        return bool(self.sms_sent) or self.code_hash is not None
+
+
+def _last_hour(times, now: datetime) -> list[datetime]:
+    return [t for t in times if now - t < HOUR]
 
 
 @dataclass
 class SmsQuota:
-    """When SMS codes were sent to one invitee (kept only for the last hour)."""
+    """When SMS codes were sent for one meeting, by any sign-in (the last hour)."""
 
     sent: list[datetime] = field(default_factory=list)
 
+    def sent_in_last_hour(self, now: datetime) -> int:
+        return len(_last_hour(self.sent, now))
+
     def remaining(self, now: datetime, policy: CodePolicy) -> int:
-        self.sent = [t for t in self.sent if now - t < timedelta(hours=1)]
-        return policy.sms_per_hour - len(self.sent)
+        return policy.sms_per_meeting_per_hour - self.sent_in_last_hour(now)
 
     def next_allowed(self, now: datetime) -> datetime | None:
-        return min(self.sent) + timedelta(hours=1) if self.sent else None
+        recent = _last_hour(self.sent, now)
+        return min(recent) + HOUR if recent else None
+
+
+def signin_remaining(signin: PendingSignIn, now: datetime, policy: CodePolicy) -> int:
+    return policy.sms_per_hour - len(_last_hour(signin.sms_sent, now))
 
 
 def new_code() -> str:
@@ -78,10 +105,18 @@ def normalise_typed(typed: str) -> str:
     return "".join(ch for ch in (typed or "") if ch.isdigit())
 
 
+SIGNIN = "signin"
+MEETING = "meeting"
+
+
 class QuotaExceeded(Exception):
-    def __init__(self, next_allowed: datetime | None):
+    """``scope`` says whose quota is spent: this sign-in's (:data:`SIGNIN`) or the
+    meeting's (:data:`MEETING`, which staff can lift)."""
+
+    def __init__(self, next_allowed: datetime | None, scope: str = SIGNIN):
         super().__init__("SMS quota exceeded")
         self.next_allowed = next_allowed
+        self.scope = scope
 
 
 def issue_code(
@@ -91,8 +126,10 @@ def issue_code(
 
     Raises :class:`QuotaExceeded`. Call :func:`count_sent` only once the SMS has gone.
     """
+    if signin_remaining(signin, now, policy) <= 0:
+        raise QuotaExceeded(min(_last_hour(signin.sms_sent, now)) + HOUR, SIGNIN)
     if quota.remaining(now, policy) <= 0:
-        raise QuotaExceeded(quota.next_allowed(now))
+        raise QuotaExceeded(quota.next_allowed(now), MEETING)
     code = new_code()
     signin.code_hash = _digest(code, signin, key)
     signin.issued_at = now
@@ -101,8 +138,27 @@ def issue_code(
     return code
 
 
-def count_sent(quota: SmsQuota, now: datetime) -> None:
-    quota.sent.append(now)
+def count_sent(quota: SmsQuota, now: datetime, signin: PendingSignIn | None = None) -> None:
+    """An SMS has gone: it counts for the meeting and for the sign-in it went to (older
+    times than an hour are dropped, so neither list grows)."""
+    quota.sent = [*_last_hour(quota.sent, now), now]
+    if signin is not None:
+        signin.sms_sent = (*_last_hour(signin.sms_sent, now), now)
+
+
+def lift_quota(quota: SmsQuota, signins) -> None:
+    """Staff lift a spent limit: the meeting and every sign-in may be texted again."""
+    quota.sent = []
+    for signin in signins:
+        signin.sms_sent = ()
+
+
+def quota_spent(quota: SmsQuota, signins, now: datetime, policy: CodePolicy) -> bool:
+    """Whether someone asking now would be refused an SMS: the meeting's limit, or a
+    browser's own, is used up (what staff see beside "Återställ SMS-gräns")."""
+    if quota.remaining(now, policy) <= 0:
+        return True
+    return any(signin_remaining(signin, now, policy) <= 0 for signin in signins)
 
 
 NO_CODE = (None, None, 0, False)

@@ -5,6 +5,7 @@ from datetime import datetime
 from datetime import timedelta
 from persistent.mapping import PersistentMapping
 from plone import api
+from prorenata.videomote.access import otp
 from prorenata.videomote.access.otp import CodePolicy
 from prorenata.videomote.access.otp import PendingSignIn
 from prorenata.videomote.access.otp import SmsQuota
@@ -33,22 +34,28 @@ def save_pending(meeting, signin: PendingSignIn) -> None:
     _store(meeting)["pending"][signin.signin_id] = signin
 
 
-#: Sign-ins kept per meeting at most (each link or code entry starts one; only a
-#: finished one removes itself): the oldest go first.
+#: Sign-ins that have not been sent an SMS kept per meeting at most (each link or code
+#: entry starts one; a finished one removes itself): the oldest of them go first.
+#: A sign-in that has been texted is never pushed out by other attempts (its participant
+#: may be typing the code); the per-meeting SMS limit bounds how many there are.
 MAX_PENDING = 100
 
 
 def start_pending(meeting, signin: PendingSignIn, now: datetime, lifetime: timedelta) -> None:
     """Save a new sign-in, dropping those older than ``lifetime`` (their cookie has
-    expired, nobody can continue them) and the oldest beyond :data:`MAX_PENDING`."""
+    expired, nobody can continue them) and the oldest never-texted ones beyond
+    :data:`MAX_PENDING`."""
     store = _store(meeting)["pending"]
     signin.started = now
     for key, old in list(store.items()):
         if old.started is None or old.started < now - lifetime:
             del store[key]
-    surplus = len(store) + 1 - MAX_PENDING
+    untexted = sorted(
+        (item for item in store.items() if not item[1].texted), key=lambda item: item[1].started
+    )
+    surplus = len(untexted) + 1 - MAX_PENDING
     if surplus > 0:
-        for key, _old in sorted(store.items(), key=lambda item: item[1].started)[:surplus]:
+        for key, _old in untexted[:surplus]:
             del store[key]
     store[signin.signin_id] = signin
 
@@ -57,12 +64,53 @@ def drop_pending(meeting, signin_id: str) -> None:
     _store(meeting)["pending"].pop(signin_id, None)
 
 
+def drop_all_pending(meeting) -> None:
+    """The meeting moved: sign-ins begun for the old time lead nowhere."""
+    store = annotated(meeting, ANNOTATION_KEY, None, create=False)
+    if store is not None and store["pending"]:
+        store["pending"].clear()
+
+
 def quota(meeting) -> SmsQuota:
     return _store(meeting)["quota"]
 
 
 def save_quota(meeting, value: SmsQuota) -> None:
     _store(meeting)["quota"] = value
+
+
+def sms_status(meeting, now: datetime | None = None) -> dict:
+    """For staff: SMS codes sent for the meeting in the last hour, the limit, and whether
+    a participant asking now would be refused (the meeting's or a browser's limit is
+    spent). Reads only: a meeting nobody has signed in to gets no storage."""
+    now = now or datetime.now(UTC)
+    policy = code_policy()
+    store = annotated(meeting, ANNOTATION_KEY, None, create=False)
+    if store is None:
+        return {"sent": 0, "limit": policy.sms_per_meeting_per_hour, "spent": False}
+    sms_quota = store["quota"]
+    return {
+        "sent": sms_quota.sent_in_last_hour(now),
+        "limit": policy.sms_per_meeting_per_hour,
+        "spent": otp.quota_spent(sms_quota, store["pending"].values(), now, policy),
+    }
+
+
+def lift_sms_quota(meeting) -> None:
+    """Staff lift a spent SMS limit: the meeting and every sign-in may be texted again."""
+    store = _store(meeting)
+    pending_signins = store["pending"]
+    sms_quota = store["quota"]
+    otp.lift_quota(sms_quota, pending_signins.values())
+    store["quota"] = sms_quota
+    for key, signin in list(pending_signins.items()):
+        pending_signins[key] = signin  # the dataclasses are not persistent themselves
+
+
+def generation(meeting) -> int:
+    """Which time of the meeting sessions and join tokens are for: a move (new time)
+    counts it up, and everything issued for the old time is refused."""
+    return getattr(meeting, "room_generation", 0) or 0
 
 
 def setting(name: str, default):
@@ -75,6 +123,7 @@ def code_policy() -> CodePolicy:
         lifetime=timedelta(minutes=setting("code_lifetime_minutes", 5)),
         max_attempts=setting("code_max_attempts", 5),
         sms_per_hour=setting("sms_per_hour", 5),
+        sms_per_meeting_per_hour=setting("sms_per_meeting_per_hour", 20),
     )
 
 

@@ -36,6 +36,10 @@ VIEWED = "viewed"
 WAITING_ROOM = "waiting_room"
 CODE_UNKNOWN = "code_unknown"
 LINK_UNKNOWN = "link_unknown"
+SMS_REFUSED = "sms_refused"
+SMS_LIMIT_LIFTED = "sms_limit_lifted"
+ROOM_CLOSED_BY_MOVE = "room_closed_by_move"
+OLD_TIME_REFUSED = "old_time_refused"
 
 ACTION_TITLES = {
     BOOKED: "Bokat",
@@ -60,6 +64,10 @@ ACTION_TITLES = {
     WAITING_ROOM: "Väntrummet visat",
     CODE_UNKNOWN: "Okänd eller gammal möteskod",
     LINK_UNKNOWN: "Okänd eller gammal inbjudningslänk",
+    SMS_REFUSED: "SMS-kod nekad: gränsen nådd",
+    SMS_LIMIT_LIFTED: "SMS-gränsen återställd",
+    ROOM_CLOSED_BY_MOVE: "Mötet flyttat: rummet stängt, inloggningar avslutade",
+    OLD_TIME_REFUSED: "Inloggning för mötets tidigare tid nekad",
 }
 
 FORBIDDEN_DETAILS = {"code", "token", "personnummer", "password", "otp", "join_token"}

@@ -16,6 +16,7 @@ from plone.protect.interfaces import IDisableCSRFProtection
 from Products.Five.browser import BrowserView
 from Products.statusmessages.interfaces import IStatusMessage
 from prorenata.videomote import _
+from prorenata.videomote.access import signins
 from prorenata.videomote.access.staff import MANAGE_MEETINGS
 from prorenata.videomote.access.staff import may_manage
 from prorenata.videomote.audit import log as audit
@@ -47,6 +48,11 @@ import json
 import pytz
 
 DAY_START, DAY_END, SLOT_MINUTES = 7, 18, 30
+#: Where a navigation to the staff room may come from for its page to start the meeting
+#: by itself (the Fetch Metadata header browsers send): the journal's own pages, or no
+#: site at all (typed, a bookmark, a calendar program). Anything else, or no header,
+#: shows "Starta mötet" for staff to press.
+AUTOSTART_FROM = ("same-origin", "none")
 WEEKDAYS = ("Måndag", "Tisdag", "Onsdag", "Torsdag", "Fredag", "Lördag", "Söndag")
 
 
@@ -320,6 +326,9 @@ class MeetingView(MeetingsMixin, BrowserView):
             CONTACT_CHOICES.getTerm(self.context.contact_choice).title, context=self.request
         )
 
+    def sms_status(self) -> dict:
+        return signins.sms_status(self.context)
+
 
 class MoveView(MeetingView):
     """ "Flytta": new start, end or title; the participant gets an update."""
@@ -382,15 +391,40 @@ class CancelView(MeetingView):
         return self.index()
 
 
+class SmsLimitView(MeetingView):
+    """POST "Återställ SMS-gräns": the participant may get codes again at once. Others
+    who have the meeting code (a forwarded invitation) may have used up the limit."""
+
+    def __call__(self):
+        if not self.can_manage():
+            raise Unauthorized("Only staff can lift the SMS limit")
+        if self.request.method == "POST":
+            CheckAuthenticator(self.request)
+            signins.lift_sms_quota(self.context)
+            record(audit.SMS_LIMIT_LIFTED, self.context)
+            IStatusMessage(self.request).add(
+                _(
+                    "SMS-gränsen är återställd. ${name} kan få en ny engångskod.",
+                    mapping={"name": self.context.invitee_name},
+                ),
+                type="info",
+            )
+        return self.request.response.redirect(self.context.absolute_url())
+
+
 class RoomView(RoomMixin, MeetingView):
-    """The staff side of the meeting room: opening it starts the meeting."""
+    """The staff side of the meeting room. Starting the meeting is a POST with the CSRF
+    token ("Starta mötet"), never a GET: a link from another site must not start it
+    (the staff cookie is SameSite=Lax, so such a GET arrives signed in)."""
 
     room_role = "staff"
+    autostart = False
 
     def __call__(self):
         if not self.can_manage():
             raise Unauthorized("Only staff can start video meetings")
-        if self.request.method == "POST" and self.request.form.get("avsluta"):
+        form = self.request.form
+        if self.request.method == "POST" and form.get("avsluta"):
             CheckAuthenticator(self.request)
             if self.context.state in (STATE_BOOKED, STATE_STARTED):
                 self.context.state = STATE_ENDED
@@ -405,15 +439,27 @@ class RoomView(RoomMixin, MeetingView):
                 _("Mötet är avbokat eller avslutat och kan inte öppnas."), type="warning"
             )
             return self.request.response.redirect(self.context.absolute_url())
-        # Opening the room (a link in a new tab) starts the meeting: a write on GET.
+        if self.request.method == "POST" and form.get("starta"):
+            CheckAuthenticator(self.request)
+            if self.context.state == STATE_BOOKED:
+                self.context.state = STATE_STARTED
+                self.context.reindexObject(idxs=["meeting_state"])
+                record(audit.STARTED, self.context)
+            return self.request.response.redirect(room_url(self.context))
+        if self.context.state == STATE_BOOKED:
+            # Not started: the page offers "Starta mötet". Its script presses it when
+            # staff came here from the journal itself or from outside any site (their
+            # calendar program, a bookmark), never when another site sent them.
+            self.autostart = self.request.getHeader("Sec-Fetch-Site") in AUTOSTART_FROM
+            return self.index()
+        # Opening the started room is audited: that entry is the only write.
         alsoProvides(self.request, IDisableCSRFProtection)
         record(audit.STAFF_OPENED, self.context)
-        if self.context.state == STATE_BOOKED:
-            self.context.state = STATE_STARTED
-            self.context.reindexObject(idxs=["meeting_state"])
-            record(audit.STARTED, self.context)
         self.join_token = join_token_for(self.context, "staff", staff_name())
         return self.index()
+
+    def started(self) -> bool:
+        return self.context.state == STATE_STARTED
 
     def room_meeting(self):
         return self.context

@@ -51,6 +51,11 @@ SMS_TEXT = "Din inloggningskod till Prorenata Videomöte är {code}"
 # Per client address: code page and sign-in posts together.
 PAGE_LIMIT = SlidingWindow(limit=60, seconds=600)
 
+MOVED = _(
+    "Mötet har flyttats till en ny tid. Använd länken eller möteskoden i det senaste "
+    "e-postmeddelandet om mötet."
+)
+
 # What participant.js shows (browser check, device check, waiting room).
 PAGE_TEXTS = {
     "phone": _("Videomötet kan inte hållas via mobiltelefon – använd en dator."),
@@ -65,6 +70,7 @@ PAGE_TEXTS = {
     ),
     "started": _("Mötet har startat. Klicka på Gå med nu."),
     "ended": _("Mötet är avslutat."),
+    "moved": MOVED,
 }
 
 STEPS = {"logga-in", "vantrum", "status", "rum", "rum-token", "lamna"}
@@ -100,6 +106,7 @@ class ParticipantView(RoomMixin, BrowserView):
     meeting = None
     join_token = ""
     left = False
+    moved = None  # the meeting, when a cookie was for its time before a move
 
     def publishTraverse(self, request, name):  # noqa: N802 - Zope API
         if self.step or name not in STEPS:
@@ -125,16 +132,31 @@ class ParticipantView(RoomMixin, BrowserView):
     def _cookie(self, name: str, purpose: str) -> dict | None:
         return unsign(self.request.cookies.get(name, ""), self._key(), purpose)
 
+    def _for_current_time(self, data: dict | None):
+        """The meeting of a cookie, unless the meeting has moved since it was issued:
+        then None, and ``moved`` is that meeting (the new e-mail's link or code is needed)."""
+        meeting = _meeting_by_uid(data["m"]) if data else None
+        if meeting is not None and data.get("g", 0) != signins.generation(meeting):
+            self.moved = meeting
+            return None
+        return meeting
+
     def _pending(self):
         data = self._cookie(PENDING_COOKIE, "pending")
-        meeting = _meeting_by_uid(data["m"]) if data else None
+        meeting = self._for_current_time(data)
         signin = signins.pending(meeting, data["s"]) if meeting is not None else None
         return meeting, signin
 
     def _session(self):
         data = self._cookie(SESSION_COOKIE, "session")
-        meeting = _meeting_by_uid(data["m"]) if data else None
-        return meeting, data
+        meeting = self._for_current_time(data)
+        return meeting, (data if meeting is not None else None)
+
+    def _refuse_old_time(self) -> None:
+        """A session or sign-in for the time before a move: say what to do instead (its
+        cookie stays: it opens nothing, and says so again if used again)."""
+        self.error = MOVED
+        self._audit(audit.OLD_TIME_REFUSED, self.moved)
 
     def _start_signin(self, meeting) -> None:
         signin = otp.PendingSignIn(
@@ -144,7 +166,12 @@ class ParticipantView(RoomMixin, BrowserView):
         )
         signins.start_pending(meeting, signin, now_utc(), PENDING_LIFETIME)
         expires = now_utc() + PENDING_LIFETIME
-        value = sign({"m": meeting.UID(), "s": signin.signin_id}, self._key(), "pending", expires)
+        value = sign(
+            {"m": meeting.UID(), "s": signin.signin_id, "g": signins.generation(meeting)},
+            self._key(),
+            "pending",
+            expires,
+        )
         self._set_cookie(PENDING_COOKIE, value, expires)
 
     def _limited(self) -> bool:
@@ -238,6 +265,9 @@ class ParticipantView(RoomMixin, BrowserView):
             return self.request.response.redirect(self._url("logga-in"))
         meeting, signin = self._pending()
         self.meeting = meeting
+        if self.moved is not None:
+            self._refuse_old_time()
+            return self.code_page()
         if meeting is None or signin is None:
             return self.signin_page()  # its script posts the link's token, if any
         window = signins.window_state(meeting)
@@ -280,10 +310,19 @@ class ParticipantView(RoomMixin, BrowserView):
             code = otp.issue_code(signin, quota, key, now, policy)
         except otp.QuotaExceeded as refused:
             when = local(refused.next_allowed).strftime("%H.%M") if refused.next_allowed else ""
-            self.error = _(
-                "Du har fått för många SMS-koder. Du kan få en ny kod kl. ${time}.",
-                mapping={"time": when},
-            )
+            if refused.scope == otp.MEETING:
+                # Others with the meeting code may have used it up: staff can lift it.
+                self.error = _(
+                    "Det har skickats för många SMS-koder till det här mötet. Kontakta den "
+                    "som bjöd in dig, eller försök igen kl. ${time}.",
+                    mapping={"time": when},
+                )
+            else:
+                self.error = _(
+                    "Du har fått för många SMS-koder. Du kan få en ny kod kl. ${time}.",
+                    mapping={"time": when},
+                )
+            self._audit(audit.SMS_REFUSED, meeting, limit=refused.scope)
             return
         try:
             sms_gateway().send(meeting.invitee_mobile, SMS_TEXT.format(code=code))
@@ -298,7 +337,7 @@ class ParticipantView(RoomMixin, BrowserView):
         self._code_sent(meeting, signin, quota, now)
 
     def _code_sent(self, meeting, signin, quota, now) -> None:
-        otp.count_sent(quota, now)
+        otp.count_sent(quota, now, signin)
         signins.save_quota(meeting, quota)
         signins.save_pending(meeting, signin)
         self._audit(audit.SMS_SENT, meeting)
@@ -351,6 +390,7 @@ class ParticipantView(RoomMixin, BrowserView):
         value = sign(
             {
                 "m": meeting.UID(),
+                "g": signins.generation(meeting),
                 "r": signins.INVITEE,
                 "s": signin.signin_id,
                 "id": check.method,
@@ -368,6 +408,9 @@ class ParticipantView(RoomMixin, BrowserView):
     # -- /videomote/vantrum and /videomote/status ----------------------------------
     def waiting_step(self):
         meeting, session = self._session()
+        if self.moved is not None:
+            self._refuse_old_time()
+            return self.code_page()
         if meeting is None or signins.window_state(meeting) == "over":
             self.error = _("Du är inte inloggad till något pågående videomöte.")
             return self.code_page()
@@ -380,7 +423,7 @@ class ParticipantView(RoomMixin, BrowserView):
         self.request.response.setHeader("Content-Type", "application/json")
         if meeting is None:
             self.request.response.setStatus(401)
-            return json.dumps({"state": "signed_out"})
+            return json.dumps({"state": "moved" if self.moved is not None else "signed_out"})
         state = meeting.state if signins.window_state(meeting) != "over" else "ended"
         return json.dumps({"state": state, "started": meeting.state == STATE_STARTED})
 
@@ -397,6 +440,10 @@ class ParticipantView(RoomMixin, BrowserView):
         """POST from the room page coming back after a dropped connection: a fresh token."""
         meeting, session = self._session()
         self.request.response.setHeader("Content-Type", "application/json")
+        if self.moved is not None and self.request.method == "POST":
+            self._refuse_old_time()
+            self.request.response.setStatus(410)  # room.js: "use the new e-mail"
+            return json.dumps({"state": "moved"})
         if meeting is None or self.request.method != "POST":
             self.request.response.setStatus(401)
             return json.dumps({"state": "signed_out"})

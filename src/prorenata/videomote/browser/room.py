@@ -4,6 +4,7 @@ from plone import api
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 from prorenata.videomote import _
 from prorenata.videomote import logger
+from prorenata.videomote.access import signins
 from prorenata.videomote.access.jointoken import issue_join_token
 from prorenata.videomote.access.jointoken import media_secret
 from prorenata.videomote.access.keys import secret_key
@@ -47,23 +48,33 @@ ROOM_TEXTS = {
     "sound": _("Slå på ljudet"),
 }
 
+# The room closed because the meeting moved to a new time.
+MOVED_TEXTS = {
+    "staff": _("Mötet har flyttats till en ny tid. Starta det igen när det är dags."),
+    "participant": _(
+        "Mötet har flyttats till en ny tid. Använd länken eller möteskoden i det senaste "
+        "e-postmeddelandet om mötet."
+    ),
+}
+
 
 def media_server_url() -> str:
     return api.portal.get_registry_record("prorenata.videomote.media_server_url", default="")
 
 
-def tell_media_server_ended(meeting) -> None:
+def tell_media_server_ended(meeting, generation: int | None = None, reason: str = "") -> None:
     """Best effort, once committed: end the meeting's room on the media server too.
 
     The staff page sends "end" over its own connection, but that connection may be down
     just then (a reconnect), and participants must not stay in a meeting the journal has
-    ended."""
+    ended. A move ends the room of the old time (``generation``, ``reason="moved"``)."""
     url = media_server_url()
     if not url:
         return
     endpoint = re.sub(r"^ws", "http", url).rsplit("/", 1)[0] + "/end"
     uid = meeting.UID()
-    payload = {"meeting": uid, "token": join_token_for(meeting, "staff", "Plone")}
+    token = join_token_for(meeting, "staff", "Plone", generation=generation)
+    payload = {"meeting": uid, "token": token, **({"reason": reason} if reason else {})}
 
     def after_commit(committed: bool) -> None:
         if not committed:
@@ -78,15 +89,22 @@ def tell_media_server_ended(meeting) -> None:
     transaction.get().addAfterCommitHook(after_commit)
 
 
-def join_token_for(meeting, role: str, display_name: str) -> str:
-    """A join token for the current staff member, or for the meeting's one invitee."""
+def join_token_for(meeting, role: str, display_name: str, generation: int | None = None) -> str:
+    """A join token for the current staff member, or for the meeting's one invitee, into
+    the room of the meeting's current time (``generation``: a moved meeting's room is
+    another room on the media server, so the old one can end and the new one start)."""
     if role == "staff":
         # Opaque to the media server: which Plone user, not who they are.
         who = hashlib.sha256(f"staff|{api.user.get_current().getId()}".encode()).hexdigest()[:16]
     else:
         who = "invitee"
     return issue_join_token(
-        meeting.UID(), role, display_name, media_secret(secret_key(api.portal.get())), who=who
+        meeting.UID(),
+        role,
+        display_name,
+        media_secret(secret_key(api.portal.get())),
+        who=who,
+        generation=signins.generation(meeting) if generation is None else generation,
     )
 
 
@@ -111,6 +129,7 @@ class RoomMixin:
 
     def room_settings(self) -> dict:
         texts = {key: translate(text, context=self.request) for key, text in ROOM_TEXTS.items()}
+        texts["moved"] = translate(MOVED_TEXTS[self.room_role], context=self.request)
         # Staff leave to the meeting's page and the meeting goes on ("Avsluta för alla"
         # ends it); participants leave through the leave form.
         staff = self.room_role == "staff"

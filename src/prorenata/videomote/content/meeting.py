@@ -162,3 +162,7 @@ class IVideoMeeting(model.Schema):
 @implementer(IVideoMeeting)
 class VideoMeeting(Item):
     """A video meeting, stored inside the student/patient record it concerns."""
+
+    #: Counted up by every move to a new time; participant sessions, sign-ins and join
+    #: tokens carry it and are refused once it differs (see ``close_room_if_moved``).
+    room_generation = 0

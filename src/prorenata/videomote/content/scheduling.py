@@ -25,6 +25,7 @@ from prorenata.videomote.booking.rules import BookingRefused
 from prorenata.videomote.booking.rules import check_times
 from prorenata.videomote.content.meeting import STATE_BOOKED
 from prorenata.videomote.content.meeting import STATE_CANCELLED
+from prorenata.videomote.content.meeting import STATE_STARTED
 from prorenata.videomote.interfaces import MeetingCancelledEvent
 from zope.event import notify
 from zope.lifecycleevent import ObjectModifiedEvent
@@ -200,3 +201,43 @@ def cancel_meeting(meeting) -> bool:
     meeting.reindexObject()
     notify(MeetingCancelledEvent(meeting))
     return True
+
+
+def _times(meeting) -> tuple:
+    return (meeting.start.isoformat(), meeting.end.isoformat())
+
+
+def meeting_booked(meeting, event) -> None:
+    """Remember the time the room, sign-ins and sessions are for."""
+    meeting._room_times = _times(meeting)
+
+
+def close_room_if_moved(meeting, event) -> None:
+    """A new time, by whatever path (the dialog, REST, CalDAV, the edit form): what was
+    opened for the old time closes. The room is no longer started (staff start it again
+    at the new time), the media server ends the old room, and every participant session,
+    pending sign-in and join token for the old time is refused: they carry the meeting's
+    room generation, counted up here. The participant signs in anew with the update
+    e-mail's link or code."""
+    from prorenata.videomote.access import signins
+    from prorenata.videomote.audit import log as audit
+    from prorenata.videomote.audit.record import record
+    from prorenata.videomote.browser.room import tell_media_server_ended
+
+    now = _times(meeting)
+    # Meetings booked before the snapshot existed: the time the participant was told.
+    before = getattr(meeting, "_room_times", None) or tuple(
+        (getattr(meeting, "_notified", None) or now)[:2]
+    )
+    if before == now:
+        return
+    meeting._room_times = now
+    old = signins.generation(meeting)
+    meeting.room_generation = old + 1
+    signins.drop_all_pending(meeting)
+    was_started = meeting.state == STATE_STARTED
+    if was_started:
+        meeting.state = STATE_BOOKED
+        meeting.reindexObject(idxs=["meeting_state"])
+        tell_media_server_ended(meeting, generation=old, reason="moved")
+    record(audit.ROOM_CLOSED_BY_MOVE, meeting, started="yes" if was_started else "no")

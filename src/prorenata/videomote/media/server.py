@@ -48,9 +48,11 @@ logger = logging.getLogger("prorenata.videomote.media")
 MAX_PEOPLE = 4
 MAX_CHAT_LENGTH = 1000
 MAX_MESSAGE_BYTES = 64 * 1024
-#: Messages a person may send per 10 seconds: of any kind, chat, and offers (each offer
-#: makes a peer connection: a certificate, a UDP port, candidate gathering).
+#: Messages a person may send per 10 seconds in a room, over all their connections: of
+#: any kind, chat, and offers (each offer makes a peer connection: a certificate, a UDP
+#: port, candidate gathering).
 PER_10_SECONDS = {"*": 60, "chat": 20, "offer": 5}
+FLOOD_WINDOW_SECONDS = 10.0
 JOIN_TIMEOUT_SECONDS = 10
 #: A publisher is asked for a keyframe at most this often.
 KEYFRAME_INTERVAL_SECONDS = 0.5
@@ -72,7 +74,6 @@ class Person:
     #: same person replaces the older one, never someone else's who shows the same name.
     who: str = ""
     id: str = field(default_factory=lambda: secrets.token_hex(4))
-    sent: dict = field(default_factory=dict)  # message kind (and "*") -> recent times
     pc: RTCPeerConnection | None = None
     inputs: dict = field(default_factory=dict)  # kind -> RTCRtpReceiver of their own media
     slots: list[Slot] = field(default_factory=list)
@@ -81,9 +82,12 @@ class Person:
     muted: bool = False
     camera: bool = True
 
-    def same_person(self, other: "Person") -> bool:
+    def identity(self) -> tuple[str, str]:
         # Tokens without ``who`` (older Plone) fall back to the shown name.
-        return (self.role, self.who or self.name) == (other.role, other.who or other.name)
+        return (self.role, self.who or self.name)
+
+    def same_person(self, other: "Person") -> bool:
+        return self.identity() == other.identity()
 
     def public(self) -> dict:
         return {
@@ -111,7 +115,8 @@ class Person:
 
 @dataclass
 class Room:
-    meeting_uid: str
+    #: The meeting and which of its times (a moved meeting's room is another room).
+    key: str
     people: list[Person] = field(default_factory=list)
     ended: bool = False
     # (publisher, kind) -> the writers of the viewers' slots that show them; made again
@@ -203,22 +208,71 @@ class Room:
                 )
 
 
+def room_key(claims: dict) -> str:
+    """A join token's room: its meeting, and which time of it (the token's ``g``, counted
+    up by every move), so that a moved meeting's old room can end and its new one start."""
+    generation = claims.get("g", 0)
+    return f"{claims['m']}#{generation}" if generation else claims["m"]
+
+
+class FloodLimits:
+    """Recent message times per (room, person) and kind, outside any one connection:
+    coming back with a fresh connection (the same join token or a new one) starts no
+    fresh count. Entries quiet for a window are swept, so memory follows who is active."""
+
+    def __init__(self):
+        self._times: dict[tuple, dict[str, list[float]]] = {}
+        self._swept = 0.0
+
+    def over(self, who: tuple, kind: str, now: float | None = None) -> bool:
+        """Count one message of ``kind``; whether it takes ``who`` over a limit of
+        :data:`PER_10_SECONDS`."""
+        now = time.monotonic() if now is None else now
+        self._sweep(now)
+        buckets = self._times.setdefault(who, {})
+        over = False
+        for bucket in ("*", kind):
+            limit = PER_10_SECONDS.get(bucket)
+            if limit is None:
+                continue
+            recent = [t for t in buckets.get(bucket, ()) if now - t < FLOOD_WINDOW_SECONDS]
+            buckets[bucket] = (recent + [now])[-(limit + 1) :]
+            over = over or len(recent) + 1 > limit
+        return over
+
+    def _sweep(self, now: float) -> None:
+        if now - self._swept < FLOOD_WINDOW_SECONDS:
+            return
+        self._swept = now
+        quiet = [
+            who
+            for who, buckets in self._times.items()
+            if all(
+                not times or now - times[-1] >= FLOOD_WINDOW_SECONDS for times in buckets.values()
+            )
+        ]
+        for who in quiet:
+            del self._times[who]
+
+
 class Rooms:
-    """The only global state: open rooms by meeting UID."""
+    """The only global state: open rooms by room key (meeting and time), and the
+    message counts of the people in them."""
 
     def __init__(self):
         self._rooms: dict[str, Room] = {}
         self._ended: set[str] = set()
+        self.flood = FloodLimits()
 
-    def join(self, meeting_uid: str, person: Person) -> tuple[Room | str, Person | None]:
+    def join(self, key: str, person: Person) -> tuple[Room | str, Person | None]:
         """The room, or why not (``"ended"``, ``"full"``); and whom ``person`` replaces.
 
         Coming back (a reconnect after a network drop, a reloaded page) replaces the
         earlier connection of the same person and role, which may not have noticed yet.
         """
-        if meeting_uid in self._ended:
+        if key in self._ended:
             return "ended", None
-        room = self._rooms.setdefault(meeting_uid, Room(meeting_uid))
+        room = self._rooms.setdefault(key, Room(key))
         earlier = next((p for p in room.people if p.same_person(person)), None)
         if earlier is not None:
             room.people.remove(earlier)
@@ -228,16 +282,17 @@ class Rooms:
         room.routes = None
         return room, earlier
 
-    async def end(self, meeting_uid: str, by: "Person | None" = None) -> None:
+    async def end(self, key: str, by: "Person | None" = None, reason: str = "") -> None:
         """End the meeting: from now on nobody joins its room again (in this process);
-        everyone in it is told, loses their media and is disconnected (but ``by``, whose
-        own connection ends with its handler)."""
-        self._ended.add(meeting_uid)
-        room = self._rooms.get(meeting_uid)
+        everyone in it is told (``reason``: "moved" when it moved to a new time), loses
+        their media and is disconnected (but ``by``, whose own connection ends with its
+        handler)."""
+        self._ended.add(key)
+        room = self._rooms.get(key)
         if room is None:
             return
         room.ended = True
-        await room.broadcast({"type": "ended"})
+        await room.broadcast({"type": "ended", **({"reason": reason} if reason else {})})
         people = list(room.people)
         for someone in people:
             await someone.close_media()
@@ -254,7 +309,7 @@ class Rooms:
             room.people.remove(person)
         room.routes = None
         if not room.people:
-            self._rooms.pop(room.meeting_uid, None)
+            self._rooms.pop(room.key, None)
 
     async def close(self) -> None:
         for room in list(self._rooms.values()):
@@ -289,7 +344,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         await socket.close(code=CLOSE_BAD_TOKEN, message=b"invalid or expired token")
         return socket
     person = Person(socket=socket, name=claims["n"], role=claims["r"], who=claims.get("w", ""))
-    room, earlier = app[ROOMS_KEY].join(claims["m"], person)
+    room, earlier = app[ROOMS_KEY].join(room_key(claims), person)
     if earlier is not None:
         await earlier.close_media()
         await earlier.socket.close(code=CLOSE_REPLACED, message=b"replaced")
@@ -416,18 +471,6 @@ async def read_decoded(room: Room, person: Person, track) -> None:
         return
 
 
-def flooding(person: Person, kind: str) -> bool:
-    """Whether this message takes ``person`` over a limit of :data:`PER_10_SECONDS`."""
-    now = time.monotonic()
-    over = False
-    for bucket in ("*", kind):
-        if bucket in PER_10_SECONDS:
-            times = [t for t in person.sent.get(bucket, ()) if now - t < 10] + [now]
-            person.sent[bucket] = times
-            over = over or len(times) > PER_10_SECONDS[bucket]
-    return over
-
-
 async def handle(app: web.Application, room: Room, person: Person, raw: str) -> bool:
     """One message from ``person``; False closes their socket."""
     try:
@@ -436,7 +479,7 @@ async def handle(app: web.Application, room: Room, person: Person, raw: str) -> 
     except (ValueError, TypeError, KeyError):
         await person.socket.send_str(json.dumps({"type": "error", "reason": "malformed"}))
         return True
-    if flooding(person, str(kind)):
+    if app[ROOMS_KEY].flood.over((room.key, *person.identity()), str(kind)):
         await person.socket.close(code=CLOSE_FLOOD, message=b"too many messages")
         return False
     if kind == "chat":
@@ -468,7 +511,7 @@ async def handle(app: web.Application, room: Room, person: Person, raw: str) -> 
         return True
     if kind == "end" and person.role == "staff":
         # Everyone is told; their pages show "Mötet är avslutat" and hang up.
-        await app[ROOMS_KEY].end(room.meeting_uid, by=person)
+        await app[ROOMS_KEY].end(room.key, by=person)
         return False
     await person.socket.send_str(json.dumps({"type": "error", "reason": "unknown type"}))
     return True
@@ -476,7 +519,8 @@ async def handle(app: web.Application, room: Room, person: Person, raw: str) -> 
 
 async def end_meeting(request: web.Request) -> web.Response:
     """POST by Plone when staff end the meeting there ("Avsluta mötet" while the page's
-    own connection was down): ``{"meeting", "token"}``, a staff join token for it."""
+    own connection was down) or move it to a new time: ``{"meeting", "token",
+    "reason"?}``, a staff join token for the room (time) to end; ``reason`` "moved"."""
     try:
         data = await request.json()
     except ValueError:
@@ -488,7 +532,8 @@ async def end_meeting(request: web.Request) -> web.Response:
     )
     if claims is None or claims["r"] != "staff":
         return web.json_response({"error": "staff token required"}, status=403)
-    await request.app[ROOMS_KEY].end(claims["m"])
+    reason = "moved" if data.get("reason") == "moved" else ""
+    await request.app[ROOMS_KEY].end(room_key(claims), reason=reason)
     return web.json_response({"ended": True})
 
 

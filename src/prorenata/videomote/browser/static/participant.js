@@ -64,6 +64,10 @@
             text.textContent = T.started;
             return;
           }
+          if (data.state === "moved") {  // signed in for the time before a move
+            text.textContent = T.moved;
+            return;
+          }
           if (data.state === "ended" || data.state === "signed_out") {
             text.textContent = T.ended;
             return;

@@ -9,6 +9,18 @@
 (function () {
   "use strict";
 
+  // Not started yet: opening the room from the journal or a calendar starts it by
+  // pressing "Starta mötet" (a POST with the CSRF token); a GET never starts it, and
+  // when another site sent staff here the server leaves the button to them.
+  var start = document.getElementById("vm-start-form");
+  if (start) {
+    if (start.getAttribute("data-autostart") === "true") {
+      // Once this page has loaded: a navigation during loading leaves it half done.
+      window.addEventListener("load", function () { start.submit(); });
+    }
+    return;
+  }
+
   var root = document.getElementById("vm-room");
   if (!root) { return; }
   var T = JSON.parse(root.getAttribute("data-texts"));
@@ -125,7 +137,7 @@
         if (data.state === "failed") { mediaFailed(); }
         break;
       case "ended":
-        ended();
+        ended(data.reason);
         break;
       case "error":
         if (data.reason === "bad offer") { mediaFailed(); }
@@ -210,7 +222,7 @@
     room.retry = window.setTimeout(function () {
       room.retry = null;
       freshToken().then(connect).catch(function (reason) {
-        if (reason === "ended") { return ended(); }
+        if (reason === "ended" || reason === "moved") { return ended(reason); }
         if (reason === "signedout") { return setState("signedout"); }
         reconnect();
       });
@@ -225,6 +237,7 @@
       headers: { "X-CSRF-TOKEN": root.getAttribute("data-csrf") || "", Accept: "application/json" }
     }).then(function (response) {
       if (response.status === 409) { throw "ended"; }
+      if (response.status === 410) { throw "moved"; }  // signed in for the time before a move
       if (response.status === 401 || response.status === 403) { throw "signedout"; }
       if (!response.ok) { throw "retry"; }
       return response.json();
@@ -414,9 +427,9 @@
     stopped("replaced");
   }
 
-  function ended() {
+  function ended(reason) {
     room.ended = true;
-    stopped("ended");
+    stopped(reason === "moved" ? "moved" : "ended");
   }
 
   window.addEventListener("pagehide", function () { room.leaving = true; stopAll(); });
