@@ -46,8 +46,10 @@ instance: $(VENV)/.installed ## Write the Zope instance configuration
 	  --trusted-proxy "$(TRUSTED_PROXIES)"
 
 .PHONY: site
+# HOST and PORT are also where the demo's e-mail and SMS links lead (scripts/create_site.py).
 site: instance ## Create (or update) the demo site; safe to run again
-	VIDEOMOTE_PORT=$(PORT) VIDEOMOTE_MAIL_PORT=$(MAIL_PORT) $(BIN)/zconsole run $(INSTANCE)/etc/zope.conf scripts/create_site.py
+	VIDEOMOTE_HOST=$(HOST) VIDEOMOTE_PORT=$(PORT) VIDEOMOTE_MAIL_PORT=$(MAIL_PORT) \
+	  $(BIN)/zconsole run $(INSTANCE)/etc/zope.conf scripts/create_site.py
 
 .PHONY: run
 run: site ## Install, create the demo site if missing and serve it (Ctrl-C stops)

@@ -10,6 +10,7 @@ whose guardian lacks a mobile number (shows the refusal rule), one with two guar
 from AccessControl.SecurityManagement import newSecurityManager
 from datetime import datetime
 from datetime import timedelta
+from pathlib import Path
 from plone import api
 from plone.base.utils import get_installer
 from plone.dexterity.utils import createContentInContainer
@@ -17,9 +18,11 @@ from plone.distribution.api import site as site_api
 from prorenata.videomote.content.scheduling import Booking
 from prorenata.videomote.content.scheduling import book_meeting
 from Testing.makerequest import makerequest
+from urllib.parse import urlsplit
 from zope.component.hooks import setSite
 
 import os
+import prorenata.videomote
 import pytz
 import sys
 import transaction
@@ -28,6 +31,7 @@ SITE_ID = os.environ.get("VIDEOMOTE_SITE_ID", "Plone")
 ADMIN = ("admin", os.environ.get("VIDEOMOTE_ADMIN_PASSWORD", "admin"))
 STAFF = ("skolskoterska", os.environ.get("VIDEOMOTE_STAFF_PASSWORD", "videomote"))
 STAFF_GROUP = "vardpersonal"
+HOST = os.environ.get("VIDEOMOTE_HOST", "localhost")
 PORT = os.environ.get("VIDEOMOTE_PORT", "8080")
 DEMO_SMTP_PORT = int(os.environ.get("VIDEOMOTE_MAIL_PORT", "8025"))
 
@@ -155,6 +159,67 @@ def ensure_demo_mail() -> None:
         api.portal.set_registry_record("plone.email_from_name", "Prorenata Journal")
 
 
+PUBLIC_URL = "prorenata.videomote.public_base_url"
+LOOPBACK = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "::", ""}
+# The add-on's own icon (a script run by zconsole has no __file__).
+ICON = Path(prorenata.videomote.__file__).parent / "browser" / "static" / "favicon.ico"
+
+
+def demo_public_url(current: str | None, host: str, port: str, site_id: str) -> str | None:
+    """The address the demo's e-mails and SMS should link to, or None to keep ``current``.
+
+    The demo serves http://HOST:PORT/; run in a script there is no request, so without a
+    setting links would read http://nohost/Plone. A plain-http loopback address (or none)
+    can only be a demo's own, so it follows HOST and PORT on every run (``make run
+    PORT=8081``); anything else was configured by someone (a real deployment is https,
+    browsers give camera and microphone only there) and is kept.
+    """
+    if host in ("0.0.0.0", "::", ""):
+        host = "localhost"  # listening everywhere: this machine is reachable as localhost
+    if ":" in host:
+        host = f"[{host}]"
+    wanted = f"http://{host}:{port}/{site_id}"
+    parts = urlsplit(current or "")
+    if current and not (parts.scheme == "http" and (parts.hostname or "") in LOOPBACK):
+        return None
+    return None if current == wanted else wanted
+
+
+def ensure_public_url() -> None:
+    current = api.portal.get_registry_record(PUBLIC_URL, default=None)
+    wanted = demo_public_url(current, HOST, PORT, SITE_ID)
+    if wanted is not None:
+        api.portal.set_registry_record(PUBLIC_URL, wanted)
+        print(f"Links in e-mail and SMS lead to {wanted}")
+    elif current and urlsplit(current).scheme != "http":
+        print(f"Links in e-mail and SMS lead to {current} (configured, kept)")
+
+
+def ensure_demo_look(app, site) -> None:
+    """The add-on's icon at the server's root and as the site's favicon (browsers ask
+    /favicon.ico whatever the page says); no "Upcoming Events" portlet: it is English on
+    this Swedish site and lists meeting titles on every page; staff have "Dagens
+    aktiviteter" and "Kalender", which show each their own meetings."""
+    from OFS.Image import manage_addFile
+    from plone.formwidget.namedfile.converter import b64encode_file
+    from plone.portlets.interfaces import IPortletAssignmentMapping
+    from plone.portlets.interfaces import IPortletManager
+    from zope.component import getMultiAdapter
+    from zope.component import getUtility
+
+    icon = ICON.read_bytes()
+    if "favicon.ico" not in app.objectIds():
+        manage_addFile(app, "favicon.ico", file=icon, content_type="image/vnd.microsoft.icon")
+    if not api.portal.get_registry_record("plone.site_favicon", default=None):
+        api.portal.set_registry_record("plone.site_favicon", b64encode_file("favicon.ico", icon))
+        api.portal.set_registry_record("plone.site_favicon_mimetype", "image/vnd.microsoft.icon")
+    manager = getUtility(IPortletManager, name="plone.rightcolumn", context=site)
+    assignments = getMultiAdapter((site, manager), IPortletAssignmentMapping)
+    if "events" in assignments:
+        del assignments["events"]
+        print('Removed the "Upcoming Events" portlet')
+
+
 def ensure_todays_meeting(site) -> None:
     """A meeting later today for the staff user, so "Dagens aktiviteter" shows something."""
     zone = pytz.timezone("Europe/Stockholm")
@@ -190,6 +255,8 @@ def main(app) -> None:
     ensure_staff()
     ensure_students(site)
     ensure_demo_mail()
+    ensure_public_url()
+    ensure_demo_look(app, site)
     ensure_todays_meeting(site)
     transaction.commit()
     url = f"http://localhost:{PORT}/{SITE_ID}"

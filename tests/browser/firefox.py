@@ -91,6 +91,10 @@ class Firefox:
                 raise RuntimeError(f"{method}: {message.get('error')}: {message.get('message')}")
             return message["result"]
 
+    def preload(self, function_declaration: str) -> None:
+        """Run ``function_declaration`` (``() => {...}``) in every page before its scripts."""
+        self.command("script.addPreloadScript", {"functionDeclaration": function_declaration})
+
     def goto(self, url: str) -> None:
         self.command(
             "browsingContext.navigate", {"context": self.context, "url": url, "wait": "complete"}

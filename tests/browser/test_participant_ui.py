@@ -1,6 +1,7 @@
 """A guardian signs in with the invitation link or the meeting code and an SMS code."""
 
 from factories import start_room
+from pages import wait_until
 
 import pytest
 import re
@@ -27,14 +28,15 @@ def test_link_path_to_waiting_room_and_join_when_staff_start(
     staff.auth = ("sara", "secret-pw-1")
     started = time.monotonic()
     start_room(staff, invitation["meeting"])
-    page.wait_for_function(
+    wait_until(
+        page,
         "document.getElementById('pv-join').getAttribute('aria-disabled') === 'false'",
         timeout=5000,
     )
     assert time.monotonic() - started < 2.5
     join.click()
     page.wait_for_url(re.compile(r"/videomote/rum$"))
-    page.wait_for_function("document.getElementById('vm-self').srcObject !== null")
+    wait_until(page, "document.getElementById('vm-self').srcObject !== null")
 
 
 def test_code_page_path_and_wrong_code(participant, invitation, journal, mail_portal, latest_sms):

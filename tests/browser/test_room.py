@@ -7,8 +7,12 @@ WebRTC traffic reaches anything but 127.0.0.1. Each page must *decode* the other
 
 from factories import STAFF_PASSWORD
 from factories import add_staff
+from pages import CSP_VIOLATIONS
+from pages import CSP_WATCH
+from pages import csp_violations
 from pages import logged_in_page
 from pages import skip_here_fail_in_ci
+from pages import wait_until
 from prorenata.videomote.notify.sms import sms_outbox
 
 import pytest
@@ -95,9 +99,7 @@ def enter_as_invitee(page, invitation, portal, sign_in_with_sms):
     page.goto(invitation["link"])
     sign_in_with_sms(page, portal)
     join = page.get_by_role("button", name="Gå med nu")
-    page.wait_for_function(
-        "document.getElementById('pv-join').getAttribute('aria-disabled') === 'false'"
-    )
+    wait_until(page, "document.getElementById('pv-join').getAttribute('aria-disabled') === 'false'")
     join.click()
     page.wait_for_url(re.compile(r"/videomote/rum$"))
 
@@ -229,14 +231,18 @@ def test_staff_and_guardian_see_hear_chat_mute_and_hang_up(
 
     # Left by mistake: back in without a new SMS code.
     guardian.get_by_role("link", name="Gå med igen").click()
-    guardian.wait_for_function(
-        "document.getElementById('pv-join').getAttribute('aria-disabled') === 'false'"
+    wait_until(
+        guardian, "document.getElementById('pv-join').getAttribute('aria-disabled') === 'false'"
     )
     guardian.get_by_role("button", name="Gå med nu").click()
     guardian.wait_for_url(re.compile(r"/videomote/rum$"))
     wait_for(staff, sees(["Anna Andersson"]), what="staff decodes the guardian again")
     transaction.begin()
     assert len(list(sms_outbox(mail_portal))) == sms_before
+
+    # All of it under the strict Content-Security-Policy, which refused nothing.
+    assert csp_violations(staff) == [], "\n".join(csp_violations(staff))
+    assert csp_violations(guardian) == []
 
 
 def test_three_people_each_decode_the_other_two_and_staff_ending_closes_the_room(
@@ -349,7 +355,7 @@ def test_without_camera_and_microphone_the_buttons_say_so_and_chat_works(
     )
     open_staff_room(staff_page, invitation["meeting"])
     staff_page.get_by_text("Kameran eller mikrofonen gick inte att använda").wait_for()
-    staff_page.wait_for_function("document.getElementById('vm-mic').disabled")
+    wait_until(staff_page, "document.getElementById('vm-mic').disabled")
     for name, title in (("Mikrofon", "Ingen mikrofon att använda"), ("Kamera", "Ingen kamera")):
         button = staff_page.get_by_role("button", name=name)
         assert button.is_disabled() and button.get_attribute("aria-pressed") == "true"
@@ -368,6 +374,7 @@ def firefox(network_namespace, tmp_path_factory):
     if FIREFOX is None:
         skip_here_fail_in_ci("firefox-esr is missing (make system-packages installs it)")
     browser = Firefox(tmp_path_factory.mktemp("firefox-profile"))
+    browser.preload(CSP_WATCH)
     yield browser
     browser.close()
 
@@ -407,4 +414,6 @@ def test_a_guardian_in_firefox_and_staff_in_chromium_see_each_other(
     else:
         raise AssertionError(f"Firefox does not decode Chromium: {state}")
     assert state["state"] == "connected"
+    assert firefox.evaluate(CSP_VIOLATIONS) == []  # the strict policy refused nothing
+    assert csp_violations(staff_page) == []
     firefox.evaluate("document.getElementById('vm-leave-form') && window.videomoteRoom.ws.close()")

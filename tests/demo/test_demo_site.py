@@ -1,5 +1,7 @@
 """The demo that `make run` serves: a real instance on FileStorage, created twice, served."""
 
+from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 
 import os
@@ -23,28 +25,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _create_site(instance: Path, port: int) -> str:
-    result = subprocess.run(
-        [
-            str(BIN / "zconsole"),
-            "run",
-            str(instance / "etc" / "zope.conf"),
-            str(ROOT / "scripts" / "create_site.py"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "VIDEOMOTE_PORT": str(port)},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """Create the demo twice (idempotence), then serve it; yield (url, first, second output)."""
-    port = _free_port()
-    instance = tmp_path_factory.mktemp("instance")
+def _make_instance(instance: Path, port: int) -> None:
     subprocess.run(
         [
             sys.executable,
@@ -57,7 +38,40 @@ def demo(tmp_path_factory):
         check=True,
         timeout=60,
     )
-    first = _create_site(instance, port)
+
+
+def _create_site(instance: Path, port: int, mail_port: int) -> str:
+    result = subprocess.run(
+        [
+            str(BIN / "zconsole"),
+            "run",
+            str(instance / "etc" / "zope.conf"),
+            str(ROOT / "scripts" / "create_site.py"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={
+            **os.environ,
+            "VIDEOMOTE_HOST": "localhost",
+            "VIDEOMOTE_PORT": str(port),
+            "VIDEOMOTE_MAIL_PORT": str(mail_port),
+        },
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, smtp_sink_server):
+    """Create the demo twice (idempotence), the second time on another port (``make run
+    PORT=...``), then serve it; yield (url, first, second output, instance, admin status,
+    first port). Its e-mail goes to the test's SMTP sink."""
+    smtp_sink_server.messages.clear()
+    port = _free_port()
+    instance = tmp_path_factory.mktemp("instance")
+    _make_instance(instance, port)
+    first = _create_site(instance, port, smtp_sink_server.port)
     server = _serve(instance)
     url = f"http://localhost:{port}/Plone"
     _wait_for(url, server)
@@ -65,10 +79,13 @@ def demo(tmp_path_factory):
     admin_status = requests.get(f"{url}/elever", auth=("admin", "admin"), timeout=30).status_code
     server.terminate()
     server.wait(timeout=30)
-    second = _create_site(instance, port)
+    second_port = _free_port()
+    _make_instance(instance, second_port)
+    second = _create_site(instance, second_port, smtp_sink_server.port)
     server = _serve(instance)
+    url = f"http://localhost:{second_port}/Plone"
     _wait_for(url, server)
-    yield url, first, second, instance, admin_status
+    yield url, first, second, instance, admin_status, port
     server.terminate()
     server.wait(timeout=30)
 
@@ -89,7 +106,7 @@ def _wait_for(url: str, server: subprocess.Popen) -> None:
             if requests.get(url, timeout=30).status_code == 200:
                 break
         except (requests.ConnectionError, requests.Timeout):
-            pass
+            pass  # not listening yet, or still starting up (a busy machine)
         time.sleep(0.5)
     else:
         server.terminate()
@@ -154,3 +171,76 @@ def test_guardian_without_mobile_is_present_to_show_the_refusal_rule(demo):
     guardians = staff.get(bruno["@id"], timeout=30).json()["guardians"]
     assert guardians[0]["primary"] is True
     assert not guardians[0]["mobile"]
+
+
+def _join_links(sink, address: str, count: int) -> list[str]:
+    """The "Gå till videomöte" links of the first ``count`` mails to ``address``."""
+    deadline = time.monotonic() + 60
+    links: list[str] = []
+    while time.monotonic() < deadline:
+        links = [
+            re.search(r"Gå till videomöte: (\S+)", m.get_body(("plain",)).get_content()).group(1)
+            for m in list(sink.messages)
+            if address in str(m["To"])
+        ]
+        if len(links) >= count:
+            break
+        time.sleep(0.5)
+    return links
+
+
+def test_the_demos_mail_links_lead_to_where_it_is_served(demo, smtp_sink_server):
+    url, first, second_port = demo[0], demo[1], int(demo[0].split(":")[2].split("/")[0])
+    admin = requests.Session()
+    admin.auth = ("admin", "admin")
+    admin.headers["Accept"] = "application/json"
+    setting = admin.get(f"{url}/@registry/prorenata.videomote.public_base_url", timeout=30)
+    assert setting.json() == f"http://localhost:{second_port}/Plone"
+    if "Booked a demo meeting" in first:  # not late in the evening
+        # The demo's first invitation, written when the site was made on the first port.
+        (link,) = _join_links(smtp_sink_server, "anna.andersson@example.se", 1)[:1]
+        assert link.startswith(f"http://localhost:{demo[5]}/Plone/videomote/logga-in#")
+    staff = requests.Session()
+    staff.auth = ("skolskoterska", "videomote")
+    staff.headers["Accept"] = "application/json"
+    listing = staff.get(f"{url}/elever", timeout=30).json()
+    cornelia = next(i for i in listing["items"] if i["title"] == "Cornelia Carlsson")
+    tomorrow = (datetime.now() + timedelta(days=1)).date().isoformat()
+    booked = staff.post(
+        f"{url}/@videomote-meetings",
+        json={
+            "title": "Samtal",
+            "start": f"{tomorrow}T09:00",
+            "end": f"{tomorrow}T09:30",
+            "patient": staff.get(cornelia["@id"], timeout=30).json()["UID"],
+            "contact_choice": "guardian",
+        },
+        timeout=30,
+    )
+    assert booked.status_code == 201, booked.text
+    (link,) = _join_links(smtp_sink_server, "cecilia.carlsson@example.se", 1)
+    assert link.startswith(f"http://localhost:{second_port}/Plone/videomote/logga-in#")
+    assert requests.get(link, timeout=30).status_code == 200
+
+
+def test_the_server_and_the_site_have_the_addons_icon(demo):
+    url = demo[0]
+    icon = (ROOT / "src/prorenata/videomote/browser/static/favicon.ico").read_bytes()
+    for address in (url.rsplit("/", 1)[0] + "/favicon.ico", f"{url}/favicon.ico"):
+        answer = requests.get(address, timeout=30)
+        assert answer.status_code == 200, address
+        assert answer.content == icon, address
+
+
+def test_no_upcoming_events_portlet_with_meeting_titles(demo):
+    page = requests.get(demo[0], auth=("skolskoterska", "videomote"), timeout=30).text
+    assert "portletEvents" not in page
+    assert "Upcoming Events" not in page
+
+
+def test_no_answer_names_zope_or_python_and_participant_pages_have_a_strict_policy(demo):
+    url = demo[0]
+    for address in (url, f"{url}/favicon.ico", f"{url}/videomote", f"{url}/no-such-page"):
+        assert "X-Powered-By" not in requests.get(address, timeout=30).headers, address
+    policy = requests.get(f"{url}/videomote", timeout=30).headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy

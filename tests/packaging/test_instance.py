@@ -35,3 +35,33 @@ def test_a_trusted_proxy_reaches_zope_so_audit_and_limits_see_the_participant(tm
 def test_without_a_proxy_zope_trusts_no_forwarded_address(tmp_path):
     directory = _make_instance()(tmp_path / "inst")
     assert not _load(directory / "etc" / "zope.conf").trusted_proxies
+
+
+def test_the_instance_answers_without_naming_zope_and_python(tmp_path):
+    """Zope 6 writes X-Powered-By into every answer; the pipeline's first filter drops it."""
+    from configparser import ConfigParser
+    from paste.deploy import loadfilter
+
+    directory = _make_instance()(tmp_path / "inst")
+    ini = directory / "etc" / "zope.ini"
+    parser = ConfigParser(interpolation=None)
+    parser.read(ini)
+    pipeline = parser["pipeline:main"]["pipeline"].split()
+    first = pipeline[0]
+    assert pipeline[-1] == "zope"
+
+    def zope(environ, start_response):
+        start_response(
+            "200 OK",
+            [
+                ("X-Powered-By", "Zope (www.zope.dev), Python (www.python.org)"),
+                ("Content-Type", "text/plain"),
+            ],
+        )
+        return [b"ok"]
+
+    app = loadfilter(f"config:{ini}", name=first)(zope)
+    sent = []
+    body = app({}, lambda status, headers, exc_info=None: sent.append(headers))
+    assert list(body) == [b"ok"]
+    assert sent == [[("Content-Type", "text/plain")]]

@@ -6,7 +6,8 @@ from plone.app.testing import FunctionalTesting
 from plone.app.testing import IntegrationTesting
 from plone.app.testing import PloneSandboxLayer
 from plone.app.testing import applyProfile
-from plone.testing.zope import WSGI_SERVER_FIXTURE
+from plone.testing.zope import WSGIServer
+from prorenata.videomote.wsgi import strip_revealing_headers
 
 import prorenata.videomote
 
@@ -35,12 +36,25 @@ class VideomoteLayer(PloneSandboxLayer):
 
 VIDEOMOTE_FIXTURE = VideomoteLayer()
 
+
+class VideomoteWSGIServer(WSGIServer):
+    """plone.testing's WSGI server with the instance's own filter (etc/zope.ini.in), so
+    functional tests see the headers a real instance sends."""
+
+    def make_wsgi_app(self):
+        return strip_revealing_headers(super().make_wsgi_app())
+
+
+VIDEOMOTE_WSGI_SERVER_FIXTURE = VideomoteWSGIServer(
+    name="VideomoteWSGIServer", module="prorenata.videomote.testing"
+)
+
 VIDEOMOTE_INTEGRATION_TESTING = IntegrationTesting(
     bases=(VIDEOMOTE_FIXTURE,),
     name="VideomoteLayer:IntegrationTesting",
 )
 
 VIDEOMOTE_FUNCTIONAL_TESTING = FunctionalTesting(
-    bases=(VIDEOMOTE_FIXTURE, WSGI_SERVER_FIXTURE),
+    bases=(VIDEOMOTE_FIXTURE, VIDEOMOTE_WSGI_SERVER_FIXTURE),
     name="VideomoteLayer:FunctionalTesting",
 )

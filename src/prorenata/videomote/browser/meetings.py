@@ -47,6 +47,7 @@ from zope.interface import alsoProvides
 import json
 import pytz
 
+# The calendar's hours when nothing is booked outside them; widened to every meeting shown.
 DAY_START, DAY_END, SLOT_MINUTES = 7, 18, 30
 #: Where a navigation to the staff room may come from for its page to start the meeting
 #: by itself (the Fetch Metadata header browsers send): the journal's own pages, or no
@@ -63,6 +64,11 @@ def site_zone():
 
 def local(dt: datetime) -> datetime:
     return dt.astimezone(site_zone())
+
+
+def today() -> date:
+    """Today in the site's time zone (the calendar's "Idag")."""
+    return datetime.now(site_zone()).date()
 
 
 def room_url(meeting) -> str:
@@ -120,15 +126,15 @@ class CalendarView(MeetingsMixin, BrowserView):
     """Week and day view of the current user's meetings."""
 
     def __call__(self):
-        today = datetime.now(site_zone()).date()
         try:
-            self.day = date.fromisoformat(self.request.form.get("dag", "")) or today
+            self.day = date.fromisoformat(self.request.form.get("dag", "")) or today()
         except ValueError:
-            self.day = today
+            self.day = today()
         self.mode = "dag" if self.request.form.get("vy") == "dag" else "vecka"
         if self.mode == "vecka":
+            # The ISO week, Monday to Sunday: what is booked at a weekend shows too.
             self.first = self.day - timedelta(days=self.day.weekday())
-            self.days = [self.first + timedelta(days=i) for i in range(5)]
+            self.days = [self.first + timedelta(days=i) for i in range(7)]
         else:
             self.first = self.day
             self.days = [self.day]
@@ -164,22 +170,59 @@ class CalendarView(MeetingsMixin, BrowserView):
         )
         return [m for m in meetings if m.state != STATE_CANCELLED]
 
+    def _day_bounds(self, day: date) -> tuple[datetime, datetime]:
+        zone = site_zone()
+        return (
+            zone.localize(datetime.combine(day, time(0))),
+            zone.localize(datetime.combine(day + timedelta(days=1), time(0))),
+        )
+
+    def _minutes(self, meetings: list) -> tuple[int, int]:
+        """The first and the end minute of the grid: DAY_START–DAY_END in whole hours,
+        widened so that every meeting on the days shown has its rows (one that runs past
+        midnight from the day before starts at 00.00, one running into the next at 24.00)."""
+        first, last = DAY_START * 60, DAY_END * 60
+        for day in self.days:
+            midnight, next_midnight = self._day_bounds(day)
+            for meeting in meetings:
+                start, end = local(meeting.start), local(meeting.end)
+                if end <= midnight or start >= next_midnight:
+                    continue
+                begins = 0 if start <= midnight else start.hour * 60 + start.minute
+                ends = (
+                    24 * 60
+                    if end >= next_midnight
+                    else end.hour * 60 + end.minute + (1 if end.second or end.microsecond else 0)
+                )
+                first = min(first, begins // 60 * 60)
+                last = max(last, -(-ends // 60) * 60)
+        return first, min(last, 24 * 60)
+
     def rows(self) -> list[dict]:
-        """One row per half hour; each cell a meeting or a free slot to book."""
+        """One row per half hour; each cell a meeting or a free slot to book. A meeting is
+        listed in the row where it starts that day (00.00 if it began the day before)."""
         meetings = self._meetings()
+        first, last = self._minutes(meetings)
         rows = []
-        minutes = DAY_START * 60
-        while minutes < DAY_END * 60:
+        for minutes in range(first, last, SLOT_MINUTES):
             slot = time(minutes // 60, minutes % 60)
             cells = []
             for day in self.days:
+                midnight, next_midnight = self._day_bounds(day)
                 begin = site_zone().localize(datetime.combine(day, slot))
                 finish = begin + timedelta(minutes=SLOT_MINUTES)
                 here = [m for m in meetings if local(m.start) < finish and local(m.end) > begin]
+                starting = [
+                    m
+                    for m in meetings
+                    if begin <= max(local(m.start), midnight) < finish
+                    and local(m.start) < next_midnight
+                    and local(m.end) > midnight
+                ]
                 cells.append(
                     {
                         "day": day,
-                        "meetings": [m for m in here if begin <= local(m.start) < finish],
+                        "meetings": starting,
                         "busy": bool(here),
                         "book_url": f"{api.portal.get().absolute_url()}/@@videomote-boka"
                         f"?start={day.isoformat()}T{slot:%H:%M}",
@@ -187,7 +230,6 @@ class CalendarView(MeetingsMixin, BrowserView):
                     }
                 )
             rows.append({"time": f"{slot:%H.%M}", "cells": cells})
-            minutes += SLOT_MINUTES
         return rows
 
     def booked(self):

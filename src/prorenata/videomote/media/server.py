@@ -16,6 +16,7 @@ encode instead). ``{"type": "slots"}`` tells each page which transceiver shows w
 """
 
 from aiohttp import web
+from aiohttp import web_response
 from aiortc import RTCConfiguration
 from aiortc import RTCPeerConnection
 from aiortc import RTCSessionDescription
@@ -555,6 +556,7 @@ def make_app(secret: bytes, config: MediaConfig | None = None) -> web.Applicatio
         await app[ROOMS_KEY].close()
 
     app.on_shutdown.append(close_rooms)
+    app.on_response_prepare.append(hide_server_software)
     return app
 
 
@@ -578,6 +580,13 @@ def log_start(host: str, port: int, config: MediaConfig) -> None:
         )
 
 
+async def hide_server_software(request: web.Request, response: web.StreamResponse) -> None:
+    """aiohttp names itself and its version (``Server: Python/3.11 aiohttp/3.x``) on every
+    answer, the WebSocket upgrade included: runs after that header is set, before it is
+    sent."""
+    response.headers.pop("Server", None)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Säkert Videomöte media server")
     parser.add_argument("--config", help="INI file with a [media] section (see config.py)")
@@ -595,6 +604,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO)
     # aioice logs every candidate pair, i.e. participants' IP addresses: warnings only.
     logging.getLogger("aioice").setLevel(logging.WARNING)
+    # A request aiohttp cannot even parse is answered (400) before any hook runs, with
+    # aiohttp's default "Server: Python/3.x aiohttp/3.x": this process serves only us.
+    web_response.SERVER_SOFTWARE = "videomote-media"
     loop = None
     if os.environ.get("VIDEOMOTE_MEDIA_UVLOOP", "on") != "off":
         import uvloop
