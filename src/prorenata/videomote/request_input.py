@@ -16,7 +16,12 @@ from prorenata.videomote import _
 from prorenata.videomote.booking.rules import MAX_BODY_BYTES
 from prorenata.videomote.booking.rules import MAX_TOKEN
 from prorenata.videomote.booking.rules import too_long_message
+from urllib.parse import parse_qsl
+from urllib.parse import urlencode
 from urllib.parse import urlsplit
+from zExceptions import BadRequest
+from ZPublisher.HTTPRequest import HTTPRequest
+from ZPublisher.HTTPResponse import HTTPResponse
 
 import contextlib
 import io
@@ -136,45 +141,162 @@ def _is_ours(path: str) -> bool:
     )
 
 
-def screen_json_body(event) -> None:
-    """At the start of publishing (IPubStart), before authentication: a JSON body sent to
-    the add-on that is too large or nested too deep is set aside and replaced by an empty
-    one, its refusal kept for the service to answer.
+def screen_input(event) -> None:
+    """At the start of publishing (IPubStart), before Zope reads the form and before
+    authentication, for the add-on's services and pages only:
 
-    plone.restapi's token plugin parses every ``application/json`` body while it looks
-    for credentials, before any view runs: a 50,000-deep array would end there in a
-    RecursionError (500), and a large body would be parsed whole."""
+    - a JSON body that is too large or nested too deep is set aside and replaced by an
+      empty one: plone.restapi's token plugin parses every ``application/json`` body
+      while it looks for credentials, before any view runs, so a 50,000-deep array would
+      end there in a RecursionError (500), and a large body would be parsed whole;
+    - form fields that Zope's own converters fail on (``start:int=abc``, ``x:date=…``,
+      an unknown charset) are dropped, since Zope would answer them with a 500 before
+      any view runs.
+
+    The refusal is kept (across conflict retries) for the REST services to answer as
+    4xx; the pages simply do not see the field."""
     request = event.request
-    environ = getattr(request, "_orig_env", None) or request.environ
-    if request.environ.get("REQUEST_METHOD", "GET").upper() not in STATE_CHANGING:
-        return
-    if _content_type(request) != "application/json":
-        return
     if not _is_ours(request.environ.get("PATH_INFO") or ""):
         return
-    refusal = environ.get(EARLY_REFUSAL)
+    environ = _environ(request)
+    if environ.get(EARLY_REFUSAL) is not None:
+        _drop_body(request)
+        _drop_converted_fields(request)
+        return
+    method = request.environ.get("REQUEST_METHOD", "GET").upper()
+    if method in STATE_CHANGING and _content_type(request) == "application/json":
+        _screen_json(request, environ)
+    _screen_form(request, environ)
+
+
+def _environ(request) -> dict:
+    return getattr(request, "_orig_env", None) or request.environ
+
+
+def _drop_body(request) -> None:
+    request.environ["CONTENT_LENGTH"] = "0"
+    request.stdin = io.BytesIO(b"")
+
+
+def _screen_json(request, environ) -> None:
+    stdin = request.stdin
     data = b""
-    if refusal is None:
-        stdin = request.stdin
-        if _declared_length(request) > MAX_BODY_BYTES:
+    refusal = None
+    if _declared_length(request) > MAX_BODY_BYTES:
+        refusal = _too_large()
+    elif stdin is not None:
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            stdin.seek(0)
+        data = stdin.read(MAX_BODY_BYTES + 1)
+        if len(data) > MAX_BODY_BYTES:
             refusal = _too_large()
-        elif stdin is not None:
-            with contextlib.suppress(AttributeError, OSError, ValueError):
-                stdin.seek(0)
-            data = stdin.read(MAX_BODY_BYTES + 1)
-            if len(data) > MAX_BODY_BYTES:
-                refusal, data = _too_large(), b""
-            else:
-                try:
-                    json.loads(data)
-                except RecursionError:
-                    refusal, data = _too_deep(), b""
-                except ValueError:
-                    pass  # the service says what is wrong with it
+        else:
+            try:
+                json.loads(data)
+            except RecursionError:
+                refusal = _too_deep()
+            except ValueError:
+                pass  # the service says what is wrong with it
     if refusal is not None:
         environ[EARLY_REFUSAL] = refusal
-        request.environ["CONTENT_LENGTH"] = "0"
-    request.stdin = io.BytesIO(data)
+        _drop_body(request)
+    else:
+        request.stdin = io.BytesIO(data)
+
+
+#: Zope's form limit: a larger form body is refused by Zope itself (400).
+FORM_LIMIT = 2**20
+
+
+def _screen_form(request, environ) -> None:
+    """Let Zope read a copy of the query string and form first; if that fails other than
+    with a BadRequest (400 anyway), drop every field with a ``:converter``."""
+    is_form = _content_type(request) in ("", "application/x-www-form-urlencoded")
+    method = request.environ.get("REQUEST_METHOD", "GET").upper()
+    body = b""
+    if method != "GET" and _content_type(request) != "application/json":
+        if _declared_length(request) > FORM_LIMIT or request.stdin is None:
+            return  # Zope refuses a form that large itself
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            request.stdin.seek(0)
+        body = request.stdin.read(FORM_LIMIT + 1)
+        request.stdin = io.BytesIO(body)
+        if len(body) > FORM_LIMIT:
+            return
+    trial = HTTPRequest(io.BytesIO(body), dict(request.environ), HTTPResponse())
+    try:
+        trial.processInputs()
+    except BadRequest:
+        if _declared_length(request) > FORM_LIMIT:
+            return  # Zope says so itself
+        field = _first_converted_field(request.environ.get("QUERY_STRING", ""), body, is_form)
+        environ[EARLY_REFUSAL] = InputRefused(
+            _("Anropet kan inte läsas. Skicka fältnamn och värden i UTF-8."), field=field
+        )
+        _drop_converted_fields(request)
+    except Exception:
+        field = _first_converted_field(request.environ.get("QUERY_STRING", ""), body, is_form)
+        environ[EARLY_REFUSAL] = InputRefused(
+            _("Fältet ${field} kan inte läsas. Skicka det som text.", mapping={"field": field}),
+            field=field,
+        )
+        _drop_converted_fields(request)
+    finally:
+        trial.clear()
+
+
+def _without_converted(query: str) -> str:
+    kept = [
+        (name, value)
+        for name, value in parse_qsl(query, keep_blank_values=True, encoding="latin-1")
+        if ":" not in name and _utf8(name)
+    ]
+    return urlencode(kept, encoding="latin-1")
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return False
+    return True
+
+
+def _first_converted_field(query: str, body: bytes, is_form: bool) -> str:
+    texts = [query] + ([body.decode("latin-1")] if is_form else [])
+    for text in texts:
+        for name, _value in parse_qsl(text, keep_blank_values=True, encoding="latin-1"):
+            if ":" in name or not _utf8(name):
+                return name.split(":", 1)[0].split(".", 1)[0][:MAX_TOKEN]
+    return "form"
+
+
+def _drop_converted_fields(request) -> None:
+    """The query string and an urlencoded form without ``name:converter`` fields and
+    names that are not UTF-8; any other form body (multipart: none of the add-on's forms
+    uploads files) is dropped."""
+    request.environ["QUERY_STRING"] = _without_converted(request.environ.get("QUERY_STRING", ""))
+    if request.environ.get("REQUEST_METHOD", "GET").upper() == "GET":
+        return
+    content_type = _content_type(request)
+    if content_type == "application/json":
+        return
+    if content_type in ("", "application/x-www-form-urlencoded"):
+        body = b""
+        if request.stdin is not None:
+            with contextlib.suppress(AttributeError, OSError, ValueError):
+                request.stdin.seek(0)
+            body = request.stdin.read(FORM_LIMIT + 1)
+        cleaned = _without_converted(body.decode("latin-1")).encode("latin-1")
+        request.stdin = io.BytesIO(cleaned)
+        request.environ["CONTENT_LENGTH"] = str(len(cleaned))
+    else:
+        _drop_body(request)
+
+
+def early_refusal(request) -> "InputRefused | None":
+    """What :func:`screen_input` refused of this request, if anything."""
+    return _environ(request).get(EARLY_REFUSAL)
 
 
 def _too_deep() -> InputRefused:
@@ -187,9 +309,6 @@ def json_object(request) -> dict:
     Checked in this order: the caller's Origin, the size, the media type, UTF-8, JSON,
     nesting (a RecursionError), and that the top level is an object."""
     check_origin(request)
-    environ = getattr(request, "_orig_env", None) or request.environ
-    if environ.get(EARLY_REFUSAL) is not None:
-        raise environ[EARLY_REFUSAL]
     data = raw_body(request)
     if _content_type(request) != "application/json" and (
         data.strip() or request.get("REQUEST_METHOD", "GET").upper() in ("POST", "PATCH", "PUT")

@@ -4,6 +4,8 @@ from plone.restapi.services import Service
 from prorenata.videomote.booking.rules import BookingRefused
 from prorenata.videomote.request_input import STATE_CHANGING
 from prorenata.videomote.request_input import InputRefused
+from prorenata.videomote.request_input import check_origin
+from prorenata.videomote.request_input import early_refusal
 from prorenata.videomote.request_input import json_object
 from prorenata.videomote.request_input import refusal_body
 from prorenata.videomote.services.serialize import refusal_json
@@ -22,6 +24,10 @@ class VideomoteService(Service):
     def render(self):
         self.check_permission()
         try:
+            check_origin(self.request)
+            refused = early_refusal(self.request)
+            if refused is not None:
+                raise refused
             self.data = (
                 json_object(self.request)
                 if self.request.get("REQUEST_METHOD", "GET").upper() in STATE_CHANGING
