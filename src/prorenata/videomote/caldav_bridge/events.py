@@ -53,12 +53,26 @@ def _raw_value(name: str, text: str) -> str:
     return found.group(1).strip().replace("\\,", ",") if found else ""
 
 
-def _raw_names(text: str) -> tuple[str, str]:
+def _raw_names(text: str | bytes) -> tuple[str, str]:
     """UID and SUMMARY found by a plain look at an item, within the limits (a UID too
-    long to keep is dropped: the item is then known by its address)."""
-    part = text[text.find("BEGIN:VEVENT") :]
-    uid = _raw_value("UID", part)
-    return (uid if len(uid) <= MAX_ICAL_UID else ""), _raw_value("SUMMARY", part)[:MAX_TITLE]
+    long to keep is dropped: the item is then known by its address). Searches the text
+    as it is, bytes or not, without copying it (a 5 MB item stays one 5 MB item)."""
+    found = []
+    for name in ("UID", "SUMMARY"):
+        pattern = _LINE.format(name)
+        if isinstance(text, bytes):
+            begin = text.find(b"BEGIN:VEVENT")
+            match = re.compile(pattern.encode(), re.MULTILINE | re.IGNORECASE).search(
+                text, max(begin, 0)
+            )
+            value = match.group(1)[: 4 * MAX_ICAL_UID].decode("utf-8", "replace") if match else ""
+        else:
+            begin = text.find("BEGIN:VEVENT")
+            match = re.compile(pattern, re.MULTILINE | re.IGNORECASE).search(text, max(begin, 0))
+            value = match.group(1) if match else ""
+        found.append(value.strip().replace("\\,", ","))
+    uid, title = found
+    return (uid if len(uid) <= MAX_ICAL_UID else ""), title[:MAX_TITLE]
 
 
 @dataclass(frozen=True)
@@ -175,14 +189,11 @@ def from_ical(text: str | bytes, zone: str = "Europe/Stockholm") -> CalendarEven
     entry). Raises :class:`UnreadableEvent` for a VEVENT that is not a readable event,
     or one too large to read (not parsed at all) or with a text over the limits."""
     if len(text) > MAX_EVENT_BYTES:
-        head = text[:MAX_EVENT_BYTES]
-        raw = head.decode("utf-8", "replace") if isinstance(head, bytes) else head
-        raise UnreadableEvent(EventTooLarge.__name__, *_raw_names(raw))
+        raise UnreadableEvent(EventTooLarge.__name__, *_raw_names(text))
     try:
         return _event(text, zone)
     except Exception as error:
-        raw = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
-        raise UnreadableEvent(type(error).__name__, *_raw_names(raw)) from error
+        raise UnreadableEvent(type(error).__name__, *_raw_names(text)) from error
 
 
 def _check_limits(event: "CalendarEvent", description: str, names: list[str]) -> None:

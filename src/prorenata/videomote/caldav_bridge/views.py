@@ -62,8 +62,7 @@ class CalendarSettingsView(BrowserView):
                     ).strip()
                     password = form_text(self.request, "password", MAX_TOKEN, _("App-lösenord"))
                 except InputRefused as refused:
-                    self.request.response.setStatus(refused.status)
-                    self.error = refused.message
+                    self.error = refused.message  # next to the form, as its other errors
                     return self.index()
                 password = password or (unseal(site, record.password) if record else "")
                 if not url.startswith(("https://", "http://")) or not username or not password:
