@@ -9,6 +9,10 @@ unless it carries a token of its own (``Authorization: Bearer``), which a browse
 adds by itself. Form and query values must be one piece of text of bounded length, not
 a list or a record (``start:list=…``, ``start:int=5``). Every refusal is an
 :class:`InputRefused` with a Swedish message naming the field, answered as 4xx.
+
+What would fail before any view of the add-on runs (Zope's form converters,
+plone.restapi's credential plugin parsing every JSON body) is screened for the add-on's
+paths at the start of publishing (:func:`screen_input`).
 """
 
 from plone import api
@@ -28,7 +32,7 @@ import io
 import json
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-#: Where :func:`screen_json_body` leaves its refusal (kept across conflict retries).
+#: Where :func:`screen_input` leaves its refusal (kept across conflict retries).
 EARLY_REFUSAL = "prorenata.videomote.refused_body"
 #: The participant pages under ``<site>/videomote/``.
 PARTICIPANT_STEPS = frozenset(
@@ -214,15 +218,14 @@ def _screen_form(request, environ) -> None:
     is_form = _content_type(request) in ("", "application/x-www-form-urlencoded")
     method = request.environ.get("REQUEST_METHOD", "GET").upper()
     body = b""
-    if method != "GET" and _content_type(request) != "application/json":
-        if _declared_length(request) > FORM_LIMIT or request.stdin is None:
+    length = _declared_length(request)
+    if method != "GET" and _content_type(request) != "application/json" and length:
+        if length > FORM_LIMIT or request.stdin is None:
             return  # Zope refuses a form that large itself
         with contextlib.suppress(AttributeError, OSError, ValueError):
             request.stdin.seek(0)
-        body = request.stdin.read(FORM_LIMIT + 1)
+        body = request.stdin.read(length)
         request.stdin = io.BytesIO(body)
-        if len(body) > FORM_LIMIT:
-            return
     trial = HTTPRequest(io.BytesIO(body), dict(request.environ), HTTPResponse())
     try:
         trial.processInputs()
