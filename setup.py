@@ -65,6 +65,7 @@ setup(
             "ruff",
             "zpretty",
             "i18ndude",
+            "hypothesis",
         ],
     },
     entry_points={

@@ -644,3 +644,44 @@ def test_a_recurring_event_books_nothing_and_says_why(journal, smtp_sink):
     assert smtp_sink.wait_for(1, timeout=1.5) == []
     written = _as_read(href)
     assert "återkommande händelse" in written and "RRULE" in written
+
+
+def _oversized(uid: str, title: str, extra: str = "") -> bytes:
+    """An event for a registered guardian that is too large, or has a text too long."""
+    start = _tomorrow(15).strftime("%Y%m%dT%H%M%S")
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Client//EN\r\nBEGIN:VEVENT\r\n"
+        f"UID:{uid}\r\nDTSTAMP:20261201T080000Z\r\nDTSTART;TZID=Europe/Stockholm:{start}\r\n"
+        f"DURATION:PT30M\r\nSUMMARY:{title}\r\n{extra}"
+        "ATTENDEE:mailto:anna@example.se\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    ).encode()
+
+
+@pytest.mark.parametrize("caldav_server", ["radicale"], indirect=True)
+def test_an_oversized_or_over_long_event_books_nothing_and_is_named(journal, smtp_sink):
+    """A 5 MB event, a 1,000-character title, 60 attendees: nothing is booked or mailed,
+    the round goes on, and each is listed (its name cut) like an unreadable item."""
+    calendar_url = str(journal["calendar"].calendar().url).rstrip("/")
+    many = "".join(f"ATTENDEE:mailto:person{i}@example.se\r\n" for i in range(60))
+    for name, body in {
+        "stor": _oversized("stor-1", "Stort möte", "DESCRIPTION:" + "x" * 5_000_000 + "\r\n"),
+        "lang": _oversized("lang-1", "L" * 1000),
+        "manga": _oversized("manga-1", "Många deltagare", many),
+    }.items():
+        requests.put(
+            f"{calendar_url}/{name}.ics",
+            data=body,
+            auth=("sara", "x"),
+            headers={"Content-Type": "text/calendar"},
+        ).raise_for_status()
+    _made_in_the_calendar(journal, "from-thunderbird-9", "Samtal", 13, "anna@example.se")
+    _sync(journal["portal"])
+    (invitation,) = smtp_sink.wait_for(2, timeout=3)  # the ordinary one only
+    assert invitation["To"].addresses[0].addr_spec == "anna@example.se"
+    journal["portal"]._p_jar.sync()
+    named = sorted(accounts(journal["portal"])["sara"].unreadable)
+    assert named[1:] == ["Många deltagare", "Stort möte"]
+    assert named[0].startswith("LLLLLLLLLL") and len(named[0]) <= 200  # as the server folds it
+    catalog = api.portal.get_tool("portal_catalog")
+    (booked,) = catalog.unrestrictedSearchResults(portal_type="VideoMeeting")
+    assert booked._unrestrictedGetObject().ical_uid == "from-thunderbird-9"

@@ -152,6 +152,16 @@ class IVideomoteSettings(Interface):
         min=0,
         max=240,
     )
+    max_meeting_minutes = schema.Int(
+        title=_("Ett videomöte får vara högst (minuter)"),
+        description=_(
+            "Längre möten kan inte bokas eller flyttas till. Deltagarens inloggning gäller "
+            "till mötets slut."
+        ),
+        default=240,
+        min=15,
+        max=24 * 60,
+    )
     audit_retention_years = schema.Int(
         title=_("Granskningsloggen sparas (år)"),
         default=5,

@@ -10,6 +10,7 @@ from datetime import datetime
 from datetime import timedelta
 from prorenata.videomote.access.signing import sign
 from prorenata.videomote.access.signing import unsign
+from prorenata.videomote.booking.rules import MAX_NAME
 
 import os
 
@@ -35,11 +36,18 @@ def issue_join_token(
 ) -> str:
     """``who`` tells people apart who show the same name (two staff called Anna): the
     media server lets a person's newer connection replace only their own older one.
-    ``generation`` counts the meeting's moves: each time has a room of its own."""
+    ``generation`` counts the meeting's moves: each time has a room of its own.
+
+    The display name is shown to everyone in the room: it is cut to :data:`MAX_NAME`
+    characters (a staff member's full name is their own Plone property, not refused
+    here), so no token carries an unbounded name."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
     now = now or datetime.now(UTC)
-    claims = {"m": meeting_uid, "r": role, "n": display_name}
+    name = " ".join(str(display_name or "").split())
+    if len(name) > MAX_NAME:
+        name = name[: MAX_NAME - 1].rstrip() + "…"
+    claims = {"m": meeting_uid, "r": role, "n": name}
     if who:
         claims["w"] = who
     if generation:

@@ -8,7 +8,9 @@ from plone import api
 from Products.Five.browser import BrowserView
 from prorenata.videomote.audit.log import ACTION_TITLES
 from prorenata.videomote.audit.record import audit_log
+from prorenata.videomote.booking.rules import MAX_TOKEN
 from prorenata.videomote.browser.meetings import local
+from prorenata.videomote.browser.meetings import parse_day
 from prorenata.videomote.browser.meetings import site_zone
 
 import csv
@@ -17,11 +19,14 @@ import io
 COLUMNS = ("Tid", "Händelse", "Vem", "Roll", "Möte", "Elev/patient", "IP-adress", "Detaljer")
 
 
-def _day(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
+def _day(value) -> date | None:
+    """A filter's day; anything else (a list, a record, year 9999) filters nothing."""
+    return parse_day(value)
+
+
+def _text(value) -> str:
+    """A filter's UID: one short text, else nothing (``meeting:list=…``, a megabyte)."""
+    return value.strip() if isinstance(value, str) and len(value) <= MAX_TOKEN else ""
 
 
 class AuditLogView(BrowserView):
@@ -35,8 +40,8 @@ class AuditLogView(BrowserView):
         return {
             "from": _day(form.get("from")),
             "to": _day(form.get("to")),
-            "meeting": (form.get("meeting") or "").strip(),
-            "patient": (form.get("patient") or "").strip(),
+            "meeting": _text(form.get("meeting")),
+            "patient": _text(form.get("patient")),
         }
 
     def entries(self) -> list:

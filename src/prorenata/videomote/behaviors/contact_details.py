@@ -10,6 +10,9 @@ from plone.autoform import directives
 from plone.autoform.interfaces import IFormFieldProvider
 from plone.supermodel import model
 from prorenata.videomote import _
+from prorenata.videomote.booking.rules import MAX_GUARDIANS
+from prorenata.videomote.booking.rules import MAX_NAME
+from prorenata.videomote.content.fields import BoundedTextLine
 from prorenata.videomote.content.fields import EmailAddress
 from prorenata.videomote.content.fields import MobileNumber
 from prorenata.videomote.content.fields import Personnummer
@@ -25,7 +28,7 @@ VIEW_PERSONNUMMER = "prorenata.videomote.ViewPersonnummer"
 class IGuardian(Interface):
     """One guardian or relative, as a row of the guardians table."""
 
-    name = schema.TextLine(title=_("Namn"), required=True)
+    name = BoundedTextLine(title=_("Namn"), required=True, max_length=MAX_NAME)
     email = EmailAddress(title=_("E-postadress"), required=False)
     mobile = MobileNumber(title=_("Mobilnummer"), required=False)
     primary = schema.Bool(title=_("Primär kontakt"), required=False, default=False)
@@ -67,6 +70,7 @@ class IContactDetails(model.Schema):
         required=False,
         default=[],
         missing_value=[],
+        max_length=MAX_GUARDIANS,
     )
 
     @invariant

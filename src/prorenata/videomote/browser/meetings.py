@@ -22,6 +22,12 @@ from prorenata.videomote.access.staff import may_manage
 from prorenata.videomote.audit import log as audit
 from prorenata.videomote.audit.record import record
 from prorenata.videomote.behaviors.contact_details import IContactDetails
+from prorenata.videomote.booking.rules import MAX_DAYS_AHEAD
+from prorenata.videomote.booking.rules import MAX_EMAIL
+from prorenata.videomote.booking.rules import MAX_MOBILE
+from prorenata.videomote.booking.rules import MAX_NAME
+from prorenata.videomote.booking.rules import MAX_TITLE
+from prorenata.videomote.booking.rules import MAX_TOKEN
 from prorenata.videomote.booking.rules import BookingRefused
 from prorenata.videomote.browser.room import RoomMixin
 from prorenata.videomote.browser.room import join_token_for
@@ -88,20 +94,36 @@ def invitation_status(meeting) -> dict:
 
 def visible_meeting(uid: str):
     """The meeting with ``uid`` if the current user may see it, else None."""
-    if not uid:
+    if not uid or not isinstance(uid, str) or len(uid) > MAX_TOKEN:
         return None
     brains = api.portal.get_tool("portal_catalog")(UID=uid, portal_type="VideoMeeting")
     return brains[0].getObject() if brains else None
 
 
-def parse_local(value: str | None) -> datetime | None:
-    """``2026-12-01T09:00`` (datetime-local) as a naive wall-clock time."""
-    if not value:
+def parse_local(value) -> datetime | None:
+    """``2026-12-01T09:00`` (datetime-local) as a naive wall-clock time; None for
+    anything else (a list from ``start:list``, a record, an over-long text)."""
+    if not value or not isinstance(value, str) or len(value) > MAX_TOKEN:
         return None
     try:
         return datetime.fromisoformat(value.strip()).replace(tzinfo=None, second=0)
     except ValueError:
         return None
+
+
+def parse_day(value) -> date | None:
+    """``2026-12-01`` as a day a calendar can show (its week and the next fit in the
+    calendar: no overflow at year 9999); None for anything else."""
+    if not isinstance(value, str) or len(value) > 10:
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        return None
+    today = date.today()
+    if abs((day - today).days) > 10 * MAX_DAYS_AHEAD:
+        return None
+    return day
 
 
 class MeetingsMixin:
@@ -121,15 +143,15 @@ class MeetingsMixin:
     def calendar_url(self) -> str:
         return f"{api.portal.get().absolute_url()}/@@videomote-kalender"
 
+    #: ``maxlength`` of the dialogs' text inputs: the limits the booking rules refuse past.
+    limits = {"title": MAX_TITLE, "name": MAX_NAME, "mobile": MAX_MOBILE, "email": MAX_EMAIL}
+
 
 class CalendarView(MeetingsMixin, BrowserView):
     """Week and day view of the current user's meetings."""
 
     def __call__(self):
-        try:
-            self.day = date.fromisoformat(self.request.form.get("dag", "")) or today()
-        except ValueError:
-            self.day = today()
+        self.day = parse_day(self.request.form.get("dag")) or today()
         self.mode = "dag" if self.request.form.get("vy") == "dag" else "vecka"
         if self.mode == "vecka":
             # The ISO week, Monday to Sunday: what is booked at a weekend shows too.
@@ -311,16 +333,22 @@ class BookingView(MeetingsMixin, BrowserView):
             return None
 
     def value(self, name: str, default: str = "") -> str:
-        return self.request.form.get(name, default)
+        value = self.request.form.get(name, default)
+        return value if isinstance(value, str) else default
 
     def default_start(self) -> str:
-        return self.value("start")
+        start = parse_local(self.value("start"))
+        return start.strftime("%Y-%m-%dT%H:%M") if start else ""
 
     def default_end(self) -> str:
-        if self.value("end"):
-            return self.value("end")
+        end = parse_local(self.value("end"))
+        if end:
+            return end.strftime("%Y-%m-%dT%H:%M")
         start = parse_local(self.value("start"))
-        return (start + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M") if start else ""
+        try:
+            return (start + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M") if start else ""
+        except OverflowError:
+            return ""
 
     def patients(self) -> list:
         return list(patients_vocabulary(self.context))
@@ -403,7 +431,8 @@ class MoveView(MeetingView):
 
     def value(self, name: str) -> str:
         if name in self.request.form:
-            return self.request.form[name]
+            value = self.request.form[name]
+            return value if isinstance(value, str) else ""
         if name == "title":
             return self.context.title
         return local(getattr(self.context, name)).strftime("%Y-%m-%dT%H:%M")

@@ -33,6 +33,8 @@ from prorenata.videomote.content.meeting import STATE_STARTED
 from prorenata.videomote.interfaces import IIdentityCheck
 from prorenata.videomote.interfaces import SMSFailed
 from prorenata.videomote.notify.sms import sms_gateway
+from prorenata.videomote.request_input import InputRefused
+from prorenata.videomote.request_input import form_text
 from zope.component import getUtility
 from zope.i18n import translate
 from zope.interface import alsoProvides
@@ -210,12 +212,20 @@ class ParticipantView(RoomMixin, BrowserView):
             "rum-token": self.room_token_step,
             "lamna": self.leave_step,
         }[self.step]
-        return handler()
+        try:
+            return handler()
+        except InputRefused as refused:
+            # A code, link token or one-time code that is no short text (a list, a
+            # record, a megabyte): nothing is looked up, the page says why.
+            self.request.response.setStatus(refused.status)
+            self.error = refused.message
+            return self.code_page()
 
     # -- /videomote: the meeting code -------------------------------------------
     def code_step(self):
         if self.request.method == "POST" and not self._limited():
-            canonical = hash_meeting_code(self.request.form.get("kod", ""), self._key())
+            typed = form_text(self.request, "kod", label=_("Möteskod"))
+            canonical = hash_meeting_code(typed, self._key())
             meeting = _meeting_by("meeting_code_hash", canonical)
             if meeting is None or signins.window_state(meeting) == "over":
                 self._audit_unknown(audit.CODE_UNKNOWN)
@@ -240,10 +250,11 @@ class ParticipantView(RoomMixin, BrowserView):
     # -- /videomote/logga-in: link token, SMS code -------------------------------
     def signin_step(self):
         form = self.request.form
-        if self.request.method == "POST" and form.get("token"):
+        token = form_text(self.request, "token", label=_("Länk"))
+        if self.request.method == "POST" and token:
             if self._limited():
                 return self.code_page()  # with the reason (the link is gone from the URL)
-            meeting = _meeting_by("join_token_hash", hash_secret(form["token"], self._key()))
+            meeting = _meeting_by("join_token_hash", hash_secret(token, self._key()))
             if meeting is None:
                 self._audit_unknown(audit.LINK_UNKNOWN)
                 self.error = _(
@@ -283,7 +294,8 @@ class ParticipantView(RoomMixin, BrowserView):
             if form.get("skicka"):
                 self._send_code(meeting, signin)
             elif form.get("fortsatt"):
-                accepted = self._check_code(meeting, signin, form.get("engangskod", ""))
+                typed = form_text(self.request, "engangskod", label=_("Engångskod från SMS"))
+                accepted = self._check_code(meeting, signin, typed)
                 if accepted:
                     return self.request.response.redirect(self._url("vantrum"))
         return self.signin_page()

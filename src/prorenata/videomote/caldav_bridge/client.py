@@ -13,6 +13,7 @@ from caldav.lib.url import URL
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
+from prorenata.videomote.booking.rules import MAX_EVENT_BYTES
 from prorenata.videomote.caldav_bridge.events import UnreadableEvent
 from prorenata.videomote.caldav_bridge.events import from_ical
 from prorenata.videomote.caldav_bridge.reconcile import RemoteItem
@@ -236,6 +237,8 @@ class CalendarAccount:
             raise ServerUnavailable(type(error).__name__) from error
         if response.status >= 400:
             raise ServerUnavailable(f"http {response.status}")
+        if len(response.raw) > MAX_EVENT_BYTES:
+            return href, etag  # grown past the limit since it was read: not parsed
         calendar = icalendar.Calendar.from_ical(response.raw)
         vevent = calendar.walk("VEVENT")[0]
         description = str(vevent.get("description", ""))

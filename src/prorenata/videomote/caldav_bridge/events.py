@@ -6,6 +6,14 @@ from datetime import date
 from datetime import datetime
 from datetime import timedelta
 from functools import lru_cache
+from prorenata.videomote.booking.rules import MAX_ATTENDEES
+from prorenata.videomote.booking.rules import MAX_DESCRIPTION
+from prorenata.videomote.booking.rules import MAX_EMAIL
+from prorenata.videomote.booking.rules import MAX_EVENT_BYTES
+from prorenata.videomote.booking.rules import MAX_ICAL_UID
+from prorenata.videomote.booking.rules import MAX_NAME
+from prorenata.videomote.booking.rules import MAX_TITLE
+from prorenata.videomote.booking.rules import MAX_TOKEN
 from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 
@@ -34,9 +42,37 @@ class UnreadableEvent(ValueError):
         self.title = title
 
 
+class EventTooLarge(ValueError):
+    """An event larger, or with a text longer, than the limits of ``booking/rules.py``:
+    it is not parsed (or not used), so that one calendar item cannot exhaust memory or
+    put an unbounded text into the journal, an e-mail or the room."""
+
+
 def _raw_value(name: str, text: str) -> str:
     found = re.search(_LINE.format(name), text, re.MULTILINE | re.IGNORECASE)
     return found.group(1).strip().replace("\\,", ",") if found else ""
+
+
+def _raw_names(text: str | bytes) -> tuple[str, str]:
+    """UID and SUMMARY found by a plain look at an item, within the limits (a UID too
+    long to keep is dropped: the item is then known by its address). Searches the text
+    as it is, bytes or not, without copying it (a 5 MB item stays one 5 MB item)."""
+    found = []
+    for name in ("UID", "SUMMARY"):
+        pattern = _LINE.format(name)
+        if isinstance(text, bytes):
+            begin = text.find(b"BEGIN:VEVENT")
+            match = re.compile(pattern.encode(), re.MULTILINE | re.IGNORECASE).search(
+                text, max(begin, 0)
+            )
+            value = match.group(1)[: 4 * MAX_ICAL_UID].decode("utf-8", "replace") if match else ""
+        else:
+            begin = text.find("BEGIN:VEVENT")
+            match = re.compile(pattern, re.MULTILINE | re.IGNORECASE).search(text, max(begin, 0))
+            value = match.group(1) if match else ""
+        found.append(value.strip().replace("\\,", ","))
+    uid, title = found
+    return (uid if len(uid) <= MAX_ICAL_UID else ""), title[:MAX_TITLE]
 
 
 @dataclass(frozen=True)
@@ -150,15 +186,28 @@ def _first_vevent(raw: str):
 
 def from_ical(text: str | bytes, zone: str = "Europe/Stockholm") -> CalendarEvent | None:
     """The first VEVENT of a calendar object, or None if there is none (a task, a journal
-    entry). Raises :class:`UnreadableEvent` for a VEVENT that is not a readable event."""
+    entry). Raises :class:`UnreadableEvent` for a VEVENT that is not a readable event,
+    or one too large to read (not parsed at all) or with a text over the limits."""
+    if len(text) > MAX_EVENT_BYTES:
+        raise UnreadableEvent(EventTooLarge.__name__, *_raw_names(text))
     try:
         return _event(text, zone)
     except Exception as error:
-        raw = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
-        part = raw[raw.find("BEGIN:VEVENT") :]
-        raise UnreadableEvent(
-            type(error).__name__, _raw_value("UID", part), _raw_value("SUMMARY", part)
-        ) from error
+        raise UnreadableEvent(type(error).__name__, *_raw_names(text)) from error
+
+
+def _check_limits(event: "CalendarEvent", description: str, names: list[str]) -> None:
+    """Refuse texts the journal would store, mail or show in the room, over the limits."""
+    texts = [
+        (event.uid, MAX_ICAL_UID),
+        (event.title, MAX_TITLE),
+        (event.meeting_uid, MAX_TOKEN),
+        (description, MAX_DESCRIPTION),
+    ]
+    texts += [(email, MAX_EMAIL) for email in event.attendee_emails]
+    texts += [(name, MAX_NAME) for name in names]
+    if len(event.attendee_emails) > MAX_ATTENDEES or any(len(t) > n for t, n in texts):
+        raise EventTooLarge(event.uid[:MAX_ICAL_UID])
 
 
 def _event(text: str | bytes, zone: str) -> CalendarEvent | None:
@@ -188,7 +237,7 @@ def _event(text: str | bytes, zone: str) -> CalendarEvent | None:
         sequence = int(vevent.get("sequence", 0))
     except (TypeError, ValueError):
         sequence = 0  # only ever written by us; a client's odd value changes nothing
-    return CalendarEvent(
+    event = CalendarEvent(
         uid=str(vevent.get("uid", "")),
         title=str(vevent.get("summary", "")),
         start=start,
@@ -202,6 +251,9 @@ def _event(text: str | bytes, zone: str) -> CalendarEvent | None:
         attendee_emails=emails,
         recurring=_recurring(vevent, raw),
     )
+    names = [str(a.params.get("CN", "")) for a in attendees]
+    _check_limits(event, str(vevent.get("description", "")), names)
+    return event
 
 
 def _recurring(vevent, raw: str) -> bool:

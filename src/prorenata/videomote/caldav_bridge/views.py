@@ -9,6 +9,8 @@ from Products.Five.browser import BrowserView
 from prorenata.videomote import _
 from prorenata.videomote.access.keys import seal
 from prorenata.videomote.access.keys import unseal
+from prorenata.videomote.booking.rules import MAX_EMAIL
+from prorenata.videomote.booking.rules import MAX_TOKEN
 from prorenata.videomote.caldav_bridge.accounts import CalDAVAccountRecord
 from prorenata.videomote.caldav_bridge.accounts import account_for
 from prorenata.videomote.caldav_bridge.accounts import accounts
@@ -17,6 +19,8 @@ from prorenata.videomote.caldav_bridge.client import CalendarAccount
 from prorenata.videomote.caldav_bridge.sync import FAILED
 from prorenata.videomote.caldav_bridge.sync import failed
 from prorenata.videomote.caldav_bridge.sync import sync_account
+from prorenata.videomote.request_input import InputRefused
+from prorenata.videomote.request_input import form_text
 from ZODB.POSException import ConflictError
 from zope.i18n import translate
 from zope.interface import alsoProvides
@@ -30,6 +34,8 @@ import transaction
 WORKER_HEADER = "X-Videomote-Worker"
 WORKER_SECRET = "VIDEOMOTE_WORKER_SECRET"
 _running = threading.Lock()
+#: A CalDAV server's address.
+MAX_URL = 2048
 
 
 class CalendarSettingsView(BrowserView):
@@ -49,9 +55,16 @@ class CalendarSettingsView(BrowserView):
                 del accounts(site)[userid]
                 self.message = _("Kalenderkopplingen är borttagen.")
             elif form.get("spara") or form.get("testa"):
-                url = (form.get("url") or "").strip()
-                username = (form.get("username") or "").strip()
-                password = form.get("password") or (unseal(site, record.password) if record else "")
+                try:
+                    url = form_text(self.request, "url", MAX_URL, _("Serveradress")).strip()
+                    username = form_text(
+                        self.request, "username", MAX_EMAIL, _("Användarnamn")
+                    ).strip()
+                    password = form_text(self.request, "password", MAX_TOKEN, _("App-lösenord"))
+                except InputRefused as refused:
+                    self.error = refused.message  # next to the form, as its other errors
+                    return self.index()
+                password = password or (unseal(site, record.password) if record else "")
                 if not url.startswith(("https://", "http://")) or not username or not password:
                     self.error = _("Fyll i serveradress, användarnamn och app-lösenord.")
                 elif form.get("testa"):

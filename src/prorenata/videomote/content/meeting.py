@@ -6,7 +6,12 @@ from plone.autoform import directives
 from plone.dexterity.content import Item
 from plone.supermodel import model
 from prorenata.videomote import _
+from prorenata.videomote.booking.rules import MAX_ICAL_UID
+from prorenata.videomote.booking.rules import MAX_NAME
+from prorenata.videomote.booking.rules import MAX_TITLE
+from prorenata.videomote.booking.rules import MAX_TOKEN
 from prorenata.videomote.booking.rules import missing_custom_fields
+from prorenata.videomote.content.fields import BoundedTextLine
 from prorenata.videomote.content.fields import EmailAddress
 from prorenata.videomote.content.fields import MobileNumber
 from zope import schema
@@ -98,10 +103,11 @@ class IVideoMeeting(model.Schema):
     Start and end come from plone.app.event's ``IEventBasic`` behavior.
     """
 
-    title = schema.TextLine(
+    title = BoundedTextLine(
         title=_("Titel"),
         description=_("Titeln visas för deltagarna i videomötet."),
         required=True,
+        max_length=MAX_TITLE,
     )
     meeting_timezone = schema.Choice(
         title=_("Tidszon"),
@@ -122,7 +128,7 @@ class IVideoMeeting(model.Schema):
         default=CONTACT_STUDENT,
         required=True,
     )
-    custom_name = schema.TextLine(title=_("Namn"), required=False)
+    custom_name = BoundedTextLine(title=_("Namn"), required=False, max_length=MAX_NAME)
     custom_mobile = MobileNumber(title=_("Mobilnummer"), required=False)
     custom_email = EmailAddress(title=_("E-postadress"), required=False)
 
@@ -131,14 +137,16 @@ class IVideoMeeting(model.Schema):
     # invitation, no new code). To invite someone else: cancel and book again.
     directives.write_permission(**dict.fromkeys(BOOKING_FIELDS, EDIT_BOOKING))
     directives.omitted(*BOOKKEEPING_FIELDS)
-    invitee_name = schema.TextLine(title=_("Inbjuden"), required=False)
+    invitee_name = BoundedTextLine(title=_("Inbjuden"), required=False, max_length=MAX_NAME)
     invitee_email = EmailAddress(title=_("Inbjudens e-postadress"), required=False)
     invitee_mobile = MobileNumber(title=_("Inbjudens mobilnummer"), required=False)
-    organiser = schema.TextLine(title=_("Organisatör"), required=False)
+    organiser = BoundedTextLine(title=_("Organisatör"), required=False, max_length=MAX_TOKEN)
     state = schema.Choice(
         title=_("Status"), vocabulary=MEETING_STATES, default=STATE_BOOKED, required=True
     )
-    ical_uid = schema.ASCIILine(title=_("Kalender-UID"), defaultFactory=new_ical_uid)
+    ical_uid = schema.ASCIILine(
+        title=_("Kalender-UID"), defaultFactory=new_ical_uid, max_length=MAX_ICAL_UID
+    )
     sequence = schema.Int(title=_("Kalenderversion"), default=0, min=0)
 
     @invariant

@@ -3,14 +3,15 @@
 from plone.dexterity.content import Container
 from plone.supermodel import model
 from prorenata.videomote import _
-from zope import schema
+from prorenata.videomote.booking.rules import MAX_NAME
+from prorenata.videomote.content.fields import BoundedTextLine
 from zope.interface import implementer
 
 
 class IPatient(model.Schema):
     """A student/patient; contact details come from the contact-details behavior."""
 
-    title = schema.TextLine(title=_("Namn"), required=True)
+    title = BoundedTextLine(title=_("Namn"), required=True, max_length=MAX_NAME)
 
 
 @implementer(IPatient)

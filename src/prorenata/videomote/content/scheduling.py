@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
+from plone import api
 from plone.app.uuid.utils import uuidToObject
 from plone.app.uuid.utils import uuidToPhysicalPath
 from plone.dexterity.utils import createContentInContainer
@@ -20,9 +21,20 @@ from prorenata.videomote.behaviors.contact_details import IContactDetails
 from prorenata.videomote.booking.invitee import Contact
 from prorenata.videomote.booking.invitee import Invitee
 from prorenata.videomote.booking.invitee import invite_contact_for
+from prorenata.videomote.booking.rules import DEFAULT_MAX_MEETING_MINUTES
+from prorenata.videomote.booking.rules import MAX_EMAIL
+from prorenata.videomote.booking.rules import MAX_ICAL_UID
+from prorenata.videomote.booking.rules import MAX_MOBILE
+from prorenata.videomote.booking.rules import MAX_NAME
+from prorenata.videomote.booking.rules import MAX_TITLE
+from prorenata.videomote.booking.rules import MAX_TOKEN
 from prorenata.videomote.booking.rules import AccessRefused
 from prorenata.videomote.booking.rules import BookingRefused
+from prorenata.videomote.booking.rules import check_length
+from prorenata.videomote.booking.rules import check_length_of_meeting
+from prorenata.videomote.booking.rules import check_not_too_far_ahead
 from prorenata.videomote.booking.rules import check_times
+from prorenata.videomote.booking.rules import too_far_ahead
 from prorenata.videomote.content.meeting import STATE_BOOKED
 from prorenata.videomote.content.meeting import STATE_CANCELLED
 from prorenata.videomote.content.meeting import STATE_STARTED
@@ -32,6 +44,7 @@ from zope.lifecycleevent import ObjectModifiedEvent
 
 import pytz
 
+PAST = _("Starttiden har redan passerat. Välj en senare tid.")
 NO_ACCESS = _("Du har inte behörighet att boka videomöten för den här eleven/patienten.")
 
 # A booking may start a moment ago (the dialog was open a while), not earlier.
@@ -53,33 +66,72 @@ class Booking:
     timezone: str = "Europe/Stockholm"
 
 
-def localise(value: datetime, zone: str) -> datetime:
+def localise(value: datetime, zone: str, field: str = "start") -> datetime:
     """Naive times from a form are wall-clock times in the meeting's zone.
 
     Stored with pytz zones, as plone.app.event does (zoneinfo objects do not pickle
-    into the ZODB).
+    into the ZODB). A wall-clock time that does not exist (the hour skipped when summer
+    time begins) is refused saying so; one that exists twice (autumn) is read in winter
+    time, as before.
+    A time no meeting can have (year 1, year 9999: its offset overflows) is refused too.
     """
     tz = pytz.timezone(zone)
-    if value.tzinfo is None:
-        return tz.localize(value)
-    return value.astimezone(tz)
+    try:
+        if value.tzinfo is None:
+            try:
+                return tz.localize(value, is_dst=None)
+            except pytz.AmbiguousTimeError:
+                return tz.localize(value, is_dst=False)
+        return value.astimezone(tz)
+    except pytz.NonExistentTimeError:
+        raise BookingRefused(
+            _(
+                "Klockan ${time} finns inte natten till ${date}: då ställs klockan fram en "
+                "timme (sommartid börjar). Välj en annan tid.",
+                mapping={"time": f"{value:%H.%M}", "date": f"{value:%Y-%m-%d}"},
+            ),
+            field=field,
+        ) from None
+    except (OverflowError, ValueError):
+        if value.year < 1900:
+            raise BookingRefused(PAST, field=field) from None
+        raise too_far_ahead(field) from None
 
 
-def one_line(value, field: str) -> str:
+def max_meeting_minutes() -> int:
+    """The longest meeting the control panel allows (a missing record: the default)."""
+    value = api.portal.get_registry_record("prorenata.videomote.max_meeting_minutes", default=None)
+    return value or DEFAULT_MAX_MEETING_MINUTES
+
+
+def check_schedule(start: datetime, end: datetime, now: datetime | None = None) -> None:
+    """Every rule about when a meeting may be: ends after it starts, not in the past, not
+    too far ahead, not longer than the set maximum (its session and codes live until its
+    end)."""
+    now = now or datetime.now(UTC)
+    check_times(start, end)
+    check_not_past(start, now)
+    check_not_too_far_ahead(start, now)
+    check_length_of_meeting(start, end, max_meeting_minutes())
+
+
+def one_line(value, field: str, limit: int = MAX_TOKEN) -> str:
     """Text from the dialog, the REST API or a calendar as one line.
 
     Line breaks and tabs become spaces and control characters go (a title ends up in an
-    e-mail's Subject header, where a line break is refused); anything but text is refused.
+    e-mail's Subject header, where a line break is refused); anything but text, and text
+    longer than ``limit``, is refused naming the field.
     """
     if value is None:
         return ""
     if not isinstance(value, str):
         raise BookingRefused(_("Skriv ${field} som text.", mapping={"field": field}), field=field)
+    check_length(value, field, limit)
     return " ".join("".join(c if c.isprintable() else " " for c in value).split())
 
 
 def _title(value) -> str:
-    title = one_line(value, "title")
+    title = one_line(value, "title", MAX_TITLE)
     if not title:
         raise BookingRefused(_("Skriv en titel. Den visas för deltagarna."), field="title")
     return title
@@ -88,7 +140,7 @@ def _title(value) -> str:
 def check_not_past(start: datetime, now: datetime | None = None) -> None:
     now = now or datetime.now(UTC)
     if start < now - PAST_TOLERANCE:
-        raise BookingRefused(_("Starttiden har redan passerat. Välj en senare tid."), field="start")
+        raise BookingRefused(PAST, field="start")
 
 
 def patient_for(uid: str):
@@ -140,20 +192,26 @@ def book_meeting(
     Raises :class:`BookingRefused` (naming the field) and stores nothing when a rule fails.
     """
     title = _title(booking.title)
-    for field in ("patient_uid", "contact_choice", "custom_mobile", "custom_email"):
-        one_line(getattr(booking, field), field)  # refuses what is not text
-    custom_name = one_line(booking.custom_name, "custom_name")
+    check_length(ical_uid, "ical_uid", MAX_ICAL_UID, label="UID")
+    limits = {"custom_mobile": MAX_MOBILE, "custom_email": MAX_EMAIL}
+    for field in ("patient_uid", "contact_choice", "timezone", "custom_mobile", "custom_email"):
+        # Refuses what is not text, or too long
+        one_line(getattr(booking, field), field, limits.get(field, MAX_TOKEN))
+    custom_name = one_line(booking.custom_name, "custom_name", MAX_NAME)
     if booking.timezone not in pytz.all_timezones_set:
         raise BookingRefused(
             _("Okänd tidszon. Ange den som t.ex. Europe/Stockholm."), field="timezone"
         )
     booking = replace(booking, title=title, custom_name=custom_name)
-    start = localise(booking.start, booking.timezone)
-    end = localise(booking.end, booking.timezone)
-    check_times(start, end)
-    check_not_past(start, now)
+    start = localise(booking.start, booking.timezone, "start")
+    end = localise(booking.end, booking.timezone, "end")
+    check_schedule(start, end, now)
     patient = patient_for(booking.patient_uid)
     invitee = resolve_invitee(patient, booking)
+    # Names and addresses from the record (or a journal's own record type, whose fields
+    # are not ours) go into the e-mail, the SMS and the room: the same limits hold.
+    check_length(invitee.name, "contact_choice", MAX_NAME, label=_("Namn"))
+    check_length(invitee.email, "contact_choice", MAX_EMAIL, label=_("E-postadress"))
     return createContentInContainer(
         patient,
         "VideoMeeting",
@@ -182,9 +240,8 @@ def move_meeting(meeting, start: datetime, end: datetime, title: str | None = No
     if meeting.state == STATE_CANCELLED:
         raise BookingRefused(_("Mötet är avbokat och kan inte flyttas."), field="start")
     zone = meeting.meeting_timezone or "Europe/Stockholm"
-    start, end = localise(start, zone), localise(end, zone)
-    check_times(start, end)
-    check_not_past(start, now)
+    start, end = localise(start, zone, "start"), localise(end, zone, "end")
+    check_schedule(start, end, now)
     if title is not None:
         meeting.title = _title(title)
     meeting.start, meeting.end = start, end

@@ -1,26 +1,20 @@
 """PATCH <meeting>/@videomote-meeting {start, end[, title]}: move; an update e-mail follows."""
 
 from plone.protect.interfaces import IDisableCSRFProtection
-from plone.restapi.deserializer import json_body
-from plone.restapi.services import Service
 from prorenata.videomote.access.staff import check_may_manage
-from prorenata.videomote.booking.rules import BookingRefused
 from prorenata.videomote.content.scheduling import move_meeting
+from prorenata.videomote.services.base import VideomoteService
 from prorenata.videomote.services.meetings.add import parse_time
 from prorenata.videomote.services.serialize import meeting_json
-from prorenata.videomote.services.serialize import refusal_json
 from zope.interface import alsoProvides
 
 
-class MeetingPatch(Service):
+class MeetingPatch(VideomoteService):
     def reply(self):
         check_may_manage(self.context, "move")
         alsoProvides(self.request, IDisableCSRFProtection)
-        data = json_body(self.request)
-        try:
-            start = parse_time(data, "start") if "start" in data else self.context.start
-            end = parse_time(data, "end") if "end" in data else self.context.end
-            move_meeting(self.context, start, end, title=data.get("title"))
-        except BookingRefused as refusal:
-            return refusal_json(self, refusal)
+        data = self.data
+        start = parse_time(data, "start") if "start" in data else self.context.start
+        end = parse_time(data, "end") if "end" in data else self.context.end
+        move_meeting(self.context, start, end, title=data.get("title"))
         return meeting_json(self.context, self.request)

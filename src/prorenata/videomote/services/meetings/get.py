@@ -8,34 +8,69 @@ from plone import api
 from plone.app.event.base import RET_MODE_OBJECTS
 from plone.app.event.base import get_events
 from plone.protect.interfaces import IDisableCSRFProtection
-from plone.restapi.services import Service
+from prorenata.videomote import _
 from prorenata.videomote.access.staff import may_manage
 from prorenata.videomote.audit import log as audit
 from prorenata.videomote.audit.record import record
+from prorenata.videomote.booking.rules import MAX_DAYS_AHEAD
 from prorenata.videomote.browser.meetings import site_zone
+from prorenata.videomote.request_input import InputRefused
+from prorenata.videomote.request_input import form_text
+from prorenata.videomote.services.base import VideomoteService
 from prorenata.videomote.services.serialize import meeting_json
 from zope.interface import alsoProvides
 
+#: The longest range one listing covers: a calendar shows a week, a report a year.
+MAX_RANGE_DAYS = 366
+#: How far back a listing may start.
+MAX_DAYS_BACK = 20 * 366
 
-class MeetingsGet(Service):
+
+def _day(request, name: str, default: date) -> date:
+    text = form_text(request, name, 10) or ""
+    if not text:
+        return default
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InputRefused(
+            _("Ange ${field} som ÅÅÅÅ-MM-DD.", mapping={"field": name}), field=name
+        ) from None
+
+
+def day_range(request, today: date) -> tuple[date, date]:
+    """``start`` and ``end`` (days, both included) within the dates a meeting can have,
+    at most a year apart: ``?start=0001-01-01&end=9999-12-31`` lists nothing forever."""
+    first = _day(request, "start", today)
+    last = _day(request, "end", first)
+    for name, day in (("start", first), ("end", last)):
+        if not (
+            today - timedelta(days=MAX_DAYS_BACK) <= day <= today + timedelta(days=MAX_DAYS_AHEAD)
+        ):
+            raise InputRefused(
+                _(
+                    "Ange ${field} högst ${back} dagar bakåt och ${ahead} dagar framåt.",
+                    mapping={"field": name, "back": MAX_DAYS_BACK, "ahead": MAX_DAYS_AHEAD},
+                ),
+                field=name,
+            )
+    if last < first:
+        raise InputRefused(_("Slutdagen får inte vara före startdagen."), field="end")
+    if (last - first).days >= MAX_RANGE_DAYS:
+        raise InputRefused(
+            _("Välj högst ${days} dagar åt gången.", mapping={"days": MAX_RANGE_DAYS}),
+            field="end",
+        )
+    return first, last
+
+
+class MeetingsGet(VideomoteService):
     def reply(self):
         alsoProvides(self.request, IDisableCSRFProtection)  # the audit entries only
-        form = self.request.form
         zone = site_zone()
-        try:
-            first = date.fromisoformat(form.get("start") or datetime.now(zone).date().isoformat())
-            last = date.fromisoformat(form["end"]) if form.get("end") else first
-        except ValueError:
-            self.request.response.setStatus(400)
-            return {
-                "error": {
-                    "type": "BadRequest",
-                    "field": "start",
-                    "message": "Ange start och end som ÅÅÅÅ-MM-DD.",
-                }
-            }
+        first, last = day_range(self.request, datetime.now(zone).date())
         query = {"portal_type": "VideoMeeting"}
-        if form.get("mine", "1") != "0":
+        if form_text(self.request, "mine", 10, default="1") != "0":
             query["meeting_organiser"] = api.user.get_current().getId()
         meetings = get_events(
             self.context,
