@@ -69,6 +69,9 @@ BOOKKEEPING_FIELDS = (
     "ical_uid",
     "sequence",
 )
+#: How to reach the invitee: only in the audited meeting views (granted to no role).
+CONTACT_DETAILS_UNAUDITED = "prorenata.videomote.ContactDetailsUnaudited"
+CONTACT_FIELDS = ("invitee_email", "invitee_mobile", "custom_email", "custom_mobile")
 #: Whom a meeting is with, and its bookkeeping: written only by booking and its functions.
 BOOKING_FIELDS = (
     "patient_uid",
@@ -131,6 +134,11 @@ class IVideoMeeting(model.Schema):
     # invitation, no new code). To invite someone else: cancel and book again.
     directives.write_permission(**dict.fromkeys(BOOKING_FIELDS, EDIT_BOOKING))
     directives.omitted(*BOOKKEEPING_FIELDS)
+    # E-mail and mobile are shown only by the meeting's own views, which audit each read
+    # (the dialog, @videomote-meeting(s)): Plone's serializer, searches with full objects
+    # and edit forms neither show nor write them, for any role.
+    directives.read_permission(**dict.fromkeys(CONTACT_FIELDS, CONTACT_DETAILS_UNAUDITED))
+    directives.write_permission(**dict.fromkeys(CONTACT_FIELDS, CONTACT_DETAILS_UNAUDITED))
     invitee_name = schema.TextLine(title=_("Inbjuden"), required=False)
     invitee_email = EmailAddress(title=_("Inbjudens e-postadress"), required=False)
     invitee_mobile = MobileNumber(title=_("Inbjudens mobilnummer"), required=False)
