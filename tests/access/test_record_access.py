@@ -176,6 +176,17 @@ def test_staff_given_access_to_the_record_later_see_its_meetings(journal):
     assert seen["@search"] and seen["the meeting's page"] and seen["its plain REST read"]
 
 
+def test_a_role_given_on_the_meeting_alone_gives_no_access_to_it(journal):
+    """The Sharing page of a meeting (open to the record's Editors) cannot let someone
+    without access to the student see the meeting: roles are given on the record."""
+    response = _session(SITE_OWNER_NAME, SITE_OWNER_PASSWORD).post(
+        f"{journal['meeting']['@id']}/@sharing",
+        json={"entries": [{"id": "olle", "type": "user", "roles": {"Reader": True}}]},
+    )
+    assert response.status_code == 204, response.text
+    assert not any(_where_seen(journal, "olle").values())
+
+
 def test_a_new_meeting_has_no_roles_of_its_own(journal):
     """Whoever books it gets no Owner role on it: its roles come from the record."""
     with api.env.adopt_user(SITE_OWNER_NAME):

@@ -26,7 +26,7 @@ def _as_version_1000(portal, meeting, booker: str) -> None:
     workflow.states["internal"].setPermission("Delete objects", False, list(OLD_DELETE))
     for obj in (meeting.aq_parent, meeting):
         workflow.updateRoleMappingsFor(obj)
-    meeting.manage_setLocalRoles(booker, ["Owner"])
+    meeting.__ac_local_roles__ = {booker: ["Owner"]}  # as Zope stored it (now refused)
     meeting.reindexObjectSecurity()
     identifier = getPermissionIdentifier(CONTACTS)
     if identifier in portal.__dict__:

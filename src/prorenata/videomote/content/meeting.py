@@ -169,4 +169,16 @@ class IVideoMeeting(model.Schema):
 
 @implementer(IVideoMeeting)
 class VideoMeeting(Item):
-    """A video meeting, stored inside the student/patient record it concerns."""
+    """A video meeting, stored inside the student/patient record it concerns.
+
+    It keeps no local roles of its own: whoever may see the record may see the meeting,
+    and nobody else (``content/security.py``). Zope would make whoever books it its
+    Owner, and the Sharing page could give someone a role on the meeting alone, either
+    outliving or bypassing access to the student; so roles are given on the record.
+    """
+
+    def manage_addLocalRoles(self, userid, roles):
+        """Ignored: a meeting's roles are its record's (give them on the record)."""
+
+    def manage_setLocalRoles(self, userid, roles):
+        """Ignored: a meeting's roles are its record's (give them on the record)."""
