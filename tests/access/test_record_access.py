@@ -115,9 +115,13 @@ def _where_seen(journal, user: str) -> dict[str, bool]:
     json_ = _session(user)
     html = _session(user, accept="text/html")
 
-    def page_shows_title(address: str, **params) -> bool:
+    def page_shows_title(address: str, part: str = "", **params) -> bool:
+        """The title is on the page (in the part that begins with ``part``)."""
         response = html.get(address, params=params, allow_redirects=False)
-        return response.status_code == 200 and TITLE in response.text
+        text = _text(response) if response.status_code == 200 else ""
+        if part:
+            text = text[text.find(part) : text.find(part) + 5000] if part in text else ""
+        return TITLE in text
 
     def readable(address: str, session=html) -> bool:
         response = session.get(address, allow_redirects=False)
@@ -144,7 +148,24 @@ def _where_seen(journal, user: str) -> dict[str, bool]:
         "@search": bool(search.get("items")),
         "@querystring-search": bool(query.get("items")),
         "the calendar": page_shows_title(f"{url}/@@videomote-kalender"),
-        "Dagens aktiviteter and the events portlet": page_shows_title(url),
+        "Dagens aktiviteter": page_shows_title(url, 'class="videomote-today"'),
+        "the events portlet": page_shows_title(url, "portletEvents"),
+        "the catalog vocabulary (folder contents)": page_shows_title(
+            f"{url}/@@getVocabulary",
+            name="plone.app.vocabularies.Catalog",
+            query=json.dumps(
+                {
+                    "criteria": [
+                        {
+                            "i": "portal_type",
+                            "o": "plone.app.querystring.operation.selection.any",
+                            "v": ["VideoMeeting"],
+                        }
+                    ]
+                }
+            ),
+            attributes=json.dumps(["Title"]),
+        ),
         "the event listing": page_shows_title(f"{url}/@@event_listing"),
         "the site's ics_view": page_shows_title(f"{url}/ics_view"),
         "the record's folder contents": readable(
