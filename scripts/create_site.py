@@ -138,10 +138,14 @@ def ensure_students(site) -> None:
     if "elever" not in site.objectIds():
         api.content.create(container=site, type="Folder", id="elever", title="Elever/patienter")
     folder = site["elever"]
-    # Staff see and book for every record in this folder, nobody else does.
+    # Staff see, add, complete (Editor) and book for every record in this folder; nobody
+    # else does. They delete nothing: meetings are cancelled, and records and meetings are
+    # deleted only by administrators (the record workflow); the folder itself, which
+    # Editors could otherwise delete with every record in it, likewise.
     api.group.grant_roles(
         groupname=STAFF_GROUP, obj=folder, roles=["Reader", "Contributor", "Editor"]
     )
+    folder.manage_permission("Delete objects", ["Manager", "Site Administrator"], acquire=False)
     existing = {obj.Title() for obj in folder.objectValues()}
     for student in STUDENTS:
         if student["title"] not in existing:

@@ -1,5 +1,6 @@
 """The demo that `make run` serves: a real instance on FileStorage, created twice, served."""
 
+from datetime import date
 from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
@@ -244,3 +245,38 @@ def test_no_answer_names_zope_or_python_and_participant_pages_have_a_strict_poli
         assert "X-Powered-By" not in requests.get(address, timeout=30).headers, address
     policy = requests.get(f"{url}/videomote", timeout=30).headers["Content-Security-Policy"]
     assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+
+
+def test_staff_complete_and_book_for_records_but_delete_neither_records_nor_meetings(demo):
+    """Staff have Editor on the students' folder (to complete contact details): no delete
+    right comes with it, for a record, the folder or a meeting; they cancel meetings."""
+    url = demo[0]
+    staff = requests.Session()
+    staff.auth = ("skolskoterska", "videomote")
+    staff.headers["Accept"] = "application/json"
+    listing = staff.get(f"{url}/elever", timeout=30).json()
+    alva = next(i for i in listing["items"] if i["title"] == "Alva Andersson")
+    completed = staff.patch(alva["@id"], json={"contact_mobile": "0701234501"}, timeout=30)
+    assert completed.status_code == 204, completed.text
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    booked = staff.post(
+        f"{url}/@videomote-meetings",
+        json={
+            "title": "Samtal",
+            "start": f"{tomorrow}T09:00",
+            "end": f"{tomorrow}T09:30",
+            "patient": staff.get(alva["@id"], timeout=30).json()["UID"],
+            "contact_choice": "student",
+        },
+        timeout=30,
+    )
+    assert booked.status_code == 201, booked.text
+    meeting = booked.json()["@id"]
+    for address in (meeting, alva["@id"], f"{url}/elever"):
+        buttons = staff.get(f"{address}/@actions", timeout=30).json()["object_buttons"]
+        # Neither "Ta bort" nor "Klipp ut"/"Byt namn" (which move it out of the folder).
+        assert not {"delete", "cut", "rename"} & {b["id"] for b in buttons}, (address, buttons)
+        assert staff.delete(address, timeout=30).status_code in (401, 403), address
+        assert staff.get(address, timeout=30).status_code == 200, address
+    cancelled = staff.delete(f"{meeting}/@videomote-meeting", timeout=30)
+    assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"

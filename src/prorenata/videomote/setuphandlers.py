@@ -14,6 +14,7 @@ PERMISSIONS = (
     "prorenata.videomote: Manage video meetings",
     "prorenata.videomote: View personal identity number",
     "prorenata.videomote: View audit log",
+    "prorenata.videomote: Contact details outside the audited meeting views",
 )
 
 

@@ -19,6 +19,7 @@ from prorenata.videomote import _
 from prorenata.videomote.access import signins
 from prorenata.videomote.access.staff import MANAGE_MEETINGS
 from prorenata.videomote.access.staff import may_manage
+from prorenata.videomote.access.staff import may_view
 from prorenata.videomote.audit import log as audit
 from prorenata.videomote.audit.record import record
 from prorenata.videomote.behaviors.contact_details import IContactDetails
@@ -97,7 +98,8 @@ def visible_meeting(uid: str):
     if not uid or not isinstance(uid, str) or len(uid) > MAX_TOKEN:
         return None
     brains = api.portal.get_tool("portal_catalog")(UID=uid, portal_type="VideoMeeting")
-    return brains[0].getObject() if brains else None
+    meeting = brains[0].getObject() if brains else None
+    return meeting if meeting is not None and may_view(meeting) else None
 
 
 def parse_local(value) -> datetime | None:
@@ -190,7 +192,7 @@ class CalendarView(MeetingsMixin, BrowserView):
             portal_type="VideoMeeting",
             meeting_organiser=api.user.get_current().getId(),
         )
-        return [m for m in meetings if m.state != STATE_CANCELLED]
+        return [m for m in meetings if m.state != STATE_CANCELLED and may_manage(m)]
 
     def _day_bounds(self, day: date) -> tuple[datetime, datetime]:
         zone = site_zone()
@@ -295,6 +297,12 @@ class BookingView(MeetingsMixin, BrowserView):
     def __call__(self):
         if not checkPermission(MANAGE_MEETINGS, self.context):
             raise Unauthorized("Only staff can book video meetings")
+        if IContactDetails.providedBy(self.context) and not checkPermission(
+            "zope2.View", self.context
+        ):
+            # Zope checks only the view's permission (staff, site-wide): without access to
+            # this record the page (its breadcrumbs, the preselected name) is refused.
+            raise Unauthorized("Only staff with access to the student can book for them")
         self.errors = {}
         form = self.request.form
         if self.request.method == "POST" and form.get("spara"):
@@ -627,7 +635,7 @@ class TodaysActivities(MeetingsMixin):
             portal_type="VideoMeeting",
             meeting_organiser=api.user.get_current().getId(),
         )
-        return [m for m in meetings if m.state != STATE_CANCELLED]
+        return [m for m in meetings if m.state != STATE_CANCELLED and may_manage(m)]
 
 
 class TodaysActivitiesViewlet(TodaysActivities, ViewletBase):

@@ -74,6 +74,9 @@ BOOKKEEPING_FIELDS = (
     "ical_uid",
     "sequence",
 )
+#: How to reach the invitee: only in the audited meeting views (granted to no role).
+CONTACT_DETAILS_UNAUDITED = "prorenata.videomote.ContactDetailsUnaudited"
+CONTACT_FIELDS = ("invitee_email", "invitee_mobile", "custom_email", "custom_mobile")
 #: Whom a meeting is with, and its bookkeeping: written only by booking and its functions.
 BOOKING_FIELDS = (
     "patient_uid",
@@ -137,6 +140,11 @@ class IVideoMeeting(model.Schema):
     # invitation, no new code). To invite someone else: cancel and book again.
     directives.write_permission(**dict.fromkeys(BOOKING_FIELDS, EDIT_BOOKING))
     directives.omitted(*BOOKKEEPING_FIELDS)
+    # E-mail and mobile are shown only by the meeting's own views, which audit each read
+    # (the dialog, @videomote-meeting(s)): Plone's serializer, searches with full objects
+    # and edit forms neither show nor write them, for any role.
+    directives.read_permission(**dict.fromkeys(CONTACT_FIELDS, CONTACT_DETAILS_UNAUDITED))
+    directives.write_permission(**dict.fromkeys(CONTACT_FIELDS, CONTACT_DETAILS_UNAUDITED))
     invitee_name = BoundedTextLine(title=_("Inbjuden"), required=False, max_length=MAX_NAME)
     invitee_email = EmailAddress(title=_("Inbjudens e-postadress"), required=False)
     invitee_mobile = MobileNumber(title=_("Inbjudens mobilnummer"), required=False)
@@ -169,8 +177,20 @@ class IVideoMeeting(model.Schema):
 
 @implementer(IVideoMeeting)
 class VideoMeeting(Item):
-    """A video meeting, stored inside the student/patient record it concerns."""
+    """A video meeting, stored inside the student/patient record it concerns.
+
+    It keeps no local roles of its own: whoever may see the record may see the meeting,
+    and nobody else (``content/security.py``). Zope would make whoever books it its
+    Owner, and the Sharing page could give someone a role on the meeting alone, either
+    outliving or bypassing access to the student; so roles are given on the record.
+    """
 
     #: Counted up by every move to a new time; participant sessions, sign-ins and join
     #: tokens carry it and are refused once it differs (see ``close_room_if_moved``).
     room_generation = 0
+
+    def manage_addLocalRoles(self, userid, roles):
+        """Ignored: a meeting's roles are its record's (give them on the record)."""
+
+    def manage_setLocalRoles(self, userid, roles):
+        """Ignored: a meeting's roles are its record's (give them on the record)."""
