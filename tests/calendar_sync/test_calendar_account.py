@@ -1,5 +1,9 @@
 """The CalDAV client against a real Radicale: push, incremental pull, If-Match."""
 
+from calendar_readers import assert_read_alike
+from calendar_readers import assert_yearly_rules
+from calendar_readers import one_vobject_process  # noqa: F401 - a fixture
+from dataclasses import replace
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -9,13 +13,16 @@ from prorenata.videomote.caldav_bridge.client import ServerUnavailable
 from prorenata.videomote.caldav_bridge.events import CalendarEvent
 from prorenata.videomote.caldav_bridge.events import from_ical
 from prorenata.videomote.caldav_bridge.events import to_ical
+from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
 import requests
+import vobject
 
 ROOM = "http://localhost:8080/Plone/elever/elev-1/mote-1/@@videomote-rum"
 START = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
 def _meeting(uid="m1@videomote", hour=0, sequence=0):
@@ -48,6 +55,30 @@ def test_pushed_meeting_shows_the_staff_room_and_never_the_participant_link(acco
     assert event["ATTENDEE"].params["SCHEDULE-AGENT"] == "CLIENT"
     assert int(event["SEQUENCE"]) == 0
     assert "logga-in" not in body and "möteskod" not in body.lower()
+
+
+@pytest.mark.usefixtures("one_vobject_process")
+def test_a_pushed_meeting_keeps_its_instant_in_the_copy_the_server_keeps(account):
+    """Radicale keeps what vobject makes of our text (it kept only the first date of an
+    RDATE list); a reader in one process keeps the first VTIMEZONE it met per TZID."""
+    meetings = {
+        "earlier@videomote": (datetime(2026, 12, 1, 9, tzinfo=STOCKHOLM), 8),
+        "summer@videomote": (datetime(2027, 6, 10, 10, tzinfo=STOCKHOLM), 8),
+        "winter@videomote": (datetime(2027, 1, 14, 10, tzinfo=STOCKHOLM), 9),
+        "later@videomote": (datetime(2030, 6, 10, 10, tzinfo=STOCKHOLM), 8),
+    }
+    for uid, (start, utc_hour) in meetings.items():
+        event = replace(_meeting(uid), start=start, end=start + timedelta(minutes=30))
+        href, _etag = account.put(uid, to_ical(event, "Europe/Stockholm", ROOM))
+        stored = requests.get(href, auth=("sara", "x")).text
+        assert_yearly_rules(stored)
+        read = vobject.readOne(stored).vevent.dtstart.value
+        assert read.astimezone(UTC) == start.replace(hour=utc_hour, tzinfo=UTC)
+        assert_read_alike(stored, "Europe/Stockholm", start)
+    listing = account.changes_since(None).changed
+    assert {uid: item.event.start for uid, item in listing.items()} == {
+        uid: start for uid, (start, _hour) in meetings.items()
+    }
 
 
 def test_calendar_is_created_once_and_found_again(account, caldav_server):

@@ -1,5 +1,8 @@
 """The journal and a clinician's Radicale calendar kept in step, with the e-mails that follow."""
 
+from calendar_readers import assert_read_alike
+from calendar_readers import assert_yearly_rules
+from calendar_readers import one_vobject_process  # noqa: F401 - a fixture
 from datetime import datetime
 from datetime import timedelta
 from factories import add_staff
@@ -111,6 +114,16 @@ def test_booked_meeting_appears_in_the_calendar_with_the_staff_link(journal, smt
     assert int(vevent["SEQUENCE"]) == 0
     _sync(journal["portal"])  # idempotent: nothing changes
     assert _remote(journal)[meeting.ical_uid].etag == item.etag
+
+
+@pytest.mark.usefixtures("one_vobject_process")
+def test_a_synced_meeting_is_read_at_its_instant_from_the_servers_copy(journal, smtp_sink):
+    meeting = _book(journal)
+    _sync(journal["portal"])
+    (item,) = _remote(journal).values()
+    body = requests.get(item.href, auth=("sara", "x")).text
+    assert_yearly_rules(body)
+    assert_read_alike(body, "Europe/Stockholm", meeting.start)
 
 
 def _thunderbird_moves(item, hour):

@@ -1,5 +1,8 @@
 """Invitation, update and cancellation e-mails, as they arrive at a real SMTP server."""
 
+from calendar_readers import assert_read_alike
+from calendar_readers import assert_yearly_rules
+from calendar_readers import one_vobject_process  # noqa: F401 - a fixture
 from datetime import datetime
 from datetime import timedelta
 from factories import add_student
@@ -112,6 +115,33 @@ def test_code_and_token_are_stored_only_as_hashes(patient, smtp_sink):
     assert code not in stored and code.replace("-", "") not in stored
     assert token not in stored
     assert len(meeting.meeting_code_hash) == 64
+
+
+@pytest.mark.usefixtures("one_vobject_process")
+def test_the_ics_keeps_link_and_code_and_a_yearly_time_zone_and_nothing_else_secret(
+    patient, smtp_sink
+):
+    """What Outlook, Thunderbird and a CalDAV server store is the .ics: it still carries
+    the participant's link and code; its VTIMEZONE is the yearly-rule form."""
+    meeting = _book(patient)
+    smtp_sink.wait_for(1)
+    with api.env.adopt_user(SITE_OWNER_NAME):
+        move_meeting(meeting, _tomorrow(13), _tomorrow(13) + timedelta(minutes=45))
+    transaction.commit()
+    for message in smtp_sink.wait_for(2):
+        text = message.get_body(("plain",)).get_content()
+        code = re.search(r"möteskoden: (\S+)", text).group(1)
+        link = re.search(r"(\S+/videomote/logga-in#\S+)", text).group(1)
+        (attachment,) = [p for p in message.walk() if p.get_filename() == "invite.ics"]
+        ics = attachment.get_content().decode("utf-8")
+        event = icalendar.Calendar.from_ical(ics).walk("VEVENT")[0]
+        assert str(event["URL"]) == link
+        assert link in str(event["DESCRIPTION"]) and code in str(event["DESCRIPTION"])
+        assert_yearly_rules(ics)
+        assert_read_alike(ics, "Europe/Stockholm", event["DTSTART"].dt)
+        for secret in (PERSONNUMMER, "811218", "@@videomote-rum"):
+            assert secret not in ics
+        assert meeting.meeting_code_hash not in ics and meeting.join_token_hash not in ics
 
 
 def test_moving_a_meeting_sends_update_with_higher_sequence(patient, smtp_sink):

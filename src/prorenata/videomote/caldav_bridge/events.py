@@ -2,7 +2,6 @@
 
 from dataclasses import dataclass
 from datetime import UTC
-from datetime import date
 from datetime import datetime
 from datetime import timedelta
 from functools import lru_cache
@@ -14,6 +13,7 @@ from prorenata.videomote.booking.rules import MAX_ICAL_UID
 from prorenata.videomote.booking.rules import MAX_NAME
 from prorenata.videomote.booking.rules import MAX_TITLE
 from prorenata.videomote.booking.rules import MAX_TOKEN
+from prorenata.videomote.calendar_zone import vtimezone
 from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 
@@ -118,13 +118,7 @@ def to_ical(event: CalendarEvent, zone: str, room_url: str) -> str:
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
-    calendar.add_component(
-        icalendar.Timezone.from_tzid(
-            zone,
-            first_date=date(event.start.year - 1, 1, 1),
-            last_date=date(event.end.year + 2, 1, 1),
-        )
-    )
+    calendar.add_component(vtimezone(zone, event.start.astimezone(tz)))
     vevent = icalendar.Event()
     vevent.add("uid", event.uid)
     vevent.add("dtstamp", datetime.now(UTC))

@@ -8,7 +8,6 @@ that grows with every change, so Outlook, Thunderbird and Gmail update the entry
 from babel.dates import format_date
 from dataclasses import dataclass
 from datetime import UTC
-from datetime import date
 from datetime import datetime
 from datetime import timedelta
 from email.message import EmailMessage
@@ -17,6 +16,7 @@ from email.utils import formataddr
 from email.utils import make_msgid
 from html import escape
 from prorenata.videomote import _
+from prorenata.videomote.calendar_zone import vtimezone
 from zoneinfo import ZoneInfo
 from zope.i18n import translate
 
@@ -87,13 +87,7 @@ def build_calendar(notice: MeetingNotice, now: datetime | None = None) -> icalen
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("method", notice.method)
-    calendar.add_component(
-        icalendar.Timezone.from_tzid(
-            notice.timezone,
-            first_date=date(notice.start.year - 1, 1, 1),
-            last_date=date(notice.end.year + 2, 1, 1),
-        )
-    )
+    calendar.add_component(vtimezone(notice.timezone, notice.start.astimezone(zone)))
     event = icalendar.Event()
     event.add("uid", notice.uid)
     event.add("sequence", notice.sequence)
