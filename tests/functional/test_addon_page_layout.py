@@ -10,6 +10,7 @@ from factories import add_staff
 from factories import add_student
 from factories import add_students_folder
 from factories import book
+from factories import start_room
 
 import pytest
 import requests
@@ -62,7 +63,7 @@ def test_no_page_of_the_addon_shows_the_events_portlet_or_any_portlet_column(sit
 
 
 def test_the_room_shows_the_meeting_and_nothing_of_plone_around_it(site):
-    room = _staff().get(f"{site['meeting'].absolute_url()}/@@videomote-rum").text
+    room = start_room(_staff(), site["meeting"]).text
     assert room.count(TITLE) == 1  # its heading
     assert 'id="vm-room"' in room
     for chrome in ('id="edit-zone"', 'id="portal-footer', "portletWrapper", "bundle-plone"):
