@@ -156,6 +156,18 @@ def test_the_edit_form_still_corrects_a_past_meetings_title(browser, meeting):
     assert meeting.title == "Uppföljning"
 
 
+def test_a_cancelled_meetings_time_cannot_be_changed_in_the_edit_form(browser, meeting):
+    from prorenata.videomote.content.scheduling import cancel_meeting
+
+    transaction.begin()
+    cancel_meeting(meeting)
+    transaction.commit()
+    before = _times(meeting)
+    _edit(browser, meeting, f"{TOMORROW}T13:00", f"{TOMORROW}T13:45")
+    assert "Mötet är avbokat och kan inte flyttas." in browser.contents
+    assert _times(meeting) == before
+
+
 def test_the_stock_add_form_leads_to_the_booking_dialog(browser, meeting):
     record = meeting.__parent__
     browser.open(f"{record.absolute_url()}/++add++VideoMeeting")

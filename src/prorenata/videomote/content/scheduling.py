@@ -267,8 +267,11 @@ def _wall_clock(meeting, value: datetime, field: str) -> datetime:
     return value
 
 
-def _minute(value: datetime) -> datetime:
-    return value.replace(second=0, microsecond=0)
+def _unchanged(value: datetime, before: str) -> bool:
+    """The same instant, in whatever zone it was read; or the same with its seconds cut
+    (the edit form shows and sends minutes only): never later than it was."""
+    before = datetime.fromisoformat(before)
+    return value in (before, before.replace(second=0, microsecond=0))
 
 
 def check_edited_times(
@@ -295,9 +298,8 @@ def check_edited_times(
     start = start and _wall_clock(meeting, start, "start")
     end = end and _wall_clock(meeting, end, "end")
     check_times(start, end)
-    before = map(datetime.fromisoformat, _times_before(meeting))
-    if (_minute(start), _minute(end)) == tuple(map(_minute, before)):
-        return  # the same time, in whatever zone the form read it, to its minutes
+    if all(map(_unchanged, (start, end), _times_before(meeting))):
+        return
     if meeting.state == STATE_CANCELLED:
         raise BookingRefused(CANCELLED_NOT_MOVED, field="start")
     check_schedule(start, end, now)
