@@ -235,10 +235,16 @@ def book_meeting(
     )
 
 
+CANCELLED_NOT_MOVED = _("Mötet är avbokat och kan inte flyttas.")
+NOT_WHOLE_DAY = _(
+    "Ett videomöte har alltid en start- och en sluttid: det kan inte vara heldag eller sakna slut."
+)
+
+
 def move_meeting(meeting, start: datetime, end: datetime, title: str | None = None, now=None):
     """Change time (and optionally title); an update e-mail follows if anything changed."""
     if meeting.state == STATE_CANCELLED:
-        raise BookingRefused(_("Mötet är avbokat och kan inte flyttas."), field="start")
+        raise BookingRefused(CANCELLED_NOT_MOVED, field="start")
     zone = meeting.meeting_timezone or "Europe/Stockholm"
     start, end = localise(start, zone, "start"), localise(end, zone, "end")
     check_schedule(start, end, now)
@@ -248,6 +254,55 @@ def move_meeting(meeting, start: datetime, end: datetime, title: str | None = No
     meeting.reindexObject()
     notify(ObjectModifiedEvent(meeting))
     return meeting
+
+
+def _wall_clock(meeting, value: datetime, field: str) -> datetime:
+    """``value`` if it is a wall-clock time of its zone (naive: of the meeting's zone)."""
+    if value.tzinfo is None:
+        return localise(value, meeting.meeting_timezone or "Europe/Stockholm", field)
+    zone = getattr(value.tzinfo, "zone", None)
+    if zone and value.replace(tzinfo=None) != value.tzinfo.normalize(value).replace(tzinfo=None):
+        # Read with localize in the hour skipped in spring: refused saying so.
+        localise(value.replace(tzinfo=None), zone, field)
+    return value
+
+
+def _unchanged(value: datetime, before: str) -> bool:
+    """The same instant, in whatever zone it was read; or the same with its seconds cut
+    (the edit form shows and sends minutes only): never later than it was."""
+    before = datetime.fromisoformat(before)
+    return value in (before, before.replace(second=0, microsecond=0))
+
+
+def check_edited_times(
+    meeting,
+    start: datetime | None,
+    end: datetime | None,
+    whole_day: bool = False,
+    open_end: bool = False,
+    now: datetime | None = None,
+) -> None:
+    """The rules of :func:`move_meeting` for times that Plone's own edit form or a stock
+    REST PATCH sets on ``meeting`` (plone.app.event's ``IEventBasic`` fields).
+
+    Those paths have already read the times in a zone: the edit form's widget with
+    ``localize`` (a time in the hour skipped in spring silently gets winter time), the REST
+    API as given or UTC. Refuses (naming the field) a wall-clock time that does not exist,
+    a whole-day or open-ended meeting (plone.app.event would then show and index it as
+    lasting all day), and, when the time differs from the one the room is for, every
+    rule of a move. A time left as it was is not checked again: a past meeting's title
+    can still be corrected.
+    """
+    if whole_day or open_end:
+        raise BookingRefused(NOT_WHOLE_DAY, field="whole_day" if whole_day else "open_end")
+    start = start and _wall_clock(meeting, start, "start")
+    end = end and _wall_clock(meeting, end, "end")
+    check_times(start, end)
+    if all(map(_unchanged, (start, end), _times_before(meeting))):
+        return
+    if meeting.state == STATE_CANCELLED:
+        raise BookingRefused(CANCELLED_NOT_MOVED, field="start")
+    check_schedule(start, end, now)
 
 
 def cancel_meeting(meeting) -> bool:
@@ -262,6 +317,14 @@ def cancel_meeting(meeting) -> bool:
 
 def _times(meeting) -> tuple:
     return (meeting.start.isoformat(), meeting.end.isoformat())
+
+
+def _times_before(meeting) -> tuple:
+    """The time the room, sign-ins and sessions are for (the last one booked or moved to);
+    for meetings booked before that was kept, the time the participant was told."""
+    return getattr(meeting, "_room_times", None) or tuple(
+        (getattr(meeting, "_notified", None) or _times(meeting))[:2]
+    )
 
 
 def meeting_booked(meeting, event) -> None:
@@ -282,10 +345,7 @@ def close_room_if_moved(meeting, event) -> None:
     from prorenata.videomote.browser.room import tell_media_server_ended
 
     now = _times(meeting)
-    # Meetings booked before the snapshot existed: the time the participant was told.
-    before = getattr(meeting, "_room_times", None) or tuple(
-        (getattr(meeting, "_notified", None) or now)[:2]
-    )
+    before = _times_before(meeting)
     if before == now:
         return
     meeting._room_times = now
