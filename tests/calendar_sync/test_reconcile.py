@@ -8,6 +8,7 @@ from prorenata.videomote.caldav_bridge.reconcile import Do
 from prorenata.videomote.caldav_bridge.reconcile import ItemStatus
 from prorenata.videomote.caldav_bridge.reconcile import RemoteItem
 from prorenata.videomote.caldav_bridge.reconcile import reconcile
+from prorenata.videomote.caldav_bridge.reconcile import removed
 
 NINE = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
@@ -125,3 +126,53 @@ def test_calendar_event_that_is_no_meeting_is_left_alone_until_it_changes():
     assert _plan(remote_changed={"x1": _remote(other)}, status=unlinked)[0] == []
     changed = _remote(_event(uid="x1", hour=2))
     assert _plan(remote_changed={"x1": changed}, status=unlinked)[0] == [(Do.PULL_CREATE, "x1")]
+
+
+def test_a_cancelled_meeting_is_removed_from_the_calendar_once():
+    cancelled = _event(cancelled=True)
+    actions, plan = _plan(local={"m1": cancelled}, status=_agreed(_event()))
+    assert actions == [(Do.PUSH_DELETE, "m1")]
+    assert plan.conflicts == []
+    gone = {"m1": removed(cancelled.fingerprint())}
+    assert _plan(local={"m1": cancelled}, status=gone)[0] == []  # and stays removed
+
+
+def test_a_meeting_cancelled_before_it_reached_the_calendar_is_never_written():
+    assert _plan(local={"m1": _event(cancelled=True)})[0] == []
+
+
+def test_a_deleted_meetings_event_is_not_written_back():
+    """Deleted by the clinician: an ended meeting keeps its time, a cancelled one is
+    cancelled; neither is pushed, however often reconciled."""
+    for event in (_event(), _event(cancelled=True)):
+        gone = {"m1": removed(event.fingerprint())}
+        assert _plan(local={"m1": event}, status=gone)[0] == []
+
+
+def test_a_cancelled_meetings_event_that_comes_back_is_removed_again():
+    cancelled = _event(cancelled=True)
+    gone = {"m1": removed(cancelled.fingerprint())}
+    actions, plan = _plan(
+        local={"m1": cancelled}, remote_changed={"m1": _remote(_event())}, status=gone
+    )
+    assert actions == [(Do.PUSH_DELETE, "m1")]
+    assert plan.conflicts == ["m1"]
+
+
+def test_a_removed_meeting_gone_from_the_journal_is_forgotten():
+    gone = {"m1": removed(_event().fingerprint())}
+    assert _plan(status=gone)[0] == [(Do.FORGET, "m1")]
+
+
+def test_removed_meetings_do_not_weaken_the_mass_deletion_guard():
+    """Five live meetings all gone at once is a lost calendar, however many cancelled
+    meetings the status remembers as removed."""
+    events = [_event(uid=f"m{i}", hour=i) for i in range(5)]
+    gone = {f"c{i}": removed(_event(uid=f"c{i}").fingerprint()) for i in range(10)}
+    actions, plan = _plan(
+        local={e.uid: e for e in events} | {uid: _event(uid=uid, cancelled=True) for uid in gone},
+        remote_deleted={e.uid for e in events},
+        status=_agreed(*events) | gone,
+    )
+    assert actions == [(Do.PUSH_CREATE, e.uid) for e in events]  # written back
+    assert sorted(plan.mass_deletion_blocked) == [e.uid for e in events]

@@ -157,6 +157,75 @@ def test_moving_a_meeting_sends_update_with_higher_sequence(patient, smtp_sink):
     assert update["Subject"].startswith("Ändrad tid")
 
 
+def _code_still_opens(portal, code: str) -> bool:
+    """The participant types the code from the invitation on the code page."""
+    import requests
+
+    response = requests.post(f"{portal.absolute_url()}/videomote", data={"kod": code})
+    return response.url.endswith("/videomote/logga-in")
+
+
+def _code_in(message) -> str:
+    return re.search(r"möteskoden: (\S+)", message.get_body(("plain",)).get_content()).group(1)
+
+
+def test_a_new_title_says_so_and_keeps_the_link_and_code(patient, smtp_sink):
+    """Only the title changes: the update says the title changed and that the earlier
+    link and code still work; nothing is re-issued and the room is not closed."""
+    meeting = _book(patient)
+    (invitation,) = smtp_sink.wait_for(1)
+    code = _code_in(invitation)
+    hashes = (meeting.meeting_code_hash, meeting.join_token_hash)
+    with api.env.adopt_user(SITE_OWNER_NAME):
+        move_meeting(meeting, meeting.start, meeting.end, title="Samtal om skolmaten")
+    transaction.commit()
+    invitation, update = smtp_sink.wait_for(2)
+    assert update["Subject"].startswith("Ändrad titel: Samtal om skolmaten – ")
+    text = update.get_body(("plain",)).get_content()
+    html = update.get_body(("html",)).get_content()
+    assert 'har fått en ny titel (tidigare "Uppföljande samtal")' in text
+    assert "länken och möteskoden i tidigare e-post gäller fortfarande" in text
+    assert "gäller fortfarande" in html
+    assert "Tiden för videomötet" not in text and "gäller inte längre" not in text
+    assert "logga-in#" not in text + html and "möteskoden:" not in text
+    event = _event(update)
+    assert int(event["SEQUENCE"]) == 1
+    assert str(event["SUMMARY"]) == "Samtal om skolmaten"
+    assert event["DTSTART"].dt.hour == 9 and "URL" not in event
+    assert (meeting.meeting_code_hash, meeting.join_token_hash) == hashes
+    assert getattr(meeting, "room_generation", 0) == 0
+    assert _code_still_opens(patient.aq_parent, code)
+
+
+def test_a_new_time_and_title_says_both_and_issues_a_new_link_and_code(patient, smtp_sink):
+    meeting = _book(patient)
+    (invitation,) = smtp_sink.wait_for(1)
+    old_code = _code_in(invitation)
+    with api.env.adopt_user(SITE_OWNER_NAME):
+        move_meeting(meeting, _tomorrow(13), _tomorrow(13) + timedelta(minutes=30), title="Nytt")
+    transaction.commit()
+    invitation, update = smtp_sink.wait_for(2)
+    assert update["Subject"].startswith("Ändrad tid och titel: Nytt – ")
+    text = update.get_body(("plain",)).get_content()
+    assert 'Tiden och titeln (tidigare "Uppföljande samtal")' in text
+    assert "gäller inte längre" in text
+    new_code = _code_in(update)
+    assert new_code != old_code and re.search(r"/videomote/logga-in#[\w-]{40,}", text)
+    assert not _code_still_opens(patient.aq_parent, old_code)
+    assert _code_still_opens(patient.aq_parent, new_code)
+
+
+def test_a_new_time_keeps_todays_wording(patient, smtp_sink):
+    meeting = _book(patient)
+    smtp_sink.wait_for(1)
+    with api.env.adopt_user(SITE_OWNER_NAME):
+        move_meeting(meeting, _tomorrow(13), _tomorrow(13) + timedelta(minutes=30))
+    transaction.commit()
+    text = smtp_sink.wait_for(2)[1].get_body(("plain",)).get_content()
+    assert "Tiden för videomötet med" in text and "gäller inte längre" in text
+    assert "titel" not in text.split("Möte:")[0]
+
+
 def test_edit_that_changes_neither_time_nor_title_sends_nothing(patient, smtp_sink):
     meeting = _book(patient)
     smtp_sink.wait_for(1)

@@ -408,6 +408,21 @@ class MeetingView(MeetingsMixin, BrowserView):
         return signins.sms_status(self.context)
 
 
+def _moved_message(before: tuple, meeting):
+    """What "Spara" in "Flytta" did, as the participant's e-mail will say it: a new time
+    (new link and code), a new title only (the link and code still work), or nothing."""
+    name = {"name": meeting.invitee_name}
+    if before[:2] != (meeting.start, meeting.end):
+        return _("Mötet är flyttat. ${name} får ett e-postmeddelande om ändringen.", mapping=name)
+    if before[2] != meeting.title:
+        return _(
+            "Titeln är ändrad. ${name} får ett e-postmeddelande om det; länken och möteskoden "
+            "gäller fortfarande.",
+            mapping=name,
+        )
+    return _("Inget är ändrat, så inget e-postmeddelande skickas.")
+
+
 class MoveView(MeetingView):
     """ "Flytta": new start, end or title; the participant gets an update."""
 
@@ -422,18 +437,14 @@ class MoveView(MeetingView):
             if start is None or end is None:
                 self.errors["start" if start is None else "end"] = _("Ange datum och tid.")
             else:
+                meeting = self.context
+                before = (meeting.start, meeting.end, meeting.title)
                 try:
-                    move_meeting(self.context, start, end, title=form.get("title"))
+                    move_meeting(meeting, start, end, title=form.get("title"))
                 except BookingRefused as refusal:
                     self.errors[refusal.field or "form"] = refusal.message
                 else:
-                    IStatusMessage(self.request).add(
-                        _(
-                            "Mötet är flyttat. ${name} får ett e-postmeddelande om ändringen.",
-                            mapping={"name": self.context.invitee_name},
-                        ),
-                        type="info",
-                    )
+                    IStatusMessage(self.request).add(_moved_message(before, meeting), type="info")
                     return self.request.response.redirect(self.context.absolute_url())
         return self.index()
 

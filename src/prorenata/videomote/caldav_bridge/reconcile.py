@@ -12,6 +12,13 @@ agreed) tells which side changed. Rules:
   mass-deletion guard: nothing is cancelled, the journal writes them back, the case is
   reported);
 - gone from the journal: removed from the calendar;
+- **cancelled** (in the journal, or by deleting or cancelling its event in the calendar):
+  removed from the calendar, as an organiser's own calendar drops a cancelled meeting
+  (clients that ignore STATUS would show it as a normal appointment). The status keeps a
+  *removed* mark, so it is deleted once and stays deleted: no round writes it back and a
+  full listing does not find it missing. So does the event of an ended or past meeting
+  the clinician deleted. Should the event come back (a client re-uploads it), the journal
+  wins: a cancelled meeting's event is deleted again, a conflict shown;
 - a calendar event that could not become a meeting (status without a local fingerprint)
   is left alone, and tried again when it changes.
 
@@ -49,6 +56,14 @@ class ItemStatus:
     etag: str
     local_hash: str
     remote_hash: str
+    #: Deliberately removed from the calendar (its meeting is cancelled, or the clinician
+    #: deleted its event): there is no item (href and ETag are empty) and none is written.
+    removed: bool = False
+
+
+def removed(local_hash: str = "") -> ItemStatus:
+    """The status of a meeting whose event was deliberately removed from the calendar."""
+    return ItemStatus("", "", local_hash, "", removed=True)
 
 
 @dataclass(frozen=True)
@@ -91,7 +106,29 @@ def reconcile(
         theirs_changed = theirs is not None and (
             known is None or theirs.event.fingerprint() != known.remote_hash
         )
-        if mine is None and known is not None and not known.local_hash:
+        if known is not None and known.removed:
+            if theirs is None:
+                if mine is None:
+                    plan.actions.append(Action(Do.FORGET, uid))  # gone from the journal
+                # else: stays removed
+            elif mine is None:
+                plan.actions.append(Action(Do.PULL_CREATE, uid))
+            elif mine.cancelled:
+                # Back in the calendar although cancelled: the journal wins.
+                plan.actions.append(Action(Do.PUSH_DELETE, uid, conflict=True))
+                plan.conflicts.append(uid)
+            else:
+                plan.actions.append(Action(Do.PUSH_UPDATE, uid, conflict=True))
+                plan.conflicts.append(uid)
+        elif mine is not None and mine.cancelled and uid not in deleted:
+            if known is not None or theirs is not None:
+                # Still in the calendar: removed once (the meeting is cancelled there too).
+                conflict = known is None and theirs is not None
+                plan.actions.append(Action(Do.PUSH_DELETE, uid, conflict=conflict))
+                if conflict:
+                    plan.conflicts.append(uid)
+            # else: never in the calendar (cancelled before it was written): nothing to do
+        elif mine is None and known is not None and not known.local_hash:
             # A calendar event that is not (yet) a meeting: try again when it changes.
             if uid in deleted:
                 plan.actions.append(Action(Do.FORGET, uid))
@@ -124,7 +161,8 @@ def reconcile(
                 plan.actions.append(Action(Do.PULL_UPDATE, uid))
         elif mine is not None and mine_changed:
             plan.actions.append(Action(Do.PUSH_UPDATE, uid))
-    if len(status) >= guard_min_items and len(pulls_to_delete) >= guard_share * len(status):
+    live = sum(1 for item in status.values() if not item.removed)
+    if live >= guard_min_items and len(pulls_to_delete) >= guard_share * live:
         plan.mass_deletion_blocked = pulls_to_delete
         # The journal writes them back: the calendar shows them again, and a later full
         # listing does not find them missing (and cancel them after all).

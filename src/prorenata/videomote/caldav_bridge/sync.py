@@ -26,6 +26,7 @@ from prorenata.videomote.caldav_bridge.events import to_ical
 from prorenata.videomote.caldav_bridge.reconcile import Do
 from prorenata.videomote.caldav_bridge.reconcile import ItemStatus
 from prorenata.videomote.caldav_bridge.reconcile import reconcile
+from prorenata.videomote.caldav_bridge.reconcile import removed
 from prorenata.videomote.content.meeting import STATE_CANCELLED
 from prorenata.videomote.content.meeting import STATE_ENDED
 from zoneinfo import ZoneInfo
@@ -146,8 +147,10 @@ def _sync_round(record, now: datetime | None = None) -> tuple[str, dict[str, int
     status = None
     try:
         status = {uid: ItemStatus(**value) for uid, value in record.items.items()}
+        # A meeting removed from the calendar on purpose has no item there to look for.
         changes = account.changes_since(
-            record.sync_token, known={item.href: item.etag for item in status.values()}
+            record.sync_token,
+            known={item.href: item.etag for item in status.values() if not item.removed},
         )
         if changes.calendar_made:
             # The calendar was deleted in the client, not the meetings one by one: the
@@ -160,7 +163,7 @@ def _sync_round(record, now: datetime | None = None) -> tuple[str, dict[str, int
             else:
                 logger.info("CalDAV calendar of %s made", record.userid)
             status = {}
-        by_href = {s.href: uid for uid, s in status.items()}
+        by_href = {s.href: uid for uid, s in status.items() if not s.removed}
         mine = local_events(record.userid)
         listed = set(changes.changed)
         for item in changes.unreadable.values():
@@ -213,10 +216,12 @@ def _sync_round(record, now: datetime | None = None) -> tuple[str, dict[str, int
                         href, new_etag, event.fingerprint(), event.fingerprint()
                     )
                 elif action.do is Do.PUSH_DELETE:
-                    account.delete(status[uid].href, status[uid].etag or None)
-                    status.pop(uid, None)
+                    known, remote = status.get(uid), changes.changed.get(uid)
+                    item = remote if known is None or known.removed else known
+                    account.delete(item.href, item.etag or None)
+                    _removed(status, uid, mine)
                 elif action.do is Do.FORGET:
-                    status.pop(uid, None)
+                    _removed(status, uid, mine)
                 elif action.do is Do.PULL_UPDATE:
                     _event, meeting = mine[uid]
                     remote = changes.changed[uid]
@@ -236,6 +241,12 @@ def _sync_round(record, now: datetime | None = None) -> tuple[str, dict[str, int
                         plan.conflicts.append(uid)
                     refreshed = _event_of(meeting)
                     href, etag = remote.href, remote.etag
+                    if refreshed.cancelled:
+                        # Cancelled in the calendar: it leaves the calendar, as any
+                        # cancelled meeting does.
+                        account.delete(href, etag or None)
+                        _removed(status, uid, {uid: (refreshed, meeting)})
+                        continue
                     if refreshed.fingerprint() != remote.event.fingerprint():
                         href, etag = account.put(
                             uid,
@@ -251,7 +262,8 @@ def _sync_round(record, now: datetime | None = None) -> tuple[str, dict[str, int
                     if meeting.state != STATE_ENDED and meeting.end > now:
                         cancel_meeting(meeting)
                     # else: a clinician tidying up old events; nobody is told anything
-                    status.pop(uid, None)
+                    # Either way it stays deleted: no later round writes it back.
+                    _removed(status, uid, {uid: (_event_of(meeting), meeting)})
                 elif action.do is Do.PULL_CREATE:
                     remote = changes.changed[uid]
                     status[uid] = _pull_create(
@@ -318,6 +330,15 @@ def failed(record, now: datetime, error: str, result: str) -> None:
     record.next_attempt = now + timedelta(seconds=min(30 * 2 ** (record.failures - 1), 3600))
     record.last_result = result
     logger.warning("CalDAV sync for %s failed (%s); retrying later", record.userid, error)
+
+
+def _removed(status: dict[str, ItemStatus], uid: str, mine: dict) -> None:
+    """The item is gone from the calendar: a meeting the journal still has is marked as
+    removed on purpose (so it stays removed), any other is forgotten."""
+    if uid in mine:
+        status[uid] = removed(mine[uid][0].fingerprint())
+    else:
+        status.pop(uid, None)
 
 
 def _store(record, status: dict[str, ItemStatus]) -> None:
@@ -398,6 +419,9 @@ def _unreadable(account, record, status, mine, uid: str, item: UnreadableItem, z
         event, meeting = mine[uid]
         account.delete(item.href, item.etag or None)
         status.pop(uid, None)
+        if event.cancelled:
+            _removed(status, uid, mine)
+            return True
         href, etag = account.put(uid, to_ical(event, zone, _room_url(meeting)))
         status[uid] = ItemStatus(href, etag, event.fingerprint(), event.fingerprint())
         _remember(record, "conflicts", [_label(event, zone)])

@@ -53,6 +53,10 @@ class MeetingNotice:
     meeting_code: str | None = None
     #: The language of the e-mail (the site's default language): Swedish unless English.
     language: str = "sv"
+    #: For an update: whether the time changed (then the link and code are new) and, when
+    #: the title changed, the title the participant was told before.
+    moved: bool = True
+    previous_title: str | None = None
 
     @property
     def method(self) -> str:
@@ -114,12 +118,18 @@ def build_calendar(notice: MeetingNotice, now: datetime | None = None) -> icalen
     return calendar
 
 
+def _update_prefix(notice: MeetingNotice):
+    """An update's subject names what changed: the time, the title, or both."""
+    if notice.previous_title is None:
+        return _("Ändrad tid")
+    return _("Ändrad tid och titel") if notice.moved else _("Ändrad titel")
+
+
 def subject(notice: MeetingNotice) -> str:
     prefix = {
         INVITATION: _("Inbjudan"),
-        UPDATE: _("Ändrad tid"),
         CANCELLATION: _("Inställt"),
-    }[notice.kind]
+    }.get(notice.kind) or _update_prefix(notice)
     return f"{_translated(notice, prefix)}: {notice.title} – {when_text(notice)}"
 
 
@@ -154,10 +164,34 @@ def _inviter(notice: MeetingNotice) -> str:
     return f"{notice.organiser_name}{unit}"
 
 
-def _lead(notice: MeetingNotice, inviter: str) -> str:
+def _lead(notice: MeetingNotice, inviter: str, previous_title: str | None = None) -> str:
+    """The first sentence: what happened, and whether the earlier link and code still work
+    (they do unless the time changed). ``previous_title`` comes escaped for HTML."""
     if notice.kind == INVITATION:
         return _translated(
             notice, _("${inviter} har bjudit in dig till ett säkert videomöte."), inviter=inviter
+        )
+    previous = notice.previous_title if previous_title is None else previous_title
+    if notice.previous_title is not None and not notice.moved:
+        return _translated(
+            notice,
+            _(
+                'Videomötet med ${inviter} har fått en ny titel (tidigare "${previous}"). '
+                "Tiden är densamma, och länken och möteskoden i tidigare e-post gäller "
+                "fortfarande."
+            ),
+            inviter=inviter,
+            previous=previous,
+        )
+    if notice.previous_title is not None:
+        return _translated(
+            notice,
+            _(
+                'Tiden och titeln (tidigare "${previous}") för videomötet med ${inviter} är '
+                "ändrade. Länken och möteskoden i tidigare e-post gäller inte längre."
+            ),
+            inviter=inviter,
+            previous=previous,
         )
     return _translated(
         notice,
@@ -197,7 +231,10 @@ def plain_text(notice: MeetingNotice) -> str:
     ]
     if notice.join_url:
         lines += [t(_("Gå till videomöte: ${url}"), url=notice.join_url), ""]
-    lines += [t(_("Om länken inte fungerar: gå till ${url}"), url=notice.code_page_url)]
+    if notice.join_url or notice.meeting_code:
+        # (A new title only: the earlier e-mail's link and code still work, and are not
+        # known here; only their hashes are stored.)
+        lines += [t(_("Om länken inte fungerar: gå till ${url}"), url=notice.code_page_url)]
     if notice.meeting_code:
         lines += [t(_("och skriv in möteskoden: ${code}"), code=notice.meeting_code)]
     lines += ["", t(AUTOMATIC)]
@@ -236,16 +273,19 @@ def html_text(notice: MeetingNotice) -> str:
             )
         page = escape(notice.code_page_url, quote=True)
         link = f'<a href="{page}">{escape(notice.code_page_url)}</a>'
-        fallback = t(_("Om knappen inte fungerar: gå till ${url}"), url=link)
+        fallback = ""
+        if notice.join_url or notice.meeting_code:
+            fallback = t(_("Om knappen inte fungerar: gå till ${url}"), url=link)
         if notice.meeting_code:
             code = f"<strong>{escape(notice.meeting_code)}</strong>"
             fallback += t(_(" och skriv in möteskoden ${code}"), code=code)
+        previous = escape(notice.previous_title or "")
         body = (
-            f"<p>{hello}</p><p>{_lead(notice, inviter)}</p>"
+            f"<p>{hello}</p><p>{_lead(notice, inviter, previous)}</p>"
             f"<p><strong>{title}</strong><br>{when}</p>{button}"
             f"<p>{escape(t(_('Det här behöver du:')))}</p><ul>{needs}</ul>"
             f"<p>{escape(t(_('Videomötet kan inte hållas via mobiltelefon – använd en dator.')))}"
-            f"</p><p>{fallback}.</p>"
+            "</p>" + (f"<p>{fallback}.</p>" if fallback else "")
         )
     language = "en" if notice.language.startswith("en") else "sv"
     return (

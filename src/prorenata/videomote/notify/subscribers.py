@@ -26,7 +26,8 @@ def _snapshot(meeting) -> tuple:
 def issue_secrets(meeting) -> tuple[str, str]:
     """New meeting code and personal join token; only their hashes are stored.
 
-    Issued at booking and again on every move, so only the newest e-mail's link works.
+    Issued at booking and again whenever the time changes (as the room closes then, see
+    ``close_room_if_moved``), so only the newest time's link works. A new title keeps them.
     """
     key = secret_key(api.portal.get())
     code, token = new_meeting_code(), new_join_token()
@@ -52,7 +53,14 @@ def _sender() -> tuple[str, str]:
     return name, address or "noreply@localhost"
 
 
-def notice_for(meeting, kind: str, code: str | None = None, token: str | None = None):
+def notice_for(
+    meeting,
+    kind: str,
+    code: str | None = None,
+    token: str | None = None,
+    moved: bool = True,
+    previous_title: str | None = None,
+):
     organiser = api.user.get(userid=meeting.organiser) if meeting.organiser else None
     organiser_name = (organiser.getProperty("fullname") if organiser else "") or "Vårdpersonal"
     sender_name, sender_address = _sender()
@@ -75,13 +83,15 @@ def notice_for(meeting, kind: str, code: str | None = None, token: str | None = 
         join_url=f"{base_url()}/videomote/logga-in#{token}" if token else None,
         meeting_code=code,
         language=api.portal.get_default_language() or "sv",
+        moved=moved,
+        previous_title=previous_title,
     )
 
 
-def _send(meeting, kind: str, code: str | None = None, token: str | None = None) -> None:
+def _send(meeting, kind: str, code: str | None = None, token: str | None = None, **what) -> None:
     if not meeting.invitee_email:
         return
-    message = build_message(notice_for(meeting, kind, code, token))
+    message = build_message(notice_for(meeting, kind, code, token, **what))
     enqueue(api.portal.get(), message, meeting.UID(), kind)
     meeting._notified = _snapshot(meeting)
 
@@ -96,14 +106,24 @@ def meeting_added(meeting, event) -> None:
 
 
 def meeting_modified(meeting, event) -> None:
-    """Moved or retitled: higher SEQUENCE, new code and link, queue the update."""
+    """Moved or retitled: higher SEQUENCE and an update saying what changed.
+
+    A new time brings a new code and link (the room for the old time closes, see
+    ``close_room_if_moved``, which compares the times the same way); a new title alone
+    keeps them: the earlier e-mail's link still works and the e-mail says so. SEQUENCE
+    grows for a new title too (RFC 5546 leaves it to the organiser; every client takes a
+    higher SEQUENCE as the newer version, not all take an equal one).
+    """
     if meeting.state in (STATE_CANCELLED, STATE_ENDED):
         return
-    if getattr(meeting, "_notified", None) in (None, _snapshot(meeting)):
+    told, now = getattr(meeting, "_notified", None), _snapshot(meeting)
+    if told in (None, now):
         return  # nothing the participant was told has changed
+    moved = tuple(told[:2]) != now[:2]
+    previous_title = told[2] if told[2] != now[2] else None
     meeting.sequence = (meeting.sequence or 0) + 1
-    code, token = issue_secrets(meeting)
-    _send(meeting, UPDATE, code, token)
+    code, token = issue_secrets(meeting) if moved else (None, None)
+    _send(meeting, UPDATE, code, token, moved=moved, previous_title=previous_title)
 
 
 def meeting_cancelled(meeting, event) -> None:
