@@ -114,3 +114,28 @@ def start_room(staff, meeting):
     started = staff.post(room, data={"starta": "1", "_authenticator": authenticator})
     started.raise_for_status()
     return started
+
+
+def session_as(user: str = "sara", json: bool = False, password: str = STAFF_PASSWORD):
+    """A ``requests.Session`` signed in (basic auth) as a staff member made by add_staff;
+    ``json`` asks for plone.restapi's answers."""
+    import requests
+
+    session = requests.Session()
+    session.auth = (user, password)
+    if json:
+        session.headers["Accept"] = "application/json"
+    return session
+
+
+def booking_json(patient_uid: str, day: str, **changes) -> dict:
+    """The body of ``POST @videomote-meetings``: a half-hour at 09:00 on ``day``."""
+    data = {
+        "title": "Uppföljande samtal",
+        "start": f"{day}T09:00",
+        "end": f"{day}T09:30",
+        "patient": patient_uid,
+        "contact_choice": "student",
+    }
+    data.update(changes)
+    return data

@@ -5,11 +5,11 @@ English on a Swedish site, it listed meeting titles on every page, the meeting r
 screen that may be shared) included.
 """
 
-from factories import STAFF_PASSWORD
 from factories import add_staff
 from factories import add_student
 from factories import add_students_folder
 from factories import book
+from factories import session_as
 from factories import start_room
 
 import pytest
@@ -30,9 +30,7 @@ def site(mail_portal):
 
 
 def _staff() -> requests.Session:
-    session = requests.Session()
-    session.auth = ("sara", STAFF_PASSWORD)
-    return session
+    return session_as("sara")
 
 
 def test_the_stock_events_portlet_is_on_the_rest_of_the_site(site):

@@ -1,10 +1,10 @@
 """Security headers on every page and service of the add-on (issue #13, item 11)."""
 
-from factories import STAFF_PASSWORD
 from factories import add_staff
 from factories import add_student
 from factories import add_students_folder
 from factories import book
+from factories import session_as
 from html.parser import HTMLParser
 from plone import api
 from plone.app.testing import SITE_OWNER_NAME
@@ -30,9 +30,7 @@ def site(mail_portal):
 
 
 def _staff() -> requests.Session:
-    session = requests.Session()
-    session.auth = ("sara", STAFF_PASSWORD)
-    return session
+    return session_as("sara")
 
 
 def _admin() -> requests.Session:

@@ -7,10 +7,10 @@ under a minute against the test's WSGI server.
 
 from datetime import date
 from datetime import timedelta
-from factories import STAFF_PASSWORD
 from factories import add_staff
 from factories import add_student
 from factories import add_students_folder
+from factories import session_as
 from hypothesis import HealthCheck
 from hypothesis import given
 from hypothesis import settings
@@ -144,9 +144,7 @@ def site(mail_portal):
 
 
 def _staff() -> requests.Session:
-    session = requests.Session()
-    session.auth = ("sara", STAFF_PASSWORD)
-    return session
+    return session_as("sara")
 
 
 def _saved(site) -> list:

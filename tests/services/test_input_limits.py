@@ -7,6 +7,8 @@ from factories import STAFF_PASSWORD
 from factories import add_staff
 from factories import add_student
 from factories import add_students_folder
+from factories import booking_json
+from factories import session_as
 from plone import api
 
 import json
@@ -29,22 +31,11 @@ def site(mail_portal):
 
 
 def _as(user="sara"):
-    session = requests.Session()
-    session.auth = (user, STAFF_PASSWORD)
-    session.headers["Accept"] = "application/json"
-    return session
+    return session_as(user, json=True)
 
 
 def _booking(site, **changes):
-    data = {
-        "title": "Uppföljande samtal",
-        "start": f"{TOMORROW}T09:00",
-        "end": f"{TOMORROW}T09:30",
-        "patient": site["alva"],
-        "contact_choice": "student",
-    }
-    data.update(changes)
-    return data
+    return booking_json(site["alva"], TOMORROW, **changes)
 
 
 def _meetings(site) -> list:

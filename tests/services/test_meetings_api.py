@@ -2,11 +2,12 @@
 
 from datetime import date
 from datetime import timedelta
-from factories import STAFF_PASSWORD
 from factories import add_journal_record
 from factories import add_staff
 from factories import add_student
 from factories import add_students_folder
+from factories import booking_json
+from factories import session_as
 
 import pytest
 import requests
@@ -28,22 +29,11 @@ def site(mail_portal):
 
 
 def _as(user):
-    session = requests.Session()
-    session.auth = (user, STAFF_PASSWORD)
-    session.headers["Accept"] = "application/json"
-    return session
+    return session_as(user, json=True)
 
 
 def _booking(site, **changes):
-    data = {
-        "title": "Uppföljande samtal",
-        "start": f"{TOMORROW}T09:00",
-        "end": f"{TOMORROW}T09:30",
-        "patient": site["alva"],
-        "contact_choice": "student",
-    }
-    data.update(changes)
-    return data
+    return booking_json(site["alva"], TOMORROW, **changes)
 
 
 def test_staff_books_over_rest_and_the_invitation_arrives(site, smtp_sink):
