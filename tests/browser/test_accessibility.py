@@ -10,11 +10,9 @@ keyboard and reflow tests keep the policy (and watch it, as the other browser te
 
 from datetime import date
 from datetime import timedelta
-from factories import book
 from factories import start_room
 from pages import csp_violations
 from pages import wait_until
-from pages import watch_csp
 from pathlib import Path
 
 import pytest
@@ -50,7 +48,9 @@ def axe_violations(page, name: str) -> list[str]:
     page.wait_for_load_state()
     page.add_script_tag(path=str(AXE))
     found = page.evaluate(AXE_RUN)
-    return [f"{name} ({page.url}): [{v['impact']}] {v['id']} – {v['help']}: {v['nodes']}" for v in found]
+    return [
+        f"{name} ({page.url}): [{v['impact']}] {v['id']} – {v['help']}: {v['nodes']}" for v in found
+    ]
 
 
 def _new_context(chromium, **kwargs):
@@ -167,3 +167,185 @@ def test_axe_finds_no_serious_violation_on_any_page_of_the_add_on(
     context.close()
 
     assert not found, "axe-core (WCAG 2.1 AA), serious/critical:\n" + "\n".join(found)
+
+
+# -- keyboard only ----------------------------------------------------------------------
+FOCUSED = "document.activeElement"
+
+
+def tab_to(page, condition: str, limit: int = 250) -> None:
+    """Press Tab (only Tab) until ``condition`` (JavaScript about ``el``, the focused
+    element) holds, at most ``limit`` times."""
+    check = f"(() => {{ const el = {FOCUSED}; return !!el && ({condition}); }})()"
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(check):
+            return
+    raise AssertionError(f"{limit} × Tab never reached: {condition}")
+
+
+def test_participant_goes_from_code_to_room_with_tab_enter_and_space_only(
+    participant, invitation, journal, mail_portal, latest_sms
+):
+    page = participant
+    page.goto(f"{journal['url']}/videomote")
+    assert page.title().startswith("Skriv in möteskoden")
+    tab_to(page, "el.id === 'pv-code'")
+    page.keyboard.type(invitation["code"])
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Skicka engångskod via SMS").wait_for()
+    assert page.title().startswith("Logga in med engångskod")
+    tab_to(page, "el.textContent.trim() === 'Skicka engångskod via SMS'")
+    page.keyboard.press(" ")
+    page.get_by_text("Vi har skickat en engångskod").wait_for()
+    tab_to(page, "el.id === 'pv-otp'")
+    page.keyboard.type(latest_sms(mail_portal)[-6:])
+    page.keyboard.press("Enter")
+    page.get_by_text("Väntar på att mötet ska starta…").wait_for()
+    assert page.title().startswith("Väntrum")
+    # Not yet started: "Gå med nu" is a button, focusable, and Space does nothing yet.
+    tab_to(page, "el.id === 'pv-join'")
+    assert page.evaluate(f"{FOCUSED}.tagName") == "BUTTON"
+    page.keyboard.press(" ")
+    page.wait_for_timeout(300)
+    assert page.url.endswith("/videomote/vantrum")
+    staff = requests.Session()
+    staff.auth = ("sara", "secret-pw-1")
+    start_room(staff, invitation["meeting"])
+    wait_until(page, "document.getElementById('pv-join').getAttribute('aria-disabled') === 'false'")
+    assert page.evaluate(f"{FOCUSED}.id") == "pv-join"
+    page.keyboard.press(" ")
+    page.wait_for_url(re.compile(r"/videomote/rum$"))
+    assert page.title().startswith("Videomöte pågår")
+    assert csp_violations(page) == []
+
+
+def test_staff_book_a_meeting_with_the_keyboard_only(staff_page, journal, smtp_sink):
+    page = staff_page
+    page.goto(f"{journal['url']}/@@videomote-kalender?vy=dag&dag={TOMORROW.isoformat()}")
+    assert page.title().startswith("Kalender")
+    # The skip link passes the grid in one step.
+    tab_to(page, "el.classList.contains('videomote-skip')")
+    page.keyboard.press("Enter")
+    assert page.evaluate(f"{FOCUSED}.id") == "videomote-after-grid"
+    page.goto(f"{journal['url']}/@@videomote-kalender?vy=dag&dag={TOMORROW.isoformat()}")
+    tab_to(page, "(el.getAttribute('aria-label') || '').endsWith(' 10.00')")
+    assert page.evaluate(f"{FOCUSED}.textContent.trim()") == "Boka"  # visible, not only read
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Nytt videomöte").wait_for()
+    assert page.title().startswith("Nytt videomöte")
+    tab_to(page, "el.id === 'videomote-title'")
+    page.keyboard.type("Samtal med tangentbord")
+    tab_to(page, "el.id === 'videomote-patient'")
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate(f"{FOCUSED}.selectedOptions[0].textContent") == "Alva Andersson"
+    tab_to(page, "el.name === 'contact_choice'")
+    page.keyboard.press(" ")
+    assert page.get_by_label("Elev (Primär kontaktuppgift)").is_checked()
+    tab_to(page, "el.textContent.trim() === 'Spara'")
+    page.keyboard.press("Enter")
+    page.get_by_role("status").get_by_text(
+        "En inbjudan har skickats till Alva Andersson"
+    ).wait_for()
+    assert smtp_sink.wait_for(1)[0]["To"].addresses[0].addr_spec == "alva@example.se"
+
+
+# -- errors are tied to their fields ----------------------------------------------------
+def test_a_wrong_meeting_code_is_tied_to_its_field_focused_and_kept(participant, journal):
+    page = participant
+    page.goto(f"{journal['url']}/videomote")
+    page.get_by_label("Möteskod").fill("AAAA-BBBB-CCCC")
+    page.get_by_role("button", name="Fortsätt").click()
+    page.get_by_text("Möteskoden stämmer inte.").wait_for()
+    field = page.get_by_label("Möteskod")
+    assert field.get_attribute("aria-invalid") == "true"
+    assert "pv-error" in field.get_attribute("aria-describedby").split()
+    assert field.input_value() == "AAAA-BBBB-CCCC"
+    assert page.evaluate(f"{FOCUSED}.id") == "pv-code"
+    assert page.title().startswith("Fel:")
+
+
+def test_booking_errors_are_tied_to_their_fields_and_the_title_says_so(staff_page, journal):
+    page = staff_page
+    page.goto(f"{journal['url']}/@@videomote-boka")
+    page.get_by_label("Titel").fill("Samtal")
+    page.get_by_label("Start").fill(f"{TOMORROW.isoformat()}T10:00")
+    page.get_by_label("Slut").fill(f"{TOMORROW.isoformat()}T09:00")
+    page.get_by_label("Elev/patient").select_option(label="Alva Andersson")
+    page.get_by_role("button", name="Spara").click()
+    page.wait_for_load_state()
+    assert page.title().startswith("Fel: Nytt videomöte")
+    invalid = page.locator("[aria-invalid='true']").first
+    message = page.locator(f"#{invalid.get_attribute('aria-describedby').split()[0]}")
+    assert message.is_visible() and message.inner_text()
+    assert page.evaluate(f"{FOCUSED}.getAttribute('aria-invalid')") == "true"
+    assert page.get_by_role("dialog").count() == 0  # a page with a form, not a dialog
+    assert page.get_by_role("group", name="Vem bjuds in?").is_visible()
+
+
+# -- the room at 320 px -------------------------------------------------------------------
+def test_the_room_reflows_at_320_px(
+    participant, invitation, journal, mail_portal, sign_in_with_sms
+):
+    page = participant
+    page.goto(invitation["link"])
+    sign_in_with_sms(page, mail_portal)
+    staff = requests.Session()
+    staff.auth = ("sara", "secret-pw-1")
+    start_room(staff, invitation["meeting"])
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.goto(f"{journal['url']}/videomote/rum")
+    leave = page.get_by_role("button", name=re.compile("Lämna mötet"))
+    leave.wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
+    for thing in (
+        page.locator("#vm-self"),
+        page.get_by_label("Skriv ett meddelande"),
+        page.get_by_role("button", name="Skicka"),
+        page.get_by_role("button", name=re.compile("Mikrofon")),
+        leave,
+    ):
+        thing.scroll_into_view_if_needed()
+        box = thing.bounding_box()
+        assert thing.is_visible() and box["width"] > 0
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 320, box
+
+
+# -- focus rings --------------------------------------------------------------------------
+def _contrast(page, colour: str, background: str = "#ffffff") -> float:
+    """WCAG contrast of two CSS colours, as the browser resolves them."""
+    return page.evaluate(
+        """([fg, bg]) => {
+          const probe = document.createElement("div");
+          document.body.append(probe);
+          const lum = (css) => { probe.style.color = css;
+            const [r, g, b] = getComputedStyle(probe).color.match(/[\\d.]+/g).map(Number);
+            return [r, g, b].map((c) => { c /= 255;
+              return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; })
+              .reduce((s, c, i) => s + c * [0.2126, 0.7152, 0.0722][i], 0); };
+          const a = lum(fg), b = lum(bg);
+          probe.remove();
+          return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+        }""",
+        [colour, background],
+    )
+
+
+def _focus_ring(page) -> tuple[str, str]:
+    return tuple(
+        page.evaluate(
+            "[getComputedStyle(document.activeElement).outlineStyle,"
+            " getComputedStyle(document.activeElement).outlineColor]"
+        )
+    )
+
+
+def test_focus_rings_have_3_to_1_against_white(participant, staff_page, journal):
+    participant.goto(f"{journal['url']}/videomote")
+    tab_to(participant, "el.id === 'pv-code'")
+    style, colour = _focus_ring(participant)
+    assert style != "none" and _contrast(participant, colour) >= 3
+    staff_page.goto(f"{journal['url']}/@@videomote-boka")
+    tab_to(staff_page, "el.id === 'videomote-title'")
+    style, colour = _focus_ring(staff_page)
+    assert style != "none" and _contrast(staff_page, colour) >= 3
