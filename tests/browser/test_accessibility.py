@@ -144,9 +144,13 @@ def test_axe_finds_no_serious_violation_on_any_page_of_the_add_on(
         "kalenderkoppling": f"{url}/@@videomote-kalenderkoppling",
         "rum (personal)": f"{meeting_url}/@@videomote-rum",
     }
+    titles = set()
     for name, address in staff_pages.items():
         page.goto(address)
         found += axe_violations(page, name)
+        titles.add(page.title())
+    # Each page its own title (the meeting and its room both show the meeting's name).
+    assert len(titles) >= len(staff_pages) - 1, titles
     page.goto(f"{url}/@@videomote-boka")
     page.get_by_role("button", name="Spara").click()
     page.wait_for_load_state()
