@@ -26,7 +26,12 @@ $(VENV)/.installed: $(BIN)/python setup.py requirements.txt constraints.txt
 	touch $@
 
 .PHONY: install
-install: $(VENV)/.installed system-packages ## Create .venv and install everything (pinned)
+install: $(VENV)/.installed system-packages node_modules/.installed ## Create .venv and install everything (pinned)
+
+# axe-core for the accessibility browser test, pinned by package-lock.json.
+node_modules/.installed: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
 
 SYSTEM_PACKAGES := chromium firefox-esr gettext iproute2
 

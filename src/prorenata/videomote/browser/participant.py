@@ -105,6 +105,10 @@ class ParticipantView(RoomMixin, BrowserView):
     step = ""
     message = None
     error = None
+    # The form field an error is about (aria-invalid, aria-describedby, focus), and the
+    # meeting code as typed, shown again with its error so that a typo can be corrected.
+    invalid_field = None
+    typed_code = ""
     meeting = None
     join_token = ""
     left = False
@@ -229,6 +233,7 @@ class ParticipantView(RoomMixin, BrowserView):
             meeting = _meeting_by("meeting_code_hash", canonical)
             if meeting is None or signins.window_state(meeting) == "over":
                 self._audit_unknown(audit.CODE_UNKNOWN)
+                self.invalid_field, self.typed_code = "kod", typed
                 # The same words whether no meeting has this code or it is over.
                 self.error = _(
                     "Möteskoden stämmer inte. Kontrollera koden i e-postinbjudan och försök igen."
@@ -393,6 +398,7 @@ class ParticipantView(RoomMixin, BrowserView):
                 _("Klicka först på Skicka engångskod via SMS."),
             ),
         }[verdict]
+        self.invalid_field = "engangskod"
         self._audit(action, meeting)
         return False
 

@@ -42,6 +42,11 @@ ROOM_TEXTS = {
     "micon": _("Slå på mikrofonen"),
     "camoffaction": _("Stäng av kameran"),
     "camon": _("Slå på kameran"),
+    # The buttons' names say the state they show (not only a pressed look).
+    "miclabelon": _("Mikrofon på"),
+    "miclabeloff": _("Mikrofon av"),
+    "camlabelon": _("Kamera på"),
+    "camlabeloff": _("Kamera av"),
     "nomic": _("Ingen mikrofon att använda"),
     "nocam": _("Ingen kamera att använda"),
     "confirmend": _("Avsluta mötet för alla deltagare?"),

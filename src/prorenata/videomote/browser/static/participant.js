@@ -53,6 +53,12 @@
   var join = document.getElementById("pv-join");
   if (join) {
     var statusUrl = join.getAttribute("data-status-url");
+    // A button (Enter and Space work): it opens the room once staff have started.
+    join.addEventListener("click", function () {
+      if (join.getAttribute("aria-disabled") === "false") {
+        window.location.href = join.getAttribute("data-href");
+      }
+    });
     var poll = function () {
       fetch(statusUrl, { credentials: "same-origin", cache: "no-store" })
         .then(function (r) { return r.json(); })
@@ -60,7 +66,6 @@
           var text = document.getElementById("pv-wait-text");
           if (data.started) {
             join.setAttribute("aria-disabled", "false");
-            join.setAttribute("href", join.getAttribute("data-href"));
             text.textContent = T.started;
             return;
           }

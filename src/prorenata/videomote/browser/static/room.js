@@ -372,10 +372,19 @@
     if (!track) { return; }
     track.enabled = !track.enabled;
     var off = !track.enabled;
-    button.setAttribute("aria-pressed", off ? "true" : "false");
+    showDevice(button, kind, off);
     button.title = kind === "audio" ? (off ? T.micon : T.micoffaction) : (off ? T.camon : T.camoffaction);
-    button.classList.toggle("vm-off", off);
     if (kind === "audio") { send({ type: "muted", on: off }); } else { send({ type: "camera", on: !off }); }
+  }
+  // The name says the state ("Mikrofon av"), the look too (red, slashed icon); the
+  // title says what a click does. No aria-pressed: with a changing name it would be read
+  // as the opposite state.
+  function showDevice(button, kind, off) {
+    var label = button.querySelector(".vm-label");
+    if (kind === "audio") { label.textContent = off ? T.miclabeloff : T.miclabelon; }
+    else { label.textContent = off ? T.camlabeloff : T.camlabelon; }
+    button.setAttribute("data-state", off ? "off" : "on");
+    button.classList.toggle("vm-off", off);
   }
   el("vm-mic").addEventListener("click", function () { toggle(el("vm-mic"), "audio"); });
   el("vm-cam").addEventListener("click", function () { toggle(el("vm-cam"), "video"); });
@@ -444,8 +453,7 @@
       if (localTrack(b[1])) { return; }
       var button = el(b[0]);
       button.disabled = true;
-      button.setAttribute("aria-pressed", "true");
-      button.classList.add("vm-off");
+      showDevice(button, b[1], true);
       button.title = b[2];
     });
   }

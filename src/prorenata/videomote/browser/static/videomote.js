@@ -2,6 +2,17 @@
 (function () {
   "use strict";
 
+  // Plone's toolbar pins and unpins with named links that have no address: no role, not
+  // focusable. On the add-on's pages they are made the buttons they act as.
+  document.querySelectorAll("a.toolbar-collapse, a.toolbar-expand").forEach(function (a) {
+    if (a.hasAttribute("href")) { return; }
+    a.setAttribute("role", "button");
+    a.setAttribute("tabindex", "0");
+    a.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" || event.key === " ") { event.preventDefault(); a.click(); }
+    });
+  });
+
   // Booking dialog: show the custom contact fields only for "Anpassad".
   var custom = document.getElementById("videomote-custom");
   if (custom) {
