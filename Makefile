@@ -61,7 +61,7 @@ run: site ## Install, create the demo site if missing and serve it (Ctrl-C stops
 	VIDEOMOTE_MAIL_PORT=$(MAIL_PORT) $(BIN)/python scripts/run.py --instance $(INSTANCE) --port $(PORT)
 
 .PHONY: test
-test: $(VENV)/.installed ## Run the whole test suite (in a loopback-only network namespace)
+test: $(VENV)/.installed node_modules/.installed ## Run the whole test suite (in a loopback-only network namespace)
 	scripts/in_netns.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 .PHONY: test-fast
