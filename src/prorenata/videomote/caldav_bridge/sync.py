@@ -163,7 +163,7 @@ def _sync_round(
     counts: dict[str, int] = {}
     status = None
     try:
-        status = {uid: ItemStatus(**value) for uid, value in record.items.items()}
+        status = _Status({uid: ItemStatus(**value) for uid, value in record.items.items()})
         changes = account.changes_since(
             record.sync_token, known={item.href: item.etag for item in status.values()}
         )
@@ -177,7 +177,7 @@ def _sync_round(
                 )
             else:
                 logger.info("CalDAV calendar of %s made", record.userid)
-            status = {}
+            status = _Status({}, cleared=True)
         by_href = {s.href: uid for uid, s in status.items()}
         pending = set(record.pending or ())  # what this round covers of the journal's changes
         scope = None
@@ -397,13 +397,37 @@ def failed(record, now: datetime, error: str, result: str) -> None:
     logger.warning("CalDAV sync for %s failed (%s); retrying later", record.userid, error)
 
 
+class _Status(dict):
+    """A round's item status (ical uid -> ItemStatus), noting which items the round set or
+    removed: only those are stored again, so a round costs what it changed, not what the
+    calendar holds."""
+
+    def __init__(self, items: dict, cleared: bool = False):
+        super().__init__(items)
+        self.touched: set[str] = set()
+        self.cleared = cleared
+
+    def __setitem__(self, uid, item) -> None:
+        self.touched.add(uid)
+        super().__setitem__(uid, item)
+
+    def pop(self, uid, *default):
+        self.touched.add(uid)
+        return super().pop(uid, *default)
+
+
 def _store(record, status: dict[str, ItemStatus]) -> None:
-    """Keep what is done, even when a later step of the round fails (written only when it
-    changed: most rounds change nothing)."""
-    items = {uid: asdict(item) for uid, item in status.items()}
-    if dict(record.items) != items:
+    """Keep what is done, even when a later step of the round fails (only what changed
+    is written: most rounds change nothing)."""
+    if not isinstance(status, _Status) or status.cleared:
         record.items.clear()
-        record.items.update(items)
+        record.items.update({uid: asdict(item) for uid, item in status.items()})
+        return
+    for uid in status.touched:
+        if uid not in status:
+            record.items.pop(uid, None)
+        elif record.items.get(uid) != (stored := asdict(status[uid])):
+            record.items[uid] = stored
 
 
 def _pull_create(account, record, remote, zone, now, booking_class, book_meeting):

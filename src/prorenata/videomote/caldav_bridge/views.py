@@ -124,10 +124,14 @@ class SyncEndpoint(BrowserView):
             # ZODB write). Without it: a full round for every account (the safety net).
             # "dirty" is what workers before it sent; it means the same.
             incremental = self.request.form.get("only") in ("changes", "dirty")
+            # One account alone (to sync it now, or to measure its round).
+            one = self.request.form.get("account") or None
             now = datetime.now(UTC)
             results = {}
             tree = accounts(api.portal.get(), create=False) or {}
             for userid, record in list(tree.items()):
+                if one is not None and userid != one:
+                    continue
                 if record.next_attempt is not None and record.next_attempt > now:
                     continue
                 # One account's failure must not undo the others' rounds (their calendar
