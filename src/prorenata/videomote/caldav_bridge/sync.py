@@ -7,6 +7,8 @@ round, deletes nothing and is retried with backoff.
 """
 
 from collections.abc import Collection
+from collections.abc import Mapping
+from collections.abc import MutableMapping
 from dataclasses import asdict
 from dataclasses import replace
 from datetime import UTC
@@ -163,9 +165,9 @@ def _sync_round(
     counts: dict[str, int] = {}
     status = None
     try:
-        status = _Status({uid: ItemStatus(**value) for uid, value in record.items.items()})
+        status = _Status(record.items)
         changes = account.changes_since(
-            record.sync_token, known={item.href: item.etag for item in status.values()}
+            record.sync_token, known=_Lazy(lambda: {s.href: s.etag for s in status.values()})
         )
         if changes.calendar_made:
             # The calendar was deleted in the client, not the meetings one by one: the
@@ -177,8 +179,10 @@ def _sync_round(
                 )
             else:
                 logger.info("CalDAV calendar of %s made", record.userid)
-            status = _Status({}, cleared=True)
-        by_href = {s.href: uid for uid, s in status.items()}
+            status = _Status(None)
+        by_href = {}
+        if changes.deleted_hrefs or changes.unreadable or not incremental:
+            by_href = {s.href: uid for uid, s in status.items()}
         pending = set(record.pending or ())  # what this round covers of the journal's changes
         scope = None
         if incremental:
@@ -397,23 +401,75 @@ def failed(record, now: datetime, error: str, result: str) -> None:
     logger.warning("CalDAV sync for %s failed (%s); retrying later", record.userid, error)
 
 
-class _Status(dict):
-    """A round's item status (ical uid -> ItemStatus), noting which items the round set or
-    removed: only those are stored again, so a round costs what it changed, not what the
-    calendar holds."""
+_GONE = object()
 
-    def __init__(self, items: dict, cleared: bool = False):
-        super().__init__(items)
-        self.touched: set[str] = set()
-        self.cleared = cleared
 
-    def __setitem__(self, uid, item) -> None:
-        self.touched.add(uid)
-        super().__setitem__(uid, item)
+class _Status(MutableMapping):
+    """A round's item status (ical uid -> ItemStatus) over the stored one, read item by
+    item and noting what the round set or removed: only that is stored again, so a round
+    costs what it looks at, not what the calendar holds. ``stored`` None: start empty (a
+    calendar made again), and store all."""
 
-    def pop(self, uid, *default):
-        self.touched.add(uid)
-        return super().pop(uid, *default)
+    def __init__(self, stored: Mapping[str, dict] | None):
+        self.stored = stored if stored is not None else {}
+        self.cleared = stored is None
+        self.changed: dict[str, object] = {}
+
+    @property
+    def touched(self) -> set[str]:
+        return set(self.changed)
+
+    def __getitem__(self, uid: str) -> ItemStatus:
+        item = self.changed.get(uid)
+        if item is _GONE:
+            raise KeyError(uid)
+        if item is not None:
+            return item
+        return ItemStatus(**self.stored[uid])
+
+    def __setitem__(self, uid: str, item: ItemStatus) -> None:
+        self.changed[uid] = item
+
+    def __delitem__(self, uid: str) -> None:
+        if uid not in self:
+            raise KeyError(uid)
+        self.changed[uid] = _GONE
+
+    def __contains__(self, uid) -> bool:
+        item = self.changed.get(uid)
+        return item is not _GONE and (item is not None or uid in self.stored)
+
+    def __iter__(self):
+        for uid in self.stored:
+            if self.changed.get(uid) is not _GONE:
+                yield uid
+        for uid, item in self.changed.items():
+            if item is not _GONE and uid not in self.stored:
+                yield uid
+
+    def __len__(self) -> int:
+        return sum(1 for _uid in self)
+
+
+class _Lazy(Mapping):
+    """A mapping made only when first read (most rounds never read it)."""
+
+    def __init__(self, make):
+        self._make, self._data = make, None
+
+    def _mapping(self) -> dict:
+        if self._data is None:
+            self._data = self._make()
+        return self._data
+
+    def __getitem__(self, key):
+        return self._mapping()[key]
+
+    def __iter__(self):
+        return iter(self._mapping())
+
+    def __len__(self) -> int:
+        return len(self._mapping())
 
 
 def _store(record, status: dict[str, ItemStatus]) -> None:
