@@ -1,4 +1,5 @@
-"""CalDAV sync cost on Radicale: first import, full sync and incremental sync.
+"""CalDAV sync cost on Radicale: first import, full sync and incremental sync; and the
+journal's side: how soon a change made in a calendar reaches the journal and the family.
 
 For calendars of 1,000 and 10,000 events (written straight into Radicale's storage
 before it starts, then read once so the server is warm, as a server in use is): the
@@ -12,6 +13,16 @@ tokens; median of three, each after one more change), and Radicale's own answer 
 REPORT after one change, by plain HTTP (what no incremental sync can undercut: the full
 sync divided by it bounds the ratio). Prints one JSON object last; its main figures are
 for 10,000 events.
+
+Then a throw-away demo Plone and one Radicale with 50 connected accounts (48 clinicians
+with 4 meetings, one with 50, one with 5,000) and the worker ``videomote-caldav-sync``
+with its shipped intervals: the CPU the worker and Plone spend per idle account per
+minute (``/proc/<pid>/stat``); 40 changes made in the calendars by plain HTTP (moves and
+deletions, at random times) and the seconds until the journal shows each (REST
+``@videomote-meeting``) and the family's e-mail arrives (``calendar_to_journal_p95_s``,
+``calendar_to_mail_p95_s``); and, the worker stopped, a round for the clinician with 5,000
+meetings after one change in her calendar against one with 50 (``round_ms_5000_meetings``,
+``round_ms_50_meetings``; medians of five), idle rounds, and one full round of each.
 """
 
 from datetime import UTC
@@ -20,6 +31,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import json
+import os
 import re
 import requests
 import statistics
@@ -211,14 +223,19 @@ def measure(count: int) -> dict:
 
 
 def main() -> None:
+    if "--journal-only" in sys.argv:  # the journal's figures alone (a quicker run)
+        print(json.dumps(measure_journal()))
+        return
     results = {}
     for count in (SMALL, BIG):
         results[count] = measure(count)
         print(f"{count} events: {results[count]}", file=sys.stderr, flush=True)
     big, small = results[BIG], results[SMALL]
+    journal = measure_journal()
     print(
         json.dumps(
             {
+                **journal,
                 "events": BIG,
                 "import_s": round(big["import_s"], 2),
                 "full_sync_ms": round(big["full_ms"], 1),
@@ -238,6 +255,258 @@ def main() -> None:
             }
         )
     )
+
+
+# The journal: Plone (the demo instance) and the worker against one Radicale.
+
+#: Connected accounts: the regular ones have a few meetings each; "small" and "big" are
+#: the two whose rounds are compared.
+ACCOUNTS = 3 if SMOKE else 50
+REGULAR_MEETINGS = 2 if SMOKE else 4
+SMALL_MEETINGS, BIG_MEETINGS = (5, 20) if SMOKE else (50, 5_000)
+#: Changes made in the calendar (moves and deletions) while the worker runs.
+PROBES = 4 if SMOKE else 40
+# A shorter run on a busy machine (booking 5,000 meetings takes a while): fewer of them.
+BIG_MEETINGS = int(os.environ.get("BENCH_CALDAV_BIG_MEETINGS", BIG_MEETINGS))
+PROBES = int(os.environ.get("BENCH_CALDAV_PROBES", PROBES))
+#: Seconds of idle (only the worker's short rounds) over which CPU is measured.
+IDLE_S = 10 if SMOKE else 60
+ROUND_RUNS = 2 if SMOKE else 5
+WORKER_SECRET = "bench-worker-secret"
+#: Longest wait for one change to reach the journal (a probe that never arrives counts so).
+PROBE_TIMEOUT_S = 90
+
+
+class MailSink:
+    """The arrival times of the e-mails about each iCalendar UID."""
+
+    def __init__(self):
+        self.arrivals: dict[str, list[float]] = {}
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd API
+        import email
+        import email.policy
+        import icalendar
+
+        arrived = time.monotonic()
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        for part in message.walk():
+            if part.get_content_type() == "text/calendar":
+                vevent = icalendar.Calendar.from_ical(part.get_content()).walk("VEVENT")[0]
+                self.arrivals.setdefault(str(vevent["UID"]), []).append(arrived)
+                break
+        return "250 OK"
+
+
+def _radicale(storage: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            str(BIN / "radicale"),
+            "--server-hosts",
+            f"127.0.0.1:{port}",
+            "--storage-filesystem-folder",
+            str(storage),
+            "--auth-type",
+            "none",
+            "--rights-type",
+            "owner_only",
+            "--hook-type",
+            "none",
+            "--storage-use-mtime-and-size-for-item-cache",
+            "True",
+            "--logging-level",
+            "error",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    for _ in range(200):
+        try:
+            requests.get(url, timeout=1)
+            break
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    return server, url
+
+
+def _sync_now(site: str, params: dict | None = None) -> float:
+    """One round by the worker's endpoint (the worker stopped); its milliseconds."""
+    for _ in range(600):
+        started = time.perf_counter()
+        response = requests.post(
+            f"{site}/@@videomote-caldav-sync",
+            params=params or {},
+            headers={"X-Videomote-Worker": WORKER_SECRET},
+            timeout=3600,
+        )
+        if response.status_code != 409:  # 409: a round of the worker still runs
+            break
+        time.sleep(0.5)
+    response.raise_for_status()
+    return (time.perf_counter() - started) * 1000
+
+
+def _client_change(radicale: str, userid: str, href: str, delete: bool) -> None:
+    """What Thunderbird does: a plain PUT of the moved event (one hour later), or a DELETE."""
+    import icalendar
+
+    auth = (userid, "x")
+    if delete:
+        requests.delete(href, auth=auth, timeout=60).raise_for_status()
+        return
+    current = requests.get(href, auth=auth, timeout=60)
+    current.raise_for_status()
+    calendar = icalendar.Calendar.from_ical(current.content)
+    vevent = calendar.walk("VEVENT")[0]
+    for name in ("DTSTART", "DTEND"):
+        moved = vevent.decoded(name) + timedelta(hours=1)
+        vevent.pop(name)
+        vevent.add(name, moved)
+    requests.put(
+        href,
+        data=calendar.to_ical(),
+        auth=auth,
+        headers={"Content-Type": "text/calendar", "If-Match": current.headers["ETag"]},
+        timeout=60,
+    ).raise_for_status()
+
+
+def _reached_journal(session, site: str, path: str, before: dict, delete: bool) -> bool:
+    meeting = session.get(f"{site}/{path}/@videomote-meeting", timeout=60).json()
+    if delete:
+        return meeting["state"] == "cancelled"
+    return meeting["start"] != before["start"]
+
+
+def measure_journal() -> dict:
+    """Calendar to journal latency with the shipped worker, CPU per idle account, and the
+    cost of a round for a clinician with many meetings against one with few."""
+    from support.instance import cpu_seconds
+    from support.instance import demo_with_mail_sink
+    from support.instance import percentile
+    from urllib.parse import quote
+
+    import random
+
+    rng = random.Random(14)
+    clinicians = [(f"klin{i}", REGULAR_MEETINGS) for i in range(ACCOUNTS - 2)]
+    clinicians += [("small", SMALL_MEETINGS), ("big", BIG_MEETINGS)]
+    os.environ["VIDEOMOTE_WORKER_SECRET"] = WORKER_SECRET  # the Plone server reads it
+    sink = MailSink()
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        radicale, caldav_url = _radicale(Path(tmp) / "collections")
+        made = Path(tmp) / "meetings.json"
+        prepare = (
+            (
+                ROOT / "benchmarks/support/caldav_accounts.py",
+                {
+                    "BENCH_CALDAV_URL": caldav_url,
+                    "BENCH_CLINICIANS": json.dumps(clinicians),
+                    "BENCH_OUT": str(made),
+                },
+            ),
+        )
+        servers: list = []
+        worker = None
+        try:
+            with demo_with_mail_sink(sink, prepare=prepare, server_out=servers) as (site, _s):
+                meetings = json.loads(made.read_text())
+                plone = servers[0]
+                # The first round writes every meeting into its calendar (the import).
+                out["first_full_round_s"] = round(_sync_now(site) / 1000, 1)
+                collections = {
+                    userid: str(CalendarAccount(caldav_url, userid, "x").calendar().url)
+                    for userid, _count in clinicians
+                }
+                worker = subprocess.Popen(
+                    [
+                        str(BIN / "videomote-caldav-sync"),
+                        "--site",
+                        site,
+                        "--lock",
+                        str(Path(tmp) / "worker.lock"),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                # Its first round is a full one: measure idle only once it is done (a round
+                # for no account answers 409 while another round runs).
+                time.sleep(3)
+                _sync_now(site, {"only": "changes", "account": "-"})
+                cpu_before = cpu_seconds(worker.pid), cpu_seconds(plone.pid)
+                time.sleep(IDLE_S)
+                cpu_after = cpu_seconds(worker.pid), cpu_seconds(plone.pid)
+                per = 60 / IDLE_S / ACCOUNTS
+                out["worker_cpu_s_per_idle_account_min"] = round(
+                    (cpu_after[0] - cpu_before[0]) * per, 4
+                )
+                out["plone_cpu_s_per_idle_account_min"] = round(
+                    (cpu_after[1] - cpu_before[1]) * per, 4
+                )
+                # Changes in the calendars at random times: 2 of 3 moves, 1 of 3 deletions.
+                untouched = {u: list(m.items()) for u, m in meetings.items()}
+                latencies, mail_latencies = [], []
+                for n in range(PROBES):
+                    userid = rng.choice(sorted(u for u, m in untouched.items() if m))
+                    ical_uid, path = untouched[userid].pop(rng.randrange(len(untouched[userid])))
+                    delete = n % 3 == 2
+                    session = requests.Session()
+                    session.auth = (userid, "bench-password")
+                    session.headers["Accept"] = "application/json"
+                    before = session.get(f"{site}/{path}/@videomote-meeting", timeout=60).json()
+                    time.sleep(rng.uniform(0, 5))
+                    href = f"{collections[userid].rstrip('/')}/{quote(ical_uid, safe='')}.ics"
+                    _client_change(caldav_url, userid, href, delete)
+                    changed = time.monotonic()
+                    deadline = changed + PROBE_TIMEOUT_S
+                    while time.monotonic() < deadline:
+                        if _reached_journal(session, site, path, before, delete):
+                            break
+                        time.sleep(0.25)
+                    latencies.append(time.monotonic() - changed)
+                    mails = [t for t in sink.arrivals.get(ical_uid, []) if t >= changed]
+                    while not mails and time.monotonic() < deadline:
+                        time.sleep(0.1)
+                        mails = [t for t in sink.arrivals.get(ical_uid, []) if t >= changed]
+                    mail_latencies.append((mails[0] if mails else time.monotonic()) - changed)
+                out["calendar_to_journal_p50_s"] = round(statistics.median(latencies), 2)
+                out["calendar_to_journal_p95_s"] = round(percentile(latencies, 0.95), 2)
+                out["calendar_to_journal_max_s"] = round(max(latencies), 2)
+                out["calendar_to_mail_p95_s"] = round(percentile(mail_latencies, 0.95), 2)
+                worker.terminate()
+                worker.wait(timeout=60)
+                worker = None
+                # A round for one clinician after one change in her calendar, and idle.
+                for userid, count in (("small", SMALL_MEETINGS), ("big", BIG_MEETINGS)):
+                    _sync_now(site, {"only": "changes", "account": userid})
+                    rounds, idle = [], []
+                    for _ in range(ROUND_RUNS):
+                        ical_uid, _path = untouched[userid].pop()
+                        href = f"{collections[userid].rstrip('/')}/{quote(ical_uid, safe='')}.ics"
+                        _client_change(caldav_url, userid, href, delete=False)
+                        rounds.append(_sync_now(site, {"only": "changes", "account": userid}))
+                        idle.append(_sync_now(site, {"only": "changes", "account": userid}))
+                    full = _sync_now(site, {"account": userid})
+                    name = "5000" if userid == "big" else "50"
+                    out[f"round_ms_{name}_meetings"] = round(statistics.median(rounds), 1)
+                    out[f"idle_round_ms_{name}_meetings"] = round(statistics.median(idle), 1)
+                    out[f"full_round_ms_{name}_meetings"] = round(full, 1)
+                    out[f"meetings_of_{name}"] = count
+                out["round_ratio_5000_vs_50"] = round(
+                    out["round_ms_5000_meetings"] / out["round_ms_50_meetings"], 2
+                )
+                out["accounts"] = ACCOUNTS
+        finally:
+            if worker is not None:
+                worker.terminate()
+                worker.wait(timeout=60)
+            radicale.terminate()
+            radicale.wait(timeout=30)
+    print(f"journal: {out}", file=sys.stderr, flush=True)
+    return out
 
 
 if __name__ == "__main__":

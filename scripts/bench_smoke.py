@@ -51,6 +51,13 @@ KEYS = {
         "full_listing_with_status_ms",
         "server_sync_report_ms",
         "ratio_bound_by_server",
+        "calendar_to_journal_p95_s",
+        "calendar_to_mail_p95_s",
+        "worker_cpu_s_per_idle_account_min",
+        "plone_cpu_s_per_idle_account_min",
+        "round_ms_5000_meetings",
+        "round_ms_50_meetings",
+        "round_ratio_5000_vs_50",
     ),
     "media": (
         "forward_cpu_pct_per_stream",

@@ -29,8 +29,11 @@ def rss_mb(pid: int) -> float:
 
 
 @contextmanager
-def demo_instance(timings: dict | None = None):
-    """Yield (site_url, server process); ``timings`` receives create/start seconds."""
+def demo_instance(timings: dict | None = None, prepare: tuple = ()):
+    """Yield (site_url, server process); ``timings`` receives create/start seconds.
+
+    ``prepare``: (script, environment) pairs run by ``zconsole run`` after the site is
+    made and before the server starts (a benchmark's own content)."""
     timings = timings if timings is not None else {}
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
@@ -56,6 +59,14 @@ def demo_instance(timings: dict | None = None):
             env={**os.environ, "VIDEOMOTE_PORT": str(port)},
         )
         timings["create_site_s"] = time.perf_counter() - started
+        for script, environment in prepare:
+            subprocess.run(
+                [BIN / "zconsole", "run", instance / "etc/zope.conf", script],
+                check=True,
+                capture_output=True,
+                timeout=3600,
+                env={**os.environ, **environment},
+            )
         started = time.perf_counter()
         server = subprocess.Popen(
             [BIN / "runwsgi", instance / "etc/zope.ini"],
@@ -82,10 +93,11 @@ def demo_instance(timings: dict | None = None):
 
 
 @contextmanager
-def demo_with_mail_sink(handler):
+def demo_with_mail_sink(handler, prepare: tuple = (), server_out: list | None = None):
     """The demo instance sending its e-mail to an aiosmtpd server run by ``handler``.
 
-    Yields (site_url, an admin ``requests.Session`` that accepts JSON).
+    Yields (site_url, an admin ``requests.Session`` that accepts JSON); ``server_out``
+    receives the server process (``prepare``: see :func:`demo_instance`).
     """
     from aiosmtpd.controller import Controller
 
@@ -93,7 +105,9 @@ def demo_with_mail_sink(handler):
     controller = Controller(handler, hostname="127.0.0.1", port=smtp_port)
     controller.start()
     try:
-        with demo_instance() as (url, _server):
+        with demo_instance(prepare=prepare) as (url, server):
+            if server_out is not None:
+                server_out.append(server)
             admin = requests.Session()
             admin.auth = ("admin", "admin")
             admin.headers["Accept"] = "application/json"
@@ -105,6 +119,12 @@ def demo_with_mail_sink(handler):
             yield url, admin
     finally:
         controller.stop()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], share: float) -> float:

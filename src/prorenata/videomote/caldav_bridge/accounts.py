@@ -5,6 +5,7 @@ The app password is stored because sync needs it: encrypted with the instance se
 """
 
 from BTrees.OOBTree import OOBTree
+from BTrees.OOBTree import OOTreeSet
 from persistent import Persistent
 from persistent.mapping import PersistentMapping
 from prorenata.videomote.storage import annotated
@@ -16,6 +17,14 @@ class CalDAVAccountRecord(Persistent):
     #: Calendar items that are not readable events, named to the clinician (records
     #: stored before it existed read this default).
     unreadable: tuple[str, ...] = ()
+    #: iCalendar UIDs of this clinician's meetings changed in the journal since the last
+    #: round (a set with conflict resolution: the clinician's edits and the worker's round
+    #: both touch it). The incremental round reads only these and what the calendar
+    #: reported, never all the clinician's meetings. None until the first change.
+    pending: OOTreeSet | None = None
+    #: iCalendar UID -> the meeting's Plone UID, so an item the calendar reported (or a
+    #: pending one) is found without a catalog walk. Filled by every change and full round.
+    meetings: OOBTree | None = None
 
     def __init__(self, userid: str, url: str, username: str, password: str):
         self.userid = userid
@@ -43,8 +52,30 @@ def account_for(site, userid: str) -> CalDAVAccountRecord | None:
 
 
 def mark_dirty(site, userid: str) -> bool:
+    """Make the next round of ``userid`` a full one (all meetings, all items)."""
     record = account_for(site, userid)
     if record is None:
         return False
     record.dirty = True
+    return True
+
+
+def remember_meeting(record: CalDAVAccountRecord, ical_uid: str, meeting_uid: str) -> None:
+    """Know which meeting an iCalendar UID is (written only when it is new or changed)."""
+    if record.meetings is None:
+        record.meetings = OOBTree()
+    if record.meetings.get(ical_uid) != meeting_uid:
+        record.meetings[ical_uid] = meeting_uid
+
+
+def mark_meeting_changed(site, userid: str, ical_uid: str, meeting_uid: str) -> bool:
+    """A meeting of ``userid`` changed in the journal: its next round looks at it."""
+    record = account_for(site, userid)
+    if record is None:
+        return False
+    remember_meeting(record, ical_uid, meeting_uid)
+    if record.pending is None:
+        record.pending = OOTreeSet()
+    if ical_uid not in record.pending:
+        record.pending.insert(ical_uid)
     return True

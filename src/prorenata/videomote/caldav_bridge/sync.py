@@ -6,6 +6,9 @@ token is stored only after every change it covers is applied; a server error sto
 round, deletes nothing and is retried with backoff.
 """
 
+from collections.abc import Collection
+from collections.abc import Mapping
+from collections.abc import MutableMapping
 from dataclasses import asdict
 from dataclasses import replace
 from datetime import UTC
@@ -16,6 +19,7 @@ from prorenata.videomote import logger
 from prorenata.videomote.access.keys import unseal
 from prorenata.videomote.access.staff import may_manage
 from prorenata.videomote.booking.rules import BookingRefused
+from prorenata.videomote.caldav_bridge.accounts import remember_meeting
 from prorenata.videomote.caldav_bridge.client import PreconditionFailed
 from prorenata.videomote.caldav_bridge.client import ServerUnavailable
 from prorenata.videomote.caldav_bridge.client import UnreadableItem
@@ -54,17 +58,25 @@ def _zone() -> str:
     )
 
 
-def local_events(userid: str) -> dict[str, tuple[CalendarEvent, object]]:
+def local_events(
+    userid: str, meeting_uids: Collection[str] | None = None
+) -> dict[str, tuple[CalendarEvent, object]]:
     """The meetings ``userid`` organised and may still manage: one who has lost access to
-    a student's record loses those meetings from their calendar too."""
+    a student's record loses those meetings from their calendar too.
+
+    With ``meeting_uids`` (Plone UIDs) only those meetings are looked at: what an
+    incremental round needs, whatever the number of the clinician's meetings."""
     catalog = api.portal.get_tool("portal_catalog")
     found = {}
+    query = {"portal_type": "VideoMeeting", "meeting_organiser": userid}
+    if meeting_uids is not None:
+        if not meeting_uids:
+            return found
+        query["UID"] = sorted(meeting_uids)
     with api.env.adopt_user(username=userid):
         meetings = [
             meeting
-            for brain in catalog.unrestrictedSearchResults(
-                portal_type="VideoMeeting", meeting_organiser=userid
-            )
+            for brain in catalog.unrestrictedSearchResults(**query)
             if may_manage(meeting := brain._unrestrictedGetObject())
         ]
     for meeting in meetings:
@@ -116,8 +128,14 @@ def _room_url(meeting) -> str:
 WRITES = {Do.PUSH_CREATE.value, Do.PUSH_UPDATE.value, Do.PUSH_DELETE.value, "pull_create"}
 
 
-def sync_account(record, now: datetime | None = None) -> str:
+def sync_account(record, now: datetime | None = None, incremental: bool = False) -> str:
     """Sync one account; returns a short summary (also stored on the record).
+
+    ``incremental``: look only at what the calendar reported since the stored token and
+    at the meetings changed in the journal since the last round (``record.pending``), so
+    an idle round is one sync REPORT and no catalog query, object load or ZODB write. It
+    becomes a full round whenever it could not be exact (no token, a full listing, a
+    calendar made again, a mass deletion, a meeting it cannot name, ``record.dirty``).
 
     A round that wrote to the calendar is followed by another: the token we hold predates
     our own writes, and some servers (Xandikos) report only the net change since a token,
@@ -125,13 +143,15 @@ def sync_account(record, now: datetime | None = None) -> str:
     """
     summary = ""
     for _ in range(3):
-        summary, counts = _sync_round(record, now)
+        summary, counts = _sync_round(record, now, incremental)
         if not counts or not WRITES & set(counts):
             break
     return summary
 
 
-def _sync_round(record, now: datetime | None = None) -> tuple[str, dict[str, int]]:
+def _sync_round(
+    record, now: datetime | None = None, incremental: bool = False
+) -> tuple[str, dict[str, int]]:
     """One round: read changes, reconcile, apply; (summary, what was done)."""
     from prorenata.videomote.content.scheduling import Booking
     from prorenata.videomote.content.scheduling import book_meeting
@@ -146,11 +166,11 @@ def _sync_round(record, now: datetime | None = None) -> tuple[str, dict[str, int
     counts: dict[str, int] = {}
     status = None
     try:
-        status = {uid: ItemStatus(**value) for uid, value in record.items.items()}
+        status = _Status(record.items)
         # A meeting removed from the calendar on purpose has no item there to look for.
         changes = account.changes_since(
             record.sync_token,
-            known={item.href: item.etag for item in status.values() if not item.removed},
+            known=_Lazy(lambda: {s.href: s.etag for s in status.values() if not s.removed}),
         )
         if changes.calendar_made:
             # The calendar was deleted in the client, not the meetings one by one: the
@@ -162,9 +182,30 @@ def _sync_round(record, now: datetime | None = None) -> tuple[str, dict[str, int
                 )
             else:
                 logger.info("CalDAV calendar of %s made", record.userid)
-            status = {}
-        by_href = {s.href: uid for uid, s in status.items() if not s.removed}
-        mine = local_events(record.userid)
+            status = _Status(None)
+        by_href = {}
+        if changes.deleted_hrefs or changes.unreadable or not incremental:
+            by_href = {s.href: uid for uid, s in status.items() if not s.removed}
+        pending = set(record.pending or ())  # what this round covers of the journal's changes
+        scope = None
+        if incremental:
+            scope = _incremental_scope(record, changes, status, by_href, pending)
+        if scope is None:
+            mine = local_events(record.userid)
+            for uid, (_event, meeting) in mine.items():
+                remember_meeting(record, uid, meeting.UID())
+            in_scope = status
+            guard = {}
+        else:
+            mine = {
+                uid: pair
+                for uid, pair in local_events(record.userid, set(scope.values())).items()
+                if uid in scope
+            }
+            in_scope = {uid: status[uid] for uid in scope if uid in status}
+            # The mass-deletion guard counts on the whole calendar: checked on all of it in
+            # _incremental_scope (a full round then), not on this round's few items.
+            guard = {"guard_min_items": float("inf")}
         listed = set(changes.changed)
         for item in changes.unreadable.values():
             uid = by_href.get(item.href) or item.uid or item.href
@@ -193,7 +234,8 @@ def _sync_round(record, now: datetime | None = None) -> tuple[str, dict[str, int
             {uid: pair[0] for uid, pair in mine.items()},
             changes.changed,
             deleted,
-            status,
+            in_scope,
+            **guard,
         )
         with api.env.adopt_user(username=record.userid):
             for action in plan.actions:
@@ -287,11 +329,16 @@ def _sync_round(record, now: datetime | None = None) -> tuple[str, dict[str, int
             ]
             _remember(record, "conflicts", restored)
         _store(record, status)
-        record.sync_token = changes.token  # only now: every change it covers is applied
-        record.dirty = False
-        record.failures = 0
-        record.last_error = ""
-        record.next_attempt = None
+        # Only now: every change it covers is applied. (Set only when changed: an idle
+        # round every few seconds must not write to the ZODB.)
+        _set(record, sync_token=changes.token, dirty=False, failures=0, last_error="")
+        _set(record, next_attempt=None)
+        if record.pending is not None:
+            # What the round read, and what its own moves and cancellations put back on the
+            # list: the status holds them now.
+            for uid in pending | set(mine):
+                if uid in record.pending:
+                    record.pending.remove(uid)
         return_account(account)
     except PreconditionFailed:
         # Changed in the calendar while we wrote: keep what is done, read all again now.
@@ -309,9 +356,45 @@ def _sync_round(record, now: datetime | None = None) -> tuple[str, dict[str, int
     except caldav.lib.error.AuthorizationError:
         failed(record, now, "AuthorizationError", LOGIN_REFUSED)
         return record.last_result, {}
+    if scope is not None and not counts:
+        return record.last_result, counts  # an idle incremental round: nothing to tell
     summary = ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "inga ändringar"
     record.last_result = f"{now:%Y-%m-%d %H:%M} UTC: {summary}"
     return record.last_result, counts
+
+
+#: reconcile()'s mass-deletion guard: at least this many items, this share gone at once.
+GUARD_MIN_ITEMS, GUARD_SHARE = 5, 0.5
+
+
+def _incremental_scope(record, changes, status, by_href, pending) -> dict[str, str] | None:
+    """The items an incremental round looks at (iCalendar UID -> the meeting's Plone UID,
+    "" for an item that is no meeting), or None when only a full round is exact."""
+    if record.dirty or changes.full or changes.calendar_made:
+        return None
+    gone = {by_href[href] for href in changes.deleted_hrefs if href in by_href}
+    if gone:  # counted only then: an idle round reads no item it does not look at
+        live = sum(1 for item in status.values() if not item.removed)
+        if live >= GUARD_MIN_ITEMS and len(gone) >= GUARD_SHARE * live:
+            return None  # the mass-deletion guard decides on the whole calendar
+    uids = set(pending) | set(changes.changed) | gone
+    uids |= {by_href.get(i.href) or i.uid or i.href for i in changes.unreadable.values()}
+    meetings = record.meetings if record.meetings is not None else {}
+    scope = {}
+    for uid in uids:
+        meeting_uid = meetings.get(uid, "")
+        known = status.get(uid)
+        if not meeting_uid and (uid in pending or (known is not None and known.local_hash)):
+            return None  # a meeting this round cannot name: look at all of them
+        scope[uid] = meeting_uid
+    return scope
+
+
+def _set(record, **values) -> None:
+    """Set attributes that differ (a persistent object is written on any assignment)."""
+    for name, value in values.items():
+        if getattr(record, name) != value:
+            setattr(record, name, value)
 
 
 SERVER_DOWN = "Kalenderservern svarade inte; nytt försök görs."
@@ -341,10 +424,89 @@ def _removed(status: dict[str, ItemStatus], uid: str, mine: dict) -> None:
         status.pop(uid, None)
 
 
+_GONE = object()
+
+
+class _Status(MutableMapping):
+    """A round's item status (ical uid -> ItemStatus) over the stored one, read item by
+    item and noting what the round set or removed: only that is stored again, so a round
+    costs what it looks at, not what the calendar holds. ``stored`` None: start empty (a
+    calendar made again), and store all."""
+
+    def __init__(self, stored: Mapping[str, dict] | None):
+        self.stored = stored if stored is not None else {}
+        self.cleared = stored is None
+        self.changed: dict[str, object] = {}
+
+    @property
+    def touched(self) -> set[str]:
+        return set(self.changed)
+
+    def __getitem__(self, uid: str) -> ItemStatus:
+        item = self.changed.get(uid)
+        if item is _GONE:
+            raise KeyError(uid)
+        if item is not None:
+            return item
+        return ItemStatus(**self.stored[uid])
+
+    def __setitem__(self, uid: str, item: ItemStatus) -> None:
+        self.changed[uid] = item
+
+    def __delitem__(self, uid: str) -> None:
+        if uid not in self:
+            raise KeyError(uid)
+        self.changed[uid] = _GONE
+
+    def __contains__(self, uid) -> bool:
+        item = self.changed.get(uid)
+        return item is not _GONE and (item is not None or uid in self.stored)
+
+    def __iter__(self):
+        for uid in self.stored:
+            if self.changed.get(uid) is not _GONE:
+                yield uid
+        for uid, item in self.changed.items():
+            if item is not _GONE and uid not in self.stored:
+                yield uid
+
+    def __len__(self) -> int:
+        return sum(1 for _uid in self)
+
+
+class _Lazy(Mapping):
+    """A mapping made only when first read (most rounds never read it)."""
+
+    def __init__(self, make):
+        self._make, self._data = make, None
+
+    def _mapping(self) -> dict:
+        if self._data is None:
+            self._data = self._make()
+        return self._data
+
+    def __getitem__(self, key):
+        return self._mapping()[key]
+
+    def __iter__(self):
+        return iter(self._mapping())
+
+    def __len__(self) -> int:
+        return len(self._mapping())
+
+
 def _store(record, status: dict[str, ItemStatus]) -> None:
-    """Keep what is done, even when a later step of the round fails."""
-    record.items.clear()
-    record.items.update({uid: asdict(item) for uid, item in status.items()})
+    """Keep what is done, even when a later step of the round fails (only what changed
+    is written: most rounds change nothing)."""
+    if not isinstance(status, _Status) or status.cleared:
+        record.items.clear()
+        record.items.update({uid: asdict(item) for uid, item in status.items()})
+        return
+    for uid in status.touched:
+        if uid not in status:
+            record.items.pop(uid, None)
+        elif record.items.get(uid) != (stored := asdict(status[uid])):
+            record.items[uid] = stored
 
 
 def _pull_create(account, record, remote, zone, now, booking_class, book_meeting):
@@ -395,6 +557,8 @@ def _pull_create(account, record, remote, zone, now, booking_class, book_meeting
 
 def _remember(record, name: str, entries: list[str]) -> None:
     """Add to one of the lists the settings page shows (the newest 50 are kept)."""
+    if not entries:
+        return  # no write: a round that adds nothing leaves the record as it was
     setattr(record, name, (list(getattr(record, name)) + entries)[-50:])
 
 

@@ -1,8 +1,13 @@
 """``videomote-caldav-sync``: asks Plone to sync clinicians' calendars, on an interval.
 
-Every few seconds it syncs the accounts whose meetings changed (so a booking reaches the
-calendar at once), and every ``--interval`` seconds all of them. A lock file keeps two
-workers from running at once; Plone keeps the sync state, so restarts lose nothing.
+Every ``--changes-interval`` seconds (5) an incremental round for every account: a sync
+REPORT with the stored token (the server says what changed, usually nothing) and the
+meetings changed in the journal since, so a change on either side reaches the other within
+seconds. Every ``--interval`` seconds (300) a full round for every account, the safety net
+(e.g. a clinician who lost access to a record loses its meetings from the calendar). Rounds
+start on a fixed cadence (start to start), so a slow round does not stretch the interval.
+A lock file keeps two workers from running at once; Plone keeps the sync state, so
+restarts lose nothing.
 """
 
 from pathlib import Path
@@ -16,13 +21,18 @@ import sys
 import time
 
 HEADER = "X-Videomote-Worker"
+#: Seconds between incremental rounds (start to start) and between full rounds.
+CHANGES_INTERVAL = 5.0
+FULL_INTERVAL = 300.0
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--site", default="http://localhost:8080/Plone")
-    parser.add_argument("--interval", type=float, default=60.0)
-    parser.add_argument("--dirty-interval", type=float, default=5.0)
+    parser.add_argument("--interval", type=float, default=FULL_INTERVAL)
+    parser.add_argument(
+        "--changes-interval", "--dirty-interval", type=float, default=CHANGES_INTERVAL
+    )
     parser.add_argument(
         "--lock",
         default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "videomote-caldav-sync.lock"),
@@ -47,23 +57,24 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    last_full = 0.0
+    last_full = -args.interval  # the first round is a full one
     while not stopping:
-        full = time.monotonic() - last_full >= args.interval
+        started = time.monotonic()
+        full = started - last_full >= args.interval
         try:
             response = requests.post(
                 f"{args.site}/@@videomote-caldav-sync",
-                params={} if full else {"only": "dirty"},
+                params={} if full else {"only": "changes"},
                 headers={HEADER: secret},
                 timeout=300,
             )
             if response.status_code == 200 and full:
-                last_full = time.monotonic()
+                last_full = started
         except requests.RequestException as error:
             print(f"Plone not reachable ({type(error).__name__}); retrying", file=sys.stderr)
         if args.once:
             return 0
-        deadline = time.monotonic() + args.dirty_interval
+        deadline = started + args.changes_interval
         while not stopping and time.monotonic() < deadline:
             time.sleep(0.2)
     return 0

@@ -1,0 +1,150 @@
+"""Changes made in the calendar reach the journal within seconds, and an idle round is cheap.
+
+The worker runs a token-based incremental round for every account every few seconds; such a
+round looks only at what the calendar reported and at the meetings changed in the journal
+since, never at all of a clinician's meetings.
+"""
+
+from datetime import timedelta
+from pathlib import Path
+from plone import api
+from prorenata.videomote.caldav_bridge import sync
+from prorenata.videomote.caldav_bridge.accounts import accounts
+from prorenata.videomote.content.scheduling import move_meeting
+from test_sync_with_journal import SECRET
+from test_sync_with_journal import STOCKHOLM
+from test_sync_with_journal import _book
+from test_sync_with_journal import _remote
+from test_sync_with_journal import _sync
+from test_sync_with_journal import _thunderbird_moves
+from test_sync_with_journal import _tomorrow
+from test_sync_with_journal import journal  # noqa: F401 - a fixture
+
+import pytest
+import requests
+import subprocess
+import sys
+import time
+import transaction
+
+#: Far below the 60 s that a change from the calendar used to wait for the full round.
+GENEROUS_S = 25
+
+
+@pytest.fixture
+def caldav_server(radicale):
+    """These tests run on Radicale (the server of the benchmark)."""
+    return radicale
+
+
+def _until(check, timeout: float = GENEROUS_S):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        transaction.begin()
+        value = check()
+        if value:
+            return value
+        time.sleep(0.3)
+    return check()
+
+
+def _incremental(portal) -> dict:
+    response = requests.post(
+        f"{portal.absolute_url()}/@@videomote-caldav-sync",
+        params={"only": "changes"},
+        headers={"X-Videomote-Worker": SECRET},
+    )
+    assert response.status_code == 200, response.text
+    transaction.begin()
+    return response.json()
+
+
+def _serials(objects) -> list[bytes]:
+    """The transaction that last wrote each persistent object."""
+    for obj in objects:
+        obj._p_activate()
+    return [obj._p_serial for obj in objects]
+
+
+def test_a_move_in_the_calendar_reaches_the_journal_and_the_family_within_seconds(
+    journal,  # noqa: F811 - the fixture imported above
+    smtp_sink,
+    tmp_path,
+):
+    """The shipped worker (its own intervals): the first round writes the meeting to the
+    calendar; a move made there by plain HTTP is in the journal and mailed to the family
+    well before a minute has passed (the full round that used to carry it)."""
+    meeting = _book(journal)
+    smtp_sink.wait_for(1)
+    worker = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "videomote-caldav-sync"),
+            "--site",
+            journal["portal"].absolute_url(),
+            "--lock",
+            str(tmp_path / "sync.lock"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        item = _until(lambda: _remote(journal).get(meeting.ical_uid))
+        assert item is not None, "the worker's first round did not write the meeting"
+        # The full round has run (it wrote the event); from now on only the short rounds.
+        _until(lambda: accounts(journal["portal"])["sara"].sync_token, timeout=10)
+        moved_at = time.monotonic()
+        _thunderbird_moves(item, 14)
+        assert _until(lambda: meeting.start.astimezone(STOCKHOLM).hour == 14)
+        update = smtp_sink.wait_for(2, timeout=GENEROUS_S)[1]
+        took = time.monotonic() - moved_at
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    assert update["Subject"].startswith("Ändrad tid")
+    assert took < GENEROUS_S
+
+
+def test_an_incremental_round_loads_only_the_meetings_that_changed(
+    journal,  # noqa: F811 - the fixture imported above
+    smtp_sink,
+    monkeypatch,
+):
+    """A clinician with several meetings: after a full round, a move in the calendar and a
+    move in the journal each make the next round look at that one meeting; an idle round
+    looks at none and writes nothing to the ZODB."""
+    meetings = [_book(journal, hour) for hour in (8, 9, 10, 11, 12, 13)]
+    _sync(journal["portal"])
+    loaded = []
+    real_event_of = sync._event_of
+
+    def counting_event_of(meeting):
+        loaded.append(meeting.ical_uid)
+        return real_event_of(meeting)
+
+    monkeypatch.setattr(sync, "_event_of", counting_event_of)
+
+    _thunderbird_moves(_remote(journal)[meetings[0].ical_uid], 15)
+    _incremental(journal["portal"])
+    assert meetings[0].start.astimezone(STOCKHOLM).hour == 15
+    assert set(loaded) == {meetings[0].ical_uid}
+
+    loaded.clear()
+    with api.env.adopt_user(username="sara"):
+        start = _tomorrow(16).replace(tzinfo=STOCKHOLM)
+        move_meeting(meetings[1], start, start + timedelta(minutes=30))
+    transaction.commit()
+    _incremental(journal["portal"])
+    remote = _remote(journal)[meetings[1].ical_uid]
+    assert remote.event.start.astimezone(STOCKHOLM).hour == 16
+    assert set(loaded) == {meetings[1].ical_uid}
+
+    _incremental(journal["portal"])  # what our own writes of that round reported
+    loaded.clear()
+    record = accounts(journal["portal"])["sara"]
+    stored = (record, record.items, record.pending, record.meetings)
+    before = _serials(stored)
+    _incremental(journal["portal"])
+    assert loaded == []
+    transaction.begin()
+    assert _serials(stored) == before  # nothing written
+    assert len(_remote(journal)) == len(meetings)
