@@ -114,3 +114,16 @@ def fresh_page_limit():
 
     PAGE_LIMIT._events.clear()
     yield
+
+
+@pytest.fixture
+def browser(functional):
+    """Zope's test browser on the functional layer, signed in as the site owner."""
+    from plone.app.testing import SITE_OWNER_NAME
+    from plone.app.testing import SITE_OWNER_PASSWORD
+    from plone.testing.zope import Browser
+
+    browser = Browser(functional["app"])
+    browser.handleErrors = False
+    browser.addHeader("Authorization", f"Basic {SITE_OWNER_NAME}:{SITE_OWNER_PASSWORD}")
+    return browser

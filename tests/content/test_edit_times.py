@@ -11,7 +11,6 @@ from factories import book
 from plone import api
 from plone.app.testing import SITE_OWNER_NAME
 from plone.app.testing import SITE_OWNER_PASSWORD
-from plone.testing.zope import Browser
 
 import pytest
 import requests
@@ -47,14 +46,6 @@ REFUSED = {
         "Ett videomöte kan bokas högst 730 dagar framåt.",
     ),
 }
-
-
-@pytest.fixture
-def browser(functional):
-    browser = Browser(functional["app"])
-    browser.handleErrors = False
-    browser.addHeader("Authorization", f"Basic {SITE_OWNER_NAME}:{SITE_OWNER_PASSWORD}")
-    return browser
 
 
 @pytest.fixture

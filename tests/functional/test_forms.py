@@ -1,20 +1,7 @@
 """Staff edit records and settings through the classic UI; bad input is refused in Swedish."""
 
-from plone.app.testing import SITE_OWNER_NAME
-from plone.app.testing import SITE_OWNER_PASSWORD
-from plone.testing.zope import Browser
-
 import pytest
 import transaction
-
-
-@pytest.fixture
-def browser(functional):
-    app = functional["app"]
-    browser = Browser(app)
-    browser.handleErrors = False
-    browser.addHeader("Authorization", f"Basic {SITE_OWNER_NAME}:{SITE_OWNER_PASSWORD}")
-    return browser
 
 
 def _patients(portal):
