@@ -162,3 +162,30 @@ def test_once_the_old_key_is_dropped_its_meeting_code_is_unknown(
         f"{mail_portal.absolute_url()}/videomote", data={"kod": invitation_under_old_key["code"]}
     )
     assert "Möteskoden stämmer inte." in response.text
+
+
+def test_the_reseal_script_reports_what_it_sealed_again(functional, keys, capsys):
+    """``zconsole run instance/etc/zope.conf scripts/reseal.py``, as the operator runs it."""
+    from pathlib import Path
+
+    import importlib.util
+
+    portal = functional["portal"]
+    keys(OLD)
+    accounts(portal)["sara"] = CalDAVAccountRecord(
+        "sara", "http://127.0.0.1:1/", "sara", seal(portal, "app-password")
+    )
+    transaction.commit()
+    keys(NEW, OLD)
+    path = Path(__file__).resolve().parent.parent.parent / "scripts" / "reseal.py"
+    spec = importlib.util.spec_from_file_location("reseal", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    script.SITE_ID = portal.getId()
+
+    assert script.main(functional["app"]) == 0
+    printed = capsys.readouterr().out
+    assert "re-sealed 1 CalDAV passwords and 0 queued mails" in printed
+    keys(NEW)
+    transaction.begin()
+    assert unseal(portal, accounts(portal)["sara"].password) == "app-password"
