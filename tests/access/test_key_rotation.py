@@ -10,12 +10,14 @@ from factories import add_student
 from factories import book
 from plone import api
 from prorenata.videomote.access.keys import seal
+from prorenata.videomote.access.keys import secret_keys
 from prorenata.videomote.access.keys import unseal
 from prorenata.videomote.caldav_bridge.accounts import CalDAVAccountRecord
 from prorenata.videomote.caldav_bridge.accounts import accounts
 from prorenata.videomote.notify.outbox import deliver_due
 from prorenata.videomote.notify.outbox import enqueue
 from prorenata.videomote.notify.sms import sms_outbox
+from prorenata.videomote.rotation import forget_site_key
 from prorenata.videomote.rotation import reseal_site
 
 import cryptography.fernet
@@ -61,6 +63,21 @@ def test_setting_the_variable_for_the_first_time_keeps_the_sites_own_key_readabl
     sealed_before = seal(portal, "app-password")
     keys(NEW)
     assert unseal(portal, sealed_before) == "app-password"
+
+
+def test_the_sites_own_key_is_forgotten_only_once_a_key_is_configured(portal, keys, monkeypatch):
+    monkeypatch.delenv("VIDEOMOTE_SECRET_KEY", raising=False)
+    monkeypatch.delenv("VIDEOMOTE_OLD_SECRET_KEYS", raising=False)
+    accounts(portal)["sara"] = CalDAVAccountRecord(
+        "sara", "http://127.0.0.1:1/", "sara", seal(portal, "app-password")
+    )
+    assert not forget_site_key(portal)  # it is the only key
+    keys(NEW)
+    assert len(secret_keys(portal)) == 2
+    assert reseal_site(portal)["passwords"] == 1
+    assert forget_site_key(portal)
+    assert secret_keys(portal) == (NEW.encode(),)
+    assert unseal(portal, accounts(portal)["sara"].password) == "app-password"
 
 
 def _queued_mail(portal) -> None:
@@ -183,7 +200,7 @@ def test_the_reseal_script_reports_what_it_sealed_again(functional, keys, capsys
     spec.loader.exec_module(script)
     script.SITE_ID = portal.getId()
 
-    assert script.main(functional["app"]) == 0
+    assert script.main(functional["app"], []) == 0
     printed = capsys.readouterr().out
     assert "re-sealed 1 CalDAV passwords and 0 queued mails" in printed
     keys(NEW)

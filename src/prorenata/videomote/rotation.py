@@ -8,13 +8,18 @@ on their own (a one-time code after minutes, a meeting's code once it is over).
 """
 
 from cryptography.fernet import InvalidToken
+from persistent.mapping import PersistentMapping
+from prorenata.videomote.access.keys import ANNOTATION_KEY
+from prorenata.videomote.access.keys import ENVIRONMENT_KEY
 from prorenata.videomote.access.keys import is_sealed_with_newest
 from prorenata.videomote.access.keys import reseal
 from prorenata.videomote.access.keys import seal
 from prorenata.videomote.caldav_bridge.accounts import accounts
 from prorenata.videomote.notify.outbox import outbox_for
+from prorenata.videomote.storage import annotated
 
 import base64
+import os
 
 
 def reseal_site(site) -> dict[str, int]:
@@ -52,3 +57,17 @@ def reseal_site(site) -> dict[str, int]:
             mail.body = new.encode("ascii")
             done["mail"] += 1
     return done
+
+
+def forget_site_key(site) -> bool:
+    """Drop the key the site generated for itself before ``VIDEOMOTE_SECRET_KEY`` was
+    set (it stays a reader until then, see ``access.keys.secret_keys``): a key kept in
+    the database lets a copy of the database forge cookies. Refused (False) while the
+    variable is not set, since that key is then the only one. Re-seal first."""
+    if not os.environ.get(ENVIRONMENT_KEY):
+        return False
+    store = annotated(site, ANNOTATION_KEY, PersistentMapping, create=False)
+    if store is None or "hash_key" not in store:
+        return False
+    del store["hash_key"]
+    return True
