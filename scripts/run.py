@@ -1,7 +1,11 @@
 """Serve the product: Plone, the media server, the CalDAV worker and the demo mail server.
 
 Starts every process, prints the demo address, and stops them all on Ctrl-C or when
-one of them exits.
+one of them exits. Every line a process writes is shown prefixed with its name
+(``plone  | ...``), as honcho or foreman would, so the four interleaved logs can be told
+apart. A small loop here instead of honcho: the secrets of a start are made here (and
+``tests/as_make_run.py`` starts the media server from this file), which a Procfile
+cannot express without a wrapper like this one anyway, and it needs no new dependency.
 """
 
 from pathlib import Path
@@ -12,6 +16,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,6 +25,8 @@ BIN = Path(sys.executable).parent
 
 MAIL_PORT = int(os.environ.get("VIDEOMOTE_MAIL_PORT", "8025"))
 MEDIA_PORT = int(os.environ.get("VIDEOMOTE_MEDIA_PORT", "8090"))
+#: A longer line (a process that writes without newlines) is shown in pieces of this size.
+MAX_LINE = 64 * 1024
 
 
 def media_command(port: int = MEDIA_PORT) -> list[str]:
@@ -69,21 +76,46 @@ def processes(instance: Path, port: int) -> dict[str, list[str]]:
     }
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--instance", default="instance", type=Path)
-    parser.add_argument("--port", default=8080, type=int)
-    args = parser.parse_args()
-    env = environment(dict(os.environ))
-    running = {
-        name: subprocess.Popen(command, cwd=ROOT, env=env)
-        for name, command in processes(args.instance.resolve(), args.port).items()
-    }
-    print(
-        f"Serving http://localhost:{args.port}/Plone  (Ctrl-C stops everything)\n"
-        f"E-mail sent by the demo: {args.instance.resolve() / 'var' / 'mail'} (Maildir)",
-        flush=True,
-    )
+def _relay(name: str, stream, width: int, lock: threading.Lock, out) -> None:
+    """Copy ``stream`` to ``out`` line by line, each line prefixed with ``name``."""
+    prefix = f"{name:<{width}} | "
+    for raw in iter(lambda: stream.readline(MAX_LINE), b""):
+        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        with lock:
+            out.write(prefix + line + "\n")
+            out.flush()
+    stream.close()
+
+
+def serve(commands: dict[str, list[str]], env: dict[str, str], out=None, banner: str = "") -> int:
+    """Run ``commands`` (by name) until Ctrl-C, SIGTERM or one of them exits, then stop
+    them all; every output line prefixed with its process's name. The exit code is the
+    first failing process's (0 after Ctrl-C)."""
+    out = out or sys.stdout
+    lock = threading.Lock()
+    width = max(len(name) for name in [*commands, "run"])
+    # Python children write to a pipe in blocks unless told otherwise: lines would lag.
+    env = {**env, "PYTHONUNBUFFERED": "1"}
+    running, relays = {}, []
+    for name, command in commands.items():
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        running[name] = process
+        relay = threading.Thread(
+            target=_relay, args=(name, process.stdout, width, lock, out), daemon=True
+        )
+        relay.start()
+        relays.append(relay)
+
+    def say(text: str) -> None:
+        with lock:
+            for line in text.splitlines():
+                out.write(f"{'run':<{width}} | {line}\n")
+            out.flush()
+
+    if banner:
+        say(banner)
     stopping = False
 
     def stop(*_):
@@ -96,7 +128,7 @@ def main() -> int:
     while not stopping:
         for name, process in running.items():
             if process.poll() is not None:
-                print(f"{name} exited with {process.returncode}; stopping", flush=True)
+                say(f"{name} exited with {process.returncode}; stopping")
                 exit_code = process.returncode or 1
                 stopping = True
         time.sleep(0.3)
@@ -109,7 +141,25 @@ def main() -> int:
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait(5)
+    for relay in relays:
+        relay.join(timeout=2)  # the last lines of each process
     return exit_code
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--instance", default="instance", type=Path)
+    parser.add_argument("--port", default=8080, type=int)
+    args = parser.parse_args()
+    return serve(
+        processes(args.instance.resolve(), args.port),
+        environment(dict(os.environ)),
+        banner=(
+            f"Serving http://localhost:{args.port}/Plone  (Ctrl-C stops everything)\n"
+            f"E-mail sent by the demo: {args.instance.resolve() / 'var' / 'mail'} (Maildir)"
+        ),
+    )
 
 
 if __name__ == "__main__":

@@ -170,6 +170,20 @@ class IVideomoteSettings(Interface):
     )
 
 
+class ISerializeMeetingToJson(Interface):
+    """The JSON of a meeting as the add-on's REST services (``@videomote-meetings``,
+    ``@videomote-meeting``) give it to staff who may manage it: contact details included.
+
+    A multi-adapter of (meeting, request), called without arguments, like plone.restapi's
+    ``ISerializeToJson``, so an add-on can extend it for its own browser layer. It is an
+    interface of its own on purpose: the stock serializer (``GET <meeting>``) keeps the
+    contact fields hidden (``content/security.py``) and is not replaced.
+    """
+
+    def __call__() -> dict:
+        """The meeting as a JSON-ready dict."""
+
+
 class IMeetingCancelledEvent(IObjectEvent):
     """A video meeting was cancelled ("Avboka"); it stays in the journal as cancelled."""
 

@@ -7,6 +7,8 @@ Both are hashed with HMAC-SHA256 under a server secret, so a copy of the databas
 does not allow testing guesses offline, and compared in constant time.
 """
 
+from collections.abc import Sequence
+
 import hashlib
 import hmac
 import secrets
@@ -47,6 +49,27 @@ def hash_meeting_code(code: str, key: bytes) -> str | None:
     return None if canonical is None else hash_secret(canonical, key)
 
 
-def matches(value: str, stored_hash: str, key: bytes) -> bool:
-    """Constant-time comparison of a presented secret with a stored hash."""
-    return hmac.compare_digest(hash_secret(value, key), stored_hash or "")
+def as_keys(keys: bytes | Sequence[bytes]) -> tuple[bytes, ...]:
+    """One key or several (newest first) as a tuple of keys."""
+    return (keys,) if isinstance(keys, bytes) else tuple(keys)
+
+
+def secret_hashes(value: str, keys: bytes | Sequence[bytes]) -> list[str]:
+    """The hash of a code or token under each key (newest first): what a lookup must
+    try while a rotated key's hashes are still stored (they cannot be re-hashed)."""
+    return [hash_secret(value, key) for key in as_keys(keys)]
+
+
+def meeting_code_hashes(code: str, keys: bytes | Sequence[bytes]) -> list[str]:
+    """:func:`hash_meeting_code` under each key; empty if it is not a valid code."""
+    canonical = normalise_meeting_code(code)
+    return [] if canonical is None else secret_hashes(canonical, keys)
+
+
+def matches(value: str, stored_hash: str, keys: bytes | Sequence[bytes]) -> bool:
+    """Constant-time comparison of a presented secret with a stored hash made under
+    any of ``keys``."""
+    found = False
+    for candidate in secret_hashes(value, keys):
+        found |= hmac.compare_digest(candidate, stored_hash or "")
+    return found

@@ -2,12 +2,17 @@
 
 Plone signs who may enter which room in which role; the media server checks the
 signature, expiry, meeting and role before it lets a WebSocket in. Both read the shared
-secret from ``VIDEOMOTE_MEDIA_SECRET``.
+secret from ``VIDEOMOTE_MEDIA_SECRET``; while it is rotated, the media server also
+accepts tokens signed with the retired ones in ``VIDEOMOTE_MEDIA_OLD_SECRETS``
+(comma-separated), so Plone and the media server need not restart at the same moment.
 """
 
+from collections.abc import Mapping
+from collections.abc import Sequence
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
+from prorenata.videomote.access.signing import parse_keys
 from prorenata.videomote.access.signing import sign
 from prorenata.videomote.access.signing import unsign
 from prorenata.videomote.booking.rules import MAX_NAME
@@ -18,11 +23,22 @@ PURPOSE = "join"
 LIFETIME = timedelta(minutes=2)
 ROLES = ("staff", "participant")
 ENVIRONMENT_KEY = "VIDEOMOTE_MEDIA_SECRET"
+OLD_ENVIRONMENT_KEY = "VIDEOMOTE_MEDIA_OLD_SECRETS"
 
 
 def media_secret(fallback: bytes) -> bytes:
+    """The key Plone signs join tokens with (the newest)."""
     configured = os.environ.get(ENVIRONMENT_KEY)
     return configured.encode("utf-8") if configured else fallback
+
+
+def media_secrets(environ: Mapping[str, str] | None = None) -> tuple[bytes, ...]:
+    """Every key the media server accepts join tokens from, newest first (empty when
+    ``VIDEOMOTE_MEDIA_SECRET`` is not set: the server then refuses to start)."""
+    environ = os.environ if environ is None else environ
+    if not environ.get(ENVIRONMENT_KEY):
+        return ()
+    return parse_keys(environ.get(ENVIRONMENT_KEY), environ.get(OLD_ENVIRONMENT_KEY))
 
 
 def issue_join_token(
@@ -56,9 +72,10 @@ def issue_join_token(
 
 
 def verify_join_token(
-    token: str, key: bytes, meeting_uid: str, now: datetime | None = None
+    token: str, key: bytes | Sequence[bytes], meeting_uid: str, now: datetime | None = None
 ) -> dict | None:
-    """The token's claims if it is genuine, unexpired and for ``meeting_uid``; else None."""
+    """The token's claims if it is genuine (signed with ``key``, or any of several
+    keys), unexpired and for ``meeting_uid``; else None."""
     claims = unsign(token, key, PURPOSE, now)
     if claims is None or claims.get("m") != meeting_uid or claims.get("r") not in ROLES:
         return None

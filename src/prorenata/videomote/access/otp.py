@@ -9,6 +9,7 @@ e-mail) can use up neither the real participant's own quota nor, alone, the meet
 A failed SMS consumes no quota.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
@@ -176,9 +177,16 @@ def withdraw(signin: PendingSignIn, before: tuple | None = None) -> None:
 
 
 def verify(
-    signin: PendingSignIn, typed: str, key: bytes, now: datetime, policy: CodePolicy
+    signin: PendingSignIn,
+    typed: str,
+    key: bytes | Sequence[bytes],
+    now: datetime,
+    policy: CodePolicy,
 ) -> Verdict:
-    """Check a typed code; wrong tries are counted, a right one is used up."""
+    """Check a typed code; wrong tries are counted, a right one is used up.
+
+    ``key`` may be several keys (newest first): a code issued just before a key was
+    rotated still works."""
     if signin.code_hash is None or signin.issued_at is None:
         return Verdict.NO_CODE
     if signin.used:
@@ -187,7 +195,11 @@ def verify(
         return Verdict.LOCKED
     if now - signin.issued_at > policy.lifetime:
         return Verdict.EXPIRED
-    if hmac.compare_digest(_digest(normalise_typed(typed), signin, key), signin.code_hash):
+    keys = (key,) if isinstance(key, bytes) else tuple(key)
+    right = False
+    for one in keys:
+        right |= hmac.compare_digest(_digest(normalise_typed(typed), signin, one), signin.code_hash)
+    if right:
         signin.used = True
         return Verdict.ACCEPTED
     signin.attempts += 1

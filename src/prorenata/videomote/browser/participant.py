@@ -18,9 +18,10 @@ from prorenata.videomote import _
 from prorenata.videomote import logger
 from prorenata.videomote.access import otp
 from prorenata.videomote.access import signins
-from prorenata.videomote.access.codes import hash_meeting_code
-from prorenata.videomote.access.codes import hash_secret
+from prorenata.videomote.access.codes import meeting_code_hashes
+from prorenata.videomote.access.codes import secret_hashes
 from prorenata.videomote.access.keys import secret_key
+from prorenata.videomote.access.keys import secret_keys
 from prorenata.videomote.access.ratelimit import SlidingWindow
 from prorenata.videomote.access.signing import sign
 from prorenata.videomote.access.signing import unsign
@@ -82,7 +83,9 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-def _meeting_by(index: str, value: str | None):
+def _meeting_by(index: str, value: str | list[str] | None):
+    """The one meeting whose ``index`` holds ``value`` (or any of several values: a
+    code's hash under each configured key, while a key is rotated)."""
     if not value:
         return None
     catalog = api.portal.get_tool("portal_catalog")
@@ -122,7 +125,12 @@ class ParticipantView(RoomMixin, BrowserView):
 
     # -- cookies -----------------------------------------------------------------
     def _key(self) -> bytes:
+        """The newest key: what new cookies are signed with."""
         return secret_key(api.portal.get())
+
+    def _keys(self) -> tuple[bytes, ...]:
+        """Every configured key: what a cookie, code or link is checked against."""
+        return secret_keys(api.portal.get())
 
     def _set_cookie(self, name: str, value: str, expires: datetime) -> None:
         self.request.response.setCookie(
@@ -136,7 +144,7 @@ class ParticipantView(RoomMixin, BrowserView):
         )
 
     def _cookie(self, name: str, purpose: str) -> dict | None:
-        return unsign(self.request.cookies.get(name, ""), self._key(), purpose)
+        return unsign(self.request.cookies.get(name, ""), self._keys(), purpose)
 
     def _for_current_time(self, data: dict | None):
         """The meeting of a cookie, unless the meeting has moved since it was issued:
@@ -229,8 +237,7 @@ class ParticipantView(RoomMixin, BrowserView):
     def code_step(self):
         if self.request.method == "POST" and not self._limited():
             typed = form_text(self.request, "kod", label=_("Möteskod"))
-            canonical = hash_meeting_code(typed, self._key())
-            meeting = _meeting_by("meeting_code_hash", canonical)
+            meeting = _meeting_by("meeting_code_hash", meeting_code_hashes(typed, self._keys()))
             if meeting is None or signins.window_state(meeting) == "over":
                 self._audit_unknown(audit.CODE_UNKNOWN)
                 self.invalid_field, self.typed_code = "kod", typed
@@ -259,7 +266,7 @@ class ParticipantView(RoomMixin, BrowserView):
         if self.request.method == "POST" and token:
             if self._limited():
                 return self.code_page()  # with the reason (the link is gone from the URL)
-            meeting = _meeting_by("join_token_hash", hash_secret(token, self._key()))
+            meeting = _meeting_by("join_token_hash", secret_hashes(token, self._keys()))
             if meeting is None:
                 self._audit_unknown(audit.LINK_UNKNOWN)
                 self.error = _(
@@ -365,7 +372,7 @@ class ParticipantView(RoomMixin, BrowserView):
 
     def _check_code(self, meeting, signin, typed: str) -> bool:
         policy = signins.code_policy()
-        verdict = otp.verify(signin, typed, self._key(), now_utc(), policy)
+        verdict = otp.verify(signin, typed, self._keys(), now_utc(), policy)
         signins.save_pending(meeting, signin)
         if verdict is otp.Verdict.ACCEPTED:
             self._open_session(meeting, signin)

@@ -21,10 +21,12 @@ from aiortc import RTCConfiguration
 from aiortc import RTCPeerConnection
 from aiortc import RTCSessionDescription
 from aiortc.rtcconfiguration import RTCBundlePolicy
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
 from datetime import datetime
+from prorenata.videomote.access.jointoken import media_secrets
 from prorenata.videomote.access.jointoken import verify_join_token
 from prorenata.videomote.media import forwarding
 from prorenata.videomote.media.config import MediaConfig
@@ -538,14 +540,16 @@ async def end_meeting(request: web.Request) -> web.Response:
     return web.json_response({"ended": True})
 
 
-SECRET_KEY = web.AppKey("secret", bytes)
+#: The keys join tokens may be signed with, newest first (several while one is rotated).
+SECRET_KEY = web.AppKey("secret", tuple)
 ROOMS_KEY = web.AppKey("rooms", Rooms)
 CONFIG_KEY = web.AppKey("config", MediaConfig)
 
 
-def make_app(secret: bytes, config: MediaConfig | None = None) -> web.Application:
+def make_app(secret: bytes | Sequence[bytes], config: MediaConfig | None = None) -> web.Application:
+    """``secret``: the key join tokens are signed with, or several (newest first)."""
     app = web.Application()
-    app[SECRET_KEY] = secret
+    app[SECRET_KEY] = (secret,) if isinstance(secret, bytes) else tuple(secret)
     app[ROOMS_KEY] = Rooms()
     app[CONFIG_KEY] = config or MediaConfig()
     app.router.add_get("/ws", websocket)
@@ -593,7 +597,7 @@ def main() -> None:
     parser.add_argument("--host", help="overrides host")
     parser.add_argument("--port", type=int, help="overrides port")
     args = parser.parse_args()
-    secret = os.environ.get("VIDEOMOTE_MEDIA_SECRET")
+    secret = media_secrets()
     if not secret:
         parser.error("VIDEOMOTE_MEDIA_SECRET must be set (shared with Plone)")
     try:
@@ -613,7 +617,7 @@ def main() -> None:
 
         loop = uvloop.new_event_loop()
     web.run_app(
-        make_app(secret.encode("utf-8"), config),
+        make_app(secret, config),
         host=host,
         port=port,
         loop=loop,

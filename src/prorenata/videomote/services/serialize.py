@@ -4,37 +4,63 @@ from prorenata.videomote.booking.rules import AccessRefused
 from prorenata.videomote.booking.rules import BookingRefused
 from prorenata.videomote.browser.meetings import invitation_status
 from prorenata.videomote.browser.meetings import room_url
+from prorenata.videomote.content.meeting import IVideoMeeting
+from prorenata.videomote.interfaces import ISerializeMeetingToJson
+from prorenata.videomote.interfaces import IVideomoteLayer
+from zope.component import adapter
+from zope.component import getMultiAdapter
 from zope.i18n import translate
+from zope.interface import implementer
 
 import pytz
 
 
 def meeting_json(meeting, request) -> dict:
-    patient = meeting.aq_parent
-    zone = pytz.timezone(meeting.meeting_timezone or "Europe/Stockholm")
-    return {
-        "@id": meeting.absolute_url(),
-        "@type": "VideoMeeting",
-        "UID": meeting.UID(),
-        "title": meeting.title,
-        # Wall-clock time in the meeting's zone, with its offset
-        "start": meeting.start.astimezone(zone).isoformat(),
-        "end": meeting.end.astimezone(zone).isoformat(),
-        "timezone": meeting.meeting_timezone,
-        "state": meeting.state,
-        "patient": {"@id": patient.absolute_url(), "UID": patient.UID(), "title": patient.Title()},
-        "contact_choice": meeting.contact_choice,
-        "invitee": {
-            "name": meeting.invitee_name,
-            "email": meeting.invitee_email,
-            "mobile": meeting.invitee_mobile,
-        },
-        "organiser": meeting.organiser,
-        "ical_uid": meeting.ical_uid,
-        "sequence": meeting.sequence,
-        "room_url": room_url(meeting),
-        "invitation": invitation_status(meeting),
-    }
+    """The meeting as every service answers with it (see :class:`MeetingSerializer`)."""
+    return getMultiAdapter((meeting, request), ISerializeMeetingToJson)()
+
+
+@implementer(ISerializeMeetingToJson)
+@adapter(IVideoMeeting, IVideomoteLayer)
+class MeetingSerializer:
+    """The meeting for staff who may manage it: when, with whom (contact details
+    included), its state, room and invitation. Callers check ``may_manage`` first."""
+
+    def __init__(self, context, request):
+        self.context = context
+        self.request = request
+
+    def __call__(self) -> dict:
+        meeting = self.context
+        patient = meeting.aq_parent
+        zone = pytz.timezone(meeting.meeting_timezone or "Europe/Stockholm")
+        return {
+            "@id": meeting.absolute_url(),
+            "@type": "VideoMeeting",
+            "UID": meeting.UID(),
+            "title": meeting.title,
+            # Wall-clock time in the meeting's zone, with its offset
+            "start": meeting.start.astimezone(zone).isoformat(),
+            "end": meeting.end.astimezone(zone).isoformat(),
+            "timezone": meeting.meeting_timezone,
+            "state": meeting.state,
+            "patient": {
+                "@id": patient.absolute_url(),
+                "UID": patient.UID(),
+                "title": patient.Title(),
+            },
+            "contact_choice": meeting.contact_choice,
+            "invitee": {
+                "name": meeting.invitee_name,
+                "email": meeting.invitee_email,
+                "mobile": meeting.invitee_mobile,
+            },
+            "organiser": meeting.organiser,
+            "ical_uid": meeting.ical_uid,
+            "sequence": meeting.sequence,
+            "room_url": room_url(meeting),
+            "invitation": invitation_status(meeting),
+        }
 
 
 def refusal_json(service, refusal: BookingRefused) -> dict:
