@@ -27,6 +27,7 @@ from prorenata.videomote.caldav_bridge.client import borrow_account
 from prorenata.videomote.caldav_bridge.client import return_account
 from prorenata.videomote.caldav_bridge.events import CalendarEvent
 from prorenata.videomote.caldav_bridge.events import to_ical
+from prorenata.videomote.caldav_bridge.lease import AccountBusy
 from prorenata.videomote.caldav_bridge.reconcile import Do
 from prorenata.videomote.caldav_bridge.reconcile import ItemStatus
 from prorenata.videomote.caldav_bridge.reconcile import reconcile
@@ -128,8 +129,24 @@ def _room_url(meeting) -> str:
 WRITES = {Do.PUSH_CREATE.value, Do.PUSH_UPDATE.value, Do.PUSH_DELETE.value, "pull_create"}
 
 
-def sync_account(record, now: datetime | None = None, incremental: bool = False) -> str:
+class Unguarded:
+    """No lease (a caller that is the only writer, as a test or a benchmark): see
+    lease.AccountGuard for what ``claim`` and ``keep`` do."""
+
+    def claim(self) -> None:
+        pass
+
+    def keep(self) -> None:
+        pass
+
+
+def sync_account(record, now: datetime | None = None, incremental: bool = False, guard=None) -> str:
     """Sync one account; returns a short summary (also stored on the record).
+
+    ``guard`` (a ``lease.AccountGuard``): the round claims it before its first write to
+    the calendar or the database and keeps it between writes, so one writer at a time
+    syncs an account whatever the number of Zope instances; a round with nothing to do
+    claims nothing.
 
     ``incremental``: look only at what the calendar reported since the stored token and
     at the meetings changed in the journal since the last round (``record.pending``), so
@@ -143,7 +160,7 @@ def sync_account(record, now: datetime | None = None, incremental: bool = False)
     """
     summary = ""
     for _ in range(3):
-        summary, counts = _sync_round(record, now, incremental)
+        summary, counts = _sync_round(record, now, incremental, guard or Unguarded())
         if not counts or not WRITES & set(counts):
             break
     return summary
@@ -153,8 +170,9 @@ class _Round:
     """What the steps of one round share: the account, what the calendar reported, the
     item status, the clinician's meetings and what was done (counted per action)."""
 
-    def __init__(self, record, account, now: datetime, zone: str):
+    def __init__(self, record, account, now: datetime, zone: str, guard):
         self.record, self.account, self.now, self.zone = record, account, now, zone
+        self.guard = guard
         self.status: _Status | None = None
         self.changes = None
         self.mine: dict[str, tuple[CalendarEvent, object]] = {}
@@ -166,7 +184,7 @@ class _Round:
 
 
 def _sync_round(
-    record, now: datetime | None = None, incremental: bool = False
+    record, now: datetime | None = None, incremental: bool = False, guard=None
 ) -> tuple[str, dict[str, int]]:
     """One round: read changes, reconcile, apply; (summary, what was done)."""
     now = now or datetime.now(UTC)
@@ -174,9 +192,12 @@ def _sync_round(
     account = borrow_account(
         record.url, record.username, unseal(api.portal.get(), record.password), zone
     )
-    state = _Round(record, account, now, zone)
+    state = _Round(record, account, now, zone, guard or Unguarded())
     try:
         scope = _run(state, incremental)
+    except AccountBusy:
+        return_account(account)  # the connection is sound: only the lease is another's
+        raise
     except PreconditionFailed:
         # Changed in the calendar while we wrote: keep what is done, read all again now.
         return_account(account)
@@ -220,6 +241,8 @@ def _run(state: _Round, incremental: bool) -> dict[str, str] | None:
     scope = None
     if incremental:
         scope = _incremental_scope(record, changes, status, by_href, pending)
+    if scope is None or scope or changes.token != record.sync_token:
+        state.guard.claim()  # from here on the round may write (AccountBusy: it gives way)
     in_scope, guard = _load_meetings(state, scope)
     listed = set(changes.changed) | _read_unreadable(state, by_href)
     _follow_renames(state)
@@ -239,6 +262,7 @@ def _run(state: _Round, incremental: bool) -> dict[str, str] | None:
     with api.env.adopt_user(username=record.userid):
         for action in state.plan.actions:
             state.count(action.do.value)
+            state.guard.keep()  # a long round renews its lease (LeaseLost: it stops)
             HANDLERS[action.do](state, action.uid)
     _report_conflicts(state)
     _finish(state, pending)
