@@ -306,19 +306,28 @@ def _radicale(storage: Path) -> tuple[subprocess.Popen, str]:
 
 def _sync_now(site: str, params: dict | None = None) -> float:
     """One round by the worker's endpoint (the worker stopped); its milliseconds."""
-    for _ in range(600):
-        started = time.perf_counter()
-        response = requests.post(
-            f"{site}/@@videomote-caldav-sync",
-            params=params or {},
-            headers={"X-Videomote-Worker": WORKER_SECRET},
-            timeout=3600,
-        )
-        if response.status_code != 409:  # 409: a round of the worker still runs
-            break
-        time.sleep(0.5)
-    response.raise_for_status()
+    started = time.perf_counter()
+    _post_sync(site, params)
     return (time.perf_counter() - started) * 1000
+
+
+def _post_sync(site: str, params: dict | None = None) -> dict:
+    response = requests.post(
+        f"{site}/@@videomote-caldav-sync",
+        params=params or {},
+        headers={"X-Videomote-Worker": WORKER_SECRET},
+        timeout=3600,
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+def _until_no_round_runs(site: str) -> None:
+    """Incremental rounds until none finds an account whose lease another round holds."""
+    for _ in range(600):
+        if not _post_sync(site, {"only": "changes"}).get("busy"):
+            return
+        time.sleep(0.5)
 
 
 def _client_change(radicale: str, userid: str, href: str, delete: bool) -> None:
@@ -399,16 +408,14 @@ def measure_journal() -> dict:
                         str(BIN / "videomote-caldav-sync"),
                         "--site",
                         site,
-                        "--lock",
-                        str(Path(tmp) / "worker.lock"),
                     ],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
-                # Its first round is a full one: measure idle only once it is done (a round
-                # for no account answers 409 while another round runs).
+                # Its first round is a full one: measure idle only once it is done (an
+                # account whose round runs elsewhere is answered as "busy").
                 time.sleep(3)
-                _sync_now(site, {"only": "changes", "account": "-"})
+                _until_no_round_runs(site)
                 cpu_before = cpu_seconds(worker.pid), cpu_seconds(plone.pid)
                 time.sleep(IDLE_S)
                 cpu_after = cpu_seconds(worker.pid), cpu_seconds(plone.pid)

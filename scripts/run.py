@@ -57,8 +57,6 @@ def processes(instance: Path, port: int) -> dict[str, list[str]]:
             str(BIN / "videomote-caldav-sync"),
             "--site",
             f"http://localhost:{port}/Plone",
-            "--lock",
-            str(instance / "var" / "caldav-sync.lock"),
         ],
         "plone": [str(BIN / "runwsgi"), str(instance / "etc" / "zope.ini")],
         # The demo's e-mail goes to a local SMTP server that keeps it in a Maildir.

@@ -81,8 +81,6 @@ def test_a_move_in_the_calendar_reaches_the_journal_and_the_family_within_second
             str(Path(sys.executable).parent / "videomote-caldav-sync"),
             "--site",
             journal["portal"].absolute_url(),
-            "--lock",
-            str(tmp_path / "sync.lock"),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

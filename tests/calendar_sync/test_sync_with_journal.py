@@ -334,29 +334,6 @@ def test_server_down_deletes_nothing_and_is_retried(journal, caldav_server, smtp
     assert meeting.state == "booked"
 
 
-def test_a_second_worker_is_refused_while_one_runs(tmp_path, monkeypatch):
-    from pathlib import Path
-
-    import fcntl
-    import subprocess
-    import sys
-
-    lock = tmp_path / "sync.lock"
-    held = open(lock, "w")  # noqa: SIM115 - held for the test, like a running worker
-    fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    worker = Path(sys.executable).parent / "videomote-caldav-sync"
-    result = subprocess.run(
-        [str(worker), "--once", "--lock", str(lock), "--site", "http://127.0.0.1:9/Plone"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env={"VIDEOMOTE_WORKER_SECRET": SECRET, "PATH": "/usr/bin:/bin"},
-    )
-    held.close()
-    assert result.returncode == 1
-    assert "another videomote-caldav-sync is running" in result.stderr
-
-
 def test_a_round_that_dies_half_way_is_redone_once_and_loses_nothing(
     journal, smtp_sink, monkeypatch
 ):

@@ -27,6 +27,7 @@ from prorenata.videomote.caldav_bridge.client import borrow_account
 from prorenata.videomote.caldav_bridge.client import return_account
 from prorenata.videomote.caldav_bridge.events import CalendarEvent
 from prorenata.videomote.caldav_bridge.events import to_ical
+from prorenata.videomote.caldav_bridge.lease import AccountBusy
 from prorenata.videomote.caldav_bridge.reconcile import Do
 from prorenata.videomote.caldav_bridge.reconcile import ItemStatus
 from prorenata.videomote.caldav_bridge.reconcile import reconcile
@@ -128,8 +129,24 @@ def _room_url(meeting) -> str:
 WRITES = {Do.PUSH_CREATE.value, Do.PUSH_UPDATE.value, Do.PUSH_DELETE.value, "pull_create"}
 
 
-def sync_account(record, now: datetime | None = None, incremental: bool = False) -> str:
+class Unguarded:
+    """No lease (a caller that is the only writer, as a test or a benchmark): see
+    lease.AccountGuard for what ``claim`` and ``keep`` do."""
+
+    def claim(self) -> None:
+        pass
+
+    def keep(self) -> None:
+        pass
+
+
+def sync_account(record, now: datetime | None = None, incremental: bool = False, guard=None) -> str:
     """Sync one account; returns a short summary (also stored on the record).
+
+    ``guard`` (a ``lease.AccountGuard``): the round claims it before its first write to
+    the calendar or the database and keeps it between writes, so one writer at a time
+    syncs an account whatever the number of Zope instances; a round with nothing to do
+    claims nothing.
 
     ``incremental``: look only at what the calendar reported since the stored token and
     at the meetings changed in the journal since the last round (``record.pending``), so
@@ -143,224 +160,322 @@ def sync_account(record, now: datetime | None = None, incremental: bool = False)
     """
     summary = ""
     for _ in range(3):
-        summary, counts = _sync_round(record, now, incremental)
+        summary, counts = _sync_round(record, now, incremental, guard or Unguarded())
         if not counts or not WRITES & set(counts):
             break
     return summary
 
 
+class _Round:
+    """What the steps of one round share: the account, what the calendar reported, the
+    item status, the clinician's meetings and what was done (counted per action)."""
+
+    def __init__(self, record, account, now: datetime, zone: str, guard):
+        self.record, self.account, self.now, self.zone = record, account, now, zone
+        self.guard = guard
+        self.status: _Status | None = None
+        self.changes = None
+        self.mine: dict[str, tuple[CalendarEvent, object]] = {}
+        self.plan = None
+        self.counts: dict[str, int] = {}
+
+    def count(self, do: str) -> None:
+        self.counts[do] = self.counts.get(do, 0) + 1
+
+
 def _sync_round(
-    record, now: datetime | None = None, incremental: bool = False
+    record, now: datetime | None = None, incremental: bool = False, guard=None
 ) -> tuple[str, dict[str, int]]:
     """One round: read changes, reconcile, apply; (summary, what was done)."""
-    from prorenata.videomote.content.scheduling import Booking
-    from prorenata.videomote.content.scheduling import book_meeting
-    from prorenata.videomote.content.scheduling import cancel_meeting
-    from prorenata.videomote.content.scheduling import move_meeting
-
     now = now or datetime.now(UTC)
     zone = _zone()
     account = borrow_account(
         record.url, record.username, unseal(api.portal.get(), record.password), zone
     )
-    counts: dict[str, int] = {}
-    status = None
+    state = _Round(record, account, now, zone, guard or Unguarded())
     try:
-        status = _Status(record.items)
-        # A meeting removed from the calendar on purpose has no item there to look for.
-        changes = account.changes_since(
-            record.sync_token,
-            known=_Lazy(lambda: {s.href: s.etag for s in status.values() if not s.removed}),
-        )
-        if changes.calendar_made:
-            # The calendar was deleted in the client, not the meetings one by one: the
-            # journal writes them all into the new calendar and cancels nothing. (On a new
-            # account the calendar is simply made: nothing was known of it.)
-            if status or record.sync_token:
-                logger.warning(
-                    "CalDAV calendar of %s was gone and has been made again", record.userid
-                )
-            else:
-                logger.info("CalDAV calendar of %s made", record.userid)
-            status = _Status(None)
-        by_href = {}
-        if changes.deleted_hrefs or changes.unreadable or not incremental:
-            by_href = {s.href: uid for uid, s in status.items() if not s.removed}
-        pending = set(record.pending or ())  # what this round covers of the journal's changes
-        scope = None
-        if incremental:
-            scope = _incremental_scope(record, changes, status, by_href, pending)
-        if scope is None:
-            mine = local_events(record.userid)
-            for uid, (_event, meeting) in mine.items():
-                remember_meeting(record, uid, meeting.UID())
-            in_scope = status
-            guard = {}
-        else:
-            mine = {
-                uid: pair
-                for uid, pair in local_events(record.userid, set(scope.values())).items()
-                if uid in scope
-            }
-            in_scope = {uid: status[uid] for uid in scope if uid in status}
-            # The mass-deletion guard counts on the whole calendar: checked on all of it in
-            # _incremental_scope (a full round then), not on this round's few items.
-            guard = {"guard_min_items": float("inf")}
-        listed = set(changes.changed)
-        for item in changes.unreadable.values():
-            uid = by_href.get(item.href) or item.uid or item.href
-            listed.add(uid)
-            if _unreadable(account, record, status, mine, uid, item, zone):
-                counts[Do.PUSH_UPDATE.value] = counts.get(Do.PUSH_UPDATE.value, 0) + 1
-        for uid, remote in changes.changed.items():
-            known = status.get(uid)
-            if (
-                known is not None
-                and (known.href, known.etag) != (remote.href, remote.etag)
-                and remote.event.fingerprint() == known.remote_hash
-            ):
-                # The same meeting under a new ETag or name (a client added an alarm, or
-                # deleted and made it again): a later write must not meet a 412. A real
-                # change keeps the old ETag until it is applied, so a round that stops
-                # half-way reads it again.
-                status[uid] = replace(known, href=remote.href, etag=remote.etag)
-        # Gone is what was removed and is not listed anew (under the same or another name).
-        deleted = {
-            uid
-            for href in changes.deleted_hrefs
-            if (uid := by_href.get(href)) is not None and uid not in listed
-        }
-        plan = reconcile(
-            {uid: pair[0] for uid, pair in mine.items()},
-            changes.changed,
-            deleted,
-            in_scope,
-            **guard,
-        )
-        with api.env.adopt_user(username=record.userid):
-            for action in plan.actions:
-                uid = action.uid
-                counts[action.do.value] = counts.get(action.do.value, 0) + 1
-                if action.do in (Do.PUSH_CREATE, Do.PUSH_UPDATE):
-                    event, meeting = mine[uid]
-                    known = status.get(uid)
-                    remote = changes.changed.get(uid)
-                    etag = remote.etag if remote else (known.etag if known else None)
-                    if action.do is Do.PUSH_CREATE and uid not in changes.changed:
-                        etag = None
-                    href, new_etag = account.put(
-                        uid,
-                        to_ical(event, zone, _room_url(meeting)),
-                        etag=etag,
-                        href=(remote.href if remote else (known.href if known else None)),
-                    )
-                    status[uid] = ItemStatus(
-                        href, new_etag, event.fingerprint(), event.fingerprint()
-                    )
-                elif action.do is Do.PUSH_DELETE:
-                    known, remote = status.get(uid), changes.changed.get(uid)
-                    item = remote if known is None or known.removed else known
-                    account.delete(item.href, item.etag or None)
-                    _removed(status, uid, mine)
-                elif action.do is Do.FORGET:
-                    _removed(status, uid, mine)
-                elif action.do is Do.PULL_UPDATE:
-                    _event, meeting = mine[uid]
-                    remote = changes.changed[uid]
-                    try:
-                        if remote.event.cancelled:
-                            cancel_meeting(meeting)
-                        else:
-                            move_meeting(
-                                meeting,
-                                remote.event.start,
-                                remote.event.end,
-                                title=remote.event.title,
-                                now=now,
-                            )
-                    except BookingRefused:
-                        # Not a valid meeting time (e.g. in the past): the journal wins.
-                        plan.conflicts.append(uid)
-                    refreshed = _event_of(meeting)
-                    href, etag = remote.href, remote.etag
-                    if refreshed.cancelled:
-                        # Cancelled in the calendar: it leaves the calendar, as any
-                        # cancelled meeting does.
-                        account.delete(href, etag or None)
-                        _removed(status, uid, {uid: (refreshed, meeting)})
-                        continue
-                    if refreshed.fingerprint() != remote.event.fingerprint():
-                        href, etag = account.put(
-                            uid,
-                            to_ical(refreshed, zone, _room_url(meeting)),
-                            etag=remote.etag,
-                            href=remote.href,
-                        )
-                    status[uid] = ItemStatus(
-                        href, etag, refreshed.fingerprint(), refreshed.fingerprint()
-                    )
-                elif action.do is Do.PULL_DELETE:
-                    _event, meeting = mine[uid]
-                    if meeting.state != STATE_ENDED and meeting.end > now:
-                        cancel_meeting(meeting)
-                    # else: a clinician tidying up old events; nobody is told anything
-                    # Either way it stays deleted: no later round writes it back.
-                    _removed(status, uid, {uid: (_event_of(meeting), meeting)})
-                elif action.do is Do.PULL_CREATE:
-                    remote = changes.changed[uid]
-                    status[uid] = _pull_create(
-                        account, record, remote, zone, now, Booking, book_meeting
-                    )
-        for uid in plan.conflicts:
-            logger.info(
-                "CalDAV conflict for %s on meeting %s: the journal wins", record.userid, uid
-            )
-        labels = [_label(mine[uid][0], zone) for uid in plan.conflicts if uid in mine]
-        _remember(record, "conflicts", labels)
-        if plan.mass_deletion_blocked:
-            logger.warning(
-                "CalDAV calendar of %s lost %d events at once: nothing cancelled, written back",
-                record.userid,
-                len(plan.mass_deletion_blocked),
-            )
-            restored = [
-                f"{_label(mine[uid][0], zone)}: borttaget i kalendern, tillbakaskrivet"
-                for uid in plan.mass_deletion_blocked
-            ]
-            _remember(record, "conflicts", restored)
-        _store(record, status)
-        # Only now: every change it covers is applied. (Set only when changed: an idle
-        # round every few seconds must not write to the ZODB.)
-        _set(record, sync_token=changes.token, dirty=False, failures=0, last_error="")
-        _set(record, next_attempt=None)
-        if record.pending is not None:
-            # What the round read, and what its own moves and cancellations put back on the
-            # list: the status holds them now.
-            for uid in pending | set(mine):
-                if uid in record.pending:
-                    record.pending.remove(uid)
-        return_account(account)
+        scope = _run(state, incremental)
+    except AccountBusy:
+        return_account(account)  # the connection is sound: only the lease is another's
+        raise
     except PreconditionFailed:
         # Changed in the calendar while we wrote: keep what is done, read all again now.
         return_account(account)
-        _store(record, status)
+        _store(record, state.status)
         record.sync_token = None
         record.dirty = True
         record.last_result = "Ändrat i kalendern under synkroniseringen; läses in igen."
         return record.last_result, {}
     except ServerUnavailable as error:
-        if status is not None:
-            _store(record, status)
+        if state.status is not None:
+            _store(record, state.status)
         failed(record, now, f"{type(error).__name__}: {error}", SERVER_DOWN)
         return record.last_result, {}
     except caldav.lib.error.AuthorizationError:
         failed(record, now, "AuthorizationError", LOGIN_REFUSED)
         return record.last_result, {}
+    counts = state.counts
     if scope is not None and not counts:
         return record.last_result, counts  # an idle incremental round: nothing to tell
     summary = ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "inga ändringar"
     record.last_result = f"{now:%Y-%m-%d %H:%M} UTC: {summary}"
     return record.last_result, counts
+
+
+def _run(state: _Round, incremental: bool) -> dict[str, str] | None:
+    """Read, reconcile, apply and store; the incremental round's scope (None: a full one)."""
+    record = state.record
+    state.status = _Status(record.items)
+    # A meeting removed from the calendar on purpose has no item there to look for.
+    changes = state.changes = state.account.changes_since(
+        record.sync_token,
+        known=_Lazy(lambda: {s.href: s.etag for s in state.status.values() if not s.removed}),
+    )
+    if changes.calendar_made:
+        _calendar_made(state)
+    status = state.status
+    by_href = {}
+    if changes.deleted_hrefs or changes.unreadable or not incremental:
+        by_href = {s.href: uid for uid, s in status.items() if not s.removed}
+    pending = set(record.pending or ())  # what this round covers of the journal's changes
+    scope = None
+    if incremental:
+        scope = _incremental_scope(record, changes, status, by_href, pending)
+    if scope is None or scope or changes.token != record.sync_token:
+        state.guard.claim()  # from here on the round may write (AccountBusy: it gives way)
+    in_scope, guard = _load_meetings(state, scope)
+    listed = set(changes.changed) | _read_unreadable(state, by_href)
+    _follow_renames(state)
+    # Gone is what was removed and is not listed anew (under the same or another name).
+    deleted = {
+        uid
+        for href in changes.deleted_hrefs
+        if (uid := by_href.get(href)) is not None and uid not in listed
+    }
+    state.plan = reconcile(
+        {uid: pair[0] for uid, pair in state.mine.items()},
+        changes.changed,
+        deleted,
+        in_scope,
+        **guard,
+    )
+    with api.env.adopt_user(username=record.userid):
+        for action in state.plan.actions:
+            state.count(action.do.value)
+            state.guard.keep()  # a long round renews its lease (LeaseLost: it stops)
+            HANDLERS[action.do](state, action.uid)
+    _report_conflicts(state)
+    _finish(state, pending)
+    return scope
+
+
+def _calendar_made(state: _Round) -> None:
+    """The calendar was deleted in the client, not the meetings one by one: the journal
+    writes them all into the new calendar and cancels nothing. (On a new account the
+    calendar is simply made: nothing was known of it.)"""
+    record = state.record
+    if state.status or record.sync_token:
+        logger.warning("CalDAV calendar of %s was gone and has been made again", record.userid)
+    else:
+        logger.info("CalDAV calendar of %s made", record.userid)
+    state.status = _Status(None)
+
+
+def _load_meetings(state: _Round, scope: dict[str, str] | None) -> tuple[Mapping, dict]:
+    """The clinician's meetings this round looks at (into ``state.mine``); the item
+    status it reconciles and reconcile()'s guard arguments."""
+    record, status = state.record, state.status
+    if scope is None:
+        state.mine = local_events(record.userid)
+        for uid, (_event, meeting) in state.mine.items():
+            remember_meeting(record, uid, meeting.UID())
+        return status, {}
+    state.mine = {
+        uid: pair
+        for uid, pair in local_events(record.userid, set(scope.values())).items()
+        if uid in scope
+    }
+    # The mass-deletion guard counts on the whole calendar: checked on all of it in
+    # _incremental_scope (a full round then), not on this round's few items.
+    return {uid: status[uid] for uid in scope if uid in status}, {"guard_min_items": float("inf")}
+
+
+def _read_unreadable(state: _Round, by_href: dict[str, str]) -> set[str]:
+    """Deal with the items that are not readable events; the uids they are listed under."""
+    listed = set()
+    for item in state.changes.unreadable.values():
+        uid = by_href.get(item.href) or item.uid or item.href
+        listed.add(uid)
+        if _unreadable(
+            state.account, state.record, state.status, state.mine, uid, item, state.zone
+        ):
+            state.count(Do.PUSH_UPDATE.value)
+    return listed
+
+
+def _follow_renames(state: _Round) -> None:
+    """The same meeting under a new ETag or name (a client added an alarm, or deleted and
+    made it again): a later write must not meet a 412. A real change keeps the old ETag
+    until it is applied, so a round that stops half-way reads it again."""
+    status = state.status
+    for uid, remote in state.changes.changed.items():
+        known = status.get(uid)
+        if (
+            known is not None
+            and (known.href, known.etag) != (remote.href, remote.etag)
+            and remote.event.fingerprint() == known.remote_hash
+        ):
+            status[uid] = replace(known, href=remote.href, etag=remote.etag)
+
+
+def _push_write(state: _Round, uid: str, create: bool) -> None:
+    """The journal's meeting written to the calendar, at the ETag last seen."""
+    event, meeting = state.mine[uid]
+    known = state.status.get(uid)
+    remote = state.changes.changed.get(uid)
+    etag = remote.etag if remote else (known.etag if known else None)
+    if create and uid not in state.changes.changed:
+        etag = None
+    href, new_etag = state.account.put(
+        uid,
+        to_ical(event, state.zone, _room_url(meeting)),
+        etag=etag,
+        href=(remote.href if remote else (known.href if known else None)),
+    )
+    state.status[uid] = ItemStatus(href, new_etag, event.fingerprint(), event.fingerprint())
+
+
+def _push_create(state: _Round, uid: str) -> None:
+    _push_write(state, uid, create=True)
+
+
+def _push_update(state: _Round, uid: str) -> None:
+    _push_write(state, uid, create=False)
+
+
+def _push_delete(state: _Round, uid: str) -> None:
+    """The meeting is no longer the clinician's (or was cancelled): off the calendar."""
+    known, remote = state.status.get(uid), state.changes.changed.get(uid)
+    item = remote if known is None or known.removed else known
+    state.account.delete(item.href, item.etag or None)
+    _removed(state.status, uid, state.mine)
+
+
+def _forget(state: _Round, uid: str) -> None:
+    _removed(state.status, uid, state.mine)
+
+
+def _pull_update(state: _Round, uid: str) -> None:
+    """Moved, renamed or cancelled in the calendar: the same in the journal."""
+    from prorenata.videomote.content.scheduling import cancel_meeting
+    from prorenata.videomote.content.scheduling import move_meeting
+
+    _event, meeting = state.mine[uid]
+    remote = state.changes.changed[uid]
+    try:
+        if remote.event.cancelled:
+            cancel_meeting(meeting)
+        else:
+            move_meeting(
+                meeting,
+                remote.event.start,
+                remote.event.end,
+                title=remote.event.title,
+                now=state.now,
+            )
+    except BookingRefused:
+        # Not a valid meeting time (e.g. in the past): the journal wins.
+        state.plan.conflicts.append(uid)
+    refreshed = _event_of(meeting)
+    href, etag = remote.href, remote.etag
+    if refreshed.cancelled:
+        # Cancelled in the calendar: it leaves the calendar, as any cancelled meeting does.
+        state.account.delete(href, etag or None)
+        _removed(state.status, uid, {uid: (refreshed, meeting)})
+        return
+    if refreshed.fingerprint() != remote.event.fingerprint():
+        href, etag = state.account.put(
+            uid,
+            to_ical(refreshed, state.zone, _room_url(meeting)),
+            etag=remote.etag,
+            href=remote.href,
+        )
+    state.status[uid] = ItemStatus(href, etag, refreshed.fingerprint(), refreshed.fingerprint())
+
+
+def _pull_delete(state: _Round, uid: str) -> None:
+    """Deleted in the calendar: a coming meeting is cancelled (and the family told)."""
+    from prorenata.videomote.content.scheduling import cancel_meeting
+
+    _event, meeting = state.mine[uid]
+    if meeting.state != STATE_ENDED and meeting.end > state.now:
+        cancel_meeting(meeting)
+    # else: a clinician tidying up old events; nobody is told anything
+    # Either way it stays deleted: no later round writes it back.
+    _removed(state.status, uid, {uid: (_event_of(meeting), meeting)})
+
+
+def _pull_create_action(state: _Round, uid: str) -> None:
+    from prorenata.videomote.content.scheduling import Booking
+    from prorenata.videomote.content.scheduling import book_meeting
+
+    state.status[uid] = _pull_create(
+        state.account,
+        state.record,
+        state.changes.changed[uid],
+        state.zone,
+        state.now,
+        Booking,
+        book_meeting,
+    )
+
+
+#: One handler per kind of action reconcile() plans; the round counts them all alike.
+HANDLERS = {
+    Do.PUSH_CREATE: _push_create,
+    Do.PUSH_UPDATE: _push_update,
+    Do.PUSH_DELETE: _push_delete,
+    Do.FORGET: _forget,
+    Do.PULL_UPDATE: _pull_update,
+    Do.PULL_DELETE: _pull_delete,
+    Do.PULL_CREATE: _pull_create_action,
+}
+
+
+def _report_conflicts(state: _Round) -> None:
+    """Conflicts (the journal won) and a blocked mass deletion, for the settings page."""
+    record, plan, zone, mine = state.record, state.plan, state.zone, state.mine
+    for uid in plan.conflicts:
+        logger.info("CalDAV conflict for %s on meeting %s: the journal wins", record.userid, uid)
+    labels = [_label(mine[uid][0], zone) for uid in plan.conflicts if uid in mine]
+    _remember(record, "conflicts", labels)
+    if plan.mass_deletion_blocked:
+        logger.warning(
+            "CalDAV calendar of %s lost %d events at once: nothing cancelled, written back",
+            record.userid,
+            len(plan.mass_deletion_blocked),
+        )
+        restored = [
+            f"{_label(mine[uid][0], zone)}: borttaget i kalendern, tillbakaskrivet"
+            for uid in plan.mass_deletion_blocked
+        ]
+        _remember(record, "conflicts", restored)
+
+
+def _finish(state: _Round, pending: set[str]) -> None:
+    """Store the status, then the token: every change it covers is applied."""
+    record = state.record
+    _store(record, state.status)
+    # (Set only when changed: an idle round every few seconds must not write to the ZODB.)
+    _set(record, sync_token=state.changes.token, dirty=False, failures=0, last_error="")
+    _set(record, next_attempt=None)
+    if record.pending is not None:
+        # What the round read, and what its own moves and cancellations put back on the
+        # list: the status holds them now.
+        for uid in pending | set(state.mine):
+            if uid in record.pending:
+                record.pending.remove(uid)
+    return_account(state.account)
 
 
 #: reconcile()'s mass-deletion guard: at least this many items, this share gone at once.

@@ -7,6 +7,7 @@ from plone.protect import CheckAuthenticator
 from plone.protect.interfaces import IDisableCSRFProtection
 from Products.Five.browser import BrowserView
 from prorenata.videomote import _
+from prorenata.videomote import logger
 from prorenata.videomote.access.keys import seal
 from prorenata.videomote.access.keys import unseal
 from prorenata.videomote.booking.rules import MAX_EMAIL
@@ -16,6 +17,9 @@ from prorenata.videomote.caldav_bridge.accounts import account_for
 from prorenata.videomote.caldav_bridge.accounts import accounts
 from prorenata.videomote.caldav_bridge.client import CALENDAR_NAME
 from prorenata.videomote.caldav_bridge.client import CalendarAccount
+from prorenata.videomote.caldav_bridge.lease import AccountBusy
+from prorenata.videomote.caldav_bridge.lease import AccountGuard
+from prorenata.videomote.caldav_bridge.lease import LeaseLost
 from prorenata.videomote.caldav_bridge.sync import FAILED
 from prorenata.videomote.caldav_bridge.sync import failed
 from prorenata.videomote.caldav_bridge.sync import sync_account
@@ -28,12 +32,10 @@ from zope.interface import alsoProvides
 import hmac
 import json
 import os
-import threading
 import transaction
 
 WORKER_HEADER = "X-Videomote-Worker"
 WORKER_SECRET = "VIDEOMOTE_WORKER_SECRET"
-_running = threading.Lock()
 #: A CalDAV server's address.
 MAX_URL = 2048
 
@@ -105,7 +107,13 @@ class CalendarSettingsView(BrowserView):
 
 
 class SyncEndpoint(BrowserView):
-    """POST by the ``videomote-caldav-sync`` worker: run a round for every due account."""
+    """POST by the ``videomote-caldav-sync`` worker: run a round for every due account.
+
+    Each account's round is a transaction of its own, under the account's lease
+    (``lease.py``): any number of workers and Zope instances may call this at once, and
+    each account is synced by one of them at a time (the others skip it this round). One
+    account's failure never undoes another's round.
+    """
 
     def __call__(self):
         alsoProvides(self.request, IDisableCSRFProtection)
@@ -115,37 +123,68 @@ class SyncEndpoint(BrowserView):
         if not secret or not hmac.compare_digest(secret.encode(), given.encode()):
             self.request.response.setStatus(403)
             return json.dumps({"error": "worker secret required"})
-        if not _running.acquire(blocking=False):
-            self.request.response.setStatus(409)
-            return json.dumps({"busy": True})
+        # "changes" (the worker every few seconds): an incremental round for every
+        # account, cheap when nothing changed (one sync REPORT, no catalog query, no
+        # ZODB write). Without it: a full round for every account (the safety net).
+        # "dirty" is what workers before it sent; it means the same.
+        incremental = self.request.form.get("only") in ("changes", "dirty")
+        # One account alone (to sync it now, or to measure its round).
+        one = self.request.form.get("account") or None
+        site = api.portal.get()
+        tree = accounts(site, create=False) or {}
+        userids = [userid for userid in tree if one is None or userid == one]
+        transaction.commit()  # nothing of this request is pending when the rounds begin
+        results, busy = {}, []
+        for userid in userids:
+            result = self._sync_one(site, userid, incremental)
+            if result is BUSY:
+                busy.append(userid)
+            elif result is not None:
+                results[userid] = result
+        return json.dumps({"synced": results, "busy": busy})
+
+    def _sync_one(self, site, userid: str, incremental: bool):
+        """One account's rounds in a transaction of their own, begun afresh (so they see
+        every round stored before) and committed before the lease is given back."""
+        transaction.begin()
+        record = (accounts(site, create=False) or {}).get(userid)
+        now = datetime.now(UTC)
+        if record is None or (record.next_attempt is not None and record.next_attempt > now):
+            return None
+        guard = AccountGuard(site, userid)
         try:
-            # "changes" (the worker every few seconds): an incremental round for every
-            # account, cheap when nothing changed (one sync REPORT, no catalog query, no
-            # ZODB write). Without it: a full round for every account (the safety net).
-            # "dirty" is what workers before it sent; it means the same.
-            incremental = self.request.form.get("only") in ("changes", "dirty")
-            # One account alone (to sync it now, or to measure its round).
-            one = self.request.form.get("account") or None
-            now = datetime.now(UTC)
-            results = {}
-            tree = accounts(api.portal.get(), create=False) or {}
-            for userid, record in list(tree.items()):
-                if one is not None and userid != one:
-                    continue
-                if record.next_attempt is not None and record.next_attempt > now:
-                    continue
-                # One account's failure must not undo the others' rounds (their calendar
-                # writes are done): each round is a savepoint of its own.
-                savepoint = transaction.savepoint()
-                try:
-                    results[userid] = sync_account(record, now, incremental=incremental)
-                except ConflictError:
-                    raise  # Zope runs the whole request again
-                except Exception as error:
-                    savepoint.rollback()
-                    kind = type(error).__name__
-                    failed(record, now, kind, FAILED.format(error=kind))
-                    results[userid] = record.last_result
-            return json.dumps({"synced": results})
+            result = sync_account(record, now, incremental=incremental, guard=guard)
+            guard.keep()  # still ours: the round is stored only by the lease's holder
+            transaction.commit()
+            return result
+        except AccountBusy as busy:
+            transaction.abort()
+            logger.info("CalDAV account skipped this round: %s", busy)
+            return BUSY
+        except (ConflictError, LeaseLost) as error:
+            # Written meanwhile by the clinician (or the lease was lost): nothing of this
+            # round is stored; the next round reads the account again.
+            transaction.abort()
+            logger.info("CalDAV round of %s not stored (%r); next round", userid, error)
+            return None
+        except Exception as error:
+            transaction.abort()
+            return self._failed(site, userid, now, type(error).__name__)
         finally:
-            _running.release()
+            guard.release()
+
+    def _failed(self, site, userid: str, now: datetime, kind: str) -> str:
+        """Back off (as sync.failed does) after an unexpected error, in its own commit."""
+        transaction.begin()
+        record = accounts(site)[userid]
+        failed(record, now, kind, FAILED.format(error=kind))
+        result = record.last_result
+        try:
+            transaction.commit()
+        except ConflictError:
+            transaction.abort()
+        return result
+
+
+#: What _sync_one answers for an account another holder syncs.
+BUSY = object()

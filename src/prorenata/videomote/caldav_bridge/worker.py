@@ -6,14 +6,17 @@ meetings changed in the journal since, so a change on either side reaches the ot
 seconds. Every ``--interval`` seconds (300) a full round for every account, the safety net
 (e.g. a clinician who lost access to a record loses its meetings from the calendar). Rounds
 start on a fixed cadence (start to start), so a slow round does not stretch the interval.
-A lock file keeps two workers from running at once; Plone keeps the sync state, so
-restarts lose nothing.
+Plone keeps the sync state, so restarts lose nothing.
+
+Any number of workers may run, on any hosts, against any of the site's Zope instances:
+each account's round takes the account's lease in the database (``lease.py``), so one of
+them at a time syncs it and the others skip it that round. A second worker is therefore a
+hot standby that needs no configuration and takes over at once when the first stops. (A
+worker-wide lease would have added a heartbeat of its own, a write to the database every
+few seconds, and still not covered two Zope instances serving one worker's requests.)
 """
 
-from pathlib import Path
-
 import argparse
-import fcntl
 import os
 import requests
 import signal
@@ -33,22 +36,15 @@ def main() -> int:
     parser.add_argument(
         "--changes-interval", "--dirty-interval", type=float, default=CHANGES_INTERVAL
     )
-    parser.add_argument(
-        "--lock",
-        default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "videomote-caldav-sync.lock"),
-    )
+    # Ignored: the lock file of earlier versions (one host only), kept so that the command
+    # lines of existing deployments still start.
+    parser.add_argument("--lock", help=argparse.SUPPRESS)
     parser.add_argument("--once", action="store_true", help="one full round, then exit")
     args = parser.parse_args()
     secret = os.environ.get("VIDEOMOTE_WORKER_SECRET")
     if not secret:
         print("VIDEOMOTE_WORKER_SECRET is not set", file=sys.stderr)
         return 2
-    lock = open(Path(args.lock), "w")  # noqa: SIM115 - held for the life of the process
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        print("another videomote-caldav-sync is running", file=sys.stderr)
-        return 1
     stopping = False
 
     def stop(*_):
