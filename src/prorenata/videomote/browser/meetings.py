@@ -139,6 +139,11 @@ class MeetingsMixin:
     def time_of(self, meeting) -> str:
         return f"{local(meeting.start):%H.%M}–{local(meeting.end):%H.%M}"
 
+    def record_name(self, meeting) -> str:
+        """The student's (record's) name: the meeting lives in its record, and whoever
+        may see the meeting may see the record (access follows the record)."""
+        return meeting.aq_parent.Title() if may_view(meeting) else ""
+
     def room_url(self, meeting) -> str:
         return room_url(meeting)
 
