@@ -35,7 +35,9 @@
     document.getElementById("pv-browser-warning-text").textContent =
       mobile ? T.phone : T.browser;
     warning.hidden = false;
-    document.querySelectorAll(".pv-form, .pv-step, .pv-check, .pv-join").forEach(
+    // (Array's forEach: old browsers' NodeLists have none, and they are the ones here.)
+    Array.prototype.forEach.call(
+      document.querySelectorAll(".pv-form, .pv-step, .pv-check, .pv-join"),
       function (element) { element.hidden = true; });
     if (tokenForm) {
       document.getElementById("pv-link-wait").hidden = true;
