@@ -116,3 +116,12 @@ def test_the_room_is_full_width_by_a_class_of_the_page_not_by_has(mail_portal, i
         css = re.sub(r"/\*.*?\*/", "", (STATIC / sheet).read_text(), flags=re.S)
         assert ":has(" not in css, sheet
         assert ".vm-room-page .pv-main" in css or sheet == "room.css"
+
+
+def test_the_phone_message_gives_the_address_the_invitation_gives(mail_portal):
+    api.portal.set_registry_record(
+        "prorenata.videomote.public_base_url", "https://journal.example.se"
+    )
+    transaction.commit()
+    page = _flat(requests.get(f"{mail_portal.absolute_url()}/videomote").text)
+    assert "Du kan också gå till https://journal.example.se/videomote på datorn" in page

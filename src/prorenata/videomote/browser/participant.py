@@ -512,6 +512,12 @@ class ParticipantView(RoomMixin, BrowserView):
     def text(self, message) -> str:
         return translate(message, context=self.request) if message is not None else ""
 
+    def code_page_address(self) -> str:
+        """The code page's address as the invitation e-mail gives it (public address)."""
+        from prorenata.videomote.notify.subscribers import base_url
+
+        return f"{base_url()}/videomote"
+
     def clinic_phone(self) -> str:
         """The clinic's number for a family that cannot go on here (empty: no line)."""
         value = api.portal.get_registry_record("prorenata.videomote.clinic_phone", default=None)
