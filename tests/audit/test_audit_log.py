@@ -132,3 +132,69 @@ def test_staff_reading_a_meeting_in_the_dialog_or_over_rest_is_audited(booked):
     ]
     assert sorted(e.detail for e in viewed) == ["", "via=rest", "via=rest-lista"]
     assert {(e.actor, e.ip) for e in viewed} == {("sara", "127.0.0.1")}
+
+
+def _table(page: str) -> list[list[str]]:
+    body = page[page.index("<tbody>") : page.index("</tbody>")]
+    return [
+        [
+            " ".join(re.sub(r"<[^>]+>", " ", cell).split())
+            for cell in re.findall(r"<td>(.*?)</td>", row, re.S)
+        ]
+        for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    ]
+
+
+def test_the_log_shows_meeting_student_and_roles_in_swedish_not_uids(booked):
+    portal, meeting = booked["portal"], booked["meeting"]
+    url = f"{portal.absolute_url()}/@@videomote-granskningslogg"
+    page = requests.get(url, auth=(SITE_OWNER_NAME, SITE_OWNER_PASSWORD)).text
+    rows = _table(page)
+    booked_row = next(row for row in rows if row[1] == "Bokat")
+    assert booked_row[2:6] == ["sara", "Personal", f"Samtal ({TOMORROW} 09.00–09.30)", "Alva"]
+    assert booked_row[7] == "Kontakt: eleven"
+    shown = " ".join(" ".join(row) for row in rows)
+    for raw in (meeting["UID"], booked["patient"].UID(), "staff", "participant", "student"):
+        assert raw not in shown
+    # The names lead to that meeting's and that student's entries.
+    assert f'href="{url}?meeting={meeting["UID"]}"' in page
+    assert f'href="{url}?patient={booked["patient"].UID()}"' in page
+    # Nothing English among the roles, whoever acted.
+    assert {row[3] for row in rows} <= {"Personal", "Deltagare", "Systemet"}
+
+    # A deleted meeting (administrators only) is named as such; its entries stay.
+    from plone import api
+
+    transaction.begin()
+    with api.env.adopt_user(SITE_OWNER_NAME):
+        api.content.delete(api.content.get(UID=meeting["UID"]))
+    transaction.commit()
+    rows = _table(requests.get(url, auth=(SITE_OWNER_NAME, SITE_OWNER_PASSWORD)).text)
+    booked_row = next(row for row in rows if row[1] == "Bokat")
+    assert booked_row[4:6] == ["Borttaget möte", "Alva"]
+    export = requests.get(
+        url, params={"format": "csv"}, auth=(SITE_OWNER_NAME, SITE_OWNER_PASSWORD)
+    ).text
+    csv_rows = list(csv.reader(io.StringIO(export.lstrip("\ufeff")), delimiter=";"))
+    assert csv_rows[0][-2:] == ["Mötes-UID", "Elev/patient-UID"]
+    assert any(row[-2] == meeting["UID"] and row[4] == "Borttaget möte" for row in csv_rows[1:])
+
+
+def test_a_participants_entries_read_as_such_in_swedish(booked):
+    from prorenata.videomote.audit.record import record
+
+    transaction.begin()
+    from plone import api
+
+    with api.env.adopt_user(SITE_OWNER_NAME):
+        meeting = api.content.get(UID=booked["meeting"]["UID"])
+    record("sms_refused", meeting, actor="deltagare:guardian", role="participant", limit="meeting")
+    record("code_unknown", None, actor="okänd", role="participant")
+    transaction.commit()
+    url = f"{booked['portal'].absolute_url()}/@@videomote-granskningslogg"
+    rows = _table(requests.get(url, auth=(SITE_OWNER_NAME, SITE_OWNER_PASSWORD)).text)
+    refused = next(row for row in rows if row[1] == "SMS-kod nekad: gränsen nådd")
+    assert refused[2:4] == ["Deltagare (vårdnadshavare)", "Deltagare"]
+    assert refused[7] == "Gräns: mötets SMS-gräns"
+    unknown = next(row for row in rows if row[1] == "Okänd eller gammal möteskod")
+    assert unknown[2:6] == ["Okänd", "Deltagare", "", ""]

@@ -233,7 +233,12 @@ def test_staff_book_a_meeting_with_the_keyboard_only(staff_page, journal, smtp_s
     page.keyboard.press("Enter")
     assert page.evaluate(f"{FOCUSED}.id") == "videomote-after-grid"
     page.goto(f"{journal['url']}/@@videomote-kalender?vy=dag&dag={TOMORROW.isoformat()}")
-    tab_to(page, "(el.getAttribute('aria-label') || '').endsWith(' 10.00')")
+    # The free slots are one tab stop: Tab into the grid, the arrow keys to 10.00.
+    tab_to(page, "el.classList.contains('videomote-slot')")
+    assert page.evaluate(f"{FOCUSED}.getAttribute('aria-label')").endswith(" 07.00")
+    for _ in range(6):
+        page.keyboard.press("ArrowDown")
+    assert page.evaluate(f"{FOCUSED}.getAttribute('aria-label')").endswith(" 10.00")
     assert page.evaluate(f"{FOCUSED}.textContent.trim()") == "Boka"  # visible, not only read
     page.keyboard.press("Enter")
     page.get_by_role("heading", name="Nytt videomöte").wait_for()
@@ -252,6 +257,80 @@ def test_staff_book_a_meeting_with_the_keyboard_only(staff_page, journal, smtp_s
         "En inbjudan har skickats till Alva Andersson"
     ).wait_for()
     assert smtp_sink.wait_for(1)[0]["To"].addresses[0].addr_spec == "alva@example.se"
+
+
+SLOT = "el.classList.contains('videomote-slot')"
+LABEL = f"{FOCUSED}.getAttribute('aria-label')"
+
+
+def test_a_free_slot_of_the_week_is_a_few_keys_away_not_a_hundred_tabs(staff_page, journal):
+    """Next week, Wednesday 10.00: Tab into the grid, two right, six down, Enter."""
+    page = staff_page
+    day = TOMORROW + timedelta(days=7)
+    monday = day - timedelta(days=day.weekday())
+    wednesday = monday + timedelta(days=2)
+    page.goto(f"{journal['url']}/@@videomote-kalender?vy=vecka&dag={day.isoformat()}")
+    assert page.locator("a.videomote-slot").count() > 100  # a week of free half hours
+    # Only one of them is in the tab order, and Tab reaches it after the page's controls.
+    tab_stops = page.evaluate(
+        "[...document.querySelectorAll('a.videomote-slot')].filter(a => a.tabIndex >= 0).length"
+    )
+    assert tab_stops == 1
+    tabs = 0
+    while not page.evaluate(f"(() => {{ const el = {FOCUSED}; return !!el && {SLOT}; }})()"):
+        assert tabs < 60, "60 × Tab never reached the calendar's free slots"
+        page.keyboard.press("Tab")
+        tabs += 1
+    assert page.evaluate(LABEL) == f"Boka Måndag {monday.day}/{monday.month} 07.00"
+    assert page.get_by_text("piltangenterna flyttar mellan lediga tider").is_visible()
+    keys = ["ArrowRight"] * 2 + ["ArrowDown"] * 6
+    for key in keys:
+        page.keyboard.press(key)
+    assert page.evaluate(LABEL) == f"Boka Onsdag {wednesday.day}/{wednesday.month} 10.00"
+    assert page.evaluate(f"{FOCUSED}.textContent.trim()") == "Boka"
+    # Two hours on and back, the ends of the row; Tab leaves the grid at once.
+    page.keyboard.press("PageDown")
+    assert page.evaluate(LABEL).endswith(" 12.00")
+    page.keyboard.press("PageUp")
+    assert page.evaluate(LABEL).endswith(" 10.00")
+    page.keyboard.press("End")
+    assert page.evaluate(LABEL).startswith("Boka Söndag ")
+    page.keyboard.press("Home")
+    assert page.evaluate(LABEL) == f"Boka Måndag {monday.day}/{monday.month} 10.00"
+    page.keyboard.press("Tab")
+    assert not page.evaluate(f"(() => {{ const el = {FOCUSED}; return !!el && {SLOT}; }})()")
+    # Coming back (Shift+Tab) lands where the arrows left it, and Enter books that time.
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate(LABEL) == f"Boka Måndag {monday.day}/{monday.month} 10.00"
+    for key in ["ArrowRight", "ArrowRight"]:
+        page.keyboard.press(key)
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Nytt videomöte").wait_for()
+    assert page.url.endswith(f"start={wednesday.isoformat()}T10:00")
+    assert tabs + len(keys) + 1 < 60
+
+
+def test_a_booked_meeting_is_skipped_by_the_arrows_and_stays_a_tab_stop(
+    staff_page, journal, smtp_sink
+):
+    from factories import book
+
+    page = staff_page
+    meeting = book(journal["alva"], 24 * 60 * 8, "student", "Bokat samtal", organiser="sara")
+    from zoneinfo import ZoneInfo
+
+    start = meeting.start.astimezone(ZoneInfo("Europe/Stockholm"))
+    page.goto(f"{journal['url']}/@@videomote-kalender?vy=dag&dag={start.date().isoformat()}")
+    booked_row = f"{start:%H}.{'00' if start.minute < 30 else '30'}"
+    tab_to(page, SLOT)
+    for _ in range(60):
+        label = page.evaluate(LABEL)
+        page.keyboard.press("ArrowDown")
+        if page.evaluate(LABEL) == label:
+            break  # the last free slot of the day
+        assert not page.evaluate(LABEL).endswith(f" {booked_row}")
+    # The meeting itself keeps its own tab stop (it is no free slot).
+    assert page.locator("a.videomote-meeting").evaluate("a => a.tabIndex") == 0
 
 
 # -- errors are tied to their fields ----------------------------------------------------

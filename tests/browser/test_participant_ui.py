@@ -74,11 +74,32 @@ def test_code_page_path_and_wrong_code(participant, invitation, journal, mail_po
         ),
     ],
 )
-def test_phones_and_old_browsers_are_told_what_works(chromium, journal, user_agent, warning):
+def test_phones_and_old_browsers_are_told_what_works_what_to_do_and_whom_to_call(
+    chromium, journal, user_agent, warning
+):
+    from plone import api
+
+    import transaction
+
+    api.portal.set_registry_record("prorenata.videomote.clinic_phone", "08-123 456 78")
+    transaction.commit()
     context = chromium.new_context(locale="sv-SE", user_agent=user_agent)
     page = context.new_page()
     page.goto(f"{journal['url']}/videomote")
     alert = page.locator("#pv-browser-warning")
     alert.wait_for(state="visible", timeout=10000)
-    assert alert.inner_text() == warning
+    assert alert.locator("p").first.inner_text() == warning
+    # A way forward, not a dead end: where to go on a computer, and whom to call.
+    text = " ".join(alert.inner_text().split())
+    assert (
+        "Öppna länken i e-postinbjudan på en dator med Google Chrome, Mozilla Firefox eller "
+        f"Microsoft Edge. Du kan också gå till {journal['url']}/videomote på datorn och skriva "
+        "in möteskoden från e-postinbjudan." in text
+    )
+    assert "Frågor? Ring mottagningen på 08-123 456 78." in text
+    call = alert.get_by_role("link", name="08-123 456 78")
+    assert call.get_attribute("href") == "tel:0812345678"
+    # The form that would lead nowhere here is gone.
+    assert not page.get_by_label("Möteskod").is_visible()
+    assert not page.get_by_role("button", name="Fortsätt").is_visible()
     context.close()

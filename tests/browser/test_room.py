@@ -190,6 +190,13 @@ def test_staff_and_guardian_see_hear_chat_mute_and_hang_up(
     wait_for(guardian, sees(["Sara Skolsköterska"]), what="guardian decodes staff")
     assert media(guardian)["state"] == "connected"
     guardian.get_by_text("Ansluten").wait_for()
+    # The room is as wide as the staff room by a class of the page (no CSS ``:has()``,
+    # which Firefox ESR before 121 and Safari before 15.4 ignore).
+    for page in (staff, guardian):
+        assert page.evaluate("getComputedStyle(document.querySelector('.pv-main')).maxWidth") == (
+            "1280px"
+        )
+    assert guardian.evaluate("document.body.classList.contains('vm-room-page')")
 
     # Chat both ways, shown as text with sender and time.
     guardian.get_by_label("Skriv ett meddelande").fill("Hej! <b>Syns jag?</b>")

@@ -132,3 +132,27 @@ def test_today_on_a_sunday_is_the_week_that_ends_that_day(calendar, monkeypatch)
     grid = _grid(calendar, vy="vecka")  # "Idag"
     assert grid["heading"].endswith(f"{MONDAY} – {_day(6)}")
     assert grid["rows"]["09.00"][6] == ["Söndagssamtal"]
+
+
+def test_the_grids_tab_stop_starts_on_todays_next_free_time(calendar):
+    """The free slots are one tab stop (videomote.js): this week it starts at the half
+    hour now running today, or the next free one; another week at the first slot."""
+    from zoneinfo import ZoneInfo
+
+    now = datetime.now(ZoneInfo("Europe/Stockholm"))
+    if not 7 <= now.hour < 17:
+        pytest.skip("outside the grid's hours (07.00–18.00) there is no free time left today")
+    answer = requests.get(calendar["url"], params={"vy": "vecka"}, auth=("sara", STAFF_PASSWORD))
+    entries = html.fromstring(answer.text).cssselect("a.videomote-slot[data-entry]")
+    assert len(entries) == 1
+    label = entries[0].get("aria-label")
+    day_label, time_label = label.rsplit(" ", 1)
+    assert day_label.endswith(f" {now.day}/{now.month}")
+    slot = (now.hour * 60 + now.minute) // 30 * 30
+    assert time_label >= f"{slot // 60:02d}.{slot % 60:02d}"
+    other = requests.get(
+        calendar["url"],
+        params={"vy": "vecka", "dag": _day(0).isoformat()},
+        auth=("sara", STAFF_PASSWORD),
+    )
+    assert html.fromstring(other.text).cssselect("a.videomote-slot[data-entry]") == []

@@ -28,6 +28,17 @@ class NotAnSmsSender(schema.ValidationError):
     __doc__ = _("Högst 11 tecken, bara bokstäver a–z och siffror, minst en bokstav.")
 
 
+class NotAPhoneNumber(schema.ValidationError):
+    __doc__ = _("Skriv ett telefonnummer med siffror, t.ex. 08-123 456 78.")
+
+
+def phone_number(value: str) -> bool:
+    """A number to call, as people write it: digits, spaces, +, - and parentheses."""
+    if re.fullmatch(r"\+?[0-9][0-9 ()-]{4,29}", (value or "").strip()):
+        return True
+    raise NotAPhoneNumber(value)
+
+
 def plain_address(value: str) -> bool:
     """An envelope sender: the address alone (a display name here fails every send)."""
     from prorenata.videomote.booking.contacts import InvalidContactDetail
@@ -161,6 +172,16 @@ class IVideomoteSettings(Interface):
         default=240,
         min=15,
         max=24 * 60,
+    )
+    clinic_phone = schema.TextLine(
+        title=_("Mottagningens telefonnummer"),
+        description=_(
+            "Visas för deltagare som inte kommer vidare (mobiltelefon, webbläsare som inte "
+            "stöds, inställt eller avslutat möte). Tomt: ingen telefonrad visas."
+        ),
+        required=False,
+        max_length=30,
+        constraint=phone_number,
     )
     audit_retention_years = schema.Int(
         title=_("Granskningsloggen sparas (år)"),

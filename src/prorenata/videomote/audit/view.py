@@ -1,4 +1,10 @@
-"""The audit log for administrators: filters by date, meeting and student/patient; CSV."""
+"""The audit log for administrators: filters by date, meeting and student/patient; CSV.
+
+The log stores ids and codes (a meeting's and a record's UID, ``staff``, ``student``):
+they stay as they are. What an administrator reads is the meeting's title and time and
+the student's name where they still exist ("Borttaget möte" where not), and Swedish
+words for roles and the details' values; the CSV keeps the UIDs in columns of their own.
+"""
 
 from datetime import date
 from datetime import datetime
@@ -6,17 +12,70 @@ from datetime import time
 from datetime import timedelta
 from plone import api
 from Products.Five.browser import BrowserView
+from prorenata.videomote import _
 from prorenata.videomote.audit.log import ACTION_TITLES
 from prorenata.videomote.audit.record import audit_log
 from prorenata.videomote.booking.rules import MAX_TOKEN
 from prorenata.videomote.browser.meetings import local
 from prorenata.videomote.browser.meetings import parse_day
 from prorenata.videomote.browser.meetings import site_zone
+from urllib.parse import urlencode
+from zope.i18n import translate
 
 import csv
 import io
 
 COLUMNS = ("Tid", "Händelse", "Vem", "Roll", "Möte", "Elev/patient", "IP-adress", "Detaljer")
+#: The CSV keeps what was stored, for matching against other logs.
+CSV_COLUMNS = (*COLUMNS, "Mötes-UID", "Elev/patient-UID")
+
+ROLES = {
+    "staff": _("Personal"),
+    "participant": _("Deltagare"),
+    "system": _("Systemet"),
+}
+#: Who a participant was invited as (``deltagare:<contact choice>``), and other actors.
+ACTORS = {
+    "system": _("Systemet"),
+    "okänd": _("Okänd"),
+    "deltagare:student": _("Deltagare (eleven)"),
+    "deltagare:guardian": _("Deltagare (vårdnadshavare)"),
+    "deltagare:custom": _("Deltagare (annan kontakt)"),
+}
+DETAIL_KEYS = {
+    "contact": _("Kontakt"),
+    "kind": _("E-post"),
+    "started": _("Hade startat"),
+    "deleted": _("Raderat"),
+    "via": _("Via"),
+    "limit": _("Gräns"),
+    "reason": _("Orsak"),
+    "method": _("Metod"),
+    "assurance": _("Tillitsnivå"),
+    "sequence": _("Version"),
+}
+DETAIL_VALUES = {
+    ("contact", "student"): _("eleven"),
+    ("contact", "guardian"): _("vårdnadshavare"),
+    ("contact", "custom"): _("annan kontakt"),
+    ("kind", "invitation"): _("inbjudan"),
+    ("kind", "update"): _("ändring"),
+    ("kind", "cancellation"): _("avbokning"),
+    ("started", "yes"): _("ja"),
+    ("started", "no"): _("nej"),
+    ("deleted", "yes"): _("ja"),
+    ("deleted", "no"): _("nej"),
+    ("via", "rest"): _("REST-API, mötet"),
+    ("via", "rest-lista"): _("REST-API, möteslista"),
+    ("limit", "meeting"): _("mötets SMS-gräns"),
+    ("limit", "signin"): _("inloggningens SMS-gräns"),
+    ("method", "sms-otp"): _("engångskod via SMS"),
+    ("assurance", "low"): _("låg"),
+    ("assurance", "substantial"): _("väsentlig"),
+    ("assurance", "high"): _("hög"),
+}
+DELETED_MEETING = _("Borttaget möte")
+DELETED_RECORD = _("Borttagen elev/patient")
 
 
 def _day(value) -> date | None:
@@ -59,20 +118,90 @@ class AuditLogView(BrowserView):
         found = log.query(start, end, chosen["meeting"] or None, chosen["patient"] or None)
         return list(reversed(found))
 
-    def rows(self) -> list[tuple]:
+    def _t(self, message) -> str:
+        return translate(message, context=self.request)
+
+    def _objects(self, uids: set[str]) -> dict:
+        """UID → object, for those that still exist (one catalog query; admins only
+        read this view, and a record's or meeting's name is what they need to see)."""
+        uids.discard("")
+        if not uids:
+            return {}
+        catalog = api.portal.get_tool("portal_catalog")
+        brains = catalog.unrestrictedSearchResults(UID=list(uids))
+        return {brain.UID: brain._unrestrictedGetObject() for brain in brains}
+
+    def _meeting(self, uid: str, found: dict) -> str:
+        if not uid:
+            return ""
+        meeting = found.get(uid)
+        if meeting is None:
+            return self._t(DELETED_MEETING)
+        start, end = local(meeting.start), local(meeting.end)
+        return f"{meeting.title} ({start:%Y-%m-%d %H.%M}–{end:%H.%M})"
+
+    def _record(self, uid: str, found: dict) -> str:
+        if not uid:
+            return ""
+        record = found.get(uid)
+        return record.Title() if record is not None else self._t(DELETED_RECORD)
+
+    def _actor(self, actor: str) -> str:
+        return self._t(ACTORS[actor]) if actor in ACTORS else actor
+
+    def _role(self, role: str) -> str:
+        return self._t(ROLES[role]) if role in ROLES else role
+
+    def _detail(self, detail: str) -> str:
+        """``contact=student, via=rest`` → ``Kontakt: eleven, Via: REST-API, mötet``."""
+        if not detail:
+            return ""
+        parts = []
+        for part in detail.split(", "):
+            key, sep, value = part.partition("=")
+            if not sep or key not in DETAIL_KEYS:
+                parts.append(part)
+                continue
+            shown = DETAIL_VALUES.get((key, value))
+            parts.append(f"{self._t(DETAIL_KEYS[key])}: {self._t(shown) if shown else value}")
+        return ", ".join(parts)
+
+    def _readable(self) -> list[tuple]:
+        entries = self.entries()
+        found = self._objects({e.meeting_uid for e in entries} | {e.patient_uid for e in entries})
         return [
             (
                 local(entry.when).strftime("%Y-%m-%d %H.%M.%S"),
                 ACTION_TITLES.get(entry.action, entry.action),
-                entry.actor,
-                entry.role,
+                self._actor(entry.actor),
+                self._role(entry.role),
+                self._meeting(entry.meeting_uid, found),
+                self._record(entry.patient_uid, found),
+                entry.ip,
+                self._detail(entry.detail),
                 entry.meeting_uid,
                 entry.patient_uid,
-                entry.ip,
-                entry.detail,
             )
-            for entry in self.entries()
+            for entry in entries
         ]
+
+    def rows(self) -> list[tuple]:
+        return [row[: len(COLUMNS)] for row in self._readable()]
+
+    def table(self) -> list[dict]:
+        """The rows, and for the meeting's and the student's cells a link that filters
+        the log by them (the filter takes their UIDs)."""
+        base = self.request.URL
+        shown = []
+        for row in self._readable():
+            meeting_uid, patient_uid = row[len(COLUMNS)], row[len(COLUMNS) + 1]
+            links = {}
+            if meeting_uid:
+                links[4] = f"{base}?{urlencode({'meeting': meeting_uid})}"
+            if patient_uid:
+                links[5] = f"{base}?{urlencode({'patient': patient_uid})}"
+            shown.append({"cells": row[: len(COLUMNS)], "links": links})
+        return shown
 
     def columns(self) -> tuple:
         return COLUMNS
@@ -86,8 +215,8 @@ class AuditLogView(BrowserView):
     def csv(self) -> str:
         buffer = io.StringIO()
         writer = csv.writer(buffer, delimiter=";")
-        writer.writerow(COLUMNS)
-        writer.writerows(self.rows())
+        writer.writerow(CSV_COLUMNS)
+        writer.writerows(self._readable())
         response = self.request.response
         response.setHeader("Content-Type", "text/csv; charset=utf-8")
         response.setHeader("Content-Disposition", 'attachment; filename="granskningslogg.csv"')

@@ -139,6 +139,11 @@ class MeetingsMixin:
     def time_of(self, meeting) -> str:
         return f"{local(meeting.start):%H.%M}–{local(meeting.end):%H.%M}"
 
+    def record_name(self, meeting) -> str:
+        """The student's (record's) name: the meeting lives in its record, and whoever
+        may see the meeting may see the record (access follows the record)."""
+        return meeting.aq_parent.Title() if may_view(meeting) else ""
+
     def room_url(self, meeting) -> str:
         return room_url(meeting)
 
@@ -254,7 +259,22 @@ class CalendarView(MeetingsMixin, BrowserView):
                     }
                 )
             rows.append({"time": f"{slot:%H.%M}", "cells": cells})
+        self._mark_entry(rows, first)
         return rows
+
+    def _mark_entry(self, rows: list[dict], first: int) -> None:
+        """The free slot the grid's one tab stop starts on (videomote.js moves it with the
+        arrow keys): today's current or next free half hour when today is shown."""
+        now = datetime.now(site_zone())
+        if now.date() not in self.days:
+            return
+        column = self.days.index(now.date())
+        current = (now.hour * 60 + now.minute - first) // SLOT_MINUTES
+        for row in rows[max(current, 0) :]:
+            cell = row["cells"][column]
+            if not cell["busy"]:
+                cell["entry"] = True
+                return
 
     def booked(self):
         uid = self.request.form.get("bokad")

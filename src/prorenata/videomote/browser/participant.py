@@ -116,6 +116,8 @@ class ParticipantView(RoomMixin, BrowserView):
     join_token = ""
     left = False
     moved = None  # the meeting, when a cookie was for its time before a move
+    # The room page is as wide as the window allows (room.css, no ``:has()``).
+    body_class = ""
 
     def publishTraverse(self, request, name):  # noqa: N802 - Zope API
         if self.step or name not in STEPS:
@@ -459,6 +461,7 @@ class ParticipantView(RoomMixin, BrowserView):
         self.meeting = meeting
         self._audit(audit.JOINED, meeting)
         self.join_token = join_token_for(meeting, "participant", meeting.invitee_name)
+        self.body_class = "vm-room-page"
         return self.room_page()
 
     def room_token_step(self):
@@ -515,6 +518,23 @@ class ParticipantView(RoomMixin, BrowserView):
 
     def text(self, message) -> str:
         return translate(message, context=self.request) if message is not None else ""
+
+    def code_page_address(self) -> str:
+        """The code page's address as the invitation e-mail gives it (public address)."""
+        from prorenata.videomote.notify.subscribers import base_url
+
+        return f"{base_url()}/videomote"
+
+    def clinic_phone(self) -> str:
+        """The clinic's number for a family that cannot go on here (empty: no line)."""
+        value = api.portal.get_registry_record("prorenata.videomote.clinic_phone", default=None)
+        return (value or "").strip()
+
+    def clinic_phone_href(self) -> str:
+        """``tel:`` with only the digits (and a leading +) of the clinic's number."""
+        number = self.clinic_phone()
+        digits = "".join(c for c in number if c.isdigit())
+        return f"tel:{'+' if number.startswith('+') else ''}{digits}"
 
     def masked_mobile(self) -> str:
         return otp.mask_mobile(self.meeting.invitee_mobile) if self.meeting is not None else ""

@@ -29,12 +29,19 @@
   var supported = !!(window.RTCPeerConnection && navigator.mediaDevices &&
     navigator.mediaDevices.getUserMedia) && !/Trident|MSIE/.test(ua) &&
     !(edge && parseInt(edge[1], 10) < 83) && !/Edge\//.test(ua);
-  if (warning && mobile) {
-    warning.textContent = T.phone;
+  if (warning && (mobile || !supported)) {
+    // Why, what to do instead (and whom to call) stay; the forms and buttons, which
+    // would lead nowhere on this device, go.
+    document.getElementById("pv-browser-warning-text").textContent =
+      mobile ? T.phone : T.browser;
     warning.hidden = false;
-  } else if (warning && !supported) {
-    warning.textContent = T.browser;
-    warning.hidden = false;
+    // (Array's forEach: old browsers' NodeLists have none, and they are the ones here.)
+    Array.prototype.forEach.call(
+      document.querySelectorAll(".pv-form, .pv-step, .pv-check, .pv-join"),
+      function (element) { element.hidden = true; });
+    if (tokenForm) {
+      document.getElementById("pv-link-wait").hidden = true;
+    }
   }
 
   // 3. Waiting room: device check, and "Gå med nu" as soon as staff have started.
