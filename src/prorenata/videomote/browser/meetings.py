@@ -44,6 +44,7 @@ from prorenata.videomote.content.scheduling import book_meeting
 from prorenata.videomote.content.scheduling import cancel_meeting
 from prorenata.videomote.content.scheduling import move_meeting
 from prorenata.videomote.content.vocabularies import patients_vocabulary
+from prorenata.videomote.notify.delivery import wake_after_commit
 from prorenata.videomote.notify.outbox import REFUSED
 from prorenata.videomote.notify.outbox import SENT
 from prorenata.videomote.notify.outbox import outbox_for
@@ -86,10 +87,9 @@ def room_url(meeting) -> str:
 def invitation_status(meeting) -> dict:
     """The delivery state of the newest e-mail about ``meeting``, for staff."""
     outbox = outbox_for(api.portal.get(), create=False)
-    mails = outbox.for_meeting(meeting.UID()) if outbox is not None else []
-    if not mails:
+    newest = outbox.latest_for_meeting(meeting.UID()) if outbox is not None else None
+    if newest is None:
         return {"status": "none", "attempts": 0}
-    newest = mails[-1]
     return {"status": newest.status, "kind": newest.kind, "attempts": newest.attempts}
 
 
@@ -591,8 +591,6 @@ class OutboxView(MeetingsMixin, BrowserView):
             outbox = outbox_for(api.portal.get(), create=False)
             if outbox is not None:
                 outbox.retry_now(utcnow())
-                from prorenata.videomote.notify.delivery import wake_after_commit
-
                 wake_after_commit(api.portal.get())
             IStatusMessage(self.request).add(_("Nytt försök att skicka görs nu."), type="info")
             return self.request.response.redirect(self.request.URL)
