@@ -1,10 +1,12 @@
 """The audit log for administrators: filters by date, meeting and student/patient; CSV."""
 
+from collections.abc import Sequence
 from datetime import date
 from datetime import datetime
 from datetime import time
 from datetime import timedelta
 from plone import api
+from plone.batching import Batch
 from Products.Five.browser import BrowserView
 from prorenata.videomote.audit.log import ACTION_TITLES
 from prorenata.videomote.audit.record import audit_log
@@ -16,6 +18,8 @@ from prorenata.videomote.browser.meetings import site_zone
 import csv
 import io
 
+#: Entries per page of the view (the CSV export has every entry the filters find).
+PAGE_SIZE = 50
 COLUMNS = ("Tid", "Händelse", "Vem", "Roll", "Möte", "Elev/patient", "IP-adress", "Detaljer")
 
 
@@ -27,6 +31,13 @@ def _day(value) -> date | None:
 def _text(value) -> str:
     """A filter's UID: one short text, else nothing (``meeting:list=…``, a megabyte)."""
     return value.strip() if isinstance(value, str) and len(value) <= MAX_TOKEN else ""
+
+
+def _offset(value) -> int:
+    """The batch's start: a count (``b_start:int`` from the navigation's links), else 0."""
+    if isinstance(value, str) and value.isdigit() and len(value) <= 12:
+        value = int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 class AuditLogView(BrowserView):
@@ -44,7 +55,8 @@ class AuditLogView(BrowserView):
             "patient": _text(form.get("patient")),
         }
 
-    def entries(self) -> list:
+    def entries(self) -> Sequence:
+        """What the filters find, newest first; read lazily (see ``AuditLog.newest_first``)."""
         log = audit_log(api.portal.get(), create=False)
         if log is None:
             return []
@@ -56,10 +68,16 @@ class AuditLogView(BrowserView):
             if chosen["to"]
             else None
         )
-        found = log.query(start, end, chosen["meeting"] or None, chosen["patient"] or None)
-        return list(reversed(found))
+        return log.newest_first(start, end, chosen["meeting"] or None, chosen["patient"] or None)
 
-    def rows(self) -> list[tuple]:
+    def batch(self) -> Batch:
+        """One page of ``entries`` (``b_start`` as Plone's batch navigation sets it)."""
+        return Batch(
+            self.entries(), size=PAGE_SIZE, start=_offset(self.request.form.get("b_start"))
+        )
+
+    def rows(self, entries=None) -> list[tuple]:
+        """Table rows of ``entries`` (one page), or of everything the filters find."""
         return [
             (
                 local(entry.when).strftime("%Y-%m-%d %H.%M.%S"),
@@ -71,7 +89,7 @@ class AuditLogView(BrowserView):
                 entry.ip,
                 entry.detail,
             )
-            for entry in self.entries()
+            for entry in (self.entries() if entries is None else entries)
         ]
 
     def columns(self) -> tuple:
