@@ -1,5 +1,6 @@
 """The server secret that keys every stored hash and signature of the add-on."""
 
+from cryptography.fernet import Fernet
 from persistent.mapping import PersistentMapping
 from prorenata.videomote.storage import annotated
 
@@ -28,8 +29,6 @@ def secret_key(site) -> bytes:
 
 
 def _fernet(site):
-    from cryptography.fernet import Fernet
-
     derived = hashlib.sha256(b"prorenata.videomote sealed values|" + secret_key(site)).digest()
     return Fernet(base64.urlsafe_b64encode(derived))
 

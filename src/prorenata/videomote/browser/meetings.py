@@ -17,6 +17,8 @@ from Products.Five.browser import BrowserView
 from Products.statusmessages.interfaces import IStatusMessage
 from prorenata.videomote import _
 from prorenata.videomote.access import signins
+from prorenata.videomote.access.media_room import join_token_for
+from prorenata.videomote.access.media_room import tell_media_server_ended
 from prorenata.videomote.access.staff import MANAGE_MEETINGS
 from prorenata.videomote.access.staff import may_manage
 from prorenata.videomote.access.staff import may_view
@@ -31,8 +33,6 @@ from prorenata.videomote.booking.rules import MAX_TITLE
 from prorenata.videomote.booking.rules import MAX_TOKEN
 from prorenata.videomote.booking.rules import BookingRefused
 from prorenata.videomote.browser.room import RoomMixin
-from prorenata.videomote.browser.room import join_token_for
-from prorenata.videomote.browser.room import tell_media_server_ended
 from prorenata.videomote.content.meeting import CONTACT_CHOICES
 from prorenata.videomote.content.meeting import MEETING_STATES
 from prorenata.videomote.content.meeting import STATE_BOOKED

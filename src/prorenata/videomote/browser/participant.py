@@ -21,6 +21,7 @@ from prorenata.videomote.access import signins
 from prorenata.videomote.access.codes import hash_meeting_code
 from prorenata.videomote.access.codes import hash_secret
 from prorenata.videomote.access.keys import secret_key
+from prorenata.videomote.access.media_room import join_token_for
 from prorenata.videomote.access.ratelimit import SlidingWindow
 from prorenata.videomote.access.signing import sign
 from prorenata.videomote.access.signing import unsign
@@ -28,11 +29,13 @@ from prorenata.videomote.audit import log as audit
 from prorenata.videomote.audit.record import record
 from prorenata.videomote.browser.meetings import local
 from prorenata.videomote.browser.room import RoomMixin
-from prorenata.videomote.browser.room import join_token_for
 from prorenata.videomote.content.meeting import STATE_STARTED
 from prorenata.videomote.interfaces import IIdentityCheck
 from prorenata.videomote.interfaces import SMSFailed
+from prorenata.videomote.notify.imip import MeetingNotice
+from prorenata.videomote.notify.imip import swedish_when
 from prorenata.videomote.notify.sms import sms_gateway
+from prorenata.videomote.notify.sms import sms_outbox
 from prorenata.videomote.request_input import InputRefused
 from prorenata.videomote.request_input import form_text
 from zope.component import getUtility
@@ -513,9 +516,6 @@ class ParticipantView(RoomMixin, BrowserView):
         return otp.mask_mobile(self.meeting.invitee_mobile) if self.meeting is not None else ""
 
     def when(self) -> str:
-        from prorenata.videomote.notify.imip import MeetingNotice
-        from prorenata.videomote.notify.imip import swedish_when
-
         meeting = self.meeting
         notice = MeetingNotice(
             kind="invitation",
@@ -549,8 +549,6 @@ class SmsOutboxView(BrowserView):
     """The demo's phone: SMS kept by the outbox gateway, newest first (Managers only)."""
 
     def messages(self) -> list[dict]:
-        from prorenata.videomote.notify.sms import sms_outbox
-
         return [
             dict(m, local_time=local(m["time"]).strftime("%Y-%m-%d %H.%M.%S"))
             for m in reversed(list(sms_outbox(api.portal.get())))

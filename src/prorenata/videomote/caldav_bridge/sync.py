@@ -18,6 +18,7 @@ from plone import api
 from prorenata.videomote import logger
 from prorenata.videomote.access.keys import unseal
 from prorenata.videomote.access.staff import may_manage
+from prorenata.videomote.behaviors.contact_details import IContactDetails
 from prorenata.videomote.booking.rules import BookingRefused
 from prorenata.videomote.caldav_bridge.accounts import remember_meeting
 from prorenata.videomote.caldav_bridge.client import PreconditionFailed
@@ -33,6 +34,10 @@ from prorenata.videomote.caldav_bridge.reconcile import reconcile
 from prorenata.videomote.caldav_bridge.reconcile import removed
 from prorenata.videomote.content.meeting import STATE_CANCELLED
 from prorenata.videomote.content.meeting import STATE_ENDED
+from prorenata.videomote.content.scheduling import Booking
+from prorenata.videomote.content.scheduling import book_meeting
+from prorenata.videomote.content.scheduling import cancel_meeting
+from prorenata.videomote.content.scheduling import move_meeting
 from zoneinfo import ZoneInfo
 
 import caldav
@@ -107,8 +112,6 @@ def find_contacts(emails) -> list[tuple[object, str]]:
     wanted = {(e or "").strip().lower() for e in emails} - {""}
     if not wanted:
         return []
-    from prorenata.videomote.behaviors.contact_details import IContactDetails
-
     found = []
     catalog = api.portal.get_tool("portal_catalog")
     for brain in catalog(object_provides=IContactDetails.__identifier__):
@@ -153,11 +156,6 @@ def _sync_round(
     record, now: datetime | None = None, incremental: bool = False
 ) -> tuple[str, dict[str, int]]:
     """One round: read changes, reconcile, apply; (summary, what was done)."""
-    from prorenata.videomote.content.scheduling import Booking
-    from prorenata.videomote.content.scheduling import book_meeting
-    from prorenata.videomote.content.scheduling import cancel_meeting
-    from prorenata.videomote.content.scheduling import move_meeting
-
     now = now or datetime.now(UTC)
     zone = _zone()
     account = borrow_account(
