@@ -1,6 +1,8 @@
 """Browser layer, settings schema and the public interfaces of the add-on."""
 
 from prorenata.videomote import _
+from prorenata.videomote.booking.contacts import InvalidContactDetail
+from prorenata.videomote.booking.contacts import normalise_email
 from zope import schema
 from zope.interface import Interface
 from zope.interface import implementer
@@ -41,9 +43,6 @@ def phone_number(value: str) -> bool:
 
 def plain_address(value: str) -> bool:
     """An envelope sender: the address alone (a display name here fails every send)."""
-    from prorenata.videomote.booking.contacts import InvalidContactDetail
-    from prorenata.videomote.booking.contacts import normalise_email
-
     try:
         normalise_email(value)
     except InvalidContactDetail:

@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl
 from urllib.parse import urlencode
 from urllib.parse import urlsplit
 from zExceptions import BadRequest
+from zope.i18n import translate
 from ZPublisher.HTTPRequest import HTTPRequest
 from ZPublisher.HTTPResponse import HTTPResponse
 
@@ -360,8 +361,6 @@ def form_text(request, name: str, limit: int = MAX_TOKEN, label=None, default: s
 
 def refusal_body(refused, request) -> dict:
     """The JSON shape of a refusal, as the services answer it."""
-    from zope.i18n import translate
-
     kinds = {403: "Forbidden", 413: "RequestTooLarge", 415: "UnsupportedMediaType"}
     return {
         "error": {

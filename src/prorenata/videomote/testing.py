@@ -9,6 +9,8 @@ from plone.app.testing import applyProfile
 from plone.testing.zope import WSGIServer
 from prorenata.videomote.wsgi import strip_revealing_headers
 
+import plone.app.event
+import plone.restapi
 import prorenata.videomote
 
 
@@ -18,9 +20,6 @@ class VideomoteLayer(PloneSandboxLayer):
     defaultBases = (PLONE_FIXTURE,)
 
     def setUpZope(self, app, configurationContext):
-        import plone.app.event
-        import plone.restapi
-
         self.loadZCML(package=plone.app.event)
         self.loadZCML(package=plone.restapi)
         self.loadZCML(package=prorenata.videomote)

@@ -10,6 +10,9 @@ Reading the variables is ``access.signing.parse_keys`` (plain Python).
 """
 
 from collections.abc import Mapping
+from cryptography.fernet import Fernet
+from cryptography.fernet import InvalidToken
+from cryptography.fernet import MultiFernet
 from persistent.mapping import PersistentMapping
 from prorenata.videomote.access.signing import parse_keys
 from prorenata.videomote.storage import annotated
@@ -62,15 +65,11 @@ def secret_key(site) -> bytes:
 
 
 def _fernet(key: bytes):
-    from cryptography.fernet import Fernet
-
     derived = hashlib.sha256(b"prorenata.videomote sealed values|" + key).digest()
     return Fernet(base64.urlsafe_b64encode(derived))
 
 
 def _multi(site):
-    from cryptography.fernet import MultiFernet
-
     return MultiFernet([_fernet(key) for key in secret_keys(site)])
 
 
@@ -97,8 +96,6 @@ def reseal(site, sealed: str) -> str:
 def is_sealed_with_newest(site, sealed: str) -> bool:
     """Whether the newest key alone opens ``sealed`` (re-sealing it would change
     nothing)."""
-    from cryptography.fernet import InvalidToken
-
     try:
         _fernet(secret_key(site)).decrypt(sealed.encode("ascii"))
     except InvalidToken:

@@ -6,6 +6,7 @@ personal identity numbers are refused as details.
 """
 
 from BTrees.OOBTree import OOBTree
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
@@ -103,6 +104,25 @@ class AuditLog(Persistent):
             entry.detail,
         )
 
+    def newest_first(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        meeting_uid: str | None = None,
+        patient_uid: str | None = None,
+    ) -> "NewestFirst":
+        """What ``query`` finds, newest first, made into entries only as they are read
+        (a page of the administrator's view, not five years at once)."""
+        stored = self.entries.values(min=_low(start), max=_high(end))
+        if meeting_uid or patient_uid:
+            stored = [
+                values
+                for values in stored
+                if (not meeting_uid or values[4] == meeting_uid)
+                and (not patient_uid or values[5] == patient_uid)
+            ]
+        return NewestFirst(stored)
+
     def query(
         self,
         start: datetime | None = None,
@@ -110,10 +130,8 @@ class AuditLog(Persistent):
         meeting_uid: str | None = None,
         patient_uid: str | None = None,
     ) -> list[AuditEntry]:
-        low = (start.isoformat(),) if start else None
-        high = (end.isoformat(), "~") if end else None
         found = []
-        for values in self.entries.values(min=low, max=high):
+        for values in self.entries.values(min=_low(start), max=_high(end)):
             entry = AuditEntry(*values)
             if meeting_uid and entry.meeting_uid != meeting_uid:
                 continue
@@ -127,6 +145,51 @@ class AuditLog(Persistent):
         for key in old:
             del self.entries[key]
         return len(old)
+
+
+def _low(start: datetime | None) -> tuple | None:
+    return (start.isoformat(),) if start else None
+
+
+def _high(end: datetime | None) -> tuple | None:
+    return (end.isoformat(), "~") if end else None
+
+
+class NewestFirst(Sequence):
+    """Stored entries (oldest first, e.g. a lazy BTree range) read newest first.
+
+    An item is made into an ``AuditEntry`` when it is read; items are fetched from the
+    stored order in forward chunks, which a BTree range reads cheaply."""
+
+    CHUNK = 64
+
+    def __init__(self, stored):
+        self._stored = stored
+        self._length = len(stored)
+        self._chunk_start = 0
+        self._chunk: list = []
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._length))]
+        if index < 0:
+            index += self._length
+        if not 0 <= index < self._length:
+            raise IndexError(index)
+        position = self._length - 1 - index  # in the stored (oldest first) order
+        offset = position - self._chunk_start
+        if not 0 <= offset < len(self._chunk):
+            self._chunk_start = max(0, position - self.CHUNK + 1)
+            self._chunk = [self._stored[i] for i in range(self._chunk_start, position + 1)]
+            offset = position - self._chunk_start
+        return AuditEntry(*self._chunk[offset])
+
+    def __iter__(self):
+        for values in reversed(list(self._stored)):
+            yield AuditEntry(*values)
 
 
 def make_entry(

@@ -6,11 +6,13 @@ the student's name where they still exist ("Borttaget möte" where not), and Swe
 words for roles and the details' values; the CSV keeps the UIDs in columns of their own.
 """
 
+from collections.abc import Sequence
 from datetime import date
 from datetime import datetime
 from datetime import time
 from datetime import timedelta
 from plone import api
+from plone.batching import Batch
 from Products.Five.browser import BrowserView
 from prorenata.videomote import _
 from prorenata.videomote.audit.log import ACTION_TITLES
@@ -25,6 +27,8 @@ from zope.i18n import translate
 import csv
 import io
 
+#: Entries per page of the view (the CSV export has every entry the filters find).
+PAGE_SIZE = 50
 COLUMNS = ("Tid", "Händelse", "Vem", "Roll", "Möte", "Elev/patient", "IP-adress", "Detaljer")
 #: The CSV keeps what was stored, for matching against other logs.
 CSV_COLUMNS = (*COLUMNS, "Mötes-UID", "Elev/patient-UID")
@@ -88,6 +92,13 @@ def _text(value) -> str:
     return value.strip() if isinstance(value, str) and len(value) <= MAX_TOKEN else ""
 
 
+def _offset(value) -> int:
+    """The batch's start: a count (``b_start:int`` from the navigation's links), else 0."""
+    if isinstance(value, str) and value.isdigit() and len(value) <= 12:
+        value = int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
 class AuditLogView(BrowserView):
     def __call__(self):
         if self.request.form.get("format") == "csv":
@@ -103,7 +114,8 @@ class AuditLogView(BrowserView):
             "patient": _text(form.get("patient")),
         }
 
-    def entries(self) -> list:
+    def entries(self) -> Sequence:
+        """What the filters find, newest first; read lazily (see ``AuditLog.newest_first``)."""
         log = audit_log(api.portal.get(), create=False)
         if log is None:
             return []
@@ -115,8 +127,7 @@ class AuditLogView(BrowserView):
             if chosen["to"]
             else None
         )
-        found = log.query(start, end, chosen["meeting"] or None, chosen["patient"] or None)
-        return list(reversed(found))
+        return log.newest_first(start, end, chosen["meeting"] or None, chosen["patient"] or None)
 
     def _t(self, message) -> str:
         return translate(message, context=self.request)
@@ -166,8 +177,16 @@ class AuditLogView(BrowserView):
             parts.append(f"{self._t(DETAIL_KEYS[key])}: {self._t(shown) if shown else value}")
         return ", ".join(parts)
 
-    def _readable(self) -> list[tuple]:
-        entries = self.entries()
+    def batch(self) -> Batch:
+        """One page of ``entries`` (``b_start`` as Plone's batch navigation sets it)."""
+        return Batch(
+            self.entries(), size=PAGE_SIZE, start=_offset(self.request.form.get("b_start"))
+        )
+
+    def _readable(self, entries: Sequence | None = None) -> list[tuple]:
+        """Rows of ``entries`` (one page), or of everything the filters find; the last
+        two cells are the stored UIDs."""
+        entries = self.entries() if entries is None else list(entries)
         found = self._objects({e.meeting_uid for e in entries} | {e.patient_uid for e in entries})
         return [
             (
@@ -185,15 +204,15 @@ class AuditLogView(BrowserView):
             for entry in entries
         ]
 
-    def rows(self) -> list[tuple]:
-        return [row[: len(COLUMNS)] for row in self._readable()]
+    def rows(self, entries: Sequence | None = None) -> list[tuple]:
+        return [row[: len(COLUMNS)] for row in self._readable(entries)]
 
-    def table(self) -> list[dict]:
+    def table(self, entries: Sequence | None = None) -> list[dict]:
         """The rows, and for the meeting's and the student's cells a link that filters
         the log by them (the filter takes their UIDs)."""
         base = self.request.URL
         shown = []
-        for row in self._readable():
+        for row in self._readable(entries):
             meeting_uid, patient_uid = row[len(COLUMNS)], row[len(COLUMNS) + 1]
             links = {}
             if meeting_uid:

@@ -19,6 +19,10 @@ A header a view has set itself (the participant pages' ``no-referrer``) is kept.
 
 from Acquisition import aq_base
 from plone import api
+from prorenata.videomote.behaviors.contact_details import IContactDetails
+from prorenata.videomote.browser.meetings import RoomView
+from prorenata.videomote.browser.participant import ParticipantView
+from prorenata.videomote.content.meeting import IVideoMeeting
 from prorenata.videomote.interfaces import IVideomoteLayer
 from urllib.parse import urlsplit
 
@@ -105,18 +109,12 @@ def _is_ours(obj) -> bool:
 
 
 def _is_our_content(obj) -> bool:
-    from prorenata.videomote.behaviors.contact_details import IContactDetails
-    from prorenata.videomote.content.meeting import IVideoMeeting
-
     obj = aq_base(obj)
     return IVideoMeeting.providedBy(obj) or IContactDetails.providedBy(obj)
 
 
 def policy_for(request) -> str | None:
     """Which policy the answer to ``request`` gets; None outside an add-on site."""
-    from prorenata.videomote.browser.meetings import RoomView
-    from prorenata.videomote.browser.participant import ParticipantView
-
     if not IVideomoteLayer.providedBy(request):
         return None
     published = request.get("PUBLISHED")

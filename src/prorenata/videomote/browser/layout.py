@@ -14,6 +14,7 @@ from html import escape
 from plone import api
 from plone.app.layout.viewlets.common import TitleViewlet
 from plone.app.layout.viewlets.common import ViewletBase
+from plone.base.interfaces import IPloneSiteRoot
 from prorenata.videomote import _
 from prorenata.videomote.browser.headers import SITE
 from prorenata.videomote.browser.headers import STAFF
@@ -45,8 +46,6 @@ class AddonAssetsViewlet(ViewletBase):
     registry bundle, so nothing to upgrade."""
 
     def available(self) -> bool:
-        from plone.base.interfaces import IPloneSiteRoot
-
         policy = policy_for(self.request)
         if policy == STAFF:
             return True

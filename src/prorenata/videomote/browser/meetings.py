@@ -17,6 +17,8 @@ from Products.Five.browser import BrowserView
 from Products.statusmessages.interfaces import IStatusMessage
 from prorenata.videomote import _
 from prorenata.videomote.access import signins
+from prorenata.videomote.access.media_room import join_token_for
+from prorenata.videomote.access.media_room import tell_media_server_ended
 from prorenata.videomote.access.staff import MANAGE_MEETINGS
 from prorenata.videomote.access.staff import may_manage
 from prorenata.videomote.access.staff import may_view
@@ -31,8 +33,6 @@ from prorenata.videomote.booking.rules import MAX_TITLE
 from prorenata.videomote.booking.rules import MAX_TOKEN
 from prorenata.videomote.booking.rules import BookingRefused
 from prorenata.videomote.browser.room import RoomMixin
-from prorenata.videomote.browser.room import join_token_for
-from prorenata.videomote.browser.room import tell_media_server_ended
 from prorenata.videomote.content.meeting import CONTACT_CHOICES
 from prorenata.videomote.content.meeting import MEETING_STATES
 from prorenata.videomote.content.meeting import STATE_BOOKED
@@ -44,6 +44,7 @@ from prorenata.videomote.content.scheduling import book_meeting
 from prorenata.videomote.content.scheduling import cancel_meeting
 from prorenata.videomote.content.scheduling import move_meeting
 from prorenata.videomote.content.vocabularies import patients_vocabulary
+from prorenata.videomote.notify.delivery import wake_after_commit
 from prorenata.videomote.notify.outbox import REFUSED
 from prorenata.videomote.notify.outbox import SENT
 from prorenata.videomote.notify.outbox import outbox_for
@@ -86,10 +87,9 @@ def room_url(meeting) -> str:
 def invitation_status(meeting) -> dict:
     """The delivery state of the newest e-mail about ``meeting``, for staff."""
     outbox = outbox_for(api.portal.get(), create=False)
-    mails = outbox.for_meeting(meeting.UID()) if outbox is not None else []
-    if not mails:
+    newest = outbox.latest_for_meeting(meeting.UID()) if outbox is not None else None
+    if newest is None:
         return {"status": "none", "attempts": 0}
-    newest = mails[-1]
     return {"status": newest.status, "kind": newest.kind, "attempts": newest.attempts}
 
 
@@ -611,8 +611,6 @@ class OutboxView(MeetingsMixin, BrowserView):
             outbox = outbox_for(api.portal.get(), create=False)
             if outbox is not None:
                 outbox.retry_now(utcnow())
-                from prorenata.videomote.notify.delivery import wake_after_commit
-
                 wake_after_commit(api.portal.get())
             IStatusMessage(self.request).add(_("Nytt försök att skicka görs nu."), type="info")
             return self.request.response.redirect(self.request.URL)

@@ -22,6 +22,7 @@ from prorenata.videomote.access.codes import meeting_code_hashes
 from prorenata.videomote.access.codes import secret_hashes
 from prorenata.videomote.access.keys import secret_key
 from prorenata.videomote.access.keys import secret_keys
+from prorenata.videomote.access.media_room import join_token_for
 from prorenata.videomote.access.ratelimit import SlidingWindow
 from prorenata.videomote.access.signing import sign
 from prorenata.videomote.access.signing import unsign
@@ -29,11 +30,14 @@ from prorenata.videomote.audit import log as audit
 from prorenata.videomote.audit.record import record
 from prorenata.videomote.browser.meetings import local
 from prorenata.videomote.browser.room import RoomMixin
-from prorenata.videomote.browser.room import join_token_for
 from prorenata.videomote.content.meeting import STATE_STARTED
 from prorenata.videomote.interfaces import IIdentityCheck
 from prorenata.videomote.interfaces import SMSFailed
+from prorenata.videomote.notify.imip import MeetingNotice
+from prorenata.videomote.notify.imip import swedish_when
 from prorenata.videomote.notify.sms import sms_gateway
+from prorenata.videomote.notify.sms import sms_outbox
+from prorenata.videomote.notify.subscribers import base_url
 from prorenata.videomote.request_input import InputRefused
 from prorenata.videomote.request_input import form_text
 from zope.component import getUtility
@@ -521,8 +525,6 @@ class ParticipantView(RoomMixin, BrowserView):
 
     def code_page_address(self) -> str:
         """The code page's address as the invitation e-mail gives it (public address)."""
-        from prorenata.videomote.notify.subscribers import base_url
-
         return f"{base_url()}/videomote"
 
     def clinic_phone(self) -> str:
@@ -540,9 +542,6 @@ class ParticipantView(RoomMixin, BrowserView):
         return otp.mask_mobile(self.meeting.invitee_mobile) if self.meeting is not None else ""
 
     def when(self) -> str:
-        from prorenata.videomote.notify.imip import MeetingNotice
-        from prorenata.videomote.notify.imip import swedish_when
-
         meeting = self.meeting
         notice = MeetingNotice(
             kind="invitation",
@@ -576,8 +575,6 @@ class SmsOutboxView(BrowserView):
     """The demo's phone: SMS kept by the outbox gateway, newest first (Managers only)."""
 
     def messages(self) -> list[dict]:
-        from prorenata.videomote.notify.sms import sms_outbox
-
         return [
             dict(m, local_time=local(m["time"]).strftime("%Y-%m-%d %H.%M.%S"))
             for m in reversed(list(sms_outbox(api.portal.get())))

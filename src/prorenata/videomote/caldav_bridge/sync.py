@@ -18,6 +18,7 @@ from plone import api
 from prorenata.videomote import logger
 from prorenata.videomote.access.keys import unseal
 from prorenata.videomote.access.staff import may_manage
+from prorenata.videomote.behaviors.contact_details import IContactDetails
 from prorenata.videomote.booking.rules import BookingRefused
 from prorenata.videomote.caldav_bridge.accounts import remember_meeting
 from prorenata.videomote.caldav_bridge.client import PreconditionFailed
@@ -34,6 +35,10 @@ from prorenata.videomote.caldav_bridge.reconcile import reconcile
 from prorenata.videomote.caldav_bridge.reconcile import removed
 from prorenata.videomote.content.meeting import STATE_CANCELLED
 from prorenata.videomote.content.meeting import STATE_ENDED
+from prorenata.videomote.content.scheduling import Booking
+from prorenata.videomote.content.scheduling import book_meeting
+from prorenata.videomote.content.scheduling import cancel_meeting
+from prorenata.videomote.content.scheduling import move_meeting
 from zoneinfo import ZoneInfo
 
 import caldav
@@ -108,8 +113,6 @@ def find_contacts(emails) -> list[tuple[object, str]]:
     wanted = {(e or "").strip().lower() for e in emails} - {""}
     if not wanted:
         return []
-    from prorenata.videomote.behaviors.contact_details import IContactDetails
-
     found = []
     catalog = api.portal.get_tool("portal_catalog")
     for brain in catalog(object_provides=IContactDetails.__identifier__):
@@ -367,8 +370,6 @@ def _forget(state: _Round, uid: str) -> None:
 
 def _pull_update(state: _Round, uid: str) -> None:
     """Moved, renamed or cancelled in the calendar: the same in the journal."""
-    from prorenata.videomote.content.scheduling import cancel_meeting
-    from prorenata.videomote.content.scheduling import move_meeting
 
     _event, meeting = state.mine[uid]
     remote = state.changes.changed[uid]
@@ -405,7 +406,6 @@ def _pull_update(state: _Round, uid: str) -> None:
 
 def _pull_delete(state: _Round, uid: str) -> None:
     """Deleted in the calendar: a coming meeting is cancelled (and the family told)."""
-    from prorenata.videomote.content.scheduling import cancel_meeting
 
     _event, meeting = state.mine[uid]
     if meeting.state != STATE_ENDED and meeting.end > state.now:
@@ -416,9 +416,6 @@ def _pull_delete(state: _Round, uid: str) -> None:
 
 
 def _pull_create_action(state: _Round, uid: str) -> None:
-    from prorenata.videomote.content.scheduling import Booking
-    from prorenata.videomote.content.scheduling import book_meeting
-
     state.status[uid] = _pull_create(
         state.account,
         state.record,

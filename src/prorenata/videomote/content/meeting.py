@@ -5,7 +5,9 @@ from plone.app.event.base import default_timezone
 from plone.autoform import directives
 from plone.dexterity.content import Item
 from plone.supermodel import model
+from plone.uuid.interfaces import IUUID
 from prorenata.videomote import _
+from prorenata.videomote.behaviors.contact_details import IContactDetails
 from prorenata.videomote.booking.rules import MAX_ICAL_UID
 from prorenata.videomote.booking.rules import MAX_NAME
 from prorenata.videomote.booking.rules import MAX_TITLE
@@ -55,9 +57,6 @@ MEETING_STATES = SimpleVocabulary(
 @provider(IContextAwareDefaultFactory)
 def patient_of_context(context):
     """When booking from inside a student/patient record, that record is preselected."""
-    from plone.uuid.interfaces import IUUID
-    from prorenata.videomote.behaviors.contact_details import IContactDetails
-
     if IContactDetails.providedBy(context):
         return IUUID(context, None)
     return None

@@ -17,6 +17,10 @@ from plone.app.uuid.utils import uuidToObject
 from plone.app.uuid.utils import uuidToPhysicalPath
 from plone.dexterity.utils import createContentInContainer
 from prorenata.videomote import _
+from prorenata.videomote.access import signins
+from prorenata.videomote.access.media_room import tell_media_server_ended
+from prorenata.videomote.audit import log as audit
+from prorenata.videomote.audit.record import record
 from prorenata.videomote.behaviors.contact_details import IContactDetails
 from prorenata.videomote.booking.invitee import Contact
 from prorenata.videomote.booking.invitee import Invitee
@@ -339,11 +343,6 @@ def close_room_if_moved(meeting, event) -> None:
     pending sign-in and join token for the old time is refused: they carry the meeting's
     room generation, counted up here. The participant signs in anew with the update
     e-mail's link or code."""
-    from prorenata.videomote.access import signins
-    from prorenata.videomote.audit import log as audit
-    from prorenata.videomote.audit.record import record
-    from prorenata.videomote.browser.room import tell_media_server_ended
-
     now = _times(meeting)
     before = _times_before(meeting)
     if before == now:

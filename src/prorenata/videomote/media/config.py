@@ -21,6 +21,7 @@
   packet loss alone).
 """
 
+from aioice.ice import get_host_addresses
 from aiortc import RTCIceServer
 from dataclasses import dataclass
 
@@ -75,8 +76,6 @@ class MediaConfig:
 def machine_addresses() -> list[str]:
     """This machine's addresses as aioice gathers them (IPv4, IPv6 but link-local),
     without loopback (aioice leaves out 127.0.0.1 and ::1 only)."""
-    from aioice.ice import get_host_addresses
-
     return [
         address
         for address in get_host_addresses(use_ipv4=True, use_ipv6=True)

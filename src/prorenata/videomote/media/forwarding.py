@@ -30,6 +30,7 @@ from aioice import Candidate
 from aioice.candidate import candidate_foundation
 from aioice.candidate import candidate_priority
 from aioice.ice import StunProtocol
+from aioice.ice import get_host_addresses
 from aiortc import RTCPeerConnection
 from aiortc import RTCRtpReceiver
 from aiortc import RTCRtpSender
@@ -525,8 +526,6 @@ def use_host_addresses(
 
 
 def _gather_with(connection, addresses, announced, ports):
-    from aioice.ice import get_host_addresses
-
     async def gather_candidates() -> None:
         if connection._local_candidates_start:
             return

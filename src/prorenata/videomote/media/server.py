@@ -45,6 +45,7 @@ import os
 import secrets
 import time
 import unicodedata
+import uvloop
 
 logger = logging.getLogger("prorenata.videomote.media")
 
@@ -613,8 +614,6 @@ def main() -> None:
     web_response.SERVER_SOFTWARE = "videomote-media"
     loop = None
     if os.environ.get("VIDEOMOTE_MEDIA_UVLOOP", "on") != "off":
-        import uvloop
-
         loop = uvloop.new_event_loop()
     web.run_app(
         make_app(secret, config),

@@ -1,22 +1,136 @@
-"""The delivery worker: a thread per database that empties the outboxes of its sites.
+"""Delivery: queueing with a wake-up, sending what is due, and the worker thread.
 
-Woken right after a transaction that queued mail commits, and every ``interval`` seconds
-for retries. It works on its own ZODB connection and transaction manager.
+``enqueue`` stores a message in the outbox (``outbox.py``, storage alone) and wakes the
+worker once the transaction has committed. The worker, a thread per database, empties
+the outboxes of its sites: woken right after such a commit, and every ``interval``
+seconds for retries. It sends through Plone's MailHost, one commit per message, backs
+off on failure, and prunes what was delivered long ago. It works on its own ZODB
+connection and transaction manager. (The audit log's retention is the audit package's
+own timer, ``audit/retention.py``, not this thread's.)
 """
 
+from datetime import datetime
+from email import message_from_bytes
+from email.message import EmailMessage
 from plone.base.interfaces import IPloneSiteRoot
+from Products.CMFCore.utils import getToolByName
 from prorenata.videomote import logger
-from prorenata.videomote.audit.record import purge_expired
-from prorenata.videomote.notify.outbox import deliver_due
+from prorenata.videomote.audit import log
+from prorenata.videomote.audit.log import make_entry
+from prorenata.videomote.audit.record import audit_log
+from prorenata.videomote.notify.outbox import OutgoingMail
+from prorenata.videomote.notify.outbox import opened
+from prorenata.videomote.notify.outbox import outbox_for
+from prorenata.videomote.notify.outbox import store
+from prorenata.videomote.notify.outbox import utcnow
 from ZODB.POSException import ConflictError
 from zope.component.hooks import setSite
 
+import email.policy
+import smtplib
 import threading
-import time
 import transaction
 
 INTERVAL_SECONDS = 15.0
-PURGE_INTERVAL_SECONDS = 24 * 3600  # the audit retention rule runs once a day
+
+
+def enqueue(site, message: EmailMessage, meeting_uid: str, kind: str) -> OutgoingMail:
+    """Queue ``message`` with the current transaction; delivery starts after commit."""
+    mail = store(site, message, meeting_uid, kind)
+    wake_after_commit(site)
+    return mail
+
+
+def refused_code(error: Exception) -> int | None:
+    """The SMTP code when every recipient was refused for good (5xx), else None.
+
+    A 4xx (greylisting, a full mailbox) is worth another try; so is a refused sender,
+    which is the site's configuration and gets mended.
+    """
+    if isinstance(error, smtplib.SMTPRecipientsRefused) and error.recipients:
+        codes = [code for code, _reply in error.recipients.values()]
+        if all(code >= 500 for code in codes):
+            return codes[0]
+    return None
+
+
+_FAILURES = {
+    "ConnectionRefusedError": "E-postservern svarar inte.",
+    "TimeoutError": "E-postservern svarade inte i tid.",
+    "SMTPConnectError": "E-postservern svarar inte.",
+    "SMTPServerDisconnected": "E-postservern bröt anslutningen.",
+    "SMTPRecipientsRefused": "Mottagarens e-postserver tar inte emot adressen just nu.",
+    "SMTPSenderRefused": "E-postservern nekade avsändaradressen; kontakta administratören.",
+    "SMTPAuthenticationError": "Inloggningen på e-postservern misslyckades; kontakta "
+    "administratören.",
+}
+
+
+def _describe(error: Exception) -> str:
+    """What staff see of a failure, in Swedish; only its kind (an SMTP reply can echo
+    addresses back)."""
+    name = type(error).__name__
+    return _FAILURES.get(name, f"Det gick inte att skicka ({name}).")
+
+
+def _audit_sent(site, mail: OutgoingMail) -> None:
+    catalog = getToolByName(site, "portal_catalog")
+    brains = catalog.unrestrictedSearchResults(UID=mail.meeting_uid)
+    patient_uid = brains[0]._unrestrictedGetObject().patient_uid if brains else ""
+    audit_log(site).append(
+        make_entry(
+            log.INVITATION_SENT,
+            actor="system",
+            role="system",
+            meeting_uid=mail.meeting_uid,
+            patient_uid=patient_uid,
+            kind=mail.kind,
+        )
+    )
+
+
+def deliver_due(site, commit, now: datetime | None = None) -> tuple[int, int]:
+    """Send every due message through MailHost; ``commit`` is called after each one.
+
+    Sent and refused mail older than the outbox's retention is pruned first (a commit
+    of its own, only when something expired)."""
+    outbox = outbox_for(site, create=False)
+    if outbox is None:
+        return 0, 0
+    if outbox.prune(now or utcnow()):
+        commit()
+    mailhost = getToolByName(site, "MailHost")
+    sent = failed = 0
+    for mail in outbox.due(now or utcnow()):
+        try:
+            mailhost.send(
+                # SMTP policy: CRLF line ends on the wire, as RFC 5321 requires
+                message_from_bytes(opened(site, mail), policy=email.policy.SMTP),
+                mto=[mail.recipient],
+                mfrom=mail.sender,
+                immediate=True,
+            )
+        except Exception as error:  # any SMTP or network failure: keep it, retry later
+            code = refused_code(error)
+            if code is not None:
+                outbox.mark_refused(mail, code, utcnow())
+            else:
+                outbox.mark_failed(mail, _describe(error), utcnow())
+            logger.warning(
+                "E-mail %s (%s) for meeting %s not delivered, attempt %d: %s",
+                mail.id,
+                mail.kind,
+                mail.meeting_uid,
+                mail.attempts,
+                mail.last_error,
+            )
+            failed += 1
+        else:
+            outbox.mark_sent(mail, utcnow())
+            _audit_sent(site, mail)
+            sent += 1
+        commit()
+    return sent, failed
 
 
 class DeliveryWorker:
@@ -27,7 +141,6 @@ class DeliveryWorker:
         self.interval = interval
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._last_purge = float("-inf")
         self._thread = threading.Thread(
             target=self._run, name="videomote-mail-delivery", daemon=True
         )
@@ -60,7 +173,6 @@ class DeliveryWorker:
         manager = transaction.TransactionManager()
         connection = self.db.open(transaction_manager=manager)
         totals = [0, 0]
-        purge_due = time.monotonic() - self._last_purge > PURGE_INTERVAL_SECONDS
         try:
             manager.begin()
             app = connection.root()["Application"]
@@ -74,11 +186,6 @@ class DeliveryWorker:
                     continue
                 totals[0] += sent
                 totals[1] += failed
-                if purge_due:
-                    purge_expired(site)
-                    manager.commit()
-            if purge_due:
-                self._last_purge = time.monotonic()
         finally:
             setSite(None)
             manager.abort()

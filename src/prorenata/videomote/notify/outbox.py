@@ -2,26 +2,28 @@
 
 Nothing is sent from inside a request. A message is queued with the change that caused
 it, so a booking is never lost because mail failed, and a request retried after a
-conflict queues nothing twice. ``deliver_due`` sends what is due through Plone's
-MailHost, one commit per message, and backs off on failure (see ``delivery.py``).
+conflict queues nothing twice. This module is the storage alone: it knows nothing of
+sending. ``delivery.py`` queues (``enqueue``) and sends (``deliver_due``) through it.
+
+Indexes keep every question the worker and the pages ask proportional to what it is
+about, not to the history: ``pending`` (by next attempt) for ``due``/``next_due``,
+``by_meeting`` for a meeting's messages, ``finished`` (by state and time) for the
+refused list and for pruning. Sent and refused messages are removed after
+``FINISHED_RETENTION``; a message still to be sent is never pruned.
 """
 
 from BTrees.OOBTree import OOBTree
 from datetime import UTC
 from datetime import datetime
-from email import message_from_bytes
+from datetime import timedelta
 from email.message import EmailMessage
 from persistent import Persistent
-from Products.CMFCore.utils import getToolByName
-from prorenata.videomote import logger
 from prorenata.videomote.access.keys import seal
 from prorenata.videomote.access.keys import unseal
 from prorenata.videomote.notify.imip import next_retry
 from prorenata.videomote.storage import annotated
 
 import base64
-import email.policy
-import smtplib
 import uuid
 
 ANNOTATION_KEY = "prorenata.videomote.outbox"
@@ -30,6 +32,15 @@ SENT = "sent"
 FAILED = "failed"  # still retried; "failed" means the last attempt did not succeed
 REFUSED = "refused"  # the recipient's server refused the address (5xx): not retried
 REFUSED_TEXT = "Mottagarens e-postserver tog inte emot adressen ({code})."
+#: How long a sent or refused message is kept (staff see its state on the meeting).
+FINISHED_RETENTION = timedelta(days=90)
+
+_LAST = float("inf")  # a time after every stored one, for range ends
+#: Always in ``pending``, before every real key. A worker taking the last waiting message
+#: out would otherwise empty the tree's bucket, and ZODB cannot resolve that against a
+#: request queueing a message at the same time: the commit after sending would conflict,
+#: and the message would be sent again.
+_KEEP = (float("-inf"), "")
 
 
 def utcnow() -> datetime:
@@ -61,174 +72,199 @@ class OutgoingMail(Persistent):
         self.delivered = None
 
 
-class MailOutbox(Persistent):
-    """Messages by id.
+def _pending_key(mail: OutgoingMail) -> tuple:
+    return (mail.next_attempt.timestamp(), mail.id)
 
-    Delivery changes only the message object, never the tree, so a request queueing
-    mail does not conflict with the worker delivering earlier mail.
+
+def _meeting_key(mail: OutgoingMail) -> tuple:
+    return (mail.meeting_uid, mail.created.timestamp(), mail.id)
+
+
+def _finished_key(mail: OutgoingMail) -> tuple:
+    # A refused message has no delivery time: the time its last attempt was due stands in.
+    when = mail.delivered or mail.next_attempt
+    return (mail.status, when.timestamp(), mail.id)
+
+
+class MailOutbox(Persistent):
+    """Messages by id, with the indexes the worker and the pages read.
+
+    Every change of a message's state goes through a ``mark_*`` method, which keeps the
+    indexes in step. An outbox stored before the indexes existed has them as None until
+    the upgrade step (1001 → 1002) builds them; until then the queries scan, as before.
     """
+
+    pending = None  # (next attempt, id) -> mail, for queued and failed (retried) mail
+    by_meeting = None  # (meeting UID, created, id) -> mail
+    finished = None  # (status, delivered or refused, id) -> mail, for sent and refused
 
     def __init__(self):
         self.messages = OOBTree()
+        self.build_indexes()
+
+    # -- indexes
+
+    def indexed(self) -> bool:
+        return self.pending is not None
+
+    def build_indexes(self) -> None:
+        """(Re)build every index from ``messages`` (new outboxes and the upgrade step)."""
+        self.pending, self.by_meeting, self.finished = OOBTree(), OOBTree(), OOBTree()
+        self.pending[_KEEP] = None
+        for mail in self.messages.values():
+            self.by_meeting[_meeting_key(mail)] = mail
+            self._index_state(mail)
+
+    def _index_state(self, mail: OutgoingMail) -> None:
+        """Put ``mail`` in the state index of its current state. Only the worker and the
+        retry button change states: they never touch ``by_meeting``, which requests write."""
+        if not self.indexed():
+            return
+        if mail.status in (SENT, REFUSED):
+            self.finished[_finished_key(mail)] = mail
+        else:
+            self.pending[_pending_key(mail)] = mail
+
+    def _unindex_state(self, mail: OutgoingMail) -> None:
+        """Take ``mail`` out of the state indexes, under the keys of its current state."""
+        if not self.indexed():
+            return
+        if mail.status in (SENT, REFUSED):
+            self.finished.pop(_finished_key(mail), None)
+        else:
+            self.pending.pop(_pending_key(mail), None)
+
+    # -- queries
 
     def add(self, mail: OutgoingMail) -> None:
         self.messages[mail.id] = mail
+        if self.indexed():
+            self.by_meeting[_meeting_key(mail)] = mail
+        self._index_state(mail)
 
     def undelivered(self) -> list[OutgoingMail]:
-        return sorted(
-            (m for m in self.messages.values() if m.status != SENT), key=lambda m: m.created
-        )
+        """What is not delivered: waiting, failing and refused mail, oldest first."""
+        if not self.indexed():
+            found = (m for m in self.messages.values() if m.status != SENT)
+        else:
+            refused = self.finished.values(min=(REFUSED,), max=(REFUSED, _LAST))
+            found = [*self._waiting(), *refused]
+        return sorted(found, key=lambda m: m.created)
 
     def retryable(self) -> list[OutgoingMail]:
-        return [m for m in self.undelivered() if m.status != REFUSED]
+        """Queued and failed mail, oldest first."""
+        if not self.indexed():
+            found = (m for m in self.messages.values() if m.status in (QUEUED, FAILED))
+        else:
+            found = self._waiting()
+        return sorted(found, key=lambda m: m.created)
+
+    def _waiting(self, now: datetime | None = None):
+        high = (now.timestamp(), "~") if now is not None else None
+        return self.pending.values(min=_KEEP, max=high, excludemin=True)
 
     def due(self, now: datetime) -> list[OutgoingMail]:
-        return [m for m in self.retryable() if m.next_attempt <= now]
+        if not self.indexed():
+            return [m for m in self.retryable() if m.next_attempt <= now]
+        # Sent oldest first, as queued: an invitation before its update.
+        return sorted(self._waiting(now), key=lambda m: m.created)
 
     def next_due(self) -> datetime | None:
-        times = [m.next_attempt for m in self.retryable()]
-        return min(times) if times else None
+        if not self.indexed():
+            times = [m.next_attempt for m in self.retryable()]
+            return min(times) if times else None
+        first = next(iter(self._waiting()), None)
+        return first.next_attempt if first is not None else None
 
     def for_meeting(self, meeting_uid: str) -> list[OutgoingMail]:
-        return sorted(
-            (m for m in self.messages.values() if m.meeting_uid == meeting_uid),
-            key=lambda m: m.created,
-        )
+        """Every kept message about one meeting, oldest first."""
+        if not self.indexed():
+            return sorted(
+                (m for m in self.messages.values() if m.meeting_uid == meeting_uid),
+                key=lambda m: m.created,
+            )
+        return list(self.by_meeting.values(min=(meeting_uid,), max=(meeting_uid, _LAST)))
+
+    def latest_for_meeting(self, meeting_uid: str) -> OutgoingMail | None:
+        """The newest kept message about one meeting (one index lookup)."""
+        if not self.indexed():
+            mails = self.for_meeting(meeting_uid)
+            return mails[-1] if mails else None
+        try:
+            key = self.by_meeting.maxKey((meeting_uid, _LAST))
+        except ValueError:  # no key at or below it
+            return None
+        return self.by_meeting[key] if key[0] == meeting_uid else None
+
+    # -- changes of state
 
     def mark_sent(self, mail: OutgoingMail, now: datetime) -> None:
+        self._unindex_state(mail)
         mail.status = SENT
         mail.delivered = now
         mail.body = b""  # the join link and code live only until delivery
         mail.last_error = ""
+        self._index_state(mail)
 
     def mark_failed(self, mail: OutgoingMail, error: str, now: datetime) -> None:
+        self._unindex_state(mail)
         mail.status = FAILED
         mail.attempts += 1
         mail.last_error = error[:200]
         mail.next_attempt = next_retry(mail.attempts, now)
+        self._index_state(mail)
 
     def mark_refused(self, mail: OutgoingMail, code: int, now: datetime) -> None:
         """No retry helps: the address is wrong. The link and code go with the body."""
+        self._unindex_state(mail)
         mail.status = REFUSED
         mail.attempts += 1
         mail.last_error = REFUSED_TEXT.format(code=code)
         mail.body = b""
+        self._index_state(mail)
 
     def retry_now(self, now: datetime) -> None:
         for mail in self.retryable():
+            self._unindex_state(mail)
             mail.next_attempt = now
+            self._index_state(mail)
+
+    def prune(self, now: datetime, keep: timedelta = FINISHED_RETENTION) -> int:
+        """Remove sent and refused mail finished before ``now - keep``; never pending mail.
+
+        Reads only the finished index's old end: nothing when nothing has expired."""
+        if not self.indexed():
+            return 0
+        cutoff = (now - keep).timestamp()
+        old = [
+            mail
+            for status in (SENT, REFUSED)
+            for mail in self.finished.values(min=(status,), max=(status, cutoff))
+        ]
+        for mail in old:
+            self.finished.pop(_finished_key(mail), None)
+            self.by_meeting.pop(_meeting_key(mail), None)
+            self.messages.pop(mail.id, None)
+        return len(old)
 
 
 def outbox_for(site, create: bool = True) -> MailOutbox | None:
     return annotated(site, ANNOTATION_KEY, MailOutbox, create)
 
 
-def enqueue(site, message: EmailMessage, meeting_uid: str, kind: str) -> OutgoingMail:
-    """Queue ``message`` with the current transaction; delivery starts after commit."""
-    from prorenata.videomote.notify.delivery import wake_after_commit
-
+def store(site, message: EmailMessage, meeting_uid: str, kind: str) -> OutgoingMail:
+    """Keep ``message`` in the site's outbox, sealed, with the current transaction."""
     recipient = message["To"].addresses[0].addr_spec
     sender = message["From"].addresses[0].addr_spec
     body = seal(site, base64.b64encode(message.as_bytes()).decode("ascii")).encode("ascii")
     mail = OutgoingMail(meeting_uid, kind, recipient, sender, body)
     mail.sealed = True
     outbox_for(site).add(mail)
-    wake_after_commit(site)
     return mail
 
 
-def _opened(site, mail: OutgoingMail) -> bytes:
+def opened(site, mail: OutgoingMail) -> bytes:
+    """The message as it is to be sent (unsealed)."""
     if not mail.sealed:
         return mail.body
     return base64.b64decode(unseal(site, mail.body.decode("ascii")))
-
-
-def refused_code(error: Exception) -> int | None:
-    """The SMTP code when every recipient was refused for good (5xx), else None.
-
-    A 4xx (greylisting, a full mailbox) is worth another try; so is a refused sender,
-    which is the site's configuration and gets mended.
-    """
-    if isinstance(error, smtplib.SMTPRecipientsRefused) and error.recipients:
-        codes = [code for code, _reply in error.recipients.values()]
-        if all(code >= 500 for code in codes):
-            return codes[0]
-    return None
-
-
-_FAILURES = {
-    "ConnectionRefusedError": "E-postservern svarar inte.",
-    "TimeoutError": "E-postservern svarade inte i tid.",
-    "SMTPConnectError": "E-postservern svarar inte.",
-    "SMTPServerDisconnected": "E-postservern bröt anslutningen.",
-    "SMTPRecipientsRefused": "Mottagarens e-postserver tar inte emot adressen just nu.",
-    "SMTPSenderRefused": "E-postservern nekade avsändaradressen; kontakta administratören.",
-    "SMTPAuthenticationError": "Inloggningen på e-postservern misslyckades; kontakta "
-    "administratören.",
-}
-
-
-def _describe(error: Exception) -> str:
-    """What staff see of a failure, in Swedish; only its kind (an SMTP reply can echo
-    addresses back)."""
-    name = type(error).__name__
-    return _FAILURES.get(name, f"Det gick inte att skicka ({name}).")
-
-
-def _audit_sent(site, mail: OutgoingMail) -> None:
-    from prorenata.videomote.audit import log
-    from prorenata.videomote.audit.log import make_entry
-    from prorenata.videomote.audit.record import audit_log
-
-    catalog = getToolByName(site, "portal_catalog")
-    brains = catalog.unrestrictedSearchResults(UID=mail.meeting_uid)
-    patient_uid = brains[0]._unrestrictedGetObject().patient_uid if brains else ""
-    audit_log(site).append(
-        make_entry(
-            log.INVITATION_SENT,
-            actor="system",
-            role="system",
-            meeting_uid=mail.meeting_uid,
-            patient_uid=patient_uid,
-            kind=mail.kind,
-        )
-    )
-
-
-def deliver_due(site, commit, now: datetime | None = None) -> tuple[int, int]:
-    """Send every due message through MailHost; ``commit`` is called after each one."""
-    outbox = outbox_for(site, create=False)
-    if outbox is None:
-        return 0, 0
-    mailhost = getToolByName(site, "MailHost")
-    sent = failed = 0
-    for mail in outbox.due(now or utcnow()):
-        try:
-            mailhost.send(
-                # SMTP policy: CRLF line ends on the wire, as RFC 5321 requires
-                message_from_bytes(_opened(site, mail), policy=email.policy.SMTP),
-                mto=[mail.recipient],
-                mfrom=mail.sender,
-                immediate=True,
-            )
-        except Exception as error:  # any SMTP or network failure: keep it, retry later
-            code = refused_code(error)
-            if code is not None:
-                outbox.mark_refused(mail, code, utcnow())
-            else:
-                outbox.mark_failed(mail, _describe(error), utcnow())
-            logger.warning(
-                "E-mail %s (%s) for meeting %s not delivered, attempt %d: %s",
-                mail.id,
-                mail.kind,
-                mail.meeting_uid,
-                mail.attempts,
-                mail.last_error,
-            )
-            failed += 1
-        else:
-            outbox.mark_sent(mail, utcnow())
-            _audit_sent(site, mail)
-            sent += 1
-        commit()
-    return sent, failed

@@ -47,9 +47,10 @@ class OutboxGateway:
         now = datetime.now(UTC)
         message_id = f"outbox-{uuid.uuid4().hex[:12]}"
         box[(now.isoformat(), message_id)] = {"id": message_id, "to": to, "text": text, "time": now}
-        if len(box) > OUTBOX_LIMIT:
-            for key in list(box.keys())[: len(box) - OUTBOX_LIMIT]:
-                del box[key]
+        # Keyed by time, so the oldest is the tree's first key: drop from there, without
+        # listing the keys.
+        for _ in range(len(box) - OUTBOX_LIMIT):
+            del box[box.minKey()]
         return message_id
 
 

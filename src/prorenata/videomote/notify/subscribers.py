@@ -9,12 +9,12 @@ from prorenata.videomote.access.keys import secret_key
 from prorenata.videomote.content.meeting import STATE_CANCELLED
 from prorenata.videomote.content.meeting import STATE_ENDED
 from prorenata.videomote.content.meeting import new_ical_uid
+from prorenata.videomote.notify.delivery import enqueue
 from prorenata.videomote.notify.imip import CANCELLATION
 from prorenata.videomote.notify.imip import INVITATION
 from prorenata.videomote.notify.imip import UPDATE
 from prorenata.videomote.notify.imip import MeetingNotice
 from prorenata.videomote.notify.imip import build_message
-from prorenata.videomote.notify.outbox import enqueue
 from zope.lifecycleevent.interfaces import IObjectRemovedEvent
 
 
