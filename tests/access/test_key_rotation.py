@@ -14,8 +14,8 @@ from prorenata.videomote.access.keys import secret_keys
 from prorenata.videomote.access.keys import unseal
 from prorenata.videomote.caldav_bridge.accounts import CalDAVAccountRecord
 from prorenata.videomote.caldav_bridge.accounts import accounts
-from prorenata.videomote.notify.outbox import deliver_due
-from prorenata.videomote.notify.outbox import enqueue
+from prorenata.videomote.notify.delivery import deliver_due
+from prorenata.videomote.notify.delivery import enqueue
 from prorenata.videomote.notify.sms import sms_outbox
 from prorenata.videomote.rotation import forget_site_key
 from prorenata.videomote.rotation import reseal_site

@@ -11,12 +11,12 @@ from datetime import timedelta
 from pathlib import Path
 from plone import api
 from prorenata.videomote.caldav_bridge import lease as lease_module
+from prorenata.videomote.caldav_bridge import sync
 from prorenata.videomote.caldav_bridge.accounts import accounts
 from prorenata.videomote.caldav_bridge.client import CalendarAccount
 from prorenata.videomote.caldav_bridge.lease import ANNOTATION_KEY
 from prorenata.videomote.caldav_bridge.lease import AccountLease
 from prorenata.videomote.caldav_bridge.lease import leases
-from prorenata.videomote.content import scheduling
 from test_sync_with_journal import SECRET
 from test_sync_with_journal import _book
 from test_sync_with_journal import _made_in_the_calendar
@@ -73,7 +73,7 @@ def test_two_workers_at_once_book_a_calendar_event_once_and_mail_once(
     _made_in_the_calendar(journal, "two-workers-1", "Samtal", 10, "anna@example.se")
     puts = _count_puts(monkeypatch)
     inside, second_done = threading.Event(), threading.Event()
-    real_book = scheduling.book_meeting
+    real_book = sync.book_meeting
 
     def book_meeting(*args, **kwargs):
         if not inside.is_set():
@@ -81,7 +81,7 @@ def test_two_workers_at_once_book_a_calendar_event_once_and_mail_once(
             second_done.wait(timeout=30)  # the first round waits for the second caller
         return real_book(*args, **kwargs)
 
-    monkeypatch.setattr(scheduling, "book_meeting", book_meeting)
+    monkeypatch.setattr(sync, "book_meeting", book_meeting)
     first: dict = {}
     worker = threading.Thread(target=lambda: first.update(_post(journal["portal"])))
     worker.start()
@@ -200,13 +200,13 @@ def test_two_worker_processes_sync_each_change_once(
     smtp_sink.wait_for(1)
     _made_in_the_calendar(journal, "two-processes-1", "Samtal", 13, "anna@example.se")
     puts = _count_puts(monkeypatch)
-    real_book = scheduling.book_meeting
+    real_book = sync.book_meeting
 
     def slow_book(*args, **kwargs):
         time.sleep(1.5)  # a slow round: the other worker's rounds come meanwhile
         return real_book(*args, **kwargs)
 
-    monkeypatch.setattr(scheduling, "book_meeting", slow_book)
+    monkeypatch.setattr(sync, "book_meeting", slow_book)
     command = [
         str(Path(sys.executable).parent / "videomote-caldav-sync"),
         "--site",
