@@ -26,6 +26,7 @@ import multiprocessing
 import os
 import statistics
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -57,14 +58,19 @@ class Server:
         from prorenata.videomote.media.synthetic import start_server_process
 
         self.port = free_port()
-        self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"videomote-media-{mode}.log"
+        # A fresh file of our own (0600, unpredictable name), not a fixed name in a shared
+        # directory another user could have put a symlink at.
+        log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - the server process owns it
+            prefix=f"videomote-media-{mode}-", suffix=".log", delete=False
+        )
+        self.log = Path(log.name)
         settings = {
             "secret": SECRET,
             "ice_addresses": "127.0.0.1",
             "mode": mode,
             "remb": "on" if remb else "off",
         }
-        self.process = start_server_process(self.port, settings, output=self.log.open("wb"))
+        self.process = start_server_process(self.port, settings, output=log)
 
     @property
     def url(self) -> str:
