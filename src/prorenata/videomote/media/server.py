@@ -366,7 +366,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     return socket
 
 
-async def _first_message(socket: web.WebSocketResponse):
+async def _first_message(socket: web.WebSocketResponse) -> object:
     """The parsed first text message (anything JSON), or {} when none came in time."""
     try:
         first = await socket.receive(timeout=JOIN_TIMEOUT_SECONDS)
