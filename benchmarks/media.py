@@ -59,18 +59,18 @@ class Server:
 
         self.port = free_port()
         # A fresh file of our own (0600, unpredictable name), not a fixed name in a shared
-        # directory another user could have put a symlink at.
-        log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - the server process owns it
+        # directory another user could have put a symlink at. Kept only if the server dies.
+        self.output = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by stop()
             prefix=f"videomote-media-{mode}-", suffix=".log", delete=False
         )
-        self.log = Path(log.name)
+        self.log = Path(self.output.name)
         settings = {
             "secret": SECRET,
             "ice_addresses": "127.0.0.1",
             "mode": mode,
             "remb": "on" if remb else "off",
         }
-        self.process = start_server_process(self.port, settings, output=log)
+        self.process = start_server_process(self.port, settings, output=self.output)
 
     @property
     def url(self) -> str:
@@ -80,8 +80,14 @@ class Server:
         return cpu_seconds(self.process.pid)
 
     def stop(self) -> None:
+        died = self.process.poll() is not None
         self.process.terminate()
         self.process.wait(15)
+        self.output.close()
+        if died:
+            print(f"the media server exited early; its log: {self.log}", file=sys.stderr)
+        else:
+            self.log.unlink(missing_ok=True)
 
 
 # -- load workers (processes of their own) ---------------------------------------------
