@@ -26,6 +26,7 @@ import multiprocessing
 import os
 import statistics
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -57,14 +58,19 @@ class Server:
         from prorenata.videomote.media.synthetic import start_server_process
 
         self.port = free_port()
-        self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"videomote-media-{mode}.log"
+        # A fresh file of our own (0600, unpredictable name), not a fixed name in a shared
+        # directory another user could have put a symlink at. Kept only if the server dies.
+        self.output = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by stop()
+            prefix=f"videomote-media-{mode}-", suffix=".log", delete=False
+        )
+        self.log = Path(self.output.name)
         settings = {
             "secret": SECRET,
             "ice_addresses": "127.0.0.1",
             "mode": mode,
             "remb": "on" if remb else "off",
         }
-        self.process = start_server_process(self.port, settings, output=self.log.open("wb"))
+        self.process = start_server_process(self.port, settings, output=self.output)
 
     @property
     def url(self) -> str:
@@ -74,8 +80,14 @@ class Server:
         return cpu_seconds(self.process.pid)
 
     def stop(self) -> None:
+        died = self.process.poll() is not None
         self.process.terminate()
         self.process.wait(15)
+        self.output.close()
+        if died:
+            print(f"the media server exited early; its log: {self.log}", file=sys.stderr)
+        else:
+            self.log.unlink(missing_ok=True)
 
 
 # -- load workers (processes of their own) ---------------------------------------------

@@ -164,7 +164,9 @@ def ensure_demo_mail() -> None:
 
 
 PUBLIC_URL = "prorenata.videomote.public_base_url"
-LOOPBACK = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "::", ""}
+#: How a server listening on every interface names its host; nothing binds to these here.
+ALL_INTERFACES = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - recognised, never bound
+LOOPBACK = {"localhost", "127.0.0.1", "::1", *ALL_INTERFACES}
 # The add-on's own icon (a script run by zconsole has no __file__).
 ICON = Path(prorenata.videomote.__file__).parent / "browser" / "static" / "favicon.ico"
 
@@ -178,7 +180,7 @@ def demo_public_url(current: str | None, host: str, port: str, site_id: str) -> 
     PORT=8081``); anything else was configured by someone (a real deployment is https,
     browsers give camera and microphone only there) and is kept.
     """
-    if host in ("0.0.0.0", "::", ""):
+    if host in ALL_INTERFACES:
         host = "localhost"  # listening everywhere: this machine is reachable as localhost
     if ":" in host:
         host = f"[{host}]"

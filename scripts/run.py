@@ -74,14 +74,10 @@ def processes(instance: Path, port: int) -> dict[str, list[str]]:
     }
 
 
-def _relay(name: str, stream, width: int, lock: threading.Lock, out) -> None:
+def _relay(name: str, stream, out: "_Prefixed") -> None:
     """Copy ``stream`` to ``out`` line by line, each line prefixed with ``name``."""
-    prefix = f"{name:<{width}} | "
     for raw in iter(lambda: stream.readline(MAX_LINE), b""):
-        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-        with lock:
-            out.write(prefix + line + "\n")
-            out.flush()
+        out.write(name, [raw.decode("utf-8", errors="replace").rstrip("\r\n")])
     stream.close()
 
 
@@ -89,31 +85,55 @@ def serve(commands: dict[str, list[str]], env: dict[str, str], out=None, banner:
     """Run ``commands`` (by name) until Ctrl-C, SIGTERM or one of them exits, then stop
     them all; every output line prefixed with its process's name. The exit code is the
     first failing process's (0 after Ctrl-C)."""
-    out = out or sys.stdout
-    lock = threading.Lock()
-    width = max(len(name) for name in [*commands, "run"])
+    out = _Prefixed(out or sys.stdout, width=max(len(name) for name in [*commands, "run"]))
     # Python children write to a pipe in blocks unless told otherwise: lines would lag.
-    env = {**env, "PYTHONUNBUFFERED": "1"}
+    running, relays = _start(commands, {**env, "PYTHONUNBUFFERED": "1"}, out)
+    if banner:
+        out.say("run", banner)
+    exit_code = _wait_for_stop(running, out)
+    _stop(running)
+    for relay in relays:
+        relay.join(timeout=2)  # the last lines of each process
+    return exit_code
+
+
+class _Prefixed:
+    """Whole lines to ``out``, each prefixed with a process's name, from any thread."""
+
+    def __init__(self, out, width: int):
+        self.out, self.width, self.lock = out, width, threading.Lock()
+
+    def say(self, name: str, text: str) -> None:
+        """Each line of ``text``, prefixed."""
+        self.write(name, text.splitlines())
+
+    def write(self, name: str, lines: list[str]) -> None:
+        """``lines`` as they are, each prefixed, none interleaved with another's."""
+        with self.lock:
+            for line in lines:
+                self.out.write(f"{name:<{self.width}} | {line}\n")
+            self.out.flush()
+
+
+def _start(
+    commands: dict[str, list[str]], env: dict[str, str], out: _Prefixed
+) -> tuple[dict[str, subprocess.Popen], list[threading.Thread]]:
+    """Start every command, each with a thread relaying its output to ``out``."""
     running, relays = {}, []
     for name, command in commands.items():
-        process = subprocess.Popen(
+        # S603: the argv lists of processes() (or a test's), no shell.
+        process = subprocess.Popen(  # noqa: S603
             command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
         running[name] = process
-        relay = threading.Thread(
-            target=_relay, args=(name, process.stdout, width, lock, out), daemon=True
-        )
+        relay = threading.Thread(target=_relay, args=(name, process.stdout, out), daemon=True)
         relay.start()
         relays.append(relay)
+    return running, relays
 
-    def say(text: str) -> None:
-        with lock:
-            for line in text.splitlines():
-                out.write(f"{'run':<{width}} | {line}\n")
-            out.flush()
 
-    if banner:
-        say(banner)
+def _wait_for_stop(running: dict[str, subprocess.Popen], out: _Prefixed) -> int:
+    """Wait for Ctrl-C, SIGTERM or a process exiting; the exit code ``serve`` returns."""
     stopping = False
 
     def stop(*_):
@@ -126,10 +146,15 @@ def serve(commands: dict[str, list[str]], env: dict[str, str], out=None, banner:
     while not stopping:
         for name, process in running.items():
             if process.poll() is not None:
-                say(f"{name} exited with {process.returncode}; stopping")
+                out.say("run", f"{name} exited with {process.returncode}; stopping")
                 exit_code = process.returncode or 1
                 stopping = True
         time.sleep(0.3)
+    return exit_code
+
+
+def _stop(running: dict[str, subprocess.Popen]) -> None:
+    """Ask every process still running to end; kill one that has not after 15 s."""
     for process in running.values():
         if process.poll() is None:
             process.terminate()
@@ -140,9 +165,6 @@ def serve(commands: dict[str, list[str]], env: dict[str, str], out=None, banner:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
-    for relay in relays:
-        relay.join(timeout=2)  # the last lines of each process
-    return exit_code
 
 
 def main() -> int:

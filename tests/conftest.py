@@ -127,3 +127,13 @@ def browser(functional):
     browser.handleErrors = False
     browser.addHeader("Authorization", f"Basic {SITE_OWNER_NAME}:{SITE_OWNER_PASSWORD}")
     return browser
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _requests_time_out():
+    """No ``requests`` call in a test waits for ever (see default_timeout.py)."""
+    import default_timeout
+
+    with pytest.MonkeyPatch.context() as patch:
+        default_timeout.install(patch)
+        yield

@@ -19,7 +19,7 @@ def _demo_public_url():
     ("current", "host", "port", "wanted"),
     [
         (None, "localhost", "8080", "http://localhost:8080/Plone"),  # a new demo
-        ("", "0.0.0.0", "8080", "http://localhost:8080/Plone"),  # listening everywhere
+        ("", "0.0.0.0", "8080", "http://localhost:8080/Plone"),  # noqa: S104 - input, not a bind
         ("http://localhost:8080/Plone", "localhost", "8081", "http://localhost:8081/Plone"),
         ("http://127.0.0.1:8080/Plone", "localhost", "8080", "http://localhost:8080/Plone"),
         ("http://localhost:8080/Plone", "localhost", "8080", None),  # unchanged

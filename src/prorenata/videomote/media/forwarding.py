@@ -150,45 +150,95 @@ def forward_packets(
     active = getattr(receiver, _RECEIVER_ACTIVE_SSRC)
     seen_ms: dict[int, int] = {}
     rtx_types: dict[int, bool] = {}
+    is_keyframe = starts_vp8_keyframe if video else _always
 
     def handle(packet: RtpPacket, arrival_time_ms: int) -> None:
         if not receiver._enabled:
             return
-        if estimator is not None and packet.extensions.abs_send_time is not None:
-            estimate = estimator.note(
-                arrival_time_ms,
-                packet.extensions.abs_send_time,
-                len(packet.payload) + packet.padding_size,
-                packet.ssrc,
-            )
-            if estimate is not None:
-                _send_remb(receiver, estimate)
-        ssrc = packet.ssrc
-        # Sources seen lately (getSynchronizationSources: the last 10 s), once a second.
-        if arrival_time_ms - seen_ms.get(ssrc, 0) >= 1000:
-            seen_ms[ssrc] = arrival_time_ms
-            active[ssrc] = clock.current_datetime()
+        if estimator is not None:
+            _estimate_bandwidth(receiver, estimator, packet, arrival_time_ms)
+        _note_active_source(seen_ms, active, packet.ssrc, arrival_time_ms)
         codec = codecs.get(packet.payload_type)
         if codec is None:
             return
-        statistics = streams.get(ssrc)
-        if statistics is None:
-            statistics = streams[ssrc] = StreamStatistics(codec.clockRate)
-        statistics.add(packet)
-        rtx = rtx_types.get(packet.payload_type)
-        if rtx is None:
-            rtx = rtx_types[packet.payload_type] = is_rtx(codec)
-        if rtx:
-            original = rtx_ssrcs.get(ssrc)
-            apt = codec.parameters.get("apt")
-            if original is None or len(packet.payload) < 2 or apt not in codecs:
+        _count(streams, codec, packet)
+        if _is_rtx(rtx_types, packet.payload_type, codec):
+            packet = _unwrap_retransmission(packet, codec, codecs, rtx_ssrcs)
+            if packet is None:
                 return
-            packet = unwrap_rtx(packet, payload_type=apt, ssrc=original)
-        if nacks is not None and nacks.add(packet):
-            _spawn(receiver._send_rtcp_nack(packet.ssrc, sorted(nacks.missing)))
-        on_packet(packet, starts_vp8_keyframe(packet) if video else True)
+        _request_missing(receiver, nacks, packet)
+        on_packet(packet, is_keyframe(packet))
 
     setattr(receiver, _DIRECT_HANDLER, handle)
+
+
+# The steps of forward_packets' handler, in the order it takes them for every packet.
+
+
+def _always(packet: RtpPacket) -> bool:
+    """Every audio packet counts as a keyframe: any of them can start a stream."""
+    return True
+
+
+def _estimate_bandwidth(
+    receiver: RTCRtpReceiver,
+    estimator: BandwidthEstimator,
+    packet: RtpPacket,
+    arrival_time_ms: int,
+) -> None:
+    """Feed the REMB estimator; send the browser a new estimate when there is one."""
+    if packet.extensions.abs_send_time is None:
+        return
+    estimate = estimator.note(
+        arrival_time_ms,
+        packet.extensions.abs_send_time,
+        len(packet.payload) + packet.padding_size,
+        packet.ssrc,
+    )
+    if estimate is not None:
+        _send_remb(receiver, estimate)
+
+
+def _note_active_source(
+    seen_ms: dict[int, int], active: dict, ssrc: int, arrival_time_ms: int
+) -> None:
+    """Sources seen lately (getSynchronizationSources: the last 10 s), once a second."""
+    if arrival_time_ms - seen_ms.get(ssrc, 0) >= 1000:
+        seen_ms[ssrc] = arrival_time_ms
+        active[ssrc] = clock.current_datetime()
+
+
+def _count(streams: dict, codec, packet: RtpPacket) -> None:
+    """Statistics per SSRC for the receiver reports."""
+    statistics = streams.get(packet.ssrc)
+    if statistics is None:
+        statistics = streams[packet.ssrc] = StreamStatistics(codec.clockRate)
+    statistics.add(packet)
+
+
+def _is_rtx(rtx_types: dict[int, bool], payload_type: int, codec) -> bool:
+    """Whether ``payload_type`` carries retransmissions (cached per payload type)."""
+    rtx = rtx_types.get(payload_type)
+    if rtx is None:
+        rtx = rtx_types[payload_type] = is_rtx(codec)
+    return rtx
+
+
+def _unwrap_retransmission(
+    packet: RtpPacket, codec, codecs: dict, rtx_ssrcs: dict
+) -> RtpPacket | None:
+    """The packet an RTX packet repeats; None when it cannot be told (dropped then)."""
+    original = rtx_ssrcs.get(packet.ssrc)
+    apt = codec.parameters.get("apt")
+    if original is None or len(packet.payload) < 2 or apt not in codecs:
+        return None
+    return unwrap_rtx(packet, payload_type=apt, ssrc=original)
+
+
+def _request_missing(receiver: RTCRtpReceiver, nacks, packet: RtpPacket) -> None:
+    """NACK the packets a gap before ``packet`` shows missing."""
+    if nacks is not None and nacks.add(packet):
+        _spawn(receiver._send_rtcp_nack(packet.ssrc, sorted(nacks.missing)))
 
 
 def _send_remb(receiver: RTCRtpReceiver, estimate: tuple[int, list[int]]) -> None:

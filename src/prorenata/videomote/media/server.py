@@ -329,15 +329,19 @@ def clean_chat(text: str) -> str:
     return kept.strip()[:MAX_CHAT_LENGTH]
 
 
+#: Why Rooms.join turned someone away: the close code and reason their page gets.
+REFUSALS = {
+    "ended": (CLOSE_ENDED, b"meeting ended"),
+    "full": (CLOSE_ROOM_FULL, b"room full"),
+}
+
+
 async def websocket(request: web.Request) -> web.WebSocketResponse:
+    """One person's connection: join, then their messages until either side closes."""
     app = request.app
     socket = web.WebSocketResponse(heartbeat=20, max_msg_size=MAX_MESSAGE_BYTES)
     await socket.prepare(request)
-    try:
-        first = await socket.receive(timeout=JOIN_TIMEOUT_SECONDS)
-        data = json.loads(first.data) if first.type == aiohttp.WSMsgType.TEXT else {}
-    except (TimeoutError, ValueError, TypeError):
-        data = {}
+    data = await _first_message(socket)
     if not isinstance(data, dict) or data.get("type") != "join":
         await socket.close(code=CLOSE_PROTOCOL, message=b"join first")
         return socket
@@ -350,18 +354,41 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     person = Person(socket=socket, name=claims["n"], role=claims["r"], who=claims.get("w", ""))
     room, earlier = app[ROOMS_KEY].join(room_key(claims), person)
     if earlier is not None:
-        await earlier.close_media()
-        await earlier.socket.close(code=CLOSE_REPLACED, message=b"replaced")
-        # Its picture goes from the others' pages now, not when (or if) the new
-        # connection's offer succeeds.
-        await room.assign_slots()
-    if room == "ended":
-        await socket.close(code=CLOSE_ENDED, message=b"meeting ended")
+        await _replace(earlier, room)
+    if isinstance(room, str):
+        code, reason = REFUSALS[room]
+        await socket.close(code=code, message=reason)
         return socket
-    if room == "full":
-        await socket.close(code=CLOSE_ROOM_FULL, message=b"room full")
-        return socket
-    await socket.send_str(
+    await _welcome(app, room, person, returning=earlier is not None)
+    try:
+        await _read_messages(app, room, person)
+    finally:
+        await _leave(app, room, person)
+    return socket
+
+
+async def _first_message(socket: web.WebSocketResponse) -> object:
+    """The parsed first text message (anything JSON), or {} when none came in time."""
+    try:
+        first = await socket.receive(timeout=JOIN_TIMEOUT_SECONDS)
+        return json.loads(first.data) if first.type == aiohttp.WSMsgType.TEXT else {}
+    except (TimeoutError, ValueError, TypeError):
+        return {}
+
+
+async def _replace(earlier: Person, room: Room) -> None:
+    """Close the connection a returning person left behind."""
+    await earlier.close_media()
+    await earlier.socket.close(code=CLOSE_REPLACED, message=b"replaced")
+    # Its picture goes from the others' pages now, not when (or if) the new
+    # connection's offer succeeds.
+    await room.assign_slots()
+
+
+async def _welcome(app: web.Application, room: Room, person: Person, returning: bool) -> None:
+    """Tell ``person`` who is here and how to reach the media; tell the others about a
+    newcomer (not about someone coming back: they never saw them leave)."""
+    await person.socket.send_str(
         json.dumps(
             {
                 "type": "welcome",
@@ -371,22 +398,28 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
             }
         )
     )
-    if earlier is None:
+    if not returning:
         await room.broadcast(dict(person.public(), type="joined"), person)
-    try:
-        async for message in socket:
-            if message.type != aiohttp.WSMsgType.TEXT:
-                continue
-            if not await handle(app, room, person, message.data):
-                break
-    finally:
-        replaced = person not in room.people
-        app[ROOMS_KEY].leave(room, person)
-        await person.close_media()
-        if not replaced:
-            await room.assign_slots()
-            await room.broadcast(dict(person.public(), type="left"))
-    return socket
+
+
+async def _read_messages(app: web.Application, room: Room, person: Person) -> None:
+    """Handle ``person``'s text messages until the socket closes or a message ends it."""
+    async for message in person.socket:
+        if message.type != aiohttp.WSMsgType.TEXT:
+            continue
+        if not await handle(app, room, person, message.data):
+            break
+
+
+async def _leave(app: web.Application, room: Room, person: Person) -> None:
+    """``person``'s connection is over: their media stops; unless a newer connection of
+    theirs replaced this one, the others' slots are re-assigned and they are told."""
+    replaced = person not in room.people
+    app[ROOMS_KEY].leave(room, person)
+    await person.close_media()
+    if not replaced:
+        await room.assign_slots()
+        await room.broadcast(dict(person.public(), type="left"))
 
 
 async def answer(app: web.Application, room: Room, person: Person, sdp: str) -> str:
@@ -397,72 +430,96 @@ async def answer(app: web.Application, room: Room, person: Person, sdp: str) -> 
         RTCConfiguration(iceServers=config.ice_servers(), bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
     )
     person.pc = pc
-
-    @pc.on("track")
-    def on_track(track):
-        receiver = forwarding.receiver_for(pc, track)
-        if receiver is None or track.kind in person.inputs:
-            return
-        person.inputs[track.kind] = receiver
-        if config.mode == "forward":
-            kind = track.kind
-
-            def on_packet(packet, keyframe):
-                room.forward(person, kind, packet, keyframe)
-
-            forwarding.forward_packets(receiver, on_packet, remb=config.remb)
-        else:
-            task = asyncio.ensure_future(read_decoded(room, person, track))
-            person.tasks.add(task)
-
-    @pc.on("connectionstatechange")
-    async def on_state():
-        if person.pc is pc:
-            await person.send({"type": "media", "state": pc.connectionState})
-        if pc.connectionState == "failed" and person.pc is pc:
-            await person.close_media()
-            await room.assign_slots()
-
+    pc.on("track", lambda track: _take_input(config, room, person, pc, track))
+    pc.on("connectionstatechange", lambda: _on_connection_state(room, person, pc))
     await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-    videos = [t for t in pc.getTransceivers() if t.kind == "video"]
-    audios = [t for t in pc.getTransceivers() if t.kind == "audio"]
-    for video, audio in zip(videos, audios, strict=False):
-        forwarding.prefer_codec(video, "video/VP8")
-        slot = Slot(SlotTrack("video"), SlotTrack("audio"), video.mid, audio.mid)
-
-        def keyframe_please(slot=slot):
-            room.request_keyframe(slot.occupant)
-
-        slot.video.need_keyframe = keyframe_please
-        for transceiver, track in ((video, slot.video), (audio, slot.audio)):
-            transceiver.sender.replaceTrack(track)
-            transceiver.direction = "sendrecv"
-            if config.mode == "forward":
-                slot.writers[transceiver.kind] = forwarding.RtpRewriter(
-                    transceiver.sender, transceiver, keyframe_please
-                )
-        forwarding.on_keyframe_request(video.sender, keyframe_please)
-        person.slots.append(slot)
+    _add_slots(config, room, person, pc)
     if not person.slots:
         raise ValueError("the offer has no audio and video to exchange")
     addresses = config.host_addresses()
     forwarding.use_host_addresses(pc, addresses, config.announced_address, config.udp_ports)
     await pc.setLocalDescription(await pc.createAnswer())
-    if "\na=candidate:" not in pc.localDescription.sdp:
-        # An answer without candidates leaves the page "Ansluter…" for ever: refuse it.
-        low, high = config.udp_ports
-        logger.error(
-            "no ICE candidate to answer with: no UDP port free in %s-%s on %s "
-            "(set ice_addresses and udp_ports)",
-            low,
-            high,
-            ", ".join(addresses),
-        )
-        raise RuntimeError("no ICE candidates")
+    _refuse_without_candidates(config, pc, addresses)
     if config.mode == "forward":
         forwarding.receive_directly(pc)
     await room.assign_slots()
     return pc.localDescription.sdp
+
+
+def _take_input(
+    config: MediaConfig, room: Room, person: Person, pc: RTCPeerConnection, track
+) -> None:
+    """A track the browser sends (its camera or microphone): forward its packets to the
+    others' slots (``mode = forward``), or decode it for re-encoding."""
+    receiver = forwarding.receiver_for(pc, track)
+    if receiver is None or track.kind in person.inputs:
+        return
+    person.inputs[track.kind] = receiver
+    if config.mode == "forward":
+        kind = track.kind
+
+        def on_packet(packet, keyframe):
+            room.forward(person, kind, packet, keyframe)
+
+        forwarding.forward_packets(receiver, on_packet, remb=config.remb)
+    else:
+        task = asyncio.ensure_future(read_decoded(room, person, track))
+        person.tasks.add(task)
+
+
+async def _on_connection_state(room: Room, person: Person, pc: RTCPeerConnection) -> None:
+    """Tell the page how its media connection is; a failed one frees its slots."""
+    if person.pc is pc:
+        await person.send({"type": "media", "state": pc.connectionState})
+    if pc.connectionState == "failed" and person.pc is pc:
+        await person.close_media()
+        await room.assign_slots()
+
+
+def _add_slots(config: MediaConfig, room: Room, person: Person, pc: RTCPeerConnection) -> None:
+    """One slot (a video and an audio transceiver) per pair the offer has room for."""
+    videos = [t for t in pc.getTransceivers() if t.kind == "video"]
+    audios = [t for t in pc.getTransceivers() if t.kind == "audio"]
+    for video, audio in zip(videos, audios, strict=False):
+        person.slots.append(_slot(config, room, video, audio))
+
+
+def _slot(config: MediaConfig, room: Room, video, audio) -> Slot:
+    """A slot on ``video`` and ``audio``: sends whoever occupies it; a viewer's keyframe
+    request goes to that occupant."""
+    forwarding.prefer_codec(video, "video/VP8")
+    slot = Slot(SlotTrack("video"), SlotTrack("audio"), video.mid, audio.mid)
+
+    def keyframe_please(slot=slot):
+        room.request_keyframe(slot.occupant)
+
+    slot.video.need_keyframe = keyframe_please
+    for transceiver, track in ((video, slot.video), (audio, slot.audio)):
+        transceiver.sender.replaceTrack(track)
+        transceiver.direction = "sendrecv"
+        if config.mode == "forward":
+            slot.writers[transceiver.kind] = forwarding.RtpRewriter(
+                transceiver.sender, transceiver, keyframe_please
+            )
+    forwarding.on_keyframe_request(video.sender, keyframe_please)
+    return slot
+
+
+def _refuse_without_candidates(
+    config: MediaConfig, pc: RTCPeerConnection, addresses: list[str]
+) -> None:
+    """An answer without candidates leaves the page "Ansluter…" for ever: refuse it."""
+    if "\na=candidate:" in pc.localDescription.sdp:
+        return
+    low, high = config.udp_ports
+    logger.error(
+        "no ICE candidate to answer with: no UDP port free in %s-%s on %s "
+        "(set ice_addresses and udp_ports)",
+        low,
+        high,
+        ", ".join(addresses),
+    )
+    raise RuntimeError("no ICE candidates")
 
 
 async def read_decoded(room: Room, person: Person, track) -> None:

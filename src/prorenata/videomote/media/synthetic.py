@@ -274,7 +274,8 @@ def start_server_process(
         "--port",
         str(port),
     ]
-    process = subprocess.Popen(
+    # S603: an argv list (no shell) from this module or the test or benchmark calling it.
+    process = subprocess.Popen(  # noqa: S603
         command, env=env, stdout=output or subprocess.DEVNULL, stderr=subprocess.STDOUT
     )
     deadline = time.monotonic() + 20
