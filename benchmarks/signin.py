@@ -183,20 +183,20 @@ def main() -> None:
         people = [Participant(url, f"127.0.0.{i + 2}") for i in range(PARTICIPANTS)]
         codes = [sink.codes[f"bench{i}@example.se"] for i in range(PARTICIPANTS)]
 
-        entered = run_phase(people, lambda p: p.post("", {"kod": codes[people.index(p)]}))
+        entered = run_phase(people, lambda p: p.post("", {"code": codes[people.index(p)]}))
         assert all(status == 302 for _, status, _ in entered), "code page refused"
-        sms = run_phase(people, lambda p: p.post("/logga-in", {"skicka": "1"}), SPREAD)
+        sms = run_phase(people, lambda p: p.post("/logga-in", {"send_code": "1"}), SPREAD)
         latest = latest_codes(FortySixElks.received)
         wait_for(latest, list(mobiles.values()), "SMS codes")
         sms_codes = [latest[mobiles[f"bench{i}@example.se"]] for i in range(PARTICIPANTS)]
         # All 50 at the same instant (a wrong code: checked and counted, nothing ends).
         burst = run_phase(
-            people, lambda p: p.post("/logga-in", {"fortsatt": "1", "engangskod": "000000"})
+            people, lambda p: p.post("/logga-in", {"continue": "1", "one_time_code": "000000"})
         )
         verified = run_phase(
             people,
             lambda p: p.post(
-                "/logga-in", {"fortsatt": "1", "engangskod": sms_codes[people.index(p)]}
+                "/logga-in", {"continue": "1", "one_time_code": sms_codes[people.index(p)]}
             ),
             SPREAD,
         )
@@ -205,9 +205,11 @@ def main() -> None:
         # each call checks a code without ending the sign-in).
         alone = [Participant(url, f"127.0.1.{i + 2}") for i in range(min(10, PARTICIPANTS))]
         for i, participant in enumerate(alone):
-            participant.post("", {"kod": codes[i]})
-            participant.post("/logga-in", {"skicka": "1"})
-        single = [p.post("/logga-in", {"fortsatt": "1", "engangskod": "000000"})[0] for p in alone]
+            participant.post("", {"code": codes[i]})
+            participant.post("/logga-in", {"send_code": "1"})
+        single = [
+            p.post("/logga-in", {"continue": "1", "one_time_code": "000000"})[0] for p in alone
+        ]
     operator.shutdown()
     sms_ms = [elapsed for elapsed, _, _ in sms]
     verify_ms = [elapsed for elapsed, _, _ in verified]

@@ -111,7 +111,7 @@ def start_room(staff, meeting):
     room = f"{url}/@@videomote-rum"
     page = staff.get(room).text
     authenticator = re.search(r'name="_authenticator"[^>]*value="([^"]+)"', page).group(1)
-    started = staff.post(room, data={"starta": "1", "_authenticator": authenticator})
+    started = staff.post(room, data={"start_meeting": "1", "_authenticator": authenticator})
     started.raise_for_status()
     return started
 

@@ -143,14 +143,14 @@ def test_codes_links_and_sms_codes_issued_under_the_old_key_work_after_a_new_key
 ):
     base = f"{mail_portal.absolute_url()}/videomote"
     browser = requests.Session()
-    assert browser.post(base, data={"kod": invitation_under_old_key["code"]}).url.endswith(
+    assert browser.post(base, data={"code": invitation_under_old_key["code"]}).url.endswith(
         "/logga-in"
     )
-    browser.post(f"{base}/logga-in", data={"skicka": "1"})
+    browser.post(f"{base}/logga-in", data={"send_code": "1"})
     sms_code = _last_sms(mail_portal)  # issued, and the browser's cookie signed, under A
 
     keys(NEW, OLD)
-    done = browser.post(f"{base}/logga-in", data={"fortsatt": "1", "engangskod": sms_code})
+    done = browser.post(f"{base}/logga-in", data={"continue": "1", "one_time_code": sms_code})
     assert done.url.endswith("/vantrum"), done.text[:300]
 
     link = requests.Session().post(
@@ -158,15 +158,15 @@ def test_codes_links_and_sms_codes_issued_under_the_old_key_work_after_a_new_key
     )
     assert link.status_code == 200
     assert "Länken fungerar inte längre" not in link.text
-    assert "Skicka kod" in link.text or 'name="skicka"' in link.text
+    assert "Skicka kod" in link.text or 'name="send_code"' in link.text
 
     # A stranger's browser signs in with the meeting code under the new key as well.
     stranger = requests.Session()
-    entered = stranger.post(base, data={"kod": invitation_under_old_key["code"]})
+    entered = stranger.post(base, data={"code": invitation_under_old_key["code"]})
     assert entered.url.endswith("/logga-in")
-    stranger.post(f"{base}/logga-in", data={"skicka": "1"})
+    stranger.post(f"{base}/logga-in", data={"send_code": "1"})
     signed = stranger.post(
-        f"{base}/logga-in", data={"fortsatt": "1", "engangskod": _last_sms(mail_portal)}
+        f"{base}/logga-in", data={"continue": "1", "one_time_code": _last_sms(mail_portal)}
     )
     assert signed.url.endswith("/vantrum")
 
@@ -176,7 +176,7 @@ def test_once_the_old_key_is_dropped_its_meeting_code_is_unknown(
 ):
     keys(NEW)
     response = requests.post(
-        f"{mail_portal.absolute_url()}/videomote", data={"kod": invitation_under_old_key["code"]}
+        f"{mail_portal.absolute_url()}/videomote", data={"code": invitation_under_old_key["code"]}
     )
     assert "Möteskoden stämmer inte." in response.text
 

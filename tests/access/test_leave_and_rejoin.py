@@ -38,11 +38,11 @@ def sms_count(portal) -> int:
 def signed_in(portal, code) -> requests.Session:
     browser = requests.Session()
     base = f"{portal.absolute_url()}/videomote"
-    assert browser.post(base, data={"kod": code}).url.endswith("/logga-in")
-    browser.post(f"{base}/logga-in", data={"skicka": "1"})
+    assert browser.post(base, data={"code": code}).url.endswith("/logga-in")
+    browser.post(f"{base}/logga-in", data={"send_code": "1"})
     transaction.begin()
     sms = list(sms_outbox(portal))[-1]["text"][-6:]
-    response = browser.post(f"{base}/logga-in", data={"fortsatt": "1", "engangskod": sms})
+    response = browser.post(f"{base}/logga-in", data={"continue": "1", "one_time_code": sms})
     assert response.url.endswith("/vantrum")
     return browser
 
@@ -55,7 +55,7 @@ def test_leaving_by_mistake_and_coming_back_needs_no_new_sms_code(mail_portal, i
 
     left = browser.post(f"{base}/lamna")
     assert "Du har lämnat mötet. Du kan stänga webbläsarfönstret." in left.text
-    assert 'name="kod"' not in left.text  # no code form after leaving
+    assert 'name="code"' not in left.text  # no code form after leaving
     back = re.search(r'href="([^"]+)"[^>]*>\s*Gå med igen', left.text).group(1)
     assert back == f"{base}/vantrum"
     assert "Gå med nu" in browser.get(back).text
@@ -64,13 +64,13 @@ def test_leaving_by_mistake_and_coming_back_needs_no_new_sms_code(mail_portal, i
     # The invitation's link and the meeting code lead back in as well, without an SMS.
     link = browser.post(f"{base}/logga-in", data={"token": invitation["token"]})
     assert link.url.endswith("/vantrum")
-    code = browser.post(base, data={"kod": invitation["code"]})
+    code = browser.post(base, data={"code": invitation["code"]})
     assert code.url.endswith("/vantrum")
     assert sms_count(mail_portal) == sent
 
     # Another browser (no session) still signs in with an SMS code.
     stranger = requests.Session()
-    assert stranger.post(base, data={"kod": invitation["code"]}).url.endswith("/logga-in")
+    assert stranger.post(base, data={"code": invitation["code"]}).url.endswith("/logga-in")
 
 
 def test_after_the_meeting_ended_leaving_offers_no_way_back(mail_portal, invitation):
@@ -82,6 +82,6 @@ def test_after_the_meeting_ended_leaving_offers_no_way_back(mail_portal, invitat
     left = browser.post(f"{base}/lamna")
     assert "Du har lämnat mötet." in left.text
     assert "Gå med igen" not in left.text
-    assert 'name="kod"' not in left.text
-    again = browser.post(base, data={"kod": invitation["code"]})
+    assert 'name="code"' not in left.text
+    again = browser.post(base, data={"code": invitation["code"]})
     assert "Möteskoden stämmer inte." in again.text

@@ -38,18 +38,18 @@ def _code(smtp_sink, index=0) -> str:
 
 def _entered(portal, code):
     browser = requests.Session()
-    response = browser.post(f"{portal.absolute_url()}/videomote", data={"kod": code})
+    response = browser.post(f"{portal.absolute_url()}/videomote", data={"code": code})
     assert response.url.endswith("/videomote/logga-in"), response.text[:500]
     return browser
 
 
 def _sms(browser, portal):
-    return browser.post(f"{portal.absolute_url()}/videomote/logga-in", data={"skicka": "1"})
+    return browser.post(f"{portal.absolute_url()}/videomote/logga-in", data={"send_code": "1"})
 
 
 def _try(browser, portal, code):
     return browser.post(
-        f"{portal.absolute_url()}/videomote/logga-in", data={"fortsatt": "1", "engangskod": code}
+        f"{portal.absolute_url()}/videomote/logga-in", data={"continue": "1", "one_time_code": code}
     )
 
 
@@ -129,14 +129,14 @@ def test_unknown_code_and_cancelled_meeting_get_the_same_answer(mail_portal, pat
     meeting = _book(mail_portal, patient)
     code = _code(smtp_sink)
     unknown = requests.post(
-        f"{mail_portal.absolute_url()}/videomote", data={"kod": "ZZZZ-ZZZZ-ZZZZ"}
+        f"{mail_portal.absolute_url()}/videomote", data={"code": "ZZZZ-ZZZZ-ZZZZ"}
     )
     from prorenata.videomote.content.scheduling import cancel_meeting
 
     with api.env.adopt_user(SITE_OWNER_NAME):
         cancel_meeting(meeting)
     transaction.commit()
-    cancelled = requests.post(f"{mail_portal.absolute_url()}/videomote", data={"kod": code})
+    cancelled = requests.post(f"{mail_portal.absolute_url()}/videomote", data={"code": code})
     message = "Möteskoden stämmer inte."
     assert message in unknown.text and message in cancelled.text
 
@@ -175,7 +175,7 @@ def test_one_client_is_limited_on_the_code_page(mail_portal):
 
     url = f"{mail_portal.absolute_url()}/videomote"
     statuses = [
-        requests.post(url, data={"kod": "ZZZZ-ZZZZ-ZZZZ"}).status_code
+        requests.post(url, data={"code": "ZZZZ-ZZZZ-ZZZZ"}).status_code
         for _ in range(PAGE_LIMIT.limit + 1)
     ]
     assert statuses[:-1] == [200] * PAGE_LIMIT.limit
@@ -197,7 +197,7 @@ def test_staff_ending_the_meeting_ends_it_for_the_waiting_participant(
     token = re.search(r'name="_authenticator"[^>]*value="([^"]+)"', page.text) or re.search(
         r'value="([^"]+)"[^>]*name="_authenticator"', page.text
     )
-    staff.post(room, data={"avsluta": "1", "_authenticator": token.group(1)})
+    staff.post(room, data={"end_meeting": "1", "_authenticator": token.group(1)})
     assert browser.get(status_url).json()["state"] == "ended"
     left = browser.post(f"{mail_portal.absolute_url()}/videomote/lamna")
     assert "Du har lämnat mötet" in left.text
@@ -236,7 +236,7 @@ def test_room_pages_get_fresh_join_tokens_while_the_meeting_runs_and_not_after(
     assert verify_join_token(fresh, key, meeting.UID())["r"] == "staff"
 
     authenticator = re.search(r'name="_authenticator"[^>]*value="([^"]+)"', page.text)
-    staff.post(room, data={"avsluta": "1", "_authenticator": authenticator.group(1)})
+    staff.post(room, data={"end_meeting": "1", "_authenticator": authenticator.group(1)})
     assert browser.post(token_url).status_code == 409
     assert staff.post(staff_url, headers={"X-CSRF-TOKEN": csrf}).status_code == 409
     reopened = staff.get(room)  # an ended meeting is not started again
@@ -251,7 +251,7 @@ def test_room_pages_get_fresh_join_tokens_while_the_meeting_runs_and_not_after(
 
 def test_a_wrong_meeting_code_or_dead_link_is_written_down_with_the_address_only(mail_portal):
     url = mail_portal.absolute_url()
-    requests.post(f"{url}/videomote", data={"kod": "QWER-TYUI-OPAS"})
+    requests.post(f"{url}/videomote", data={"code": "QWER-TYUI-OPAS"})
     requests.post(f"{url}/videomote/logga-in", data={"token": "gammal-länk-123"})
     transaction.begin()
     entries = audit_log(mail_portal).query()
@@ -421,7 +421,7 @@ def test_ending_in_plone_tells_the_media_server_with_a_staff_token(
     room = f"{meeting.absolute_url()}/@@videomote-rum"
     page = start_room(staff, meeting).text
     authenticator = re.search(r'name="_authenticator"[^>]*value="([^"]+)"', page).group(1)
-    staff.post(room, data={"avsluta": "1", "_authenticator": authenticator})
+    staff.post(room, data={"end_meeting": "1", "_authenticator": authenticator})
     ((path, payload),) = fake_media_server
     assert path == "/end" and payload["meeting"] == meeting.UID()
     transaction.begin()
@@ -481,10 +481,10 @@ def test_others_with_the_meeting_code_cannot_keep_the_participant_from_a_code(
     assert "SMS-koder senaste timmen" in dialog and "<span>20 av högst 20</span>" in dialog
     assert "Gränsen är nådd" in dialog
     lift = f"{meeting.absolute_url()}/@@videomote-sms-grans"
-    assert staff.post(lift, data={"aterstall": "1"}).status_code == 403  # no CSRF token
+    assert staff.post(lift, data={"reset_limit": "1"}).status_code == 403  # no CSRF token
     assert "Det har skickats för många SMS-koder" in _sms(participant, mail_portal).text
     authenticator = re.search(r'name="_authenticator"[^>]*value="([^"]+)"', dialog).group(1)
-    lifted = staff.post(lift, data={"aterstall": "1", "_authenticator": authenticator})
+    lifted = staff.post(lift, data={"reset_limit": "1", "_authenticator": authenticator})
     assert "SMS-gränsen är återställd. Alva kan få en ny engångskod." in lifted.text
     assert "Gränsen är nådd" not in lifted.text
 
@@ -626,7 +626,7 @@ def test_opening_the_staff_room_by_get_never_starts_the_meeting(mail_portal, pat
     assert 'data-autostart="true"' in same_origin.text
     assert participant.get(status).json()["started"] is False
 
-    assert staff.post(room, data={"starta": "1"}).status_code == 403  # no CSRF token
+    assert staff.post(room, data={"start_meeting": "1"}).status_code == 403  # no CSRF token
     assert participant.get(status).json()["started"] is False
     started = start_room(staff, meeting)
     assert started.url == room and "data-join-token" in started.text

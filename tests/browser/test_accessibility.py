@@ -134,8 +134,8 @@ def test_axe_finds_no_serious_violation_on_any_page_of_the_add_on(
     _log_in(page, url, "sara", "secret-pw-1")
     found += axe_violations(page, "startsida (Dagens aktiviteter)")
     staff_pages = {
-        "kalender, vecka": f"{url}/@@videomote-kalender?vy=vecka",
-        "kalender, dag": f"{url}/@@videomote-kalender?vy=dag",
+        "kalender, vecka": f"{url}/@@videomote-kalender?view=week",
+        "kalender, dag": f"{url}/@@videomote-kalender?view=day",
         "bokning": f"{url}/@@videomote-boka?start={TOMORROW.isoformat()}T10:00",
         "möte": meeting_url,
         "flytta": f"{meeting_url}/@@videomote-flytta",
@@ -226,13 +226,13 @@ def test_participant_goes_from_code_to_room_with_tab_enter_and_space_only(
 
 def test_staff_book_a_meeting_with_the_keyboard_only(staff_page, journal, smtp_sink):
     page = staff_page
-    page.goto(f"{journal['url']}/@@videomote-kalender?vy=dag&dag={TOMORROW.isoformat()}")
+    page.goto(f"{journal['url']}/@@videomote-kalender?view=day&day={TOMORROW.isoformat()}")
     assert page.title().startswith("Kalender")
     # The skip link passes the grid in one step.
     tab_to(page, "el.classList.contains('videomote-skip')")
     page.keyboard.press("Enter")
     assert page.evaluate(f"{FOCUSED}.id") == "videomote-after-grid"
-    page.goto(f"{journal['url']}/@@videomote-kalender?vy=dag&dag={TOMORROW.isoformat()}")
+    page.goto(f"{journal['url']}/@@videomote-kalender?view=day&day={TOMORROW.isoformat()}")
     # The free slots are one tab stop: Tab into the grid, the arrow keys to 10.00.
     tab_to(page, "el.classList.contains('videomote-slot')")
     assert page.evaluate(f"{FOCUSED}.getAttribute('aria-label')").endswith(" 07.00")
@@ -269,7 +269,7 @@ def test_a_free_slot_of_the_week_is_a_few_keys_away_not_a_hundred_tabs(staff_pag
     day = TOMORROW + timedelta(days=7)
     monday = day - timedelta(days=day.weekday())
     wednesday = monday + timedelta(days=2)
-    page.goto(f"{journal['url']}/@@videomote-kalender?vy=vecka&dag={day.isoformat()}")
+    page.goto(f"{journal['url']}/@@videomote-kalender?view=week&day={day.isoformat()}")
     assert page.locator("a.videomote-slot").count() > 100  # a week of free half hours
     # Only one of them is in the tab order, and Tab reaches it after the page's controls.
     tab_stops = page.evaluate(
@@ -320,7 +320,7 @@ def test_a_booked_meeting_is_skipped_by_the_arrows_and_stays_a_tab_stop(
     from zoneinfo import ZoneInfo
 
     start = meeting.start.astimezone(ZoneInfo("Europe/Stockholm"))
-    page.goto(f"{journal['url']}/@@videomote-kalender?vy=dag&dag={start.date().isoformat()}")
+    page.goto(f"{journal['url']}/@@videomote-kalender?view=day&day={start.date().isoformat()}")
     booked_row = f"{start:%H}.{'00' if start.minute < 30 else '30'}"
     tab_to(page, SLOT)
     for _ in range(60):

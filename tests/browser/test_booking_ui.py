@@ -31,7 +31,7 @@ def test_booking_from_the_calendar_sends_invitation_and_notifies(staff_page, jou
     assert box["x"] < 100 and box["y"] > 500  # lower left, as in the guide
     (message,) = smtp_sink.wait_for(1)
     assert message["To"].addresses[0].addr_spec == "alva@example.se"
-    page.goto(f"{journal['url']}/@@videomote-kalender?vy=vecka&dag={TOMORROW.isoformat()}")
+    page.goto(f"{journal['url']}/@@videomote-kalender?view=week&day={TOMORROW.isoformat()}")
     grid = page.get_by_role("table")
     assert grid.get_by_role("link", name="09.00–09.30 Uppföljande samtal").is_visible()
 

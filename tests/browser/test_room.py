@@ -393,8 +393,8 @@ def test_a_guardian_in_firefox_and_staff_in_chromium_see_each_other(
 ):
     open_staff_room(staff_page, invitation["meeting"])
     firefox.goto(invitation["link"])
-    firefox.wait_for("!!document.querySelector('button[name=skicka]')")
-    firefox.evaluate("document.querySelector('button[name=skicka]').click()")
+    firefox.wait_for("!!document.querySelector('button[name=send_code]')")
+    firefox.evaluate("document.querySelector('button[name=send_code]').click()")
     # The code field is on the page from the start: wait for the page the SMS request
     # leads to, or the code may be typed into the old one while it is being replaced.
     firefox.wait_for(
@@ -402,8 +402,8 @@ def test_a_guardian_in_firefox_and_staff_in_chromium_see_each_other(
     )
     code = latest_sms(mail_portal)[-6:]
     firefox.evaluate(
-        f"(() => {{ document.querySelector('input[name=engangskod]').value = '{code}';"
-        " document.querySelector('button[name=fortsatt]').click(); return true; })()"
+        f"(() => {{ document.querySelector('input[name=one_time_code]').value = '{code}';"
+        " document.querySelector('button[name=continue]').click(); return true; })()"
     )
     firefox.wait_for(
         "document.getElementById('pv-join')"

@@ -22,9 +22,9 @@ def test_connection_is_tested_saved_sealed_and_never_shown_back(mail_portal, rad
     url = f"{mail_portal.absolute_url()}/@@videomote-kalenderkoppling"
     fields = {"url": radicale["url"], "username": "sara", "password": "app-secret-123"}
     _, token = _page(sara, url)
-    tested = sara.post(url, data={**fields, "testa": "1", "_authenticator": token}).text
+    tested = sara.post(url, data={**fields, "test": "1", "_authenticator": token}).text
     assert "Anslutningen fungerar." in tested
-    saved = sara.post(url, data={**fields, "spara": "1", "_authenticator": token}).text
+    saved = sara.post(url, data={**fields, "save": "1", "_authenticator": token}).text
     assert "Kalenderkopplingen är sparad." in saved
     assert "app-secret-123" not in saved and "app-secret-123" not in sara.get(url).text
     transaction.begin()
@@ -45,7 +45,7 @@ def test_unreachable_server_is_explained(mail_portal):
             "url": "http://127.0.0.1:9/",
             "username": "sara",
             "password": "x",
-            "testa": "1",
+            "test": "1",
             "_authenticator": token,
         },
     ).text

@@ -258,7 +258,7 @@ def _remote_after_sync(journal):
 
 def _code_opens(journal, code: str) -> bool:
     page = f"{journal['portal'].absolute_url()}/videomote"
-    return requests.post(page, data={"kod": code}).url.endswith("/videomote/logga-in")
+    return requests.post(page, data={"code": code}).url.endswith("/videomote/logga-in")
 
 
 def test_a_new_title_in_the_calendar_reissues_nothing(journal, smtp_sink):

@@ -68,7 +68,7 @@ def _grid(calendar, **params) -> dict:
 
 
 def test_a_week_without_meetings_shows_monday_to_sunday_from_seven_to_six(calendar):
-    grid = _grid(calendar, vy="vecka", dag=_day(2).isoformat())
+    grid = _grid(calendar, view="week", day=_day(2).isoformat())
     assert [d.split()[0] for d in grid["days"]] == [
         "Måndag",
         "Tisdag",
@@ -88,7 +88,7 @@ def test_the_week_shows_weekend_early_and_late_meetings_where_they_start(calenda
     book("Kvällssamtal", datetime.combine(_day(3), datetime.min.time()).replace(hour=20, minute=15))
     book("Lördagssamtal", datetime.combine(_day(5), datetime.min.time()).replace(hour=10))
     book("Söndagssamtal", datetime.combine(_day(6), datetime.min.time()).replace(hour=11))
-    grid = _grid(calendar, vy="vecka", dag=_day(6).isoformat())
+    grid = _grid(calendar, view="week", day=_day(6).isoformat())
     week = MONDAY.isocalendar()[1]
     assert grid["heading"] == f"Vecka {week}, {MONDAY} – {_day(6)}"
     rows = grid["rows"]
@@ -105,7 +105,7 @@ def test_the_day_view_shows_a_meeting_before_seven(calendar):
     calendar["book"](
         "Tidigt samtal", datetime.combine(_day(2), datetime.min.time()).replace(hour=6, minute=59)
     )
-    rows = _grid(calendar, vy="dag", dag=_day(2).isoformat())["rows"]
+    rows = _grid(calendar, view="day", day=_day(2).isoformat())["rows"]
     assert list(rows)[0] == "06.00" and list(rows)[-1] == "17.30"
     assert rows["06.30"] == [["Tidigt samtal"]]
 
@@ -116,7 +116,7 @@ def test_a_meeting_over_midnight_shows_on_both_days(calendar):
         datetime.combine(_day(4), datetime.min.time()).replace(hour=23, minute=45),
         minutes=30,
     )
-    rows = _grid(calendar, vy="vecka", dag=_day(4).isoformat())["rows"]
+    rows = _grid(calendar, view="week", day=_day(4).isoformat())["rows"]
     assert list(rows)[0] == "00.00" and list(rows)[-1] == "23.30"
     assert rows["23.30"][4] == ["Över midnatt"]  # Friday, where it starts
     assert rows["00.00"][5] == ["Över midnatt"]  # and Saturday, which it runs into
@@ -129,7 +129,7 @@ def test_today_on_a_sunday_is_the_week_that_ends_that_day(calendar, monkeypatch)
         "Söndagssamtal", datetime.combine(_day(6), datetime.min.time()).replace(hour=9)
     )
     monkeypatch.setattr(meetings, "today", lambda: _day(6))
-    grid = _grid(calendar, vy="vecka")  # "Idag"
+    grid = _grid(calendar, view="week")  # "Idag"
     assert grid["heading"].endswith(f"{MONDAY} – {_day(6)}")
     assert grid["rows"]["09.00"][6] == ["Söndagssamtal"]
 
@@ -142,7 +142,7 @@ def test_the_grids_tab_stop_starts_on_todays_next_free_time(calendar):
     now = datetime.now(ZoneInfo("Europe/Stockholm"))
     if not 7 <= now.hour < 17:
         pytest.skip("outside the grid's hours (07.00–18.00) there is no free time left today")
-    answer = requests.get(calendar["url"], params={"vy": "vecka"}, auth=("sara", STAFF_PASSWORD))
+    answer = requests.get(calendar["url"], params={"view": "week"}, auth=("sara", STAFF_PASSWORD))
     entries = html.fromstring(answer.text).cssselect("a.videomote-slot[data-entry]")
     assert len(entries) == 1
     label = entries[0].get("aria-label")
@@ -152,7 +152,58 @@ def test_the_grids_tab_stop_starts_on_todays_next_free_time(calendar):
     assert time_label >= f"{slot // 60:02d}.{slot % 60:02d}"
     other = requests.get(
         calendar["url"],
-        params={"vy": "vecka", "dag": _day(0).isoformat()},
+        params={"view": "week", "day": _day(0).isoformat()},
         auth=("sara", STAFF_PASSWORD),
     )
     assert html.fromstring(other.text).cssselect("a.videomote-slot[data-entry]") == []
+
+
+def test_a_bookmarked_calendar_link_with_the_old_swedish_parameters_still_opens_that_day(calendar):
+    """Links in bookmarks and e-mails from before the query keys became English
+    (``?vy=dag&dag=…``) open the same view; the English names win when both are given."""
+    calendar["book"]("Gammal länk", datetime.combine(_day(3), datetime.min.time()).replace(hour=9))
+    old = _grid(calendar, vy="dag", dag=_day(3).isoformat())
+    assert old["heading"].endswith(_day(3).isoformat())
+    assert old["rows"]["09.00"] == [["Gammal länk"]]
+    assert old == _grid(calendar, view="day", day=_day(3).isoformat())
+    week = _grid(calendar, vy="vecka", dag=_day(3).isoformat())
+    assert week["heading"].endswith(f"{MONDAY} – {_day(6)}")
+    both = _grid(calendar, view="week", vy="dag", day=_day(3).isoformat(), dag=_day(0).isoformat())
+    assert both == week
+
+
+def test_the_calendar_links_carry_the_english_query_keys(calendar):
+    answer = requests.get(
+        calendar["url"],
+        params={"view": "day", "day": _day(2).isoformat()},
+        auth=("sara", STAFF_PASSWORD),
+    )
+    page = html.fromstring(answer.text)
+    links = [a.get("href") for a in page.cssselect(".videomote-calendar-nav a")]
+    assert f"{calendar['url']}?view=day&day={_day(3).isoformat()}" in links  # "Nästa"
+    assert f"{calendar['url']}?view=week&day={_day(2).isoformat()}" in links  # "Vecka"
+    assert not [link for link in links if "vy=" in link or "dag=" in link]
+    names = {i.get("name") for i in page.cssselect("form.videomote-datepicker input")}
+    assert {"view", "day"} <= names and not {"vy", "dag"} & names
+
+
+@pytest.mark.parametrize(
+    "form, name, expected",
+    [
+        ({"view": "day", "vy": "vecka"}, "view", "day"),  # the English name wins
+        ({"vy": "dag"}, "view", "day"),
+        ({"vy": "vecka"}, "view", "week"),
+        ({"vy": "month"}, "view", "month"),  # unknown values are passed on as they are
+        ({"dag": "2026-12-01"}, "day", "2026-12-01"),
+        ({"bokad": "abc"}, "booked", "abc"),
+        ({"dag": ["a", "b"]}, "day", ["a", "b"]),  # not text: the caller refuses it
+        ({}, "day", None),
+        ({"kod": "AAAA"}, "code", None),  # POSTed keys have no Swedish fallback
+    ],
+)
+def test_query_value_falls_back_to_the_old_swedish_name_only_when_the_english_one_is_missing(
+    form, name, expected
+):
+    from prorenata.videomote.request_input import query_value
+
+    assert query_value(form, name) == expected

@@ -53,7 +53,7 @@ def test_the_booking_dialog_refuses_an_over_long_title_next_to_it(browser, funct
     browser.getControl(name="start").value = f"{day}T09:00"
     browser.getControl(name="end").value = f"{day}T09:30"
     browser.getControl(name="patient_uid").value = [alva.UID()]
-    browser.getControl(name="spara").click()
+    browser.getControl(name="save").click()
     assert "Titel får vara högst 200 tecken." in browser.contents
     assert _meetings() == []
 
@@ -64,7 +64,7 @@ def test_the_move_dialog_says_the_titles_maximum(browser, alva):
     assert _maxlength(browser.contents, "title") == 200
     before = _meetings()
     browser.getControl(name="title").value = "T" * 300
-    browser.getControl(name="spara").click()
+    browser.getControl(name="save").click()
     assert "Titel får vara högst 200 tecken." in browser.contents
     assert _meetings() == before
 
@@ -130,9 +130,9 @@ def test_a_record_over_rest_with_an_over_long_text_is_a_400(functional, data, fi
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ([("kod:list", "A"), ("kod:list", "B")], "Ange Möteskod en gång, som text."),
-        ([("kod", "K" * 200)], "Möteskod får vara högst 100 tecken."),
-        ([("kod:int", "abc")], None),
+        ([("code:list", "A"), ("code:list", "B")], "Ange Möteskod en gång, som text."),
+        ([("code", "K" * 200)], "Möteskod får vara högst 100 tecken."),
+        ([("code:int", "abc")], None),
     ],
     ids=["list", "too long", "not an int"],
 )
@@ -152,7 +152,7 @@ def test_the_calendar_settings_refuse_an_over_long_user_name(browser, functional
     browser.getControl(name="url").value = "http://127.0.0.1:9/"
     browser.getControl(name="username").value = "u" * 300
     browser.getControl(name="password").value = "app-password"
-    browser.getControl(name="spara").click()
+    browser.getControl(name="save").click()
     assert "Användarnamn får vara högst 254 tecken." in browser.contents
     from prorenata.videomote.caldav_bridge.accounts import accounts
 

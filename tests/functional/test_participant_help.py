@@ -75,12 +75,12 @@ def test_a_meeting_cancelled_after_the_code_was_entered_says_whom_to_call(mail_p
     _set_phone(PHONE)
     base = f"{mail_portal.absolute_url()}/videomote"
     browser = requests.Session()
-    assert browser.post(base, data={"kod": invitation["code"]}).url.endswith("/logga-in")
+    assert browser.post(base, data={"code": invitation["code"]}).url.endswith("/logga-in")
     transaction.begin()
     with api.env.adopt_user("admin"):
         cancel_meeting(invitation["meeting"])
     transaction.commit()
-    text = _flat(browser.post(f"{base}/logga-in", data={"skicka": "1"}).text)
+    text = _flat(browser.post(f"{base}/logga-in", data={"send_code": "1"}).text)
     assert "är avslutat eller inställt." in text
     after_error = text[text.index("är avslutat eller inställt.") :]
     assert after_error.startswith(f"är avslutat eller inställt. {CONTACT} {PHONE}.")
@@ -89,7 +89,7 @@ def test_a_meeting_cancelled_after_the_code_was_entered_says_whom_to_call(mail_p
 def test_a_wrong_code_says_whom_to_call_and_a_good_page_does_not(mail_portal, invitation):
     _set_phone(PHONE)
     url = f"{mail_portal.absolute_url()}/videomote"
-    wrong = _flat(requests.post(url, data={"kod": "AAAA-BBBB-CCCC"}).text)
+    wrong = _flat(requests.post(url, data={"code": "AAAA-BBBB-CCCC"}).text)
     assert wrong.count(f"{CONTACT} {PHONE}.") == 2  # the error, and the (hidden) phone box
     fine = _flat(requests.get(url).text)
     assert fine.count(f"{CONTACT} {PHONE}.") == 1  # only in the (hidden) phone box
@@ -101,13 +101,13 @@ def test_the_room_is_full_width_by_a_class_of_the_page_not_by_has(mail_portal, i
     invitation["meeting"].state = STATE_STARTED
     transaction.commit()
     browser = requests.Session()
-    browser.post(base, data={"kod": invitation["code"]})
-    browser.post(f"{base}/logga-in", data={"skicka": "1"})
+    browser.post(base, data={"code": invitation["code"]})
+    browser.post(f"{base}/logga-in", data={"send_code": "1"})
     transaction.begin()
     sms = list(sms_outbox(mail_portal))[-1]["text"][-6:]
-    assert browser.post(f"{base}/logga-in", data={"fortsatt": "1", "engangskod": sms}).url.endswith(
-        "/vantrum"
-    )
+    assert browser.post(
+        f"{base}/logga-in", data={"continue": "1", "one_time_code": sms}
+    ).url.endswith("/vantrum")
     room = browser.get(f"{base}/rum").text
     assert 'id="vm-room"' in room
     assert re.search(r'<body[^>]*class="vm-room-page"', room)

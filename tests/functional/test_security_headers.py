@@ -79,7 +79,7 @@ def test_participant_pages_send_a_strict_content_security_policy(site):
     browser = requests.Session()
     pages = [
         browser.get(f"{url}/videomote"),
-        browser.post(f"{url}/videomote", data={"kod": "AAAA-BBBB-CCCC"}),
+        browser.post(f"{url}/videomote", data={"code": "AAAA-BBBB-CCCC"}),
         browser.get(f"{url}/videomote/logga-in"),
         browser.get(f"{url}/videomote/vantrum"),
         browser.get(f"{url}/videomote/rum", allow_redirects=False),

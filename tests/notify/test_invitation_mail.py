@@ -161,7 +161,7 @@ def _code_still_opens(portal, code: str) -> bool:
     """The participant types the code from the invitation on the code page."""
     import requests
 
-    response = requests.post(f"{portal.absolute_url()}/videomote", data={"kod": code})
+    response = requests.post(f"{portal.absolute_url()}/videomote", data={"code": code})
     return response.url.endswith("/videomote/logga-in")
 
 

@@ -53,7 +53,7 @@ def booked(mail_portal, smtp_sink):
 
 def _code_opens(booked, code: str) -> bool:
     page = f"{booked['portal'].absolute_url()}/videomote"
-    return requests.post(page, data={"kod": code}).url.endswith("/videomote/logga-in")
+    return requests.post(page, data={"code": code}).url.endswith("/videomote/logga-in")
 
 
 def _only_the_title_changed(booked, smtp_sink):
@@ -90,7 +90,7 @@ def test_a_new_title_in_the_move_dialog_keeps_the_link_and_code(booked, smtp_sin
     browser = _staff_browser(booked)
     browser.open(f"{booked['url']}/@@videomote-flytta")
     browser.getControl(name="title").value = "Samtal om skolmaten"
-    browser.getControl(name="spara").click()
+    browser.getControl(name="save").click()
     assert "Titeln är ändrad." in browser.contents
     assert "Mötet är flyttat" not in browser.contents
     _only_the_title_changed(booked, smtp_sink)

@@ -15,6 +15,7 @@ plone.restapi's credential plugin parsing every JSON body) is screened for the a
 paths at the start of publishing (:func:`screen_input`).
 """
 
+from collections.abc import Mapping
 from plone import api
 from prorenata.videomote import _
 from prorenata.videomote.booking.rules import MAX_BODY_BYTES
@@ -357,6 +358,28 @@ def form_text(request, name: str, limit: int = MAX_TOKEN, label=None, default: s
     if len(value) > limit:
         raise InputRefused(too_long_message(label or name, limit), field=name)
     return value
+
+
+#: Query parameters that had Swedish names before the form keys became English (new
+#: name: old name). Links in e-mails and bookmarks may still carry the old one.
+LEGACY_QUERY_NAMES = {"day": "dag", "view": "vy", "booked": "bokad"}
+#: Values of those old parameters that were Swedish words too (old name: old: new).
+LEGACY_QUERY_VALUES = {"vy": {"dag": "day", "vecka": "week"}}
+
+
+def query_value(form: Mapping, name: str):
+    """The query value ``name``; only when it is missing, the value under its old Swedish
+    name (``?vy=dag&dag=2026-12-01`` from a bookmark), its Swedish values put into
+    English. The English name wins when a link carries both."""
+    if name in form:
+        return form[name]
+    legacy = LEGACY_QUERY_NAMES.get(name)
+    if legacy is None or legacy not in form:
+        return None
+    value = form[legacy]
+    return (
+        LEGACY_QUERY_VALUES.get(legacy, {}).get(value, value) if isinstance(value, str) else value
+    )
 
 
 def refusal_body(refused, request) -> dict:

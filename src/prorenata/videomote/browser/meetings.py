@@ -49,6 +49,7 @@ from prorenata.videomote.notify.outbox import REFUSED
 from prorenata.videomote.notify.outbox import SENT
 from prorenata.videomote.notify.outbox import outbox_for
 from prorenata.videomote.notify.outbox import utcnow
+from prorenata.videomote.request_input import query_value
 from zope.i18n import translate
 from zope.interface import alsoProvides
 
@@ -158,9 +159,10 @@ class CalendarView(MeetingsMixin, BrowserView):
     """Week and day view of the current user's meetings."""
 
     def __call__(self):
-        self.day = parse_day(self.request.form.get("dag")) or today()
-        self.mode = "dag" if self.request.form.get("vy") == "dag" else "vecka"
-        if self.mode == "vecka":
+        form = self.request.form
+        self.day = parse_day(query_value(form, "day")) or today()
+        self.mode = "day" if query_value(form, "view") == "day" else "week"
+        if self.mode == "week":
             # The ISO week, Monday to Sunday: what is booked at a weekend shows too.
             self.first = self.day - timedelta(days=self.day.weekday())
             self.days = [self.first + timedelta(days=i) for i in range(7)]
@@ -170,17 +172,17 @@ class CalendarView(MeetingsMixin, BrowserView):
         return self.index()
 
     def heading(self) -> str:
-        if self.mode == "dag":
+        if self.mode == "day":
             return f"{WEEKDAYS[self.day.weekday()]} {self.day:%Y-%m-%d}"
         week = self.first.isocalendar()[1]
         return f"Vecka {week}, {self.first:%Y-%m-%d} – {self.days[-1]:%Y-%m-%d}"
 
     def nav_url(self, offset_days: int, mode: str | None = None) -> str:
         target = self.day + timedelta(days=offset_days)
-        return f"{self.calendar_url()}?vy={mode or self.mode}&dag={target.isoformat()}"
+        return f"{self.calendar_url()}?view={mode or self.mode}&day={target.isoformat()}"
 
     def step(self) -> int:
-        return 7 if self.mode == "vecka" else 1
+        return 7 if self.mode == "week" else 1
 
     def day_label(self, day: date) -> str:
         return f"{WEEKDAYS[day.weekday()]} {day.day}/{day.month}"
@@ -277,7 +279,7 @@ class CalendarView(MeetingsMixin, BrowserView):
                 return
 
     def booked(self):
-        uid = self.request.form.get("bokad")
+        uid = query_value(self.request.form, "booked")
         meeting = visible_meeting(uid)
         if meeting is None:
             return None
@@ -325,13 +327,13 @@ class BookingView(MeetingsMixin, BrowserView):
             raise Unauthorized("Only staff with access to the student can book for them")
         self.errors = {}
         form = self.request.form
-        if self.request.method == "POST" and form.get("spara"):
+        if self.request.method == "POST" and form.get("save"):
             CheckAuthenticator(self.request)
             meeting = self._book(form)
             if meeting is not None:
                 return self.request.response.redirect(
-                    f"{self.calendar_url()}?vy=vecka&dag={local(meeting.start).date()}"
-                    f"&bokad={meeting.UID()}"
+                    f"{self.calendar_url()}?view=week&day={local(meeting.start).date()}"
+                    f"&booked={meeting.UID()}"
                 )
         return self.index()
 
@@ -451,7 +453,7 @@ class MoveView(MeetingView):
             raise Unauthorized("Only staff can move video meetings")
         self.errors = {}
         form = self.request.form
-        if self.request.method == "POST" and form.get("spara"):
+        if self.request.method == "POST" and form.get("save"):
             CheckAuthenticator(self.request)
             start, end = parse_local(form.get("start")), parse_local(form.get("end"))
             if start is None or end is None:
@@ -486,7 +488,7 @@ class CancelView(MeetingView):
     def __call__(self):
         if not self.can_manage():
             raise Unauthorized("Only staff can cancel video meetings")
-        if self.request.method == "POST" and self.request.form.get("avboka"):
+        if self.request.method == "POST" and self.request.form.get("cancel"):
             CheckAuthenticator(self.request)
             if cancel_meeting(self.context):
                 IStatusMessage(self.request).add(
@@ -534,7 +536,7 @@ class RoomView(RoomMixin, MeetingView):
         if not self.can_manage():
             raise Unauthorized("Only staff can start video meetings")
         form = self.request.form
-        if self.request.method == "POST" and form.get("avsluta"):
+        if self.request.method == "POST" and form.get("end_meeting"):
             CheckAuthenticator(self.request)
             if self.context.state in (STATE_BOOKED, STATE_STARTED):
                 self.context.state = STATE_ENDED
@@ -549,7 +551,7 @@ class RoomView(RoomMixin, MeetingView):
                 _("Mötet är avbokat eller avslutat och kan inte öppnas."), type="warning"
             )
             return self.request.response.redirect(self.context.absolute_url())
-        if self.request.method == "POST" and form.get("starta"):
+        if self.request.method == "POST" and form.get("start_meeting"):
             CheckAuthenticator(self.request)
             if self.context.state == STATE_BOOKED:
                 self.context.state = STATE_STARTED
@@ -606,7 +608,7 @@ class OutboxView(MeetingsMixin, BrowserView):
     """Invitations not delivered yet, for staff and administrators; "Försök igen nu"."""
 
     def __call__(self):
-        if self.request.method == "POST" and self.request.form.get("forsok"):
+        if self.request.method == "POST" and self.request.form.get("retry"):
             CheckAuthenticator(self.request)
             outbox = outbox_for(api.portal.get(), create=False)
             if outbox is not None:

@@ -242,11 +242,11 @@ class ParticipantView(RoomMixin, BrowserView):
     # -- /videomote: the meeting code -------------------------------------------
     def code_step(self):
         if self.request.method == "POST" and not self._limited():
-            typed = form_text(self.request, "kod", label=_("Möteskod"))
+            typed = form_text(self.request, "code", label=_("Möteskod"))
             meeting = _meeting_by("meeting_code_hash", meeting_code_hashes(typed, self._keys()))
             if meeting is None or signins.window_state(meeting) == "over":
                 self._audit_unknown(audit.CODE_UNKNOWN)
-                self.invalid_field, self.typed_code = "kod", typed
+                self.invalid_field, self.typed_code = "code", typed
                 # The same words whether no meeting has this code or it is over.
                 self.error = _(
                     "Möteskoden stämmer inte. Kontrollera koden i e-postinbjudan och försök igen."
@@ -309,10 +309,10 @@ class ParticipantView(RoomMixin, BrowserView):
             )
             return self.code_page()
         if self.request.method == "POST" and not self._limited():
-            if form.get("skicka"):
+            if form.get("send_code"):
                 self._send_code(meeting, signin)
-            elif form.get("fortsatt"):
-                typed = form_text(self.request, "engangskod", label=_("Engångskod från SMS"))
+            elif form.get("continue"):
+                typed = form_text(self.request, "one_time_code", label=_("Engångskod från SMS"))
                 accepted = self._check_code(meeting, signin, typed)
                 if accepted:
                     return self.request.response.redirect(self._url("vantrum"))
@@ -411,7 +411,7 @@ class ParticipantView(RoomMixin, BrowserView):
                 _("Klicka först på Skicka engångskod via SMS."),
             ),
         }[verdict]
-        self.invalid_field = "engangskod"
+        self.invalid_field = "one_time_code"
         self._audit(action, meeting)
         return False
 

@@ -53,10 +53,10 @@ class CalendarSettingsView(BrowserView):
         if self.request.method == "POST":
             CheckAuthenticator(self.request)
             record = account_for(site, userid)
-            if form.get("ta_bort") and record is not None:
+            if form.get("remove") and record is not None:
                 del accounts(site)[userid]
                 self.message = _("Kalenderkopplingen är borttagen.")
-            elif form.get("spara") or form.get("testa"):
+            elif form.get("save") or form.get("test"):
                 try:
                     url = form_text(self.request, "url", MAX_URL, _("Serveradress")).strip()
                     username = form_text(
@@ -69,7 +69,7 @@ class CalendarSettingsView(BrowserView):
                 password = password or (unseal(site, record.password) if record else "")
                 if not url.startswith(("https://", "http://")) or not username or not password:
                     self.error = _("Fyll i serveradress, användarnamn och app-lösenord.")
-                elif form.get("testa"):
+                elif form.get("test"):
                     self._test(url, username, password)
                 else:
                     if record is None or (record.url, record.username) != (url, username):
