@@ -267,31 +267,9 @@ class ParticipantView(RoomMixin, BrowserView):
 
     # -- /videomote/logga-in: link token, SMS code -------------------------------
     def signin_step(self):
-        form = self.request.form
         token = form_text(self.request, "token", label=_("Länk"))
         if self.request.method == "POST" and token:
-            if self._limited():
-                return self.code_page()  # with the reason (the link is gone from the URL)
-            meeting = _meeting_by("join_token_hash", secret_hashes(token, self._keys()))
-            if meeting is None:
-                self._audit_unknown(audit.LINK_UNKNOWN)
-                self.error = _(
-                    "Länken fungerar inte längre. Använd länken i den senaste e-posten "
-                    "om mötet, eller skriv in möteskoden."
-                )
-                return self.code_page()
-            if signins.window_state(meeting) == "over":
-                # The link proves the invitation: saying that it is over reveals nothing.
-                self.meeting = meeting
-                self.error = _(
-                    "Mötet ${when} är avslutat eller inställt.", mapping={"when": self.when()}
-                )
-                return self.code_page()
-            if self._in_session_for(meeting):
-                return self.request.response.redirect(self._url("vantrum"))
-            self._start_signin(meeting)
-            self._audit(audit.LINK_OPENED, meeting)
-            return self.request.response.redirect(self._url("logga-in"))
+            return self._open_link(token)
         meeting, signin = self._pending()
         self.meeting = meeting
         if self.moved is not None:
@@ -304,18 +282,46 @@ class ParticipantView(RoomMixin, BrowserView):
             return self.signin_page()
         if window == "over":
             # Cancelled or ended since the link or code was given: no SMS for it.
+            return self._over(meeting)
+        if self.request.method == "POST" and not self._limited():
+            return self._code_form(meeting, signin)
+        return self.signin_page()
+
+    def _open_link(self, token: str):
+        """The invitation's link (its token posted by the page's script, never in a URL)."""
+        if self._limited():
+            return self.code_page()  # with the reason (the link is gone from the URL)
+        meeting = _meeting_by("join_token_hash", secret_hashes(token, self._keys()))
+        if meeting is None:
+            self._audit_unknown(audit.LINK_UNKNOWN)
             self.error = _(
-                "Mötet ${when} är avslutat eller inställt.", mapping={"when": self.when()}
+                "Länken fungerar inte längre. Använd länken i den senaste e-posten "
+                "om mötet, eller skriv in möteskoden."
             )
             return self.code_page()
-        if self.request.method == "POST" and not self._limited():
-            if form.get("send_code"):
-                self._send_code(meeting, signin)
-            elif form.get("continue"):
-                typed = form_text(self.request, "one_time_code", label=_("Engångskod från SMS"))
-                accepted = self._check_code(meeting, signin, typed)
-                if accepted:
-                    return self.request.response.redirect(self._url("vantrum"))
+        if signins.window_state(meeting) == "over":
+            # The link proves the invitation: saying that it is over reveals nothing.
+            return self._over(meeting)
+        if self._in_session_for(meeting):
+            return self.request.response.redirect(self._url("vantrum"))
+        self._start_signin(meeting)
+        self._audit(audit.LINK_OPENED, meeting)
+        return self.request.response.redirect(self._url("logga-in"))
+
+    def _over(self, meeting):
+        self.meeting = meeting
+        self.error = _("Mötet ${when} är avslutat eller inställt.", mapping={"when": self.when()})
+        return self.code_page()
+
+    def _code_form(self, meeting, signin):
+        """ "Skicka kod" or "Fortsätt" on the one-time-code form."""
+        form = self.request.form
+        if form.get("send_code"):
+            self._send_code(meeting, signin)
+        elif form.get("continue"):
+            typed = form_text(self.request, "one_time_code", label=_("Engångskod från SMS"))
+            if self._check_code(meeting, signin, typed):
+                return self.request.response.redirect(self._url("vantrum"))
         return self.signin_page()
 
     def _sent_in_this_request(self) -> dict:
