@@ -43,6 +43,8 @@ TEMPLATES = ROOT / "etc"
 BIN = Path(sys.executable).parent
 SERVICE_USER = "videomote"
 DATABASE = "videomote"
+# two passed health checks a second apart (haproxy.cfg.in: inter 1s rise 2)
+HEALTH_SETTLE_SECONDS = 2.5
 
 
 @dataclass
@@ -91,7 +93,7 @@ def _render(template: str, values: dict[str, object]) -> str:
 
 def write_config(cluster: Cluster, certificate: Path | None = None) -> None:
     """Render every configuration file of the cluster (idempotent; data is not touched)."""
-    for sub in ("etc", "var/log", "var/cache", "var/mail"):
+    for sub in ("etc", "var/log", "var/cache"):
         (cluster.directory / sub).mkdir(parents=True, exist_ok=True)
     proxies = "\n".join(f"trusted-proxy {proxy}" for proxy in cluster.trusted_proxies)
     conf = (TEMPLATES / "zope-cluster.conf.in").read_text(encoding="utf-8")
@@ -526,6 +528,7 @@ def start(
         for n, port in enumerate(cluster.zope_ports(), start=1):
             wait_for_port(port, 300, running[f"zope{n}"])
         wait_for_port(cluster.https_port, 30, running["haproxy"])
+        time.sleep(HEALTH_SETTLE_SECONDS)  # HAProxy's checks see each instance up
     except BaseException:
         stop(running)
         raise
