@@ -9,6 +9,7 @@ MailHost, one commit per message, and backs off on failure (see ``delivery.py``)
 from BTrees.OOBTree import OOBTree
 from datetime import UTC
 from datetime import datetime
+from datetime import timedelta
 from email import message_from_bytes
 from email.message import EmailMessage
 from persistent import Persistent
@@ -30,6 +31,10 @@ SENT = "sent"
 FAILED = "failed"  # still retried; "failed" means the last attempt did not succeed
 REFUSED = "refused"  # the recipient's server refused the address (5xx): not retried
 REFUSED_TEXT = "Mottagarens e-postserver tog inte emot adressen ({code})."
+#: How long a delivery worker holds a message it claimed (several Zope instances run
+#: one worker each): longer than one SMTP attempt; a worker that died mid-send lets the
+#: message go to another after this.
+CLAIM_SECONDS = 300
 
 
 def utcnow() -> datetime:
@@ -45,6 +50,8 @@ class OutgoingMail(Persistent):
     """
 
     sealed = False
+    #: Until when one delivery worker has claimed the message (see ``deliver_due``).
+    claimed_until = None
 
     def __init__(self, meeting_uid: str, kind: str, recipient: str, sender: str, body: bytes):
         self.id = uuid.uuid4().hex
@@ -83,7 +90,14 @@ class MailOutbox(Persistent):
         return [m for m in self.undelivered() if m.status != REFUSED]
 
     def due(self, now: datetime) -> list[OutgoingMail]:
-        return [m for m in self.retryable() if m.next_attempt <= now]
+        return [
+            m
+            for m in self.retryable()
+            if m.next_attempt <= now and (m.claimed_until is None or m.claimed_until <= now)
+        ]
+
+    def claim(self, mail: OutgoingMail, now: datetime) -> None:
+        mail.claimed_until = now + timedelta(seconds=CLAIM_SECONDS)
 
     def next_due(self) -> datetime | None:
         times = [m.next_attempt for m in self.retryable()]
@@ -97,12 +111,14 @@ class MailOutbox(Persistent):
 
     def mark_sent(self, mail: OutgoingMail, now: datetime) -> None:
         mail.status = SENT
+        mail.claimed_until = None
         mail.delivered = now
         mail.body = b""  # the join link and code live only until delivery
         mail.last_error = ""
 
     def mark_failed(self, mail: OutgoingMail, error: str, now: datetime) -> None:
         mail.status = FAILED
+        mail.claimed_until = None
         mail.attempts += 1
         mail.last_error = error[:200]
         mail.next_attempt = next_retry(mail.attempts, now)
@@ -110,6 +126,7 @@ class MailOutbox(Persistent):
     def mark_refused(self, mail: OutgoingMail, code: int, now: datetime) -> None:
         """No retry helps: the address is wrong. The link and code go with the body."""
         mail.status = REFUSED
+        mail.claimed_until = None
         mail.attempts += 1
         mail.last_error = REFUSED_TEXT.format(code=code)
         mail.body = b""
@@ -196,13 +213,23 @@ def _audit_sent(site, mail: OutgoingMail) -> None:
 
 
 def deliver_due(site, commit, now: datetime | None = None) -> tuple[int, int]:
-    """Send every due message through MailHost; ``commit`` is called after each one."""
+    """Send every due message through MailHost; ``commit`` is called after each one.
+
+    Each message is first *claimed* in a commit of its own: with several Zope instances
+    (one delivery worker each) two workers that both see a message due write the same
+    object, so ZODB's conflict detection lets one claim succeed and the other's commit
+    raise ConflictError before it sends anything (the caller aborts and goes again, and
+    then sees the claim). A message is sent once unless a worker dies between the SMTP
+    reply and its commit (then again after ``CLAIM_SECONDS``).
+    """
     outbox = outbox_for(site, create=False)
     if outbox is None:
         return 0, 0
     mailhost = getToolByName(site, "MailHost")
     sent = failed = 0
     for mail in outbox.due(now or utcnow()):
+        outbox.claim(mail, utcnow())
+        commit()  # ConflictError here: another worker has it
         try:
             mailhost.send(
                 # SMTP policy: CRLF line ends on the wire, as RFC 5321 requires
