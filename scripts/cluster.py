@@ -59,6 +59,8 @@ class Cluster:
     media_ports: tuple[int, ...] = (8090,)
     media_tls_port: int = 8444  # media node i behind TLS on media_tls_port + i
     pg_port: int = 5433
+    turn_port: int = 3478  # coturn: UDP and TCP
+    turn_tls_port: int = 5349  # coturn: TLS over TCP, for networks that block UDP
     mail_port: int = 8025
     bind: str = "127.0.0.1"
     public_host: str = "localhost:8443"
@@ -161,7 +163,12 @@ def write_zodbconvert(cluster: Cluster, source_var: Path) -> Path:
 
 
 # -- secrets and TLS -------------------------------------------------------------------
-SECRET_NAMES = ("VIDEOMOTE_MEDIA_SECRET", "VIDEOMOTE_WORKER_SECRET", "VIDEOMOTE_PG_PASSWORD")
+SECRET_NAMES = (
+    "VIDEOMOTE_MEDIA_SECRET",
+    "VIDEOMOTE_WORKER_SECRET",
+    "VIDEOMOTE_PG_PASSWORD",
+    "VIDEOMOTE_TURN_SECRET",
+)
 
 
 def load_secrets(cluster: Cluster, environ: dict[str, str]) -> dict[str, str]:
@@ -427,6 +434,53 @@ def caldav_command(cluster: Cluster) -> list[str]:
     ]
 
 
+def turnserver() -> str | None:
+    return shutil.which("turnserver") or (
+        "/usr/bin/turnserver" if Path("/usr/bin/turnserver").exists() else None
+    )
+
+
+def turn_command(cluster: Cluster, secret: str, certificate: Path) -> list[str]:
+    """coturn with time-limited credentials (use-auth-secret: the media server derives
+    each join's user name and password from the shared secret, see media/config.py), on
+    UDP/TCP and on TLS for networks that let only TCP out. Relays only to loopback
+    peers here (the media server on this machine); in production allow the media nodes'
+    addresses and deny private ranges (``denied-peer-ip``)."""
+    return [
+        turnserver() or "turnserver",
+        "-n",
+        "--no-cli",
+        "--listening-ip=127.0.0.1",
+        "--relay-ip=127.0.0.1",
+        f"--listening-port={cluster.turn_port}",
+        f"--tls-listening-port={cluster.turn_tls_port}",
+        f"--cert={certificate}",
+        f"--pkey={certificate}",
+        "--use-auth-secret",
+        f"--static-auth-secret={secret}",
+        "--realm=videomote",
+        "--fingerprint",
+        "--no-multicast-peers",
+        "--allow-loopback-peers",
+        "--min-port=49160",
+        "--max-port=49200",
+        "--log-file=stdout",
+        "--simple-log",
+    ]
+
+
+def media_turn_environment(cluster: Cluster, secret: str) -> dict[str, str]:
+    """What the media nodes need to hand out time-limited TURN credentials."""
+    return {
+        "VIDEOMOTE_MEDIA_TURN_URL": (
+            f"turn:127.0.0.1:{cluster.turn_port}?transport=udp,"
+            f"turn:127.0.0.1:{cluster.turn_port}?transport=tcp,"
+            f"turns:localhost:{cluster.turn_tls_port}?transport=tcp"
+        ),
+        "VIDEOMOTE_MEDIA_TURN_SECRET": secret,
+    }
+
+
 def mail_command(cluster: Cluster) -> list[str]:
     return [
         sys.executable,
@@ -521,9 +575,18 @@ def start(
         for n in range(1, cluster.instances + 1):
             running[f"zope{n}"] = subprocess.Popen(zope_command(cluster, n), cwd=ROOT, env=env)
         running["haproxy"] = subprocess.Popen(haproxy_command(cluster), cwd=ROOT, env=env)
+        media_env = env
+        if with_extras and turnserver():
+            secret = load_secrets(cluster, environ)["VIDEOMOTE_TURN_SECRET"]
+            running["coturn"] = subprocess.Popen(
+                turn_command(cluster, secret, certificate), cwd="/", env=env
+            )
+            media_env = {**env, **media_turn_environment(cluster, secret)}
         if with_extras:
             for i, port in enumerate(cluster.media_ports, start=1):
-                running[f"media{i}"] = subprocess.Popen(media_command(port), cwd=ROOT, env=env)
+                running[f"media{i}"] = subprocess.Popen(
+                    media_command(port), cwd=ROOT, env=media_env
+                )
             running["caldav"] = subprocess.Popen(caldav_command(cluster), cwd=ROOT, env=env)
         for n, port in enumerate(cluster.zope_ports(), start=1):
             wait_for_port(port, 300, running[f"zope{n}"])
