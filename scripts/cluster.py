@@ -445,28 +445,34 @@ def turn_command(cluster: Cluster, secret: str, certificate: Path) -> list[str]:
     each join's user name and password from the shared secret, see media/config.py), on
     UDP/TCP and on TLS for networks that let only TCP out. Relays only to loopback
     peers here (the media server on this machine); in production allow the media nodes'
-    addresses and deny private ranges (``denied-peer-ip``)."""
-    return [
-        turnserver() or "turnserver",
-        "-n",
-        "--no-cli",
-        "--listening-ip=127.0.0.1",
-        "--relay-ip=127.0.0.1",
-        f"--listening-port={cluster.turn_port}",
-        f"--tls-listening-port={cluster.turn_tls_port}",
-        f"--cert={certificate}",
-        f"--pkey={certificate}",
-        "--use-auth-secret",
-        f"--static-auth-secret={secret}",
-        "--realm=videomote",
-        "--fingerprint",
-        "--no-multicast-peers",
-        "--allow-loopback-peers",
-        "--min-port=49160",
-        "--max-port=49200",
-        "--log-file=stdout",
-        "--simple-log",
+    addresses and deny private ranges (``denied-peer-ip``). The secret goes into a 0600
+    file, not onto the command line (where ``ps`` shows it)."""
+    settings = [
+        "no-cli",
+        "listening-ip=127.0.0.1",
+        "relay-ip=127.0.0.1",
+        f"listening-port={cluster.turn_port}",
+        f"tls-listening-port={cluster.turn_tls_port}",
+        f"cert={certificate}",
+        f"pkey={certificate}",
+        "use-auth-secret",
+        f"static-auth-secret={secret}",
+        "realm=videomote",
+        "fingerprint",
+        "no-multicast-peers",
+        "allow-loopback-peers",
+        "min-port=49160",
+        "max-port=49200",
+        "log-file=stdout",
+        "simple-log",
     ]
+    path = cluster.etc / "turnserver.conf"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write("# Written by scripts/cluster.py at every start\n")
+        out.writelines(f"{line}\n" for line in settings)
+    return [turnserver() or "turnserver", "-c", str(path)]
 
 
 def media_turn_environment(cluster: Cluster, secret: str) -> dict[str, str]:

@@ -36,8 +36,10 @@ def coturn(cluster_module, cluster_dir):
     cluster = cluster_module.Cluster(cluster_dir, turn_port=free_port(), turn_tls_port=free_port())
     certificate = cluster_module.ensure_certificate(cluster, {})
     secret = "turn-secret-for-tests"
+    command = cluster_module.turn_command(cluster, secret, certificate)
+    assert secret not in " ".join(command)  # ps shows command lines to every user
     process = subprocess.Popen(
-        cluster_module.turn_command(cluster, secret, certificate),
+        command,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
