@@ -93,8 +93,12 @@ def _render(template: str, values: dict[str, object]) -> str:
     return template
 
 
-def write_config(cluster: Cluster, certificate: Path | None = None) -> None:
-    """Render every configuration file of the cluster (idempotent; data is not touched)."""
+def write_config(
+    cluster: Cluster, certificate: Path | None = None, run_as: str | None = None
+) -> None:
+    """Render every configuration file of the cluster (idempotent; data is not touched).
+    ``run_as``: the user HAProxy becomes once it has bound its ports and read the
+    certificate (when started as root)."""
     for sub in ("etc", "var/log", "var/cache"):
         (cluster.directory / sub).mkdir(parents=True, exist_ok=True)
     proxies = "\n".join(f"trusted-proxy {proxy}" for proxy in cluster.trusted_proxies)
@@ -130,6 +134,7 @@ def write_config(cluster: Cluster, certificate: Path | None = None) -> None:
             "public_host": cluster.public_host,
             "certificate": certificate or cluster.var / "tls" / "site.pem",
             "servers": servers,
+            "run_as": f"user {run_as}\n    group {run_as}" if run_as else "# runs as its caller",
         },
     )
     media = []
@@ -568,7 +573,7 @@ def start(
 ) -> dict[str, subprocess.Popen]:
     """Start every part; returns the processes by name (the caller stops them)."""
     certificate = ensure_certificate(cluster, environ)
-    write_config(cluster, certificate)
+    write_config(cluster, certificate, run_as=service_user())
     env = cluster_environment(cluster, environ)
     running: dict[str, subprocess.Popen] = {}
     try:
