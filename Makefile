@@ -129,6 +129,10 @@ bench-caldav: $(VENV)/.installed ## CalDAV sync on Radicale (1,000 and 10,000 ev
 bench-media: $(VENV)/.installed ## Media server: forward vs re-encode CPU, rooms, first frame, latency
 	scripts/in_netns.sh $(BIN)/python benchmarks/media.py
 
+.PHONY: bench-cluster
+bench-cluster: $(VENV)/.installed ## Cluster: code-check burst p95 with two instances and one, bookings lost and invitations duplicated when an instance is killed
+	scripts/in_netns.sh $(BIN)/python benchmarks/cluster.py
+
 .PHONY: bench-smoke
 bench-smoke: $(VENV)/.installed ## Every benchmark at a tiny size, its JSON keys checked (CI runs it)
 	scripts/in_netns.sh $(BIN)/python scripts/bench_smoke.py

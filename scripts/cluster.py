@@ -536,7 +536,7 @@ def start_postgres(cluster: Cluster, environ: dict[str, str]) -> subprocess.Pope
     return process
 
 
-def create_site(cluster: Cluster, env: dict[str, str]) -> None:
+def create_site(cluster: Cluster, env: dict[str, str], output=None) -> None:
     """The demo site in the cluster's database (safe to run again), with https links."""
     subprocess.run(
         [str(BIN / "zconsole"), "run", str(cluster.etc / "zope-1.conf"), "scripts/create_site.py"],
@@ -548,6 +548,8 @@ def create_site(cluster: Cluster, env: dict[str, str]) -> None:
         },
         check=True,
         timeout=900,
+        stdout=output,
+        stderr=output,
     )
 
 
@@ -569,9 +571,15 @@ def stop(processes: dict[str, subprocess.Popen], timeout: float = 20.0) -> None:
 
 
 def start(
-    cluster: Cluster, environ: dict[str, str], with_site: bool = True, with_extras: bool = True
+    cluster: Cluster,
+    environ: dict[str, str],
+    with_site: bool = True,
+    with_extras: bool = True,
+    output=None,
 ) -> dict[str, subprocess.Popen]:
-    """Start every part; returns the processes by name (the caller stops them)."""
+    """Start every part; returns the processes by name (the caller stops them).
+    ``output``: where the parts write (a file; default: this process's own output)."""
+    quiet = {"stdout": output, "stderr": output} if output is not None else {}
     certificate = ensure_certificate(cluster, environ)
     write_config(cluster, certificate, run_as=service_user())
     env = cluster_environment(cluster, environ)
@@ -580,25 +588,29 @@ def start(
         if uses_local_postgres(environ):
             running["postgres"] = start_postgres(cluster, environ)
         if with_site:
-            create_site(cluster, env)
+            create_site(cluster, env, output)
         if with_extras:
-            running["mail"] = subprocess.Popen(mail_command(cluster), cwd=ROOT, env=env)
+            running["mail"] = subprocess.Popen(mail_command(cluster), cwd=ROOT, env=env, **quiet)
         for n in range(1, cluster.instances + 1):
-            running[f"zope{n}"] = subprocess.Popen(zope_command(cluster, n), cwd=ROOT, env=env)
-        running["haproxy"] = subprocess.Popen(haproxy_command(cluster), cwd=ROOT, env=env)
+            running[f"zope{n}"] = subprocess.Popen(
+                zope_command(cluster, n), cwd=ROOT, env=env, **quiet
+            )
+        running["haproxy"] = subprocess.Popen(haproxy_command(cluster), cwd=ROOT, env=env, **quiet)
         media_env = env
         if with_extras and turnserver():
             secret = load_secrets(cluster, environ)["VIDEOMOTE_TURN_SECRET"]
             running["coturn"] = subprocess.Popen(
-                turn_command(cluster, secret, certificate), cwd="/", env=env
+                turn_command(cluster, secret, certificate), cwd="/", env=env, **quiet
             )
             media_env = {**env, **media_turn_environment(cluster, secret)}
         if with_extras:
             for i, port in enumerate(cluster.media_ports, start=1):
                 running[f"media{i}"] = subprocess.Popen(
-                    media_command(port), cwd=ROOT, env=media_env
+                    media_command(port), cwd=ROOT, env=media_env, **quiet
                 )
-            running["caldav"] = subprocess.Popen(caldav_command(cluster), cwd=ROOT, env=env)
+            running["caldav"] = subprocess.Popen(
+                caldav_command(cluster), cwd=ROOT, env=env, **quiet
+            )
         for n, port in enumerate(cluster.zope_ports(), start=1):
             wait_for_port(port, 300, running[f"zope{n}"])
         wait_for_port(cluster.https_port, 30, running["haproxy"])

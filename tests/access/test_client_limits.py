@@ -53,3 +53,32 @@ def test_the_database_keeps_a_bounded_number_of_clients(functional):
     assert len(store.events) <= 20
     assert store.size() == len(store.events)
     assert "198.51.100.99" in store.events  # the newest are kept
+
+
+def test_one_client_at_the_same_moment_on_two_instances_is_merged_not_refused(functional):
+    """A school behind one address posting on two instances at once: both attempts are
+    counted, neither request fails with a database conflict (Zope would answer 500 after
+    three tries)."""
+    portal = functional["portal"]
+    window = SharedWindow("test-merge", limit=10, seconds=600)
+    window.allow(portal, "203.0.113.5")  # the client's entry exists
+    transaction.commit()
+    database = portal._p_jar.db()
+    managers, sites = [], []
+    for _ in range(2):
+        manager = transaction.TransactionManager()
+        connection = database.open(transaction_manager=manager)
+        manager.begin()
+        managers.append((manager, connection))
+        sites.append(connection.root()["Application"][portal.getId()])
+    try:
+        assert window.allow(sites[0], "203.0.113.5")
+        assert window.allow(sites[1], "203.0.113.5")
+        managers[0][0].commit()
+        managers[1][0].commit()  # no ConflictError: the times are merged
+    finally:
+        for manager, connection in managers:
+            manager.abort()
+            connection.close()
+    transaction.begin()
+    assert len(window._store(portal).events["203.0.113.5"].times) == 3

@@ -1,8 +1,8 @@
 """An existing site's FileStorage (Data.fs + blobs) moves into the cluster's RelStorage
 database with zodbconvert (``make migrate-to-cluster``), blobs included."""
 
-from conftest import free_port
-from conftest import missing_engines
+from cluster_helpers import free_port
+from cluster_helpers import missing_engines
 
 import os
 import pytest

@@ -2,10 +2,10 @@
 behind HAProxy with TLS. Bookings go on while an instance is killed; the instances share
 one per-client limit; every invitation arrives once."""
 
+from cluster_helpers import free_port
+from cluster_helpers import missing_engines
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from conftest import free_port
-from conftest import missing_engines
 from datetime import date
 from datetime import datetime
 from datetime import timedelta

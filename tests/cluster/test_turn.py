@@ -2,7 +2,7 @@
 name and password from a secret it shares with coturn; coturn relays for a fresh one and
 refuses one that has expired."""
 
-from conftest import free_port
+from cluster_helpers import free_port
 
 import asyncio
 import pytest

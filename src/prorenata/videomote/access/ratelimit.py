@@ -2,7 +2,6 @@
 mapping kept in the database (:func:`allow_recorded`, shared by every Zope instance)."""
 
 from collections import deque
-from collections.abc import Mapping
 from collections.abc import MutableMapping
 
 import threading
@@ -49,8 +48,3 @@ def allow_recorded(
         return False
     events[key] = recent + (now,)
     return True
-
-
-def stale_keys(events: Mapping[str, tuple[float, ...]], now: float, seconds: float) -> list[str]:
-    """Keys whose last event is older than the window: forgetting them changes nothing."""
-    return [key for key, times in events.items() if not times or now - times[-1] > seconds]
