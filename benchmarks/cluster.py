@@ -219,6 +219,7 @@ def main() -> int:
     log = open(path / "bench.log", "ab")  # noqa: SIM115 - closed below
     result: dict = {"smoke": SMOKE, "burst": BURST}
     processes = {}
+    finished = False
     try:
         started = time.monotonic()
         processes = module.start(cluster, environ, with_extras=False, output=log)
@@ -240,12 +241,14 @@ def main() -> int:
         module.wait_for_port(cluster.zope_port + 1, 300, processes["zope2"])
         time.sleep(module.HEALTH_SETTLE_SECONDS + 1)
         result.update(_bookings_with_a_kill(cluster, module, sink))
-        shutil.rmtree(path, ignore_errors=True)
+        finished = True
     finally:
         module.stop(processes)
         sink.controller.stop()
         log.close()
-        if path.exists():
+        if finished:
+            shutil.rmtree(path, ignore_errors=True)
+        else:
             print(f"kept for reading: {path} (bench.log, var/log/)", file=sys.stderr)
     print(json.dumps(result), flush=True)
     return 0

@@ -113,6 +113,7 @@ def write_config(
             "trusted_proxies": proxies,
         }
         (cluster.etc / f"zope-{n}.conf").write_text(_render(conf, values), encoding="utf-8")
+        (cluster.var / f"cache-{n}").mkdir(parents=True, exist_ok=True)
         rendered = (
             _render(ini, values)
             .replace("%(here)s/zope.conf", f"%(here)s/zope-{n}.conf")
