@@ -33,13 +33,15 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund
 	touch $@
 
-SYSTEM_PACKAGES := chromium firefox-esr gettext iproute2
+SYSTEM_PACKAGES := chromium firefox-esr gettext iproute2 postgresql haproxy coturn openssl
 
 .PHONY: system-packages
-system-packages: ## Debian packages the tests and the room need (browsers, msgfmt, ip)
-	@if ! command -v chromium >/dev/null || ! command -v firefox-esr >/dev/null \
-	    || ! command -v msgfmt >/dev/null || ! command -v ip >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q $(SYSTEM_PACKAGES); \
+system-packages: ## Debian packages the tests and the room need (browsers, msgfmt, ip; PostgreSQL, HAProxy, coturn, openssl for run-cluster)
+	@missing=; for tool in chromium firefox-esr msgfmt ip haproxy turnserver openssl; do \
+	  command -v $$tool >/dev/null || test -x /usr/sbin/$$tool || missing=1; done; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing=1; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYSTEM_PACKAGES); \
 	  else echo "Please install: $(SYSTEM_PACKAGES) (apt)"; fi; \
 	fi
 
@@ -60,13 +62,29 @@ site: instance ## Create (or update) the demo site; safe to run again
 run: site ## Install, create the demo site if missing and serve it (Ctrl-C stops)
 	VIDEOMOTE_MAIL_PORT=$(MAIL_PORT) $(BIN)/python scripts/run.py --instance $(INSTANCE) --port $(PORT)
 
+# The production topology on this machine (scripts/cluster.py): PostgreSQL in
+# $(CLUSTER)/var/pg (or VIDEOMOTE_DSN), $(CLUSTER_INSTANCES) Zope instances on RelStorage,
+# HAProxy with TLS on HTTPS_PORT, the media server, the CalDAV worker, the demo mail server.
+CLUSTER ?= cluster
+CLUSTER_INSTANCES ?= 2
+HTTPS_PORT ?= 8443
+
+.PHONY: run-cluster
+run-cluster: $(VENV)/.installed ## PostgreSQL + 2 Zope instances + HAProxy (TLS) + media + CalDAV, demo site (Ctrl-C stops)
+	$(BIN)/python scripts/cluster.py run --dir $(CLUSTER) --instances $(CLUSTER_INSTANCES) \
+	  --https-port $(HTTPS_PORT) --mail-port $(MAIL_PORT)
+
+.PHONY: migrate-to-cluster
+migrate-to-cluster: $(VENV)/.installed ## Copy the FileStorage site in $(INSTANCE)/var into an empty cluster database (zodbconvert)
+	$(BIN)/python scripts/cluster.py migrate --dir $(CLUSTER) --from $(INSTANCE)/var
+
 .PHONY: test
 test: $(VENV)/.installed node_modules/.installed ## Run the whole test suite (in a loopback-only network namespace)
 	scripts/in_netns.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 .PHONY: test-fast
 test-fast: $(VENV)/.installed ## Run the suite without slow browser/media tests
-	scripts/in_netns.sh $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	scripts/in_netns.sh $(BIN)/python -m pytest -m "not slow and not cluster" $(PYTEST_ARGS)
 
 .PHONY: lint
 lint: $(VENV)/.installed ## ruff + zpretty checks
@@ -95,7 +113,7 @@ versions-cfg: ## Regenerate versions.cfg (buildout) from constraints.txt
 constraints: ## Re-resolve every dependency into constraints.txt (review the diff!)
 	rm -rf /tmp/videomote-resolve && $(PYTHON) -m venv /tmp/videomote-resolve
 	/tmp/videomote-resolve/bin/pip install -q -U pip setuptools wheel
-	/tmp/videomote-resolve/bin/pip install -q Plone plone.app.layout==6.0.2 aiortc==1.16.0 -e .[test]
+	/tmp/videomote-resolve/bin/pip install -q Plone plone.app.layout==6.0.2 aiortc==1.16.0 -e .[test,cluster]
 	{ sed -n '1,3p' constraints.txt; /tmp/videomote-resolve/bin/pip freeze --all --exclude-editable; } > constraints.new
 	mv constraints.new constraints.txt && $(MAKE) versions-cfg
 
@@ -111,6 +129,10 @@ bench-caldav: $(VENV)/.installed ## CalDAV sync on Radicale (1,000 and 10,000 ev
 bench-media: $(VENV)/.installed ## Media server: forward vs re-encode CPU, rooms, first frame, latency
 	scripts/in_netns.sh $(BIN)/python benchmarks/media.py
 
+.PHONY: bench-cluster
+bench-cluster: $(VENV)/.installed ## Cluster: code-check burst p95 with two instances and one, bookings lost and invitations duplicated when an instance is killed
+	scripts/in_netns.sh $(BIN)/python benchmarks/cluster.py
+
 .PHONY: bench-smoke
 bench-smoke: $(VENV)/.installed ## Every benchmark at a tiny size, its JSON keys checked (CI runs it)
 	scripts/in_netns.sh $(BIN)/python scripts/bench_smoke.py
@@ -119,8 +141,8 @@ bench-%: $(VENV)/.installed ## Run one benchmark: make bench-<name>
 	$(BIN)/python benchmarks/$*.py
 
 .PHONY: clean
-clean: ## Remove the venv and the instance (the demo database too!)
-	rm -rf $(VENV) $(INSTANCE)
+clean: ## Remove the venv and the instances (the demo databases too!)
+	rm -rf $(VENV) $(INSTANCE) $(CLUSTER)
 
 .PHONY: buildout-check
 buildout-check: ## Resolve the buildout alternative against PyPI in a temp dir (slow: ~4 min)

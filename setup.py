@@ -67,6 +67,12 @@ setup(
             "i18ndude",
             "hypothesis",
         ],
+        # The production topology (make run-cluster): RelStorage on PostgreSQL. The
+        # binary psycopg2 wheel, so no compiler or libpq headers are needed.
+        "cluster": [
+            "RelStorage",
+            "psycopg2-binary",
+        ],
     },
     entry_points={
         "z3c.autoinclude.plugin": ["target = plone"],

@@ -68,6 +68,14 @@ KEYS = {
         "relay_latency_p50_ms",
         "through_relay_p95_ms",
     ),
+    "cluster": (
+        "verify_burst_p95_ms_two",
+        "verify_burst_p95_ms_one",
+        "bookings",
+        "bookings_lost",
+        "duplicate_invitations",
+        "invitations_missing",
+    ),
 }
 #: Seconds one benchmark may take at its tiny size.
 TIMEOUT = 600

@@ -164,6 +164,7 @@ def ensure_demo_mail() -> None:
 
 
 PUBLIC_URL = "prorenata.videomote.public_base_url"
+MEDIA_URL = "prorenata.videomote.media_server_url"
 #: How a server listening on every interface names its host; nothing binds to these here.
 ALL_INTERFACES = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - recognised, never bound
 LOOPBACK = {"localhost", "127.0.0.1", "::1", *ALL_INTERFACES}
@@ -194,6 +195,17 @@ def demo_public_url(current: str | None, host: str, port: str, site_id: str) -> 
 def ensure_public_url() -> None:
     current = api.portal.get_registry_record(PUBLIC_URL, default=None)
     wanted = demo_public_url(current, HOST, PORT, SITE_ID)
+    # `make run-cluster` serves the demo over https through HAProxy (scripts/cluster.py)
+    cluster_url = os.environ.get("VIDEOMOTE_PUBLIC_URL")
+    if cluster_url and current != cluster_url:
+        demo_own = demo_public_url(current, HOST, PORT, SITE_ID) is not None or (
+            current == f"http://{HOST}:{PORT}/{SITE_ID}"
+        )
+        if demo_own or not current:
+            wanted = cluster_url
+    media_url = os.environ.get("VIDEOMOTE_MEDIA_URL")
+    if media_url:
+        api.portal.set_registry_record(MEDIA_URL, media_url)
     if wanted is not None:
         api.portal.set_registry_record(PUBLIC_URL, wanted)
         print(f"Links in e-mail and SMS lead to {wanted}")

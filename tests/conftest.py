@@ -107,15 +107,6 @@ def mail_portal(functional, smtp_sink):
     stop_all()
 
 
-@pytest.fixture(autouse=True)
-def fresh_page_limit():
-    """The per-client page limit lives in process memory: every test starts afresh."""
-    from prorenata.videomote.browser.participant import PAGE_LIMIT
-
-    PAGE_LIMIT._events.clear()
-    yield
-
-
 @pytest.fixture
 def browser(functional):
     """Zope's test browser on the functional layer, signed in as the site owner."""

@@ -1,6 +1,8 @@
-"""A per-client sliding-window limit for the participant pages (in process memory)."""
+"""Per-client sliding-window limits: in process memory (:class:`SlidingWindow`) or on a
+mapping kept in the database (:func:`allow_recorded`, shared by every Zope instance)."""
 
 from collections import deque
+from collections.abc import MutableMapping
 
 import threading
 import time
@@ -33,3 +35,16 @@ class SlidingWindow:
         stale = [k for k, v in self._events.items() if not v or now - v[-1] > self.seconds]
         for key in stale or list(self._events)[: self.max_keys // 10]:
             del self._events[key]
+
+
+def allow_recorded(
+    events: MutableMapping[str, tuple[float, ...]], key: str, now: float, limit: int, seconds: float
+) -> bool:
+    """:class:`SlidingWindow`'s rule on a mapping kept elsewhere (the database, shared by
+    every Zope instance): at most ``limit`` events per ``seconds`` for ``key``, ``now`` in
+    wall-clock seconds (instances share no monotonic clock). A refusal records nothing."""
+    recent = tuple(t for t in events.get(key, ()) if 0 <= now - t <= seconds)
+    if len(recent) >= limit:
+        return False
+    events[key] = recent + (now,)
+    return True

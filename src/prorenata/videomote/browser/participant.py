@@ -18,12 +18,12 @@ from prorenata.videomote import _
 from prorenata.videomote import logger
 from prorenata.videomote.access import otp
 from prorenata.videomote.access import signins
+from prorenata.videomote.access.client_limits import SharedWindow
 from prorenata.videomote.access.codes import meeting_code_hashes
 from prorenata.videomote.access.codes import secret_hashes
 from prorenata.videomote.access.keys import secret_key
 from prorenata.videomote.access.keys import secret_keys
 from prorenata.videomote.access.media_room import join_token_for
-from prorenata.videomote.access.ratelimit import SlidingWindow
 from prorenata.videomote.access.signing import sign
 from prorenata.videomote.access.signing import unsign
 from prorenata.videomote.audit import log as audit
@@ -55,8 +55,9 @@ SESSION_COOKIE = "videomote_session"
 PENDING_LIFETIME = timedelta(minutes=30)
 SENT_IN_REQUEST = "prorenata.videomote.sms_sent"
 SMS_TEXT = "Din inloggningskod till Prorenata Videomöte är {code}"
-# Per client address: code page and sign-in posts together.
-PAGE_LIMIT = SlidingWindow(limit=60, seconds=600)
+# Per client address: code page and sign-in posts together; counted in the database, so
+# several Zope instances behind the load balancer enforce one limit.
+PAGE_LIMIT = SharedWindow("participant-pages", limit=60, seconds=600)
 
 MOVED = _(
     "Mötet har flyttats till en ny tid. Använd länken eller möteskoden i det senaste "
@@ -195,7 +196,7 @@ class ParticipantView(RoomMixin, BrowserView):
         self._set_cookie(PENDING_COOKIE, value, expires)
 
     def _limited(self) -> bool:
-        if PAGE_LIMIT.allow(self.request.getClientAddr() or "unknown"):
+        if PAGE_LIMIT.allow(api.portal.get(), self.request.getClientAddr() or "unknown"):
             return False
         self.error = _("För många försök från din dator. Vänta en stund och försök igen.")
         self.request.response.setStatus(429)

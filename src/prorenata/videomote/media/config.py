@@ -13,7 +13,12 @@
   ``40000-40999``: open it in the firewall);
 - ``turn_url``, ``turn_username``, ``turn_password``: a TURN server (coturn) for clients
   behind strict firewalls, given to aiortc and to the browsers. There is deliberately no
-  STUN/TURN default: without a setting no third party is ever contacted;
+  STUN/TURN default: without a setting no third party is ever contacted. ``turn_url`` may
+  list several, comma-separated (``turn:host:3478,turns:host:5349?transport=tcp``: TLS
+  over TCP for networks that block UDP);
+- ``turn_secret`` (instead of username and password): coturn's ``static-auth-secret``
+  (``use-auth-secret``); every join gets its own credentials that expire after
+  ``turn_ttl`` seconds (default 43200), so one seen in a browser is of no use for long;
 - ``mode``: ``forward`` (default: encoded media is passed through) or ``reencode``
   (aiortc's stock path: decode once, encode per viewer; for comparison and as fallback);
 - ``remb``: ``on`` (default) sends browsers a receiver bandwidth estimate to adapt their
@@ -25,9 +30,13 @@ from aioice.ice import get_host_addresses
 from aiortc import RTCIceServer
 from dataclasses import dataclass
 
+import base64
 import configparser
+import hashlib
+import hmac
 import ipaddress
 import os
+import time
 
 MODES = ("forward", "reencode")
 UDP_PORTS = (40000, 40999)
@@ -46,6 +55,8 @@ class MediaConfig:
     turn_url: str | None = None
     turn_username: str | None = None
     turn_password: str | None = None
+    turn_secret: str | None = None
+    turn_ttl: int = 43200
     mode: str = "forward"
     remb: bool = True
 
@@ -59,9 +70,13 @@ class MediaConfig:
         """For aiortc: exactly the configured servers, an empty list otherwise."""
         if not self.turn_url:
             return []
+        urls = [url.strip() for url in self.turn_url.split(",") if url.strip()]
+        username, password = self.turn_username, self.turn_password
+        if self.turn_secret:
+            username, password = turn_credentials(self.turn_secret, self.turn_ttl)
         return [
             RTCIceServer(
-                urls=self.turn_url, username=self.turn_username, credential=self.turn_password
+                urls=urls if len(urls) > 1 else urls[0], username=username, credential=password
             )
         ]
 
@@ -71,6 +86,15 @@ class MediaConfig:
             {"urls": server.urls, "username": server.username, "credential": server.credential}
             for server in self.ice_servers()
         ]
+
+
+def turn_credentials(secret: str, ttl: int, now: float | None = None) -> tuple[str, str]:
+    """Time-limited TURN credentials (coturn's ``use-auth-secret``, the "TURN REST API"):
+    the user name is the expiry time, the password its HMAC-SHA1 under the shared secret."""
+    expires = int(time.time() if now is None else now) + ttl
+    username = f"{expires}:videomote"
+    digest = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
+    return username, base64.b64encode(digest).decode("ascii")
 
 
 def machine_addresses() -> list[str]:
@@ -119,6 +143,8 @@ def load(path: str | None = None, environ: dict | None = None) -> MediaConfig:
         turn_url=values.get("turn_url") or None,
         turn_username=values.get("turn_username") or None,
         turn_password=values.get("turn_password") or None,
+        turn_secret=values.get("turn_secret") or None,
+        turn_ttl=int(values.get("turn_ttl") or 43200),
         mode=mode,
         remb=_switch(values.get("remb", "on")),
     )

@@ -93,7 +93,15 @@ def deliver_due(site, commit, now: datetime | None = None) -> tuple[int, int]:
     """Send every due message through MailHost; ``commit`` is called after each one.
 
     Sent and refused mail older than the outbox's retention is pruned first (a commit
-    of its own, only when something expired)."""
+    of its own, only when something expired).
+
+    Each message is first *claimed* in a commit of its own: with several Zope instances
+    (one delivery worker each) two workers that both see a message due write the same
+    object, so ZODB's conflict detection lets one claim succeed and the other's commit
+    raise ConflictError before it sends anything (the caller aborts and goes again, and
+    then sees the claim). A message is sent once unless a worker dies between the SMTP
+    reply and its commit (then again after ``outbox.CLAIM_SECONDS``).
+    """
     outbox = outbox_for(site, create=False)
     if outbox is None:
         return 0, 0
@@ -102,6 +110,8 @@ def deliver_due(site, commit, now: datetime | None = None) -> tuple[int, int]:
     mailhost = getToolByName(site, "MailHost")
     sent = failed = 0
     for mail in outbox.due(now or utcnow()):
+        outbox.claim(mail, utcnow())
+        commit()  # ConflictError here: another worker has it
         try:
             mailhost.send(
                 # SMTP policy: CRLF line ends on the wire, as RFC 5321 requires

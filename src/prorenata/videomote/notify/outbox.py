@@ -42,6 +42,11 @@ _LAST = float("inf")  # a time after every stored one, for range ends
 #: and the message would be sent again.
 _KEEP = (float("-inf"), "")
 
+#: How long a delivery worker holds a message it claimed (several Zope instances run
+#: one worker each): longer than one SMTP attempt; a worker that died mid-send lets the
+#: message go to another after this.
+CLAIM_SECONDS = 300
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -56,6 +61,8 @@ class OutgoingMail(Persistent):
     """
 
     sealed = False
+    #: Until when one delivery worker has claimed the message (see ``deliver_due``).
+    claimed_until = None
 
     def __init__(self, meeting_uid: str, kind: str, recipient: str, sender: str, body: bytes):
         self.id = uuid.uuid4().hex
@@ -165,9 +172,15 @@ class MailOutbox(Persistent):
 
     def due(self, now: datetime) -> list[OutgoingMail]:
         if not self.indexed():
-            return [m for m in self.retryable() if m.next_attempt <= now]
-        # Sent oldest first, as queued: an invitation before its update.
-        return sorted(self._waiting(now), key=lambda m: m.created)
+            waiting = [m for m in self.retryable() if m.next_attempt <= now]
+        else:
+            # Sent oldest first, as queued: an invitation before its update.
+            waiting = sorted(self._waiting(now), key=lambda m: m.created)
+        return [m for m in waiting if m.claimed_until is None or m.claimed_until <= now]
+
+    def claim(self, mail: OutgoingMail, now: datetime) -> None:
+        """Hold ``mail`` for one delivery worker (see ``delivery.deliver_due``)."""
+        mail.claimed_until = now + timedelta(seconds=CLAIM_SECONDS)
 
     def next_due(self) -> datetime | None:
         if not self.indexed():
@@ -201,6 +214,7 @@ class MailOutbox(Persistent):
     def mark_sent(self, mail: OutgoingMail, now: datetime) -> None:
         self._unindex_state(mail)
         mail.status = SENT
+        mail.claimed_until = None
         mail.delivered = now
         mail.body = b""  # the join link and code live only until delivery
         mail.last_error = ""
@@ -209,6 +223,7 @@ class MailOutbox(Persistent):
     def mark_failed(self, mail: OutgoingMail, error: str, now: datetime) -> None:
         self._unindex_state(mail)
         mail.status = FAILED
+        mail.claimed_until = None
         mail.attempts += 1
         mail.last_error = error[:200]
         mail.next_attempt = next_retry(mail.attempts, now)
@@ -218,6 +233,7 @@ class MailOutbox(Persistent):
         """No retry helps: the address is wrong. The link and code go with the body."""
         self._unindex_state(mail)
         mail.status = REFUSED
+        mail.claimed_until = None
         mail.attempts += 1
         mail.last_error = REFUSED_TEXT.format(code=code)
         mail.body = b""

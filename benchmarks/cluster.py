@@ -1,0 +1,258 @@
+"""The production topology under load and under failure (``make bench-cluster``).
+
+Starts the cluster of ``scripts/cluster.py`` (PostgreSQL, two Zope instances on
+RelStorage, HAProxy with TLS) on free loopback ports with an in-process SMTP sink, then:
+
+- ``verify_burst_p95_ms_two`` / ``_one``: a burst of meeting-code checks (``POST
+  /videomote``, wrong codes, 16 at a time, from many client addresses so the per-client
+  limit does not stop them) through HAProxy with both instances, then with one stopped;
+- ``bookings`` booked over REST while instance 1 is killed part-way: ``bookings_lost``
+  (answered 201 but not readable afterwards), ``duplicate_invitations`` (a meeting's
+  invitation arriving more than once), ``invitations_missing`` (a saved booking whose
+  invitation never came within the wait).
+
+``--smoke`` runs the same steps at a tiny size. Prints one JSON object last.
+"""
+
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from datetime import timedelta
+from pathlib import Path
+
+import base64
+import http.client
+import importlib.util
+import json
+import os
+import re
+import shutil
+import socket
+import ssl
+import statistics
+import sys
+import tempfile
+import time
+import urllib.parse
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = "--smoke" in sys.argv
+BURST = 40 if SMOKE else 400
+BOOKINGS = 8 if SMOKE else 40
+CONCURRENCY = 16
+STAFF = ("skolskoterska", "videomote")
+ADMIN = ("admin", "admin")
+
+
+def _cluster_module():
+    spec = importlib.util.spec_from_file_location("cluster_script", ROOT / "scripts/cluster.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _two_free_ports() -> int:
+    for _ in range(50):
+        base = _free_port()
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", base + 1))
+            except OSError:
+                continue
+        return base
+    raise RuntimeError("no two consecutive free ports")
+
+
+class Sink:
+    """An SMTP server that counts subjects."""
+
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+
+        self.subjects: list[str] = []
+        self.port = _free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd API
+        import email
+        import email.policy
+
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.subjects.append(str(message["Subject"]))
+        return "250 OK"
+
+
+def _request(cluster, method, path, body=None, auth=None, source="127.0.0.1", form=False):
+    context = ssl.create_default_context(cafile=str(cluster.var / "tls" / "site.crt"))
+    connection = http.client.HTTPSConnection(
+        "localhost", cluster.https_port, context=context, timeout=60, source_address=(source, 0)
+    )
+    headers = {"Accept": "application/json"}
+    if auth:
+        headers["Authorization"] = "Basic " + base64.b64encode(":".join(auth).encode()).decode()
+    data = None
+    if body is not None:
+        if form:
+            data = urllib.parse.urlencode(body).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        else:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+    try:
+        connection.request(method, path, body=data, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read().decode("utf-8", "replace")
+    finally:
+        connection.close()
+
+
+def _burst(cluster, base: int) -> float:
+    """p95 ms of BURST wrong-code checks, CONCURRENCY at a time, 40 per client address
+    (addresses from ``base`` on: each burst its own, under the limit of 60 per 10 min)."""
+
+    def check(number: int) -> float:
+        index = base + number // 40
+        source = f"127.0.{1 + index // 240}.{10 + index % 240}"
+        started = time.perf_counter()
+        status, _text = _request(
+            cluster,
+            "POST",
+            "/Plone/videomote",
+            {"kod": "ZZZZ-ZZZZ-ZZZZ"},
+            source=source,
+            form=True,
+        )
+        if status != 200:
+            raise RuntimeError(f"code check answered {status}")
+        return (time.perf_counter() - started) * 1000
+
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        times = list(pool.map(check, range(BURST), timeout=600))
+    return round(statistics.quantiles(times, n=20)[18], 1)
+
+
+def _bookings_with_a_kill(cluster, module, sink) -> dict:
+    status, text = _request(
+        cluster, "GET", "/Plone/elever/@search?portal_type=Patient&metadata_fields=UID", auth=ADMIN
+    )
+    patient = json.loads(text)["items"][0]["UID"]
+    first_day = date.today() + timedelta(days=20)
+
+    def book(number: int):
+        day = first_day + timedelta(days=number // 8)
+        hour = 8 + number % 8
+        body = {
+            "title": f"Belastning {number}",
+            "start": f"{day.isoformat()}T{hour:02d}:00",
+            "end": f"{day.isoformat()}T{hour:02d}:30",
+            "patient": patient,
+            "contact_choice": "guardian",
+        }
+        try:
+            return _request(cluster, "POST", "/Plone/@videomote-meetings", body, STAFF)
+        except (OSError, http.client.HTTPException):
+            return None, ""
+
+    answers = []
+    with ThreadPoolExecutor(3) as pool:
+        futures = [pool.submit(book, n) for n in range(BOOKINGS)]
+        for index, future in enumerate(futures):
+            answers.append(future.result(timeout=300))
+            if index == BOOKINGS // 4:
+                cluster.processes["zope1"].kill()
+    saved = [json.loads(text) for status, text in answers if status == 201]
+    lost = 0
+    for meeting in saved:
+        path = urllib.parse.urlsplit(meeting["@id"]).path
+        if _request(cluster, "GET", path, auth=STAFF)[0] != 200:
+            lost += 1
+    titles = {meeting["title"] for meeting in saved}
+
+    def counts() -> Counter:
+        found = Counter()
+        for subject in list(sink.subjects):
+            match = re.search(r"Belastning \d+", subject)
+            if match:
+                found[match.group(0)] += 1
+        return found
+
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not titles <= set(counts()):
+        time.sleep(0.5)
+    time.sleep(20)  # one more delivery round: a second copy would have come by now
+    found = counts()
+    return {
+        "bookings": BOOKINGS,
+        "bookings_answered_201": len(saved),
+        "bookings_lost": lost,
+        "duplicate_invitations": sum(count - 1 for count in found.values() if count > 1),
+        "invitations_missing": len(titles - set(found)),
+    }
+
+
+def main() -> int:
+    module = _cluster_module()
+    sink = Sink()
+    sink.controller.start()
+    path = Path(tempfile.mkdtemp(prefix="videomote-bench-cluster-", dir="/tmp"))
+    os.chmod(path, 0o755)
+    https = _free_port()
+    cluster = module.Cluster(
+        path,
+        instances=2,
+        zope_port=_two_free_ports(),
+        https_port=https,
+        internal_port=_free_port(),
+        media_ports=(),
+        media_tls_port=_free_port(),
+        pg_port=_free_port(),
+        mail_port=sink.port,
+        public_host=f"localhost:{https}",
+    )
+    environ = {k: v for k, v in os.environ.items() if k != "VIDEOMOTE_DSN"}
+    log = open(path / "bench.log", "ab")  # noqa: SIM115 - closed below
+    result: dict = {"smoke": SMOKE, "burst": BURST}
+    processes = {}
+    finished = False
+    try:
+        started = time.monotonic()
+        processes = module.start(cluster, environ, with_extras=False, output=log)
+        cluster.processes = processes
+        result["start_s"] = round(time.monotonic() - started, 1)
+        _burst(cluster, 0)  # warm both instances' caches
+        result["verify_burst_p95_ms_two"] = _burst(cluster, 100)
+        processes["zope2"].terminate()
+        processes["zope2"].wait(30)
+        time.sleep(module.HEALTH_SETTLE_SECONDS + 1)  # HAProxy has marked it down
+        result["verify_burst_p95_ms_one"] = _burst(cluster, 200)
+        processes["zope2"] = module.subprocess.Popen(
+            module.zope_command(cluster, 2),
+            cwd=module.ROOT,
+            env=module.cluster_environment(cluster, environ),
+            stdout=log,
+            stderr=log,
+        )
+        module.wait_for_port(cluster.zope_port + 1, 300, processes["zope2"])
+        time.sleep(module.HEALTH_SETTLE_SECONDS + 1)
+        result.update(_bookings_with_a_kill(cluster, module, sink))
+        finished = True
+    finally:
+        module.stop(processes)
+        sink.controller.stop()
+        log.close()
+        if finished:
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            print(f"kept for reading: {path} (bench.log, var/log/)", file=sys.stderr)
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

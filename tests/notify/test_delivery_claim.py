@@ -1,0 +1,73 @@
+"""Several Zope instances run a delivery worker each: a message both see due is sent once.
+
+Two ZODB connections with their own transaction managers stand for two instances on one
+database (RelStorage in the cluster; here the test layer's storage): both load the
+outbox before either delivers, as two workers woken at once do.
+"""
+
+from email.message import EmailMessage
+from prorenata.videomote.notify.delivery import stop_all
+from prorenata.videomote.notify.outbox import OutgoingMail
+from prorenata.videomote.notify.outbox import deliver_due
+from prorenata.videomote.notify.outbox import outbox_for
+from ZODB.POSException import ConflictError
+from zope.component.hooks import getSite
+from zope.component.hooks import setSite
+
+import pytest
+import transaction
+
+
+def _queue_one(portal) -> str:
+    message = EmailMessage()
+    message["From"] = "noreply@journal.example.se"
+    message["To"] = "bodil@example.se"
+    message["Subject"] = "Kallelse till videomöte"
+    message.set_content("Välkommen")
+    mail = OutgoingMail(
+        "no-meeting",
+        "invitation",
+        "bodil@example.se",
+        "noreply@journal.example.se",
+        message.as_bytes(),
+    )
+    outbox_for(portal).add(mail)
+    transaction.commit()
+    return mail.id
+
+
+def _instance(portal):
+    """A connection of its own on the portal's database, as another Zope instance has."""
+    manager = transaction.TransactionManager()
+    connection = portal._p_jar.db().open(transaction_manager=manager)
+    manager.begin()
+    site = connection.root()["Application"][portal.getId()]
+    assert [m.status for m in outbox_for(site).messages.values()] == ["queued"]
+    return manager, connection, site
+
+
+def test_two_workers_that_see_the_same_message_due_send_it_once(mail_portal, smtp_sink):
+    stop_all()  # this test's two "instances" deliver, not the layer's own worker
+    mail_id = _queue_one(mail_portal)
+    previous = getSite()
+    first_manager, first, first_site = _instance(mail_portal)
+    second_manager, second, second_site = _instance(mail_portal)
+    try:
+        setSite(first_site)
+        assert deliver_due(first_site, commit=first_manager.commit) == (1, 0)
+        setSite(second_site)
+        with pytest.raises(ConflictError):
+            deliver_due(second_site, commit=second_manager.commit)
+        second_manager.abort()
+        # the next round (a fresh transaction) sees it sent and sends nothing
+        second_manager.begin()
+        assert deliver_due(second_site, commit=second_manager.commit) == (0, 0)
+    finally:
+        setSite(previous)
+        first_manager.abort()
+        second_manager.abort()
+        first.close()
+        second.close()
+    assert len(smtp_sink.wait_for(2, timeout=2)) == 1
+    transaction.begin()
+    assert outbox_for(mail_portal).messages[mail_id].status == "sent"
