@@ -18,6 +18,6 @@ def cluster_module():
 def cluster_dir():
     """A folder the service user can reach (pytest's tmp_path is root-only)."""
     path = Path(tempfile.mkdtemp(prefix="videomote-cluster-", dir="/tmp"))
-    os.chmod(path, 0o755)
+    os.chmod(path, 0o755)  # noqa: S103 - the unprivileged service user must enter it
     yield path
     shutil.rmtree(path, ignore_errors=True)

@@ -48,7 +48,7 @@ def cluster(cluster_module, smtp_sink_server):
     if reason:
         pytest.skip(reason)
     path = Path(tempfile.mkdtemp(prefix="videomote-cluster-", dir="/tmp"))
-    os.chmod(path, 0o755)
+    os.chmod(path, 0o755)  # noqa: S103 - the unprivileged service user must enter it
     https = free_port()
     topology = cluster_module.Cluster(
         path,
