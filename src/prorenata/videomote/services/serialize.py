@@ -4,14 +4,14 @@ from prorenata.videomote.booking.rules import AccessRefused
 from prorenata.videomote.booking.rules import BookingRefused
 from prorenata.videomote.browser.meetings import invitation_status
 from prorenata.videomote.browser.meetings import room_url
+from prorenata.videomote.timezone import meeting_zone
+from prorenata.videomote.timezone import zone as tzinfo_of
 from zope.i18n import translate
-
-import pytz
 
 
 def meeting_json(meeting, request) -> dict:
     patient = meeting.aq_parent
-    zone = pytz.timezone(meeting.meeting_timezone or "Europe/Stockholm")
+    zone = tzinfo_of(meeting_zone(meeting))
     return {
         "@id": meeting.absolute_url(),
         "@type": "VideoMeeting",
