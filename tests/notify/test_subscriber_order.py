@@ -112,3 +112,6 @@ def test_the_meeting_keeps_no_state_of_the_subscribers(meeting):
     state = meeting.__dict__
     assert "_notified" not in state and "_audited_sequence" not in state
     assert meeting.last_told[2] == "Uppföljande samtal"
+    # Declared without a type annotation: a class ``__annotations__`` dict would be every
+    # meeting's shared zope.annotation storage (sign-ins, SMS quota).
+    assert "__annotations__" not in vars(type(meeting))

@@ -190,7 +190,9 @@ class VideoMeeting(Item):
     #: at booking and by every update told (``scheduling.tell_what_changed``, the only
     #: writer), compared there with the meeting's time and title to decide what changed.
     #: None for a meeting booked before it was kept (such a meeting is told no updates).
-    last_told: tuple | None = None
+    #: No type annotation here: it would give the class an ``__annotations__`` dict,
+    #: which zope.annotation would take as every meeting's shared annotation storage.
+    last_told = None
 
     def manage_addLocalRoles(self, userid, roles):
         """Ignored: a meeting's roles are its record's (give them on the record)."""
