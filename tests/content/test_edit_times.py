@@ -50,7 +50,7 @@ REFUSED = {
 
 @pytest.fixture
 def meeting(mail_portal, smtp_sink):
-    # The edit form reads times in the site's zone (plone.app.event's widget): Sweden's.
+    # A Swedish site's zone (test_meeting_zone.py: a site in another zone).
     api.portal.set_registry_record("plone.portal_timezone", "Europe/Stockholm")
     meeting = book(add_student(add_students_folder(mail_portal)), minutes_from_now=60)
     smtp_sink.wait_for(1)  # the invitation

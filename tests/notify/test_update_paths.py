@@ -11,6 +11,8 @@ from factories import add_students_folder
 from plone.app.testing import SITE_OWNER_NAME
 from plone.app.testing import SITE_OWNER_PASSWORD
 from plone.testing.zope import Browser
+from prorenata.videomote.audit import log
+from prorenata.videomote.audit.record import audit_log
 
 import pytest
 import re
@@ -63,6 +65,10 @@ def _only_the_title_changed(booked, smtp_sink):
     assert "gäller fortfarande" in text and "gäller inte längre" not in text
     assert _code_opens(booked, booked["code"])
     assert len(smtp_sink.wait_for(3, timeout=1.5)) == 2
+    # Audited once as what the participant was told (SEQUENCE 1), by every path.
+    transaction.begin()
+    moves = [e.detail for e in audit_log(booked["portal"]).query() if e.action == log.MOVED]
+    assert moves == ["sequence=1"]
 
 
 def test_a_new_title_over_rest_keeps_the_link_and_code(booked, smtp_sink):
@@ -97,8 +103,7 @@ def test_a_new_title_in_the_move_dialog_keeps_the_link_and_code(booked, smtp_sin
 
 
 def test_a_new_title_in_the_edit_form_keeps_the_link_and_code(booked, smtp_sink):
-    # The site's time zone, as a Swedish site has it: plone.app.event's edit form reads
-    # the times it shows in it (with UTC, saving would move the meeting by the offset).
+    # A Swedish site's zone (content/test_meeting_zone.py: a site in another zone).
     from plone import api
 
     api.portal.set_registry_record("plone.portal_timezone", "Europe/Stockholm")
@@ -107,4 +112,15 @@ def test_a_new_title_in_the_edit_form_keeps_the_link_and_code(booked, smtp_sink)
     browser.open(f"{booked['url']}/@@edit")
     browser.getControl(name="form.widgets.title").value = "Samtal om skolmaten"
     browser.getControl(name="form.buttons.save").click()
+    _only_the_title_changed(booked, smtp_sink)
+
+
+def test_a_new_title_by_a_stock_rest_patch_keeps_the_link_and_code(booked, smtp_sink):
+    renamed = requests.patch(
+        booked["url"],
+        json={"title": "Samtal om skolmaten"},
+        auth=(SITE_OWNER_NAME, SITE_OWNER_PASSWORD),
+        headers={"Accept": "application/json"},
+    )
+    assert renamed.status_code == 204, renamed.text
     _only_the_title_changed(booked, smtp_sink)

@@ -4,7 +4,9 @@ from prorenata.videomote import _
 from prorenata.videomote.booking.contacts import InvalidContactDetail
 from prorenata.videomote.booking.contacts import normalise_email
 from zope import schema
+from zope.interface import Attribute
 from zope.interface import Interface
+from zope.interface import alsoProvides
 from zope.interface import implementer
 from zope.interface.interfaces import IObjectEvent
 from zope.interface.interfaces import ObjectEvent
@@ -204,8 +206,78 @@ class ISerializeMeetingToJson(Interface):
         """The meeting as a JSON-ready dict."""
 
 
+# What happens to a meeting, told by the domain (``content/scheduling.py``) once it has
+# changed the meeting: SEQUENCE raised, codes issued or dropped, what the participant
+# was told recorded. The e-mail (``notify``), the audit log (``audit``) and the CalDAV
+# bridge subscribe to these independently and only react: none depends on another
+# having run first.
+
+
+class IMeetingBookedEvent(IObjectEvent):
+    """A meeting was booked: its code and join link are issued."""
+
+    code = Attribute("The new meeting code, in clear (only its hash is stored)")
+    token = Attribute("The new personal join token, in clear (only its hash is stored)")
+
+
+@implementer(IMeetingBookedEvent)
+class MeetingBookedEvent(ObjectEvent):
+    """Fired once a meeting is added (by ``book_meeting``, or any other way it is added)."""
+
+    def __init__(self, meeting, code: str, token: str):
+        super().__init__(meeting)
+        self.code, self.token = code, token
+
+
+class IMeetingUpdatedEvent(IObjectEvent):
+    """Something the participant was told changed: the time, the title or both.
+
+    Fired after ``sequence`` is raised. The event also provides
+    :class:`IMeetingMovedEvent` and/or :class:`IMeetingRetitledEvent`.
+    """
+
+    moved = Attribute("True if the time changed (then ``code`` and ``token`` are new)")
+    previous_title = Attribute("The title the participant was told, if it changed; else None")
+    sequence = Attribute("The meeting's SEQUENCE after the change")
+    code = Attribute("The new meeting code in clear when moved, else None")
+    token = Attribute("The new join token in clear when moved, else None")
+
+
+class IMeetingMovedEvent(IMeetingUpdatedEvent):
+    """The meeting has a new time: a new code and link; the old time's room is closed."""
+
+
+class IMeetingRetitledEvent(IMeetingUpdatedEvent):
+    """The meeting has a new title: code and link stay."""
+
+
+@implementer(IMeetingUpdatedEvent)
+class MeetingUpdatedEvent(ObjectEvent):
+    """Fired by ``scheduling.tell_what_changed`` (every path that changes time or title)."""
+
+    def __init__(
+        self,
+        meeting,
+        sequence: int,
+        moved: bool,
+        previous_title: str | None = None,
+        code: str | None = None,
+        token: str | None = None,
+    ):
+        super().__init__(meeting)
+        self.sequence, self.moved, self.previous_title = sequence, moved, previous_title
+        self.code, self.token = code, token
+        if moved:
+            alsoProvides(self, IMeetingMovedEvent)
+        if previous_title is not None:
+            alsoProvides(self, IMeetingRetitledEvent)
+
+
 class IMeetingCancelledEvent(IObjectEvent):
-    """A video meeting was cancelled ("Avboka"); it stays in the journal as cancelled."""
+    """A video meeting was cancelled ("Avboka"); it stays in the journal as cancelled.
+
+    Fired after ``sequence`` is raised and the code and join link are dropped.
+    """
 
 
 @implementer(IMeetingCancelledEvent)

@@ -1,4 +1,8 @@
-"""Staff actions on meetings go to the audit log as they happen."""
+"""Staff actions on meetings go to the audit log as they happen.
+
+These subscribers only react to the domain's events (``content/scheduling.py``): they
+keep no state of their own on the meeting and need no other subscriber to have run.
+"""
 
 from prorenata.videomote.audit import log
 from prorenata.videomote.audit.record import record
@@ -9,11 +13,9 @@ def booked(meeting, event) -> None:
     record(log.BOOKED, meeting, contact=meeting.contact_choice)
 
 
-def modified(meeting, event) -> None:
-    # Only a change the participant is told about counts as a move (see notify).
-    if getattr(meeting, "_audited_sequence", 0) != meeting.sequence:
-        meeting._audited_sequence = meeting.sequence
-        record(log.MOVED, meeting, sequence=meeting.sequence)
+def updated(meeting, event) -> None:
+    # Only a change the participant is told about counts as a move (a new time or title).
+    record(log.MOVED, meeting, sequence=event.sequence)
 
 
 def cancelled(meeting, event) -> None:

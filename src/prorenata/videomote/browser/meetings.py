@@ -50,11 +50,13 @@ from prorenata.videomote.notify.outbox import SENT
 from prorenata.videomote.notify.outbox import outbox_for
 from prorenata.videomote.notify.outbox import utcnow
 from prorenata.videomote.request_input import query_value
+from prorenata.videomote.timezone import configured_zone
+from prorenata.videomote.timezone import now_in
+from prorenata.videomote.timezone import zone as tzinfo_of
 from zope.i18n import translate
 from zope.interface import alsoProvides
 
 import json
-import pytz
 
 # The calendar's hours when nothing is booked outside them; widened to every meeting shown.
 DAY_START, DAY_END, SLOT_MINUTES = 7, 18, 30
@@ -67,8 +69,8 @@ WEEKDAYS = ("Måndag", "Tisdag", "Onsdag", "Torsdag", "Fredag", "Lördag", "Sön
 
 
 def site_zone():
-    name = api.portal.get_registry_record("prorenata.videomote.timezone", default=None)
-    return pytz.timezone(name or "Europe/Stockholm")
+    """The calendar's zone (``timezone.configured_zone``), as a tzinfo."""
+    return tzinfo_of(configured_zone())
 
 
 def local(dt: datetime) -> datetime:
@@ -77,7 +79,7 @@ def local(dt: datetime) -> datetime:
 
 def today() -> date:
     """Today in the site's time zone (the calendar's "Idag")."""
-    return datetime.now(site_zone()).date()
+    return now_in(configured_zone()).date()
 
 
 def room_url(meeting) -> str:
@@ -354,7 +356,7 @@ class BookingView(MeetingsMixin, BrowserView):
             custom_name=form.get("custom_name", ""),
             custom_mobile=form.get("custom_mobile", ""),
             custom_email=form.get("custom_email", ""),
-            timezone=site_zone().zone,
+            timezone=configured_zone(),
         )
         try:
             return book_meeting(booking, organiser=api.user.get_current().getId())

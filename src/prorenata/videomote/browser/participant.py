@@ -40,6 +40,7 @@ from prorenata.videomote.notify.sms import sms_outbox
 from prorenata.videomote.notify.subscribers import base_url
 from prorenata.videomote.request_input import InputRefused
 from prorenata.videomote.request_input import form_text
+from prorenata.videomote.timezone import meeting_zone
 from zope.component import getUtility
 from zope.i18n import translate
 from zope.interface import alsoProvides
@@ -557,7 +558,7 @@ class ParticipantView(RoomMixin, BrowserView):
             title=meeting.title,
             start=meeting.start,
             end=meeting.end,
-            timezone=meeting.meeting_timezone or "Europe/Stockholm",
+            timezone=meeting_zone(meeting),
             organiser_name="",
             invitee_name="",
             invitee_email="",

@@ -11,6 +11,6 @@ def meeting_changed(meeting, event) -> None:
     if not organiser or not meeting_uid:
         return  # not booked yet (created, not added): its added event follows
     if "ical_uid" not in meeting.__dict__:
-        # The field's default is made anew on each read until stored (as notify does).
+        # The field's default is made anew on each read until stored (as booking does).
         meeting.ical_uid = new_ical_uid()
     mark_meeting_changed(api.portal.get(), organiser, meeting.ical_uid, meeting_uid)

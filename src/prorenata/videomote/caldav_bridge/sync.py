@@ -39,7 +39,8 @@ from prorenata.videomote.content.scheduling import Booking
 from prorenata.videomote.content.scheduling import book_meeting
 from prorenata.videomote.content.scheduling import cancel_meeting
 from prorenata.videomote.content.scheduling import move_meeting
-from zoneinfo import ZoneInfo
+from prorenata.videomote.timezone import configured_zone
+from prorenata.videomote.timezone import zone as tzinfo_of
 
 import caldav
 
@@ -59,9 +60,7 @@ RECURRING_NOTE = (
 
 
 def _zone() -> str:
-    return api.portal.get_registry_record("prorenata.videomote.timezone", default=None) or (
-        "Europe/Stockholm"
-    )
+    return configured_zone()
 
 
 def local_events(
@@ -676,7 +675,7 @@ def _remember(record, name: str, entries: list[str]) -> None:
 
 def _label(event: CalendarEvent, zone: str) -> str:
     """How the settings page names an event to the clinician: title and local time."""
-    return f"{event.title} ({event.start.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M})"
+    return f"{event.title} ({event.start.astimezone(tzinfo_of(zone)):%Y-%m-%d %H:%M})"
 
 
 def _unreadable(account, record, status, mine, uid: str, item: UnreadableItem, zone: str) -> bool:

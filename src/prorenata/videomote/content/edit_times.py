@@ -8,6 +8,13 @@ before anything is stored (plone.restapi's deserializer looks it up with
 move (``scheduling.check_edited_times``) and refuses in Swedish; the form shows the
 message, the REST API answers 400 with it, and the transaction stores nothing.
 
+The edit form reads and shows a meeting's times in the meeting's own zone. plone.app.event
+gives its widgets the zone of the site (or of the signed-in member) instead, so on a site
+whose zone differs from the meeting's, saving the form unchanged would have moved the
+meeting by the difference (and sent an update e-mail): :func:`times_in_meeting_zone`
+gives the widgets the meeting's zone, and :class:`MeetingTimeField` shows the stored
+time in it.
+
 A meeting is only ever created by booking (``book_meeting``: the invitee, the rules, the
 invitation). Plone's stock add form ``++add++VideoMeeting`` leads to the booking dialog,
 and a stock REST ``POST`` of a ``VideoMeeting`` is refused.
@@ -25,6 +32,11 @@ from prorenata.videomote.booking.rules import BookingRefused
 from prorenata.videomote.content.meeting import IVideoMeeting
 from prorenata.videomote.content.scheduling import check_edited_times
 from prorenata.videomote.interfaces import IVideomoteLayer
+from prorenata.videomote.timezone import meeting_zone
+from prorenata.videomote.timezone import zone as tzinfo_of
+from z3c.form.datamanager import AttributeField
+from z3c.form.interfaces import IAfterWidgetUpdateEvent
+from z3c.form.interfaces import IDataManager
 from z3c.form.util import getSpecification
 from z3c.form.validator import Data
 from z3c.form.validator import InvariantsValidator
@@ -33,6 +45,7 @@ from zope.interface import Interface
 from zope.interface import Invalid
 from zope.interface import implementer
 from zope.publisher.interfaces.browser import IBrowserPage
+from zope.schema.interfaces import IDatetime
 
 BOOK_INSTEAD = _(
     "Videomöten bokas med bokningsdialogen (Boka videomöte) eller REST-tjänsten "
@@ -69,6 +82,42 @@ class MeetingTimesValidator(InvariantsValidator):
             # would repeat what it says.
             return (Invalid(refused.message),)
         return super().validate(data)
+
+
+def _meeting_time(field, context) -> bool:
+    """``field`` is a meeting's start or end (plone.app.event's ``IEventBasic``)."""
+    return (
+        IVideoMeeting.providedBy(context)
+        and getattr(field, "interface", None) is IEventBasic
+        and field.__name__ in ("start", "end")
+    )
+
+
+@adapter(IAfterWidgetUpdateEvent)
+def times_in_meeting_zone(event) -> None:
+    """The edit form reads a meeting's start and end as wall-clock times of the meeting's
+    zone, not of the site's (the widget's ``default_timezone`` from plone.app.event)."""
+    widget = event.widget
+    if _meeting_time(getattr(widget, "field", None), getattr(widget, "context", None)):
+        widget.default_timezone = meeting_zone(widget.context)
+
+
+@implementer(IDataManager)
+@adapter(IVideoMeeting, IDatetime)
+class MeetingTimeField(AttributeField):
+    """A meeting's start and end as the meeting's zone shows them.
+
+    They are stored in that zone by every path of ours; this keeps the edit form right
+    also for a time stored in another zone (or a meeting whose zone was changed), so
+    what it shows is what it reads back (see :func:`times_in_meeting_zone`).
+    """
+
+    def get(self):
+        value = super().get()
+        if value is None or value.tzinfo is None or not _meeting_time(self.field, self.context):
+            return value
+        tz = tzinfo_of(meeting_zone(self.context))
+        return tz.normalize(value.astimezone(tz))
 
 
 @implementer(IBrowserPage)

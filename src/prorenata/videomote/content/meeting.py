@@ -1,7 +1,5 @@
 """The video meeting ("Videomöte"): a calendar event with an invitee."""
 
-from plone import api
-from plone.app.event.base import default_timezone
 from plone.autoform import directives
 from plone.dexterity.content import Item
 from plone.supermodel import model
@@ -16,6 +14,7 @@ from prorenata.videomote.booking.rules import missing_custom_fields
 from prorenata.videomote.content.fields import BoundedTextLine
 from prorenata.videomote.content.fields import EmailAddress
 from prorenata.videomote.content.fields import MobileNumber
+from prorenata.videomote.timezone import configured_zone
 from zope import schema
 from zope.interface import Invalid
 from zope.interface import implementer
@@ -94,9 +93,8 @@ def new_ical_uid() -> str:
 
 @provider(IContextAwareDefaultFactory)
 def default_meeting_timezone(context):
-    """The time zone set in the control panel, else the site's."""
-    configured = api.portal.get_registry_record("prorenata.videomote.timezone", default=None)
-    return configured or default_timezone(context) or "Europe/Stockholm"
+    """The time zone set in the control panel, else the site's (``timezone.py``)."""
+    return configured_zone(context)
 
 
 class IVideoMeeting(model.Schema):
@@ -187,6 +185,13 @@ class VideoMeeting(Item):
     #: Counted up by every move to a new time; participant sessions, sign-ins and join
     #: tokens carry it and are refused once it differs (see ``close_room_if_moved``).
     room_generation = 0
+    #: What the participant was last told, ``(start, end, title)`` (ISO 8601 times): set
+    #: at booking and by every update told (``scheduling.tell_what_changed``, the only
+    #: writer), compared there with the meeting's time and title to decide what changed.
+    #: None for a meeting booked before it was kept (such a meeting is told no updates).
+    #: No type annotation here: it would give the class an ``__annotations__`` dict,
+    #: which zope.annotation would take as every meeting's shared annotation storage.
+    last_told = None
 
     def manage_addLocalRoles(self, userid, roles):
         """Ignored: a meeting's roles are its record's (give them on the record)."""

@@ -1,8 +1,12 @@
 """Booking, moving and cancelling meetings: the Plone shell over the booking rules.
 
-Every path (the dialog, the REST API, later CalDAV) goes through these functions; the
-e-mails, codes and calendar bookkeeping follow from the object events they cause
-(see ``notify/subscribers.py``).
+Every path (the dialog, the REST API, the CalDAV bridge) goes through these functions,
+and Plone's own edit form and stock REST PATCH through :func:`meeting_modified`. Here,
+and only here, the meeting's calendar state changes: SEQUENCE, the meeting code and join
+link, what the participant was last told, the room. Then one explicit event says what
+happened (``interfaces.IMeetingBookedEvent``, ``IMeetingUpdatedEvent``,
+``IMeetingCancelledEvent``); the e-mail (``notify``) and the audit log (``audit``)
+subscribe to it independently and only react, in whatever order they run.
 """
 
 from AccessControl import Unauthorized
@@ -18,6 +22,11 @@ from plone.app.uuid.utils import uuidToPhysicalPath
 from plone.dexterity.utils import createContentInContainer
 from prorenata.videomote import _
 from prorenata.videomote.access import signins
+from prorenata.videomote.access.codes import hash_meeting_code
+from prorenata.videomote.access.codes import hash_secret
+from prorenata.videomote.access.codes import new_join_token
+from prorenata.videomote.access.codes import new_meeting_code
+from prorenata.videomote.access.keys import secret_key
 from prorenata.videomote.access.media_room import tell_media_server_ended
 from prorenata.videomote.audit import log as audit
 from prorenata.videomote.audit.record import record
@@ -41,12 +50,19 @@ from prorenata.videomote.booking.rules import check_times
 from prorenata.videomote.booking.rules import too_far_ahead
 from prorenata.videomote.content.meeting import STATE_BOOKED
 from prorenata.videomote.content.meeting import STATE_CANCELLED
+from prorenata.videomote.content.meeting import STATE_ENDED
 from prorenata.videomote.content.meeting import STATE_STARTED
+from prorenata.videomote.content.meeting import new_ical_uid
+from prorenata.videomote.interfaces import MeetingBookedEvent
 from prorenata.videomote.interfaces import MeetingCancelledEvent
+from prorenata.videomote.interfaces import MeetingUpdatedEvent
+from prorenata.videomote.timezone import NonExistentTime
+from prorenata.videomote.timezone import configured_zone
+from prorenata.videomote.timezone import is_zone
+from prorenata.videomote.timezone import localize
+from prorenata.videomote.timezone import meeting_zone
 from zope.event import notify
 from zope.lifecycleevent import ObjectModifiedEvent
-
-import pytz
 
 PAST = _("Starttiden har redan passerat. Välj en senare tid.")
 NO_ACCESS = _("Du har inte behörighet att boka videomöten för den här eleven/patienten.")
@@ -67,27 +83,22 @@ class Booking:
     custom_name: str = ""
     custom_mobile: str = ""
     custom_email: str = ""
-    timezone: str = "Europe/Stockholm"
+    #: An IANA zone; empty: the configured one (``timezone.configured_zone``).
+    timezone: str = ""
 
 
 def localise(value: datetime, zone: str, field: str = "start") -> datetime:
     """Naive times from a form are wall-clock times in the meeting's zone.
 
-    Stored with pytz zones, as plone.app.event does (zoneinfo objects do not pickle
-    into the ZODB). A wall-clock time that does not exist (the hour skipped when summer
-    time begins) is refused saying so; one that exists twice (autumn) is read in winter
-    time, as before.
+    Stored with pytz zones, as plone.app.event stores them (zoneinfo objects do not
+    pickle into the ZODB; see ``timezone.py``). A wall-clock
+    time that does not exist (the hour skipped when summer time begins) is refused
+    saying so; one that exists twice (autumn) is read in winter time, as before.
     A time no meeting can have (year 1, year 9999: its offset overflows) is refused too.
     """
-    tz = pytz.timezone(zone)
     try:
-        if value.tzinfo is None:
-            try:
-                return tz.localize(value, is_dst=None)
-            except pytz.AmbiguousTimeError:
-                return tz.localize(value, is_dst=False)
-        return value.astimezone(tz)
-    except pytz.NonExistentTimeError:
+        return localize(value, zone)
+    except NonExistentTime:
         raise BookingRefused(
             _(
                 "Klockan ${time} finns inte natten till ${date}: då ställs klockan fram en "
@@ -202,11 +213,12 @@ def book_meeting(
         # Refuses what is not text, or too long
         one_line(getattr(booking, field), field, limits.get(field, MAX_TOKEN))
     custom_name = one_line(booking.custom_name, "custom_name", MAX_NAME)
-    if booking.timezone not in pytz.all_timezones_set:
+    zone = booking.timezone or configured_zone()
+    if not is_zone(zone):
         raise BookingRefused(
             _("Okänd tidszon. Ange den som t.ex. Europe/Stockholm."), field="timezone"
         )
-    booking = replace(booking, title=title, custom_name=custom_name)
+    booking = replace(booking, title=title, custom_name=custom_name, timezone=zone)
     start = localise(booking.start, booking.timezone, "start")
     end = localise(booking.end, booking.timezone, "end")
     check_schedule(start, end, now)
@@ -249,13 +261,14 @@ def move_meeting(meeting, start: datetime, end: datetime, title: str | None = No
     """Change time (and optionally title); an update e-mail follows if anything changed."""
     if meeting.state == STATE_CANCELLED:
         raise BookingRefused(CANCELLED_NOT_MOVED, field="start")
-    zone = meeting.meeting_timezone or "Europe/Stockholm"
+    zone = meeting_zone(meeting)
     start, end = localise(start, zone, "start"), localise(end, zone, "end")
     check_schedule(start, end, now)
     if title is not None:
         meeting.title = _title(title)
     meeting.start, meeting.end = start, end
     meeting.reindexObject()
+    settle_changes(meeting)
     notify(ObjectModifiedEvent(meeting))
     return meeting
 
@@ -263,7 +276,7 @@ def move_meeting(meeting, start: datetime, end: datetime, title: str | None = No
 def _wall_clock(meeting, value: datetime, field: str) -> datetime:
     """``value`` if it is a wall-clock time of its zone (naive: of the meeting's zone)."""
     if value.tzinfo is None:
-        return localise(value, meeting.meeting_timezone or "Europe/Stockholm", field)
+        return localise(value, meeting_zone(meeting), field)
     zone = getattr(value.tzinfo, "zone", None)
     if zone and value.replace(tzinfo=None) != value.tzinfo.normalize(value).replace(tzinfo=None):
         # Read with localize in the hour skipped in spring: refused saying so.
@@ -289,13 +302,14 @@ def check_edited_times(
     """The rules of :func:`move_meeting` for times that Plone's own edit form or a stock
     REST PATCH sets on ``meeting`` (plone.app.event's ``IEventBasic`` fields).
 
-    Those paths have already read the times in a zone: the edit form's widget with
-    ``localize`` (a time in the hour skipped in spring silently gets winter time), the REST
-    API as given or UTC. Refuses (naming the field) a wall-clock time that does not exist,
-    a whole-day or open-ended meeting (plone.app.event would then show and index it as
-    lasting all day), and, when the time differs from the one the room is for, every
-    rule of a move. A time left as it was is not checked again: a past meeting's title
-    can still be corrected.
+    Those paths have already read the times in a zone: the edit form's widget in the
+    meeting's zone with ``localize`` (a time in the hour skipped in spring silently gets
+    winter time; see ``edit_times.py``), the REST API as given (without an offset: as
+    UTC), converted to the stored time's zone. Refuses (naming the field) a wall-clock
+    time that does not exist, a whole-day or open-ended meeting (plone.app.event would
+    then show and index it as lasting all day), and, when the time differs from the one
+    the room is for, every rule of a move. A time left as it was is not checked again:
+    a past meeting's title can still be corrected.
     """
     if whole_day or open_end:
         raise BookingRefused(NOT_WHOLE_DAY, field="whole_day" if whole_day else "open_end")
@@ -310,10 +324,13 @@ def check_edited_times(
 
 
 def cancel_meeting(meeting) -> bool:
-    """Cancel ("Avboka"); the cancellation e-mail follows. False if already cancelled."""
+    """Cancel ("Avboka"): a higher SEQUENCE, the code and link stop working, and the
+    cancellation e-mail follows. False if already cancelled."""
     if meeting.state == STATE_CANCELLED:
         return False
     meeting.state = STATE_CANCELLED
+    meeting.sequence = (meeting.sequence or 0) + 1
+    meeting.meeting_code_hash = meeting.join_token_hash = None
     meeting.reindexObject()
     notify(MeetingCancelledEvent(meeting))
     return True
@@ -323,20 +340,95 @@ def _times(meeting) -> tuple:
     return (meeting.start.isoformat(), meeting.end.isoformat())
 
 
+def _snapshot(meeting) -> tuple:
+    """What the participant is told about: time and title."""
+    return (*_times(meeting), meeting.title)
+
+
+def last_told(meeting) -> tuple | None:
+    """(start, end, title) as the participant was last told (``VideoMeeting.last_told``).
+
+    Until upgrade step 1002 has run, a meeting told before keeps it as ``_notified``.
+    """
+    return meeting.last_told or meeting.__dict__.get("_notified")
+
+
 def _times_before(meeting) -> tuple:
     """The time the room, sign-ins and sessions are for (the last one booked or moved to);
     for meetings booked before that was kept, the time the participant was told."""
     return getattr(meeting, "_room_times", None) or tuple(
-        (getattr(meeting, "_notified", None) or _times(meeting))[:2]
+        (last_told(meeting) or _times(meeting))[:2]
     )
 
 
+def issue_secrets(meeting) -> tuple[str, str]:
+    """New meeting code and personal join token; only their hashes are stored.
+
+    Issued at booking and again whenever the time changes (as the room closes then, see
+    ``close_room_if_moved``), so only the newest time's link works. A new title keeps them.
+    """
+    key = secret_key(api.portal.get())
+    code, token = new_meeting_code(), new_join_token()
+    meeting.meeting_code_hash = hash_meeting_code(code, key)
+    meeting.join_token_hash = hash_secret(token, key)
+    meeting.reindexObject(idxs=["meeting_code_hash", "join_token_hash"])
+    return code, token
+
+
 def meeting_booked(meeting, event) -> None:
-    """Remember the time the room, sign-ins and sessions are for."""
+    """A meeting was added (booked): fix its calendar UID, remember the time its room is
+    for and what the participant is told, issue code and link; then say so."""
+    if "ical_uid" not in meeting.__dict__:
+        # The schema default is a factory: store one value, or every read differs.
+        meeting.ical_uid = new_ical_uid()
     meeting._room_times = _times(meeting)
+    meeting.last_told = _snapshot(meeting)
+    code, token = issue_secrets(meeting)
+    notify(MeetingBookedEvent(meeting, code, token))
 
 
-def close_room_if_moved(meeting, event) -> None:
+def tell_what_changed(meeting) -> MeetingUpdatedEvent | None:
+    """If the time or title differs from what the participant was told: a higher
+    SEQUENCE, for a new time a new code and link, and :class:`MeetingUpdatedEvent`
+    (the update e-mail and the audit entry follow from it). Nothing otherwise, so calling
+    it twice for one change tells once.
+
+    SEQUENCE grows for a new title too (RFC 5546 leaves it to the organiser; every client
+    takes a higher SEQUENCE as the newer version, not all take an equal one). A cancelled
+    or ended meeting is told nothing more.
+    """
+    if meeting.state in (STATE_CANCELLED, STATE_ENDED):
+        return None
+    told, now = last_told(meeting), _snapshot(meeting)
+    if told is None or tuple(told) == now:
+        return None  # nothing the participant was told has changed
+    moved = tuple(told[:2]) != now[:2]
+    previous_title = told[2] if told[2] != now[2] else None
+    meeting.sequence = (meeting.sequence or 0) + 1
+    code, token = issue_secrets(meeting) if moved else (None, None)
+    meeting.last_told = now
+    meeting.__dict__.pop("_notified", None)
+    meeting._p_changed = True
+    event = MeetingUpdatedEvent(meeting, meeting.sequence, moved, previous_title, code, token)
+    notify(event)
+    return event
+
+
+def settle_changes(meeting) -> None:
+    """What follows a new time or title, by any path: the old time's room closes, then
+    the participant is told."""
+    close_room_if_moved(meeting)
+    tell_what_changed(meeting)
+
+
+def meeting_modified(meeting, event) -> None:
+    """Plone's edit form and a stock REST PATCH change a meeting and fire only
+    ``IObjectModifiedEvent``: the same as :func:`move_meeting` follows (after a move it
+    finds nothing left to do)."""
+    settle_changes(meeting)
+
+
+def close_room_if_moved(meeting) -> None:
     """A new time, by whatever path (the dialog, REST, CalDAV, the edit form): what was
     opened for the old time closes. The room is no longer started (staff start it again
     at the new time), the media server ends the old room, and every participant session,

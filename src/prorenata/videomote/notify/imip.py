@@ -17,7 +17,7 @@ from email.utils import make_msgid
 from html import escape
 from prorenata.videomote import _
 from prorenata.videomote.calendar_zone import vtimezone
-from zoneinfo import ZoneInfo
+from prorenata.videomote.timezone import zone as zone_of
 from zope.i18n import translate
 
 import functools
@@ -70,7 +70,7 @@ def swedish_when(notice: MeetingNotice) -> str:
 
 def _when(notice: MeetingNotice, locale: str, pattern: str, clock: str, joiner: str) -> str:
     """The meeting's day and times in ``locale``; the end's day too when it differs."""
-    zone = ZoneInfo(notice.timezone)
+    zone = zone_of(notice.timezone)
     start, end = notice.start.astimezone(zone), notice.end.astimezone(zone)
     until = end.strftime(clock)
     if end.date() != start.date():
@@ -86,7 +86,7 @@ def _when(notice: MeetingNotice, locale: str, pattern: str, clock: str, joiner: 
 def build_calendar(notice: MeetingNotice, now: datetime | None = None) -> icalendar.Calendar:
     """The VCALENDAR with METHOD, VTIMEZONE and one VEVENT."""
     now = now or datetime.now(UTC)
-    zone = ZoneInfo(notice.timezone)
+    zone = zone_of(notice.timezone)
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")

@@ -7,12 +7,12 @@ from prorenata.videomote.browser.meetings import room_url
 from prorenata.videomote.content.meeting import IVideoMeeting
 from prorenata.videomote.interfaces import ISerializeMeetingToJson
 from prorenata.videomote.interfaces import IVideomoteLayer
+from prorenata.videomote.timezone import meeting_zone
+from prorenata.videomote.timezone import zone as tzinfo_of
 from zope.component import adapter
 from zope.component import getMultiAdapter
 from zope.i18n import translate
 from zope.interface import implementer
-
-import pytz
 
 
 def meeting_json(meeting, request) -> dict:
@@ -33,7 +33,7 @@ class MeetingSerializer:
     def __call__(self) -> dict:
         meeting = self.context
         patient = meeting.aq_parent
-        zone = pytz.timezone(meeting.meeting_timezone or "Europe/Stockholm")
+        zone = tzinfo_of(meeting_zone(meeting))
         return {
             "@id": meeting.absolute_url(),
             "@type": "VideoMeeting",

@@ -11,6 +11,7 @@ from prorenata.videomote.content.scheduling import Booking
 from prorenata.videomote.content.scheduling import book_meeting
 from prorenata.videomote.services.base import VideomoteService
 from prorenata.videomote.services.serialize import meeting_json
+from prorenata.videomote.timezone import configured_zone
 from zope.interface import alsoProvides
 
 
@@ -46,8 +47,7 @@ class MeetingsPost(VideomoteService):
             custom_name=data.get("custom_name", ""),
             custom_mobile=data.get("custom_mobile", ""),
             custom_email=data.get("custom_email", ""),
-            timezone=data.get("timezone")
-            or api.portal.get_registry_record("prorenata.videomote.timezone"),
+            timezone=data.get("timezone") or configured_zone(),
         )
         meeting = book_meeting(booking, organiser=api.user.get_current().getId())
         self.request.response.setStatus(201)
