@@ -16,7 +16,7 @@ def test_upgrade_from_1000_adds_the_sms_limit_per_meeting_and_keeps_the_settings
     setup = api.portal.get_tool("portal_setup")
     setup.setLastVersionForProfile(PROFILE, "1000")
 
-    setup.upgradeProfile(PROFILE)
+    setup.upgradeProfile(PROFILE, dest="1001")
 
     assert setup.getLastVersionForProfile(PROFILE) == ("1002",)
     assert api.portal.get_registry_record(PER_MEETING) == 20
