@@ -6,8 +6,10 @@ The app password is stored because sync needs it: encrypted with the instance se
 
 from BTrees.OOBTree import OOBTree
 from BTrees.OOBTree import OOTreeSet
+from collections.abc import Mapping
+from dataclasses import astuple
 from persistent import Persistent
-from persistent.mapping import PersistentMapping
+from prorenata.videomote.caldav_bridge.reconcile import ItemStatus
 from prorenata.videomote.storage import annotated
 
 ANNOTATION_KEY = "prorenata.videomote.caldav-accounts"
@@ -32,7 +34,11 @@ class CalDAVAccountRecord(Persistent):
         self.username = username
         self.password = password  # sealed (encrypted); see access.keys.seal
         self.sync_token: str | None = None
-        self.items = PersistentMapping()  # ical uid -> ItemStatus (plain dataclass)
+        #: ical uid -> the item's status as a row (``status_row``). A BTree, so storing
+        #: one item's status writes one bucket, not all of them; rows are tuples (ordered
+        #: and comparable) so two writers of different items in one bucket merge
+        #: (BTrees' conflict resolution), which dict values would not.
+        self.items: OOBTree = OOBTree()
         self.dirty = True
         self.last_result = ""
         self.last_error = ""
@@ -40,6 +46,21 @@ class CalDAVAccountRecord(Persistent):
         self.next_attempt = None
         self.conflicts: list[str] = []
         self.unresolved: list[str] = []
+
+
+def status_row(item: ItemStatus) -> tuple:
+    """How one item's status is stored: a tuple in ``ItemStatus``'s field order."""
+    return astuple(item)
+
+
+def status_of(row: tuple | dict) -> ItemStatus:
+    """The status stored as ``row`` (a dict is the form before profile version 1002)."""
+    return ItemStatus(**row) if isinstance(row, dict) else ItemStatus(*row)
+
+
+def status_tree(items: Mapping) -> OOBTree:
+    """``items`` (ical uid -> row, in either form) as the stored BTree of tuple rows."""
+    return OOBTree({uid: status_row(status_of(row)) for uid, row in items.items()})
 
 
 def accounts(site, create: bool = True) -> OOBTree | None:

@@ -25,12 +25,49 @@ import icalendar
 
 CALENDAR_NAME = "Videomöten"
 #: How caldav marks the token it makes up for a server without RFC 6578 sync tokens.
-FAKE_TOKEN = "fake-"
+FAKE_TOKEN = "fake-"  # noqa: S105 - a sync-token marker, not a credential
 
 
 def canonical(href) -> str:
     """One spelling per resource: servers quote ``@`` in some answers and not in others."""
     return str(URL.objectify(str(href)).canonical())
+
+
+class _CalendarGone(Exception):
+    """The sync REPORT found no calendar (HTTP 404): it was deleted in the client."""
+
+
+def _sync_report(calendar, token: str | None) -> tuple[object, bool]:
+    """The sync REPORT's answer (hrefs and ETags only) and whether it is a full listing.
+
+    A server without sync tokens, or one that no longer knows ``token``, gives a full
+    listing instead; any other failure is ``ServerUnavailable`` (retry later).
+    """
+    try:
+        result = calendar.get_objects_by_sync_token(
+            sync_token=token, load_objects=False, disable_fallback=True
+        )
+    except caldav.lib.error.NotFoundError:
+        raise _CalendarGone from None
+    except caldav.lib.error.DAVError:
+        # No sync tokens here, or ours expired: list everything and compare.
+        try:
+            return calendar.get_objects_by_sync_token(load_objects=False), True
+        except Exception as error:
+            raise ServerUnavailable(type(error).__name__) from error
+    except Exception as error:
+        raise ServerUnavailable(type(error).__name__) from error
+    return result, token is None
+
+
+def _listed_etags(result, deleted: set[str]) -> dict[str, str]:
+    """Href -> ETag of every listed item not reported deleted (an ETag may be empty)."""
+    etags = {}
+    for obj in result.objects:
+        href = canonical(obj.url)
+        if href not in deleted:
+            etags[href] = (getattr(obj, "props", {}) or {}).get("{DAV:}getetag", "")
+    return etags
 
 
 class PreconditionFailed(Exception):
@@ -150,47 +187,23 @@ class CalendarAccount:
             # lists everything itself and reports no deletions. Our listing does better.
             token = None
         try:
-            result = calendar.get_objects_by_sync_token(
-                sync_token=token, load_objects=False, disable_fallback=True
-            )
-            full = token is None
-        except caldav.lib.error.NotFoundError:
+            result, full = _sync_report(calendar, token)
+        except _CalendarGone:
             if attempt:
                 raise ServerUnavailable("NotFoundError") from None
             # The calendar is gone (deleted in the client): find or make it again, and
             # read it as new. A vanished calendar cancels nothing (the mass-deletion guard).
             self._calendar = None
             return self.changes_since(None, known, attempt=1)
-        except caldav.lib.error.DAVError:
-            # No sync tokens here, or ours expired: list everything and compare.
-            try:
-                result = calendar.get_objects_by_sync_token(load_objects=False)
-            except Exception as error:
-                raise ServerUnavailable(type(error).__name__) from error
-            full = True
-        except Exception as error:
-            raise ServerUnavailable(type(error).__name__) from error
         deleted = {canonical(url) for url in getattr(result, "deleted_urls", []) or []}
-        etags = {}
-        for obj in result.objects:
-            href = canonical(obj.url)
-            if href not in deleted:
-                etags[href] = (getattr(obj, "props", {}) or {}).get("{DAV:}getetag", "")
+        etags = _listed_etags(result, deleted)
         wanted = [href for href in etags if href]
         if full and known is not None and not self._made:
             # A new calendar voids what the status knew; otherwise an unchanged ETag is an
             # unchanged item (an empty one proves nothing), and what is not listed is gone.
             wanted = [h for h in wanted if not etags[h] or known.get(h) != etags[h]]
             deleted = {href for href in known if href not in etags}
-        changed, unreadable = {}, {}
-        for href, data in self._fetch(calendar, wanted).items():
-            try:
-                event = from_ical(data, self.zone)
-            except UnreadableEvent as error:
-                unreadable[href] = UnreadableItem(href, etags.get(href, ""), error.uid, error.title)
-                continue
-            if event is not None:
-                changed[event.uid] = RemoteItem(href=href, etag=etags.get(href, ""), event=event)
+        changed, unreadable = self._read(calendar, wanted, etags)
         made, self._made = self._made, False
         return Changes(
             changed=changed,
@@ -200,6 +213,21 @@ class CalendarAccount:
             calendar_made=made,
             unreadable=unreadable,
         )
+
+    def _read(
+        self, calendar, hrefs: list[str], etags: dict[str, str]
+    ) -> tuple[dict[str, RemoteItem], dict[str, UnreadableItem]]:
+        """Fetch and parse ``hrefs``: events by uid, and what could not be read by href."""
+        changed, unreadable = {}, {}
+        for href, data in self._fetch(calendar, hrefs).items():
+            try:
+                event = from_ical(data, self.zone)
+            except UnreadableEvent as error:
+                unreadable[href] = UnreadableItem(href, etags.get(href, ""), error.uid, error.title)
+                continue
+            if event is not None:
+                changed[event.uid] = RemoteItem(href=href, etag=etags.get(href, ""), event=event)
+        return changed, unreadable
 
     def _fetch(self, calendar, hrefs: list[str], batch: int = 500) -> dict[str, str]:
         data = {}

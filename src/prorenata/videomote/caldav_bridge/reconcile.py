@@ -99,74 +99,126 @@ def reconcile(
     uids = set(local) | set(remote_changed) | set(status) | deleted
     pulls_to_delete = []
     for uid in sorted(uids):
-        known, mine, theirs = status.get(uid), local.get(uid), remote_changed.get(uid)
-        mine_changed = mine is not None and (
-            known is None or mine.fingerprint() != known.local_hash
+        sides = _Sides(
+            uid, status.get(uid), local.get(uid), remote_changed.get(uid), uid in deleted
         )
-        theirs_changed = theirs is not None and (
-            known is None or theirs.event.fingerprint() != known.remote_hash
+        action = _decide(sides)
+        if action is None:
+            continue
+        if action.do is Do.PULL_DELETE:
+            # Held back until every item is seen: the mass-deletion guard decides.
+            pulls_to_delete.append(uid)
+            continue
+        plan.actions.append(action)
+        if action.conflict:
+            plan.conflicts.append(uid)
+    _guard_mass_deletion(plan, pulls_to_delete, status, guard_min_items, guard_share)
+    return plan
+
+
+@dataclass(frozen=True)
+class _Sides:
+    """One item as the status, the journal and the calendar see it."""
+
+    uid: str
+    known: ItemStatus | None
+    mine: CalendarEvent | None
+    theirs: RemoteItem | None
+    #: Gone from the calendar (reported deleted, or missing from a full listing).
+    gone: bool
+
+    @property
+    def mine_changed(self) -> bool:
+        return self.mine is not None and (
+            self.known is None or self.mine.fingerprint() != self.known.local_hash
         )
-        if known is not None and known.removed:
-            if theirs is None:
-                if mine is None:
-                    plan.actions.append(Action(Do.FORGET, uid))  # gone from the journal
-                # else: stays removed
-            elif mine is None:
-                plan.actions.append(Action(Do.PULL_CREATE, uid))
-            elif mine.cancelled:
-                # Back in the calendar although cancelled: the journal wins.
-                plan.actions.append(Action(Do.PUSH_DELETE, uid, conflict=True))
-                plan.conflicts.append(uid)
-            else:
-                plan.actions.append(Action(Do.PUSH_UPDATE, uid, conflict=True))
-                plan.conflicts.append(uid)
-        elif mine is not None and mine.cancelled and uid not in deleted:
-            if known is not None or theirs is not None:
-                # Still in the calendar: removed once (the meeting is cancelled there too).
-                conflict = known is None and theirs is not None
-                plan.actions.append(Action(Do.PUSH_DELETE, uid, conflict=conflict))
-                if conflict:
-                    plan.conflicts.append(uid)
-            # else: never in the calendar (cancelled before it was written): nothing to do
-        elif mine is None and known is not None and not known.local_hash:
-            # A calendar event that is not (yet) a meeting: try again when it changes.
-            if uid in deleted:
-                plan.actions.append(Action(Do.FORGET, uid))
-            elif theirs_changed:
-                plan.actions.append(Action(Do.PULL_CREATE, uid))
-        elif mine is not None and known is None and theirs is None:
-            plan.actions.append(Action(Do.PUSH_CREATE, uid))
-        elif mine is None and known is None and theirs is not None:
-            plan.actions.append(Action(Do.PULL_CREATE, uid))
-        elif mine is None and known is not None:
-            if uid in deleted:
-                plan.actions.append(Action(Do.FORGET, uid))
-            else:
-                plan.actions.append(Action(Do.PUSH_DELETE, uid))
-        elif mine is not None and uid in deleted:
-            if mine.cancelled:
-                plan.actions.append(Action(Do.FORGET, uid))
-            elif mine_changed:
-                plan.actions.append(Action(Do.PUSH_CREATE, uid, conflict=True))
-                plan.conflicts.append(uid)
-            else:
-                pulls_to_delete.append(uid)
-        elif mine is not None and theirs is not None:
-            if mine_changed and theirs_changed:
-                plan.actions.append(Action(Do.PUSH_UPDATE, uid, conflict=True))
-                plan.conflicts.append(uid)
-            elif mine_changed:
-                plan.actions.append(Action(Do.PUSH_UPDATE, uid))
-            elif theirs_changed:
-                plan.actions.append(Action(Do.PULL_UPDATE, uid))
-        elif mine is not None and mine_changed:
-            plan.actions.append(Action(Do.PUSH_UPDATE, uid))
+
+    @property
+    def theirs_changed(self) -> bool:
+        return self.theirs is not None and (
+            self.known is None or self.theirs.event.fingerprint() != self.known.remote_hash
+        )
+
+
+def _decide(sides: _Sides) -> Action | None:
+    """The one action for one item (a PULL_DELETE is only a candidate, see the guard)."""
+    if sides.known is not None and sides.known.removed:
+        return _deliberately_removed(sides)
+    if sides.mine is not None and sides.mine.cancelled and not sides.gone:
+        return _cancelled_in_journal(sides)
+    if sides.mine is None:
+        return _not_in_journal(sides)
+    return _in_journal(sides)
+
+
+def _deliberately_removed(sides: _Sides) -> Action | None:
+    """Removed from the calendar on purpose: it stays removed unless its event comes back."""
+    uid, mine = sides.uid, sides.mine
+    if sides.theirs is None:
+        # Gone from the journal too: forget it; otherwise it stays removed.
+        return Action(Do.FORGET, uid) if mine is None else None
+    if mine is None:
+        return Action(Do.PULL_CREATE, uid)
+    # Back in the calendar although removed: the journal wins.
+    return Action(Do.PUSH_DELETE if mine.cancelled else Do.PUSH_UPDATE, uid, conflict=True)
+
+
+def _cancelled_in_journal(sides: _Sides) -> Action | None:
+    """Cancelled in the journal and not (known) gone from the calendar."""
+    if sides.known is None and sides.theirs is None:
+        return None  # never in the calendar (cancelled before it was written)
+    # Still in the calendar: removed once (the meeting is cancelled there too). An event
+    # the status does not know is a conflict (the calendar made it meanwhile).
+    return Action(Do.PUSH_DELETE, sides.uid, conflict=sides.known is None)
+
+
+def _not_in_journal(sides: _Sides) -> Action | None:
+    """No meeting in the journal: new in the calendar, not a meeting, or gone from the journal."""
+    uid, known = sides.uid, sides.known
+    if known is None:
+        return Action(Do.PULL_CREATE, uid) if sides.theirs is not None else None
+    if not known.local_hash:
+        # A calendar event that is not (yet) a meeting: try again when it changes.
+        if sides.gone:
+            return Action(Do.FORGET, uid)
+        return Action(Do.PULL_CREATE, uid) if sides.theirs_changed else None
+    # Gone from the journal: removed from the calendar (unless it is gone there too).
+    return Action(Do.FORGET if sides.gone else Do.PUSH_DELETE, uid)
+
+
+def _in_journal(sides: _Sides) -> Action | None:
+    """A meeting of the journal that is not cancelled (or is, and gone from the calendar)."""
+    uid = sides.uid
+    if sides.known is None and sides.theirs is None:
+        return Action(Do.PUSH_CREATE, uid)
+    if sides.gone:
+        return _gone_from_calendar(sides)
+    if sides.mine_changed:
+        # Changed on both sides: the journal wins, the conflict is reported.
+        return Action(Do.PUSH_UPDATE, uid, conflict=sides.theirs_changed)
+    return Action(Do.PULL_UPDATE, uid) if sides.theirs_changed else None
+
+
+def _gone_from_calendar(sides: _Sides) -> Action:
+    """A journal meeting whose event is gone from the calendar."""
+    uid, mine = sides.uid, sides.mine
+    if mine.cancelled:
+        return Action(Do.FORGET, uid)
+    if sides.mine_changed:
+        # Changed in the journal meanwhile: written back, the conflict reported.
+        return Action(Do.PUSH_CREATE, uid, conflict=True)
+    return Action(Do.PULL_DELETE, uid)
+
+
+def _guard_mass_deletion(
+    plan: Plan, pulls_to_delete: list[str], status: dict, min_items: int, share: float
+) -> None:
+    """Cancel the meetings gone from the calendar, unless it lost most of what it had."""
     live = sum(1 for item in status.values() if not item.removed)
-    if live >= guard_min_items and len(pulls_to_delete) >= guard_share * live:
+    if live >= min_items and len(pulls_to_delete) >= share * live:
         plan.mass_deletion_blocked = pulls_to_delete
         # The journal writes them back: the calendar shows them again, and a later full
         # listing does not find them missing (and cancel them after all).
         plan.actions += [Action(Do.PUSH_CREATE, uid, conflict=True) for uid in pulls_to_delete]
     else:
         plan.actions += [Action(Do.PULL_DELETE, uid) for uid in pulls_to_delete]
-    return plan

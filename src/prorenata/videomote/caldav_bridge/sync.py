@@ -9,7 +9,6 @@ round, deletes nothing and is retried with backoff.
 from collections.abc import Collection
 from collections.abc import Mapping
 from collections.abc import MutableMapping
-from dataclasses import asdict
 from dataclasses import replace
 from datetime import UTC
 from datetime import datetime
@@ -21,6 +20,8 @@ from prorenata.videomote.access.staff import may_manage
 from prorenata.videomote.behaviors.contact_details import IContactDetails
 from prorenata.videomote.booking.rules import BookingRefused
 from prorenata.videomote.caldav_bridge.accounts import remember_meeting
+from prorenata.videomote.caldav_bridge.accounts import status_of
+from prorenata.videomote.caldav_bridge.accounts import status_row
 from prorenata.videomote.caldav_bridge.client import PreconditionFailed
 from prorenata.videomote.caldav_bridge.client import ServerUnavailable
 from prorenata.videomote.caldav_bridge.client import UnreadableItem
@@ -544,7 +545,7 @@ class _Status(MutableMapping):
     costs what it looks at, not what the calendar holds. ``stored`` None: start empty (a
     calendar made again), and store all."""
 
-    def __init__(self, stored: Mapping[str, dict] | None):
+    def __init__(self, stored: Mapping[str, tuple] | None):
         self.stored = stored if stored is not None else {}
         self.cleared = stored is None
         self.changed: dict[str, object] = {}
@@ -559,7 +560,7 @@ class _Status(MutableMapping):
             raise KeyError(uid)
         if item is not None:
             return item
-        return ItemStatus(**self.stored[uid])
+        return status_of(self.stored[uid])
 
     def __setitem__(self, uid: str, item: ItemStatus) -> None:
         self.changed[uid] = item
@@ -611,12 +612,12 @@ def _store(record, status: dict[str, ItemStatus]) -> None:
     is written: most rounds change nothing)."""
     if not isinstance(status, _Status) or status.cleared:
         record.items.clear()
-        record.items.update({uid: asdict(item) for uid, item in status.items()})
+        record.items.update({uid: status_row(item) for uid, item in status.items()})
         return
     for uid in status.touched:
         if uid not in status:
             record.items.pop(uid, None)
-        elif record.items.get(uid) != (stored := asdict(status[uid])):
+        elif record.items.get(uid) != (stored := status_row(status[uid])):
             record.items[uid] = stored
 
 

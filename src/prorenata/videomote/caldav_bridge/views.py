@@ -35,7 +35,8 @@ import os
 import transaction
 
 WORKER_HEADER = "X-Videomote-Worker"
-WORKER_SECRET = "VIDEOMOTE_WORKER_SECRET"
+#: The environment variable holding the worker's shared secret (its name, not the secret).
+WORKER_SECRET = "VIDEOMOTE_WORKER_SECRET"  # noqa: S105 - an environment variable's name
 #: A CalDAV server's address.
 MAX_URL = 2048
 
