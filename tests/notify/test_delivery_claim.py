@@ -6,9 +6,9 @@ outbox before either delivers, as two workers woken at once do.
 """
 
 from email.message import EmailMessage
+from prorenata.videomote.notify.delivery import deliver_due
 from prorenata.videomote.notify.delivery import stop_all
 from prorenata.videomote.notify.outbox import OutgoingMail
-from prorenata.videomote.notify.outbox import deliver_due
 from prorenata.videomote.notify.outbox import outbox_for
 from ZODB.POSException import ConflictError
 from zope.component.hooks import getSite
