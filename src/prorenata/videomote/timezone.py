@@ -14,11 +14,14 @@ read directly only where no time is stored: ``calendar_zone`` derives a zone's V
 rules from its transitions, and ``caldav_bridge/events.py`` reads the zones that
 calendar events name themselves.
 
-The functions that need no site (``zone``, ``is_zone``, ``localize``, ``now_in``)
-import nothing from Zope, so plain modules (the iMIP builder) use them too.
+The functions that need no site (``zone``, ``is_zone``, ``localize``, ``now_in``) touch
+no Zope state, so plain code (the iMIP builder) calls them too; ``configured_zone`` and
+``meeting_zone`` read the site's settings.
 """
 
 from datetime import datetime
+from plone import api
+from plone.app.event.base import default_timezone
 
 import pytz
 
@@ -56,9 +59,6 @@ def localize(value: datetime, name: str) -> datetime:
 
 def configured_zone(context=None) -> str:
     """The zone of new meetings, the calendar pages and the CalDAV calendars."""
-    from plone import api
-    from plone.app.event.base import default_timezone
-
     name = api.portal.get_registry_record("prorenata.videomote.timezone", default=None)
     return name or default_timezone(context or api.portal.get()) or FALLBACK_ZONE
 
