@@ -29,9 +29,18 @@ import io
 
 #: Entries per page of the view (the CSV export has every entry the filters find).
 PAGE_SIZE = 50
-COLUMNS = ("Tid", "Händelse", "Vem", "Roll", "Möte", "Elev/patient", "IP-adress", "Detaljer")
+COLUMNS = (
+    _("Tid"),
+    _("Händelse"),
+    _("Vem"),
+    _("Roll"),
+    _("Möte"),
+    _("Elev/patient"),
+    _("IP-adress"),
+    _("Detaljer"),
+)
 #: The CSV keeps what was stored, for matching against other logs.
-CSV_COLUMNS = (*COLUMNS, "Mötes-UID", "Elev/patient-UID")
+CSV_COLUMNS = (*COLUMNS, _("Mötes-UID"), _("Elev/patient-UID"))
 
 ROLES = {
     "staff": _("Personal"),
@@ -191,7 +200,7 @@ class AuditLogView(BrowserView):
         return [
             (
                 local(entry.when).strftime("%Y-%m-%d %H.%M.%S"),
-                ACTION_TITLES.get(entry.action, entry.action),
+                self._t(ACTION_TITLES.get(entry.action, entry.action)),
                 self._actor(entry.actor),
                 self._role(entry.role),
                 self._meeting(entry.meeting_uid, found),
@@ -223,7 +232,7 @@ class AuditLogView(BrowserView):
         return shown
 
     def columns(self) -> tuple:
-        return COLUMNS
+        return tuple(self._t(column) for column in COLUMNS)
 
     def csv_url(self) -> str:
         query = self.request.get("QUERY_STRING", "")
@@ -234,7 +243,7 @@ class AuditLogView(BrowserView):
     def csv(self) -> str:
         buffer = io.StringIO()
         writer = csv.writer(buffer, delimiter=";")
-        writer.writerow(CSV_COLUMNS)
+        writer.writerow([self._t(column) for column in CSV_COLUMNS])
         writer.writerows(self._readable())
         response = self.request.response
         response.setHeader("Content-Type", "text/csv; charset=utf-8")

@@ -10,6 +10,7 @@ from plone import api
 from plone.app.event.base import RET_MODE_OBJECTS
 from plone.app.event.base import get_events
 from plone.app.layout.viewlets.common import ViewletBase
+from plone.base.i18nl10n import weekdayname_msgid
 from plone.protect import CheckAuthenticator
 from plone.protect import createToken
 from plone.protect.interfaces import IDisableCSRFProtection
@@ -65,7 +66,20 @@ DAY_START, DAY_END, SLOT_MINUTES = 7, 18, 30
 #: site at all (typed, a bookmark, a calendar program). Anything else, or no header,
 #: shows "Starta mötet" for staff to press.
 AUTOSTART_FROM = ("same-origin", "none")
-WEEKDAYS = ("Måndag", "Tisdag", "Onsdag", "Torsdag", "Fredag", "Lördag", "Söndag")
+#: What staff see of an e-mail's kind in the outbox.
+MAIL_KINDS = {
+    "invitation": _("Inbjudan"),
+    "update": _("Ändring"),
+    "cancellation": _("Inställt"),
+}
+
+
+def weekday_name(day: date, request) -> str:
+    """The weekday's name in the request's language, from Plone's own catalog
+    (``plonelocales``: ``weekday_mon`` is "Måndag" in Swedish, "Monday" in English)."""
+    # Plone counts from Sunday == 0, Python's ``weekday()`` from Monday == 0.
+    msgid = weekdayname_msgid(day.isoweekday() % 7)
+    return translate(msgid, domain="plonelocales", context=request)
 
 
 def site_zone():
@@ -175,9 +189,16 @@ class CalendarView(MeetingsMixin, BrowserView):
 
     def heading(self) -> str:
         if self.mode == "day":
-            return f"{WEEKDAYS[self.day.weekday()]} {self.day:%Y-%m-%d}"
-        week = self.first.isocalendar()[1]
-        return f"Vecka {week}, {self.first:%Y-%m-%d} – {self.days[-1]:%Y-%m-%d}"
+            return f"{weekday_name(self.day, self.request)} {self.day:%Y-%m-%d}"
+        heading = _(
+            "Vecka ${week}, ${first} – ${last}",
+            mapping={
+                "week": self.first.isocalendar()[1],
+                "first": f"{self.first:%Y-%m-%d}",
+                "last": f"{self.days[-1]:%Y-%m-%d}",
+            },
+        )
+        return translate(heading, context=self.request)
 
     def nav_url(self, offset_days: int, mode: str | None = None) -> str:
         target = self.day + timedelta(days=offset_days)
@@ -187,7 +208,7 @@ class CalendarView(MeetingsMixin, BrowserView):
         return 7 if self.mode == "week" else 1
 
     def day_label(self, day: date) -> str:
-        return f"{WEEKDAYS[day.weekday()]} {day.day}/{day.month}"
+        return f"{weekday_name(day, self.request)} {day.day}/{day.month}"
 
     def _meetings(self) -> list:
         zone = site_zone()
@@ -636,13 +657,10 @@ class OutboxView(MeetingsMixin, BrowserView):
                     "meeting": meeting,
                     "title": meeting.title if meeting is not None else "–",
                     "when": self.when(meeting) if meeting is not None else "",
-                    "kind": {
-                        "invitation": "Inbjudan",
-                        "update": "Ändring",
-                        "cancellation": "Inställt",
-                    }[mail.kind],
+                    "kind": translate(MAIL_KINDS[mail.kind], context=self.request),
                     "attempts": mail.attempts,
-                    "error": mail.last_error,
+                    # A message id since the i18n change; older mail kept plain Swedish.
+                    "error": translate(mail.last_error, context=self.request),
                     "next": ""
                     if mail.status == REFUSED
                     else local(mail.next_attempt).strftime("%H.%M.%S"),

@@ -55,7 +55,7 @@ PENDING_COOKIE = "videomote_pending"
 SESSION_COOKIE = "videomote_session"
 PENDING_LIFETIME = timedelta(minutes=30)
 SENT_IN_REQUEST = "prorenata.videomote.sms_sent"
-SMS_TEXT = "Din inloggningskod till Prorenata Videomöte är {code}"
+SMS_TEXT = _("Din inloggningskod till Prorenata Videomöte är ${code}")
 # Per client address: code page and sign-in posts together; counted in the database, so
 # several Zope instances behind the load balancer enforce one limit.
 PAGE_LIMIT = SharedWindow("participant-pages", limit=60, seconds=600)
@@ -202,6 +202,10 @@ class ParticipantView(RoomMixin, BrowserView):
         self.error = _("För många försök från din dator. Vänta en stund och försök igen.")
         self.request.response.setStatus(429)
         return True
+
+    def _sms_text(self, code: str) -> str:
+        """The SMS with the one-time code, in the participant's page's language."""
+        return translate(_(SMS_TEXT, mapping={"code": code}), context=self.request)
 
     def _audit(self, action: str, meeting, **detail) -> None:
         record(
@@ -363,7 +367,7 @@ class ParticipantView(RoomMixin, BrowserView):
             self._audit(audit.SMS_REFUSED, meeting, limit=refused.scope)
             return
         try:
-            sms_gateway().send(meeting.invitee_mobile, SMS_TEXT.format(code=code))
+            sms_gateway().send(meeting.invitee_mobile, self._sms_text(code))
         except SMSFailed as failure:
             otp.withdraw(signin, before)  # a code sent earlier still works
             signins.save_pending(meeting, signin)

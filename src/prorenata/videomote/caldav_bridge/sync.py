@@ -14,6 +14,7 @@ from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from plone import api
+from prorenata.videomote import _
 from prorenata.videomote import logger
 from prorenata.videomote.access.keys import unseal
 from prorenata.videomote.access.staff import may_manage
@@ -42,19 +43,21 @@ from prorenata.videomote.content.scheduling import cancel_meeting
 from prorenata.videomote.content.scheduling import move_meeting
 from prorenata.videomote.timezone import configured_zone
 from prorenata.videomote.timezone import zone as tzinfo_of
+from prorenata.videomote.translation import in_site_language
 
 import caldav
 
-UNRESOLVED_NOTE = (
+#: Message ids; written into the event in the site's language (``in_site_language``).
+UNRESOLVED_NOTE = _(
     "Säkert Videomöte: deltagaren kunde inte hittas bland elevernas och vårdnadshavarnas "
     "kontaktuppgifter i journalen. Ingen inbjudan har skickats."
 )
-AMBIGUOUS_NOTE = (
+AMBIGUOUS_NOTE = _(
     "Säkert Videomöte: flera av deltagarna finns i journalen (eller en vårdnadshavare till "
     "flera elever), så det går inte att veta vem mötet gäller. Ingen inbjudan har skickats; "
     "boka mötet i journalen."
 )
-RECURRING_NOTE = (
+RECURRING_NOTE = _(
     "Säkert Videomöte: en återkommande händelse kan inte bli ett videomöte. Ingen inbjudan "
     "har skickats; boka varje möte för sig."
 )
@@ -162,7 +165,7 @@ def sync_account(record, now: datetime | None = None, incremental: bool = False,
     so an event we created and someone deleted meanwhile would otherwise never show up.
     """
     summary = ""
-    for _ in range(3):
+    for _attempt in range(3):
         summary, counts = _sync_round(record, now, incremental, guard or Unguarded())
         if not counts or not WRITES & set(counts):
             break
@@ -207,7 +210,7 @@ def _sync_round(
         _store(record, state.status)
         record.sync_token = None
         record.dirty = True
-        record.last_result = "Ändrat i kalendern under synkroniseringen; läses in igen."
+        record.last_result = _("Ändrat i kalendern under synkroniseringen; läses in igen.")
         return record.last_result, {}
     except ServerUnavailable as error:
         if state.status is not None:
@@ -220,8 +223,12 @@ def _sync_round(
     counts = state.counts
     if scope is not None and not counts:
         return record.last_result, counts  # an idle incremental round: nothing to tell
-    summary = ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "inga ändringar"
-    record.last_result = f"{now:%Y-%m-%d %H:%M} UTC: {summary}"
+    summary = ", ".join(f"{k}={v}" for k, v in sorted(counts.items()))
+    record.last_result = (
+        f"{now:%Y-%m-%d %H:%M} UTC: {summary}"
+        if summary
+        else _("${time} UTC: inga ändringar", mapping={"time": f"{now:%Y-%m-%d %H:%M}"})
+    )
     return record.last_result, counts
 
 
@@ -509,12 +516,13 @@ def _set(record, **values) -> None:
             setattr(record, name, value)
 
 
-SERVER_DOWN = "Kalenderservern svarade inte; nytt försök görs."
-LOGIN_REFUSED = (
+#: Stored as message ids in ``last_result``; the settings page translates them.
+SERVER_DOWN = _("Kalenderservern svarade inte; nytt försök görs.")
+LOGIN_REFUSED = _(
     "Kalenderservern nekade inloggningen. Kontrollera användarnamn och app-lösenord under "
     "Kalenderkoppling; nytt försök görs."
 )
-FAILED = "Synkroniseringen misslyckades ({error}); nytt försök görs."
+FAILED = _("Synkroniseringen misslyckades (${error}); nytt försök görs.")
 
 
 def failed(record, now: datetime, error: str, result: str) -> None:
@@ -645,7 +653,10 @@ def _pull_create(account, record, remote, zone, now, booking_class, book_meeting
                 ical_uid=event.uid,
             )
         except BookingRefused as refusal:
-            note = f"Säkert Videomöte: bokningen gick inte att göra: {refusal.message}"
+            note = _(
+                "Säkert Videomöte: bokningen gick inte att göra: ${reason}",
+                mapping={"reason": in_site_language(refusal.message)},
+            )
         else:
             mine = _event_of(meeting)
             href, etag = account.put(
@@ -662,7 +673,7 @@ def _pull_create(account, record, remote, zone, now, booking_class, book_meeting
     else:
         note = UNRESOLVED_NOTE
     _remember(record, "unresolved", [_label(event, zone)])
-    href, etag = account.annotate(remote.href, remote.etag, note)
+    href, etag = account.annotate(remote.href, remote.etag, in_site_language(note))
     # No local fingerprint: not a meeting; tried again if the clinician changes it.
     return ItemStatus(href, etag, "", event.fingerprint())
 

@@ -25,6 +25,7 @@ from prorenata.videomote.caldav_bridge.sync import failed
 from prorenata.videomote.caldav_bridge.sync import sync_account
 from prorenata.videomote.request_input import InputRefused
 from prorenata.videomote.request_input import form_text
+from prorenata.videomote.translation import in_site_language
 from ZODB.POSException import ConflictError
 from zope.i18n import translate
 from zope.interface import alsoProvides
@@ -157,7 +158,7 @@ class SyncEndpoint(BrowserView):
             result = sync_account(record, now, incremental=incremental, guard=guard)
             guard.keep()  # still ours: the round is stored only by the lease's holder
             transaction.commit()
-            return result
+            return in_site_language(result)
         except AccountBusy as busy:
             transaction.abort()
             logger.info("CalDAV account skipped this round: %s", busy)
@@ -178,8 +179,8 @@ class SyncEndpoint(BrowserView):
         """Back off (as sync.failed does) after an unexpected error, in its own commit."""
         transaction.begin()
         record = accounts(site)[userid]
-        failed(record, now, kind, FAILED.format(error=kind))
-        result = record.last_result
+        failed(record, now, kind, _(FAILED, mapping={"error": kind}))
+        result = in_site_language(record.last_result)
         try:
             transaction.commit()
         except ConflictError:

@@ -14,6 +14,7 @@ from email import message_from_bytes
 from email.message import EmailMessage
 from plone.base.interfaces import IPloneSiteRoot
 from Products.CMFCore.utils import getToolByName
+from prorenata.videomote import _
 from prorenata.videomote import logger
 from prorenata.videomote.audit import log
 from prorenata.videomote.audit.log import make_entry
@@ -25,6 +26,7 @@ from prorenata.videomote.notify.outbox import store
 from prorenata.videomote.notify.outbox import utcnow
 from ZODB.POSException import ConflictError
 from zope.component.hooks import setSite
+from zope.i18nmessageid import Message
 
 import email.policy
 import smtplib
@@ -54,23 +56,25 @@ def refused_code(error: Exception) -> int | None:
     return None
 
 
+#: Message ids, stored with the mail and translated where staff see them.
 _FAILURES = {
-    "ConnectionRefusedError": "E-postservern svarar inte.",
-    "TimeoutError": "E-postservern svarade inte i tid.",
-    "SMTPConnectError": "E-postservern svarar inte.",
-    "SMTPServerDisconnected": "E-postservern bröt anslutningen.",
-    "SMTPRecipientsRefused": "Mottagarens e-postserver tar inte emot adressen just nu.",
-    "SMTPSenderRefused": "E-postservern nekade avsändaradressen; kontakta administratören.",
-    "SMTPAuthenticationError": "Inloggningen på e-postservern misslyckades; kontakta "
-    "administratören.",
+    "ConnectionRefusedError": _("E-postservern svarar inte."),
+    "TimeoutError": _("E-postservern svarade inte i tid."),
+    "SMTPConnectError": _("E-postservern svarar inte."),
+    "SMTPServerDisconnected": _("E-postservern bröt anslutningen."),
+    "SMTPRecipientsRefused": _("Mottagarens e-postserver tar inte emot adressen just nu."),
+    "SMTPSenderRefused": _("E-postservern nekade avsändaradressen; kontakta administratören."),
+    "SMTPAuthenticationError": _(
+        "Inloggningen på e-postservern misslyckades; kontakta administratören."
+    ),
 }
 
 
-def _describe(error: Exception) -> str:
-    """What staff see of a failure, in Swedish; only its kind (an SMTP reply can echo
-    addresses back)."""
+def _describe(error: Exception) -> Message:
+    """What staff see of a failure, as a message id (the worker has no request to
+    translate for); only its kind (an SMTP reply can echo addresses back)."""
     name = type(error).__name__
-    return _FAILURES.get(name, f"Det gick inte att skicka ({name}).")
+    return _FAILURES.get(name) or _("Det gick inte att skicka (${error}).", mapping={"error": name})
 
 
 def _audit_sent(site, mail: OutgoingMail) -> None:

@@ -18,10 +18,12 @@ from datetime import datetime
 from datetime import timedelta
 from email.message import EmailMessage
 from persistent import Persistent
+from prorenata.videomote import _
 from prorenata.videomote.access.keys import seal
 from prorenata.videomote.access.keys import unseal
 from prorenata.videomote.notify.imip import next_retry
 from prorenata.videomote.storage import annotated
+from zope.i18nmessageid import Message
 
 import base64
 import uuid
@@ -31,7 +33,9 @@ QUEUED = "queued"
 SENT = "sent"
 FAILED = "failed"  # still retried; "failed" means the last attempt did not succeed
 REFUSED = "refused"  # the recipient's server refused the address (5xx): not retried
-REFUSED_TEXT = "Mottagarens e-postserver tog inte emot adressen ({code})."
+#: Stored as a message id with its code, translated where staff see it (older mail
+#: keeps the plain Swedish text it was stored with).
+REFUSED_TEXT = _("Mottagarens e-postserver tog inte emot adressen (${code}).")
 #: How long a sent or refused message is kept (staff see its state on the meeting).
 FINISHED_RETENTION = timedelta(days=90)
 
@@ -220,12 +224,14 @@ class MailOutbox(Persistent):
         mail.last_error = ""
         self._index_state(mail)
 
-    def mark_failed(self, mail: OutgoingMail, error: str, now: datetime) -> None:
+    def mark_failed(self, mail: OutgoingMail, error: str | Message, now: datetime) -> None:
+        """``error`` is what staff see: a message id (kept whole, translated when shown)
+        or a plain text (cut to its first 200 characters)."""
         self._unindex_state(mail)
         mail.status = FAILED
         mail.claimed_until = None
         mail.attempts += 1
-        mail.last_error = error[:200]
+        mail.last_error = error if isinstance(error, Message) else error[:200]
         mail.next_attempt = next_retry(mail.attempts, now)
         self._index_state(mail)
 
@@ -235,7 +241,7 @@ class MailOutbox(Persistent):
         mail.status = REFUSED
         mail.claimed_until = None
         mail.attempts += 1
-        mail.last_error = REFUSED_TEXT.format(code=code)
+        mail.last_error = _(REFUSED_TEXT, mapping={"code": code})
         mail.body = b""
         self._index_state(mail)
 

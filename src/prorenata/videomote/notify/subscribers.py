@@ -7,6 +7,7 @@ and its event carries what changed and the new code and link in clear.
 """
 
 from plone import api
+from prorenata.videomote import _
 from prorenata.videomote.content.meeting import STATE_CANCELLED
 from prorenata.videomote.content.meeting import STATE_ENDED
 from prorenata.videomote.notify.delivery import enqueue
@@ -16,7 +17,11 @@ from prorenata.videomote.notify.imip import UPDATE
 from prorenata.videomote.notify.imip import MeetingNotice
 from prorenata.videomote.notify.imip import build_message
 from prorenata.videomote.timezone import meeting_zone
+from prorenata.videomote.translation import in_site_language
 from zope.lifecycleevent.interfaces import IObjectRemovedEvent
+
+#: The inviter an e-mail names when the organiser has no full name.
+STAFF_FALLBACK = _("Vårdpersonal")
 
 
 def base_url() -> str:
@@ -45,7 +50,9 @@ def notice_for(
     sequence: int | None = None,
 ):
     organiser = api.user.get(userid=meeting.organiser) if meeting.organiser else None
-    organiser_name = (organiser.getProperty("fullname") if organiser else "") or "Vårdpersonal"
+    organiser_name = (organiser.getProperty("fullname") if organiser else "") or in_site_language(
+        STAFF_FALLBACK
+    )
     sender_name, sender_address = _sender()
     portal = api.portal.get()
     return MeetingNotice(
