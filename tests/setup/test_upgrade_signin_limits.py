@@ -18,7 +18,7 @@ def test_upgrade_from_1000_adds_the_sms_limit_per_meeting_and_keeps_the_settings
 
     setup.upgradeProfile(PROFILE, dest="1001")
 
-    assert setup.getLastVersionForProfile(PROFILE) == ("1002",)
+    assert setup.getLastVersionForProfile(PROFILE) == ("1001",)
     assert api.portal.get_registry_record(PER_MEETING) == 20
     assert api.portal.get_registry_record(PER_SIGNIN) == 3  # the administrator's value
     assert registry.records[PER_SIGNIN].field.title == "Högst antal SMS per inloggning och timme"
