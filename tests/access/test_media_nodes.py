@@ -54,9 +54,18 @@ def test_no_healthy_node_gives_none_and_a_malformed_answer_is_not_healthy():
 
 
 def test_nodes_are_listed_once_without_blanks_and_fall_back_to_the_media_server():
-    assert configured_nodes([ONE, " ", TWO, ONE], "wss://x/ws") == [ONE, TWO]
-    assert configured_nodes([], " wss://x/ws ") == ["wss://x/ws"]
-    assert configured_nodes(None, "") == []
+    assert list(configured_nodes([ONE, " ", TWO, ONE], "wss://x/ws")) == [ONE, TWO]
+    assert configured_nodes([], " wss://x/ws ") == {"wss://x/ws": "https://x"}
+    assert configured_nodes(None, "") == {}
+
+
+def test_a_node_may_name_where_plone_reaches_it_beside_its_public_address():
+    lines = [f"{ONE} http://10.0.0.5:8090/", f"{TWO} ftp://10.0.0.6", THREE]
+    assert configured_nodes(lines, "") == {
+        ONE: "http://10.0.0.5:8090",
+        TWO: "https://media2.example.se",  # not an http(s) address: the public one's
+        THREE: "https://media3.example.se",
+    }
 
 
 def test_a_nodes_http_address_is_beside_its_websocket():

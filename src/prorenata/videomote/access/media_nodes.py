@@ -17,17 +17,23 @@ from urllib.parse import urlunsplit
 HEALTH_TIMEOUT_SECONDS = 1.5
 
 
-def configured_nodes(nodes: Iterable[str] | None, fallback: str | None) -> list[str]:
-    """The media nodes' WebSocket URLs, in the setting's order, without blanks and
-    repeats; with none listed, the single media server of ``media_server_url``."""
-    seen: list[str] = []
-    for url in nodes or ():
-        url = (url or "").strip()
-        if url and url not in seen:
-            seen.append(url)
-    if not seen and (fallback or "").strip():
-        seen.append(fallback.strip())
-    return seen
+def configured_nodes(nodes: Iterable[str] | None, fallback: str | None) -> dict[str, str]:
+    """The media nodes, in the setting's order, without blanks and repeats: each one's
+    WebSocket URL (what pages connect to) and the address Plone reaches its ``/health``
+    and ``/end`` at. A line is ``wss://public/ws`` or ``wss://public/ws http://internal``
+    (a node behind a TLS proxy Plone need not go through). With no node listed, the
+    single media server of ``media_server_url``."""
+    lines = [line for line in nodes or () if (line or "").strip()] or [fallback or ""]
+    found: dict[str, str] = {}
+    for line in lines:
+        parts = line.split()
+        if not parts or parts[0] in found:
+            continue
+        internal = parts[1].rstrip("/") if len(parts) > 1 else ""
+        if urlsplit(internal).scheme not in ("http", "https"):
+            internal = http_base(parts[0])
+        found[parts[0]] = internal
+    return found
 
 
 def http_base(ws_url: str) -> str:

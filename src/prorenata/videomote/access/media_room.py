@@ -15,7 +15,6 @@ from prorenata.videomote.access.keys import secret_key
 from prorenata.videomote.access.media_nodes import HEALTH_TIMEOUT_SECONDS
 from prorenata.videomote.access.media_nodes import choose_node
 from prorenata.videomote.access.media_nodes import configured_nodes
-from prorenata.videomote.access.media_nodes import http_base
 from zope.globalrequest import getRequest
 
 import hashlib
@@ -31,16 +30,22 @@ def media_server_url() -> str:
     return api.portal.get_registry_record("prorenata.videomote.media_server_url", default="")
 
 
-def media_nodes() -> list[str]:
-    """Every media node's WebSocket URL (``media_nodes``, else ``media_server_url``)."""
+def node_addresses() -> dict[str, str]:
+    """Every media node: its WebSocket URL → where Plone reaches it (``media_nodes``,
+    else ``media_server_url``)."""
     nodes = api.portal.get_registry_record("prorenata.videomote.media_nodes", default=None)
     return configured_nodes(nodes, media_server_url())
 
 
-def node_health(url: str) -> object:
+def media_nodes() -> list[str]:
+    """Every media node's WebSocket URL, in the setting's order."""
+    return list(node_addresses())
+
+
+def node_health(base: str) -> object:
     """A node's ``/health`` answer, or None when it does not give one in time."""
     try:
-        response = requests.get(http_base(url) + "/health", timeout=HEALTH_TIMEOUT_SECONDS)
+        response = requests.get(base + "/health", timeout=HEALTH_TIMEOUT_SECONDS)
         return response.json() if response.status_code == 200 else None
     except (requests.RequestException, ValueError):
         return None
@@ -52,13 +57,14 @@ def media_node_for(meeting) -> str:
 
     With no node answering, the meeting keeps its node (else the first): a page then tries
     again, as it did with one media server."""
-    nodes = media_nodes()
+    addresses = node_addresses()
+    nodes = list(addresses)
     if not nodes:
         return ""
     current = getattr(aq_base(meeting), NODE_ATTRIBUTE, None)
     if len(nodes) == 1:
         return nodes[0]  # nothing to choose from: no health check, no write
-    chosen = choose_node(nodes, current, node_health)
+    chosen = choose_node(nodes, current, lambda url: node_health(addresses[url]))
     if chosen is None:
         return current if current in nodes else nodes[0]
     if chosen != current:
@@ -78,7 +84,7 @@ def tell_media_server_ended(meeting, generation: int | None = None, reason: str 
     ended. A move ends the room of the old time (``generation``, ``reason="moved"``)."""
     # Every node: the one the room lives on, and the others, which then refuse it too
     # (a page that failed over must not open the ended meeting there).
-    endpoints = [http_base(url) + "/end" for url in media_nodes()]
+    endpoints = [base + "/end" for base in node_addresses().values()]
     if not endpoints:
         return
     uid = meeting.UID()
