@@ -134,7 +134,7 @@ def _burst(cluster, base: int) -> float:
             cluster,
             "POST",
             "/Plone/videomote",
-            {"kod": "ZZZZ-ZZZZ-ZZZZ"},
+            {"code": "ZZZZ-ZZZZ-ZZZZ"},
             source=source,
             form=True,
         )
