@@ -9,7 +9,12 @@ RelStorage, HAProxy with TLS) on free loopback ports with an in-process SMTP sin
 - ``bookings`` booked over REST while instance 1 is killed part-way: ``bookings_lost``
   (answered 201 but not readable afterwards), ``duplicate_invitations`` (a meeting's
   invitation arriving more than once), ``invitations_missing`` (a saved booking whose
-  invitation never came within the wait).
+  invitation never came within the wait);
+- ``media_failover_s``: two staff members in one meeting on two media nodes; the node it
+  lives on is killed; seconds until both, with fresh tokens from Plone (which names the
+  other node), receive each other's video again;
+- ``rooms_one_media`` / ``rooms_two_media``: four-person rooms at full frame rate (as
+  ``benchmarks/media.py``) on one media process and on two (after the cluster stopped).
 
 ``--smoke`` runs the same steps at a tiny size. Prints one JSON object last.
 """
@@ -20,10 +25,13 @@ from datetime import date
 from datetime import timedelta
 from pathlib import Path
 
+import asyncio
 import base64
+import html.parser
 import http.client
 import importlib.util
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -88,12 +96,14 @@ class Sink:
         return "250 OK"
 
 
-def _request(cluster, method, path, body=None, auth=None, source="127.0.0.1", form=False):
+def _request(
+    cluster, method, path, body=None, auth=None, source="127.0.0.1", form=False, headers=None
+):
     context = ssl.create_default_context(cafile=str(cluster.var / "tls" / "site.crt"))
     connection = http.client.HTTPSConnection(
         "localhost", cluster.https_port, context=context, timeout=60, source_address=(source, 0)
     )
-    headers = {"Accept": "application/json"}
+    headers = {"Accept": "application/json", **(headers or {})}
     if auth:
         headers["Authorization"] = "Basic " + base64.b64encode(":".join(auth).encode()).decode()
     data = None
@@ -124,7 +134,7 @@ def _burst(cluster, base: int) -> float:
             cluster,
             "POST",
             "/Plone/videomote",
-            {"kod": "ZZZZ-ZZZZ-ZZZZ"},
+            {"code": "ZZZZ-ZZZZ-ZZZZ"},
             source=source,
             form=True,
         )
@@ -198,7 +208,166 @@ def _bookings_with_a_kill(cluster, module, sink) -> dict:
     }
 
 
+# -- media nodes --------------------------------------------------------------------------
+def _media_module():
+    spec = importlib.util.spec_from_file_location("media_bench", ROOT / "benchmarks/media.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _rooms_per_media() -> dict:
+    """Four-person rooms at full frame rate on one media process and on two (rooms
+    placed in turn, as Plone places meetings on the least loaded node)."""
+    media = _media_module()
+    steps = (1,) if SMOKE else (1, 2, 4, 6, 8, 10, 12, 14, 16, 20, 24)
+    one, one_steps = media.rooms_at_full_fps(1, steps)
+    two, two_steps = media.rooms_at_full_fps(2, steps)
+    return {
+        "rooms_one_media": one,
+        "rooms_two_media": two,
+        "rooms_media_ratio": round(two / one, 2) if one else None,
+        "rooms_one_media_steps": one_steps,
+        "rooms_two_media_steps": two_steps,
+    }
+
+
+class _RoomPage(html.parser.HTMLParser):
+    """The staff room's data attributes, or the start form's CSRF token."""
+
+    room: dict | None = None
+    authenticator = ""
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get("id") == "vm-room":
+            self.room = attrs
+        if attrs.get("name") == "_authenticator":
+            self.authenticator = attrs.get("value", "")
+
+
+def _room(cluster, path: str, auth) -> dict:
+    """The started meeting's room page as ``auth`` sees it (starting it first)."""
+    for _ in range(2):
+        status, text = _request(cluster, "GET", f"{path}/@@videomote-rum", auth=auth)
+        page = _RoomPage()
+        page.feed(text)
+        if page.room:
+            return page.room
+        _request(
+            cluster,
+            "POST",
+            f"{path}/@@videomote-rum",
+            {"start_meeting": "1", "_authenticator": page.authenticator},
+            auth=auth,
+            form=True,
+        )
+    raise RuntimeError(f"no room at {path} ({status})")
+
+
+async def _until_frames(peers, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not all(peer.total_frames() > 0 for peer in peers):
+        if time.monotonic() > deadline:
+            raise RuntimeError("no video between the two within the wait")
+        await asyncio.sleep(0.05)
+
+
+async def _failover(cluster, path: str, rooms: dict[tuple, dict], nodes: dict) -> float:
+    """Two staff members in one meeting; the node it lives on is killed; seconds until
+    both receive each other's video again, each doing what room.js does: a fresh token
+    from Plone (which names the new node), then joining there."""
+    from prorenata.videomote.media.synthetic import SyntheticPeer
+    from prorenata.videomote.media.synthetic import encoded_clip
+
+    clip = encoded_clip(30)
+
+    def peer(room, token, server):
+        return SyntheticPeer(server, room["data-meeting"], token, clip, audio=False)
+
+    peers = [
+        peer(room, room["data-join-token"], room["data-media-server"]) for room in rooms.values()
+    ]
+    for one in peers:
+        await one.join(timeout=30)
+    await _until_frames(peers)
+    node = nodes[peers[0].url]
+    node.kill()
+    node.wait(10)
+    killed = time.monotonic()
+    for one in peers:
+        await one.leave()
+
+    async def back(auth, room):
+        delay = 0.5
+        for _ in range(20):
+            await asyncio.sleep(delay)
+            status, text = await asyncio.to_thread(
+                _request,
+                cluster,
+                "POST",
+                f"{path}/@@videomote-rum-token",
+                auth=auth,
+                headers={"X-CSRF-TOKEN": room["data-csrf"]},
+            )
+            answer = json.loads(text) if status == 200 else {}
+            if answer.get("server") in nodes and nodes[answer["server"]].poll() is None:
+                again = peer(room, answer["token"], answer["server"])
+                await again.join(timeout=30)
+                return again
+            delay = min(delay * 2, 8)
+        raise RuntimeError("no healthy node named within the wait")
+
+    peers = await asyncio.gather(*(back(auth, room) for auth, room in rooms.items()))
+    await _until_frames(peers)
+    elapsed = time.monotonic() - killed
+    for one in peers:
+        await one.leave()
+    return round(elapsed, 2)
+
+
+def _media_failover(cluster, module, environ, log) -> dict:
+    from prorenata.videomote.media.synthetic import free_port
+    from prorenata.videomote.media.synthetic import start_server_process
+
+    secret = module.load_secrets(cluster, environ)["VIDEOMOTE_MEDIA_SECRET"]
+    ports = [free_port(), free_port()]
+    settings = {"secret": secret, "ice_addresses": "127.0.0.1"}
+    nodes = {
+        f"ws://127.0.0.1:{port}/ws": start_server_process(port, settings, output=log)
+        for port in ports
+    }
+    try:
+        status, _ = _request(
+            cluster,
+            "PATCH",
+            "/Plone/@registry",
+            {"prorenata.videomote.media_nodes": list(nodes)},
+            auth=ADMIN,
+        )
+        if status >= 300:
+            raise RuntimeError(f"media nodes not configured ({status})")
+        status, text = _request(
+            cluster,
+            "GET",
+            "/Plone/elever/@search?portal_type=Patient&metadata_fields=UID",
+            auth=ADMIN,
+        )
+        patient = json.loads(text)["items"][0]["UID"]
+        status, text = _book_one(cluster, patient, date.today() + timedelta(days=1), 7)
+        path = urllib.parse.urlsplit(json.loads(text)["@id"]).path
+        rooms = {STAFF: _room(cluster, path, STAFF)}
+        rooms[ADMIN] = _room(cluster, path, ADMIN)
+        return {"media_failover_s": asyncio.run(_failover(cluster, path, rooms, nodes))}
+    finally:
+        for process in nodes.values():
+            if process.poll() is None:
+                process.terminate()
+                process.wait(15)
+
+
 def main() -> int:
+    multiprocessing.set_start_method("fork")
     module = _cluster_module()
     sink = Sink()
     sink.controller.start()
@@ -243,6 +412,7 @@ def main() -> int:
         module.wait_for_port(cluster.zope_port + 1, 300, processes["zope2"])
         time.sleep(module.HEALTH_SETTLE_SECONDS + 1)
         result.update(_bookings_with_a_kill(cluster, module, sink))
+        result.update(_media_failover(cluster, module, environ, log))
         finished = True
     finally:
         module.stop(processes)
@@ -252,6 +422,7 @@ def main() -> int:
             shutil.rmtree(path, ignore_errors=True)
         else:
             print(f"kept for reading: {path} (bench.log, var/log/)", file=sys.stderr)
+    result.update(_rooms_per_media())  # the cluster stopped: the media processes alone
     print(json.dumps(result), flush=True)
     return 0
 

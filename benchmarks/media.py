@@ -129,17 +129,26 @@ async def _load(url, rooms, people, audio, ready, window):
     return {"rates": rates, "latencies": latencies}
 
 
-def run_load(server: Server, rooms: int, people: int, audio: bool) -> dict:
+def run_load(server: "Server | list[Server]", rooms: int, people: int, audio: bool) -> dict:
     """Rooms spread over two worker processes; once all have joined, warm up, then
-    measure frame rates at the receivers and the server's CPU over the same window."""
+    measure frame rates at the receivers and the server's CPU over the same window.
+
+    Several servers (media nodes): rooms taken in turn, as Plone places meetings on the
+    least loaded node; their CPU is added up."""
+    servers = server if isinstance(server, list) else [server]
     ready, results = multiprocessing.Queue(), multiprocessing.Queue()
-    halves = [half for half in (list(range(0, rooms, 2)), list(range(1, rooms, 2))) if half]
-    windows = [multiprocessing.Queue() for _ in halves]
+    # Worker i joins rooms i, i + workers, …; on node (room mod nodes).
+    workers = max(2, len(servers))
+    parts = [(servers[room % len(servers)].url, room) for room in range(rooms)]
+    groups: dict[tuple[str, int], list[int]] = {}
+    for url, room in parts:
+        groups.setdefault((url, room % workers), []).append(room)
+    windows = [multiprocessing.Queue() for _ in groups]
     processes = [
         multiprocessing.Process(
-            target=worker, args=(server.url, half, people, audio, ready, window, results)
+            target=worker, args=(url, group, people, audio, ready, window, results)
         )
-        for half, window in zip(halves, windows, strict=True)
+        for ((url, _), group), window in zip(groups.items(), windows, strict=True)
     ]
     started = time.monotonic()
     for process in processes:
@@ -152,9 +161,9 @@ def run_load(server: Server, rooms: int, people: int, audio: bool) -> dict:
     for window in windows:
         window.put((window_at, end_at))
     time.sleep(max(0.0, window_at - time.time()))
-    first = server.cpu()
+    first = sum(node.cpu() for node in servers)
     time.sleep(max(0.0, end_at - time.time()))
-    cpu_pct = 100 * (server.cpu() - first) / (end_at - window_at)
+    cpu_pct = 100 * (sum(node.cpu() for node in servers) - first) / (end_at - window_at)
     merged = {"rates": [], "latencies": [], "cpu_pct": cpu_pct, "joined_s": joined_s}
     for _ in processes:
         result = results.get(timeout=60)
@@ -205,12 +214,14 @@ def compare_cpu(repeat: int) -> dict[str, dict]:
     return result
 
 
-def rooms_at_full_fps() -> tuple[int, list[dict]]:
-    server = Server("forward")
+def rooms_at_full_fps(nodes: int = 1, room_steps=ROOM_STEPS) -> tuple[int, list[dict]]:
+    """The most four-person rooms that all still get full frame rate, on ``nodes`` media
+    processes (rooms spread over them in turn)."""
+    servers = [Server("forward") for _ in range(nodes)]
     steps, best = [], 0
     try:
-        for rooms in ROOM_STEPS:
-            load = run_load(server, rooms=rooms, people=4, audio=True)
+        for rooms in room_steps:
+            load = run_load(servers, rooms=rooms, people=4, audio=True)
             low = min(load["rates"])
             steps.append(
                 {
@@ -227,7 +238,8 @@ def rooms_at_full_fps() -> tuple[int, list[dict]]:
                 break
             best = rooms
     finally:
-        server.stop()
+        for server in servers:
+            server.stop()
     return best, steps
 
 

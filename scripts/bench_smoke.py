@@ -75,6 +75,9 @@ KEYS = {
         "bookings_lost",
         "duplicate_invitations",
         "invitations_missing",
+        "media_failover_s",
+        "rooms_one_media",
+        "rooms_two_media",
     ),
 }
 #: Seconds one benchmark may take at its tiny size.

@@ -1,5 +1,6 @@
 """The production topology on one machine: PostgreSQL (RelStorage), N Zope instances
-behind HAProxy with TLS, the media server(s), the CalDAV worker and the demo mail server.
+behind HAProxy with TLS, one media node per core (each meeting lives on one, see
+access/media_nodes.py), the CalDAV worker and the demo mail server.
 
 ``make run-cluster`` runs ``python scripts/cluster.py run``; Ctrl-C stops it all.
 
@@ -537,6 +538,20 @@ def start_postgres(cluster: Cluster, environ: dict[str, str]) -> subprocess.Pope
     return process
 
 
+def media_node_lines(cluster: Cluster) -> list[str]:
+    """The ``media_nodes`` setting: each node's public address (HAProxy's TLS frontend,
+    what browsers connect to) and where Plone reaches its /health and /end directly."""
+    return [
+        f"wss://localhost:{cluster.media_tls_port + i}/ws http://127.0.0.1:{port}"
+        for i, port in enumerate(cluster.media_ports)
+    ]
+
+
+def default_media_ports(first: int = 8090) -> tuple[int, ...]:
+    """One media node per core: each is one asyncio process, so one core at most."""
+    return tuple(first + i for i in range(max(1, os.cpu_count() or 1)))
+
+
 def create_site(cluster: Cluster, env: dict[str, str], output=None) -> None:
     """The demo site in the cluster's database (safe to run again), with https links."""
     subprocess.run(
@@ -546,6 +561,7 @@ def create_site(cluster: Cluster, env: dict[str, str], output=None) -> None:
             **env,
             "VIDEOMOTE_PUBLIC_URL": f"https://{cluster.public_host}/Plone",
             "VIDEOMOTE_MEDIA_URL": f"wss://localhost:{cluster.media_tls_port}/ws",
+            "VIDEOMOTE_MEDIA_NODES": "\n".join(media_node_lines(cluster)),
         },
         check=True,
         timeout=900,
@@ -648,7 +664,9 @@ def main() -> int:
     parser.add_argument("--zope-port", default=8081, type=int)
     parser.add_argument("--pg-port", default=5433, type=int)
     parser.add_argument("--mail-port", default=int(os.environ.get("MAIL_PORT", "8025")), type=int)
-    parser.add_argument("--media-ports", default="8090", help="comma-separated")
+    parser.add_argument(
+        "--media-ports", default="", help="comma-separated; default one per core from 8090"
+    )
     parser.add_argument("--from", dest="source", type=Path, help="migrate: e.g. instance/var")
     args = parser.parse_args()
     cluster = Cluster(
@@ -658,7 +676,8 @@ def main() -> int:
         https_port=args.https_port,
         pg_port=args.pg_port,
         mail_port=args.mail_port,
-        media_ports=tuple(int(p) for p in args.media_ports.split(",") if p),
+        media_ports=tuple(int(p) for p in args.media_ports.split(",") if p)
+        or default_media_ports(),
         public_host=f"localhost:{args.https_port}",
     )
     environ = dict(os.environ)

@@ -165,6 +165,7 @@ def ensure_demo_mail() -> None:
 
 PUBLIC_URL = "prorenata.videomote.public_base_url"
 MEDIA_URL = "prorenata.videomote.media_server_url"
+MEDIA_NODES = "prorenata.videomote.media_nodes"
 #: How a server listening on every interface names its host; nothing binds to these here.
 ALL_INTERFACES = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - recognised, never bound
 LOOPBACK = {"localhost", "127.0.0.1", "::1", *ALL_INTERFACES}
@@ -206,6 +207,12 @@ def ensure_public_url() -> None:
     media_url = os.environ.get("VIDEOMOTE_MEDIA_URL")
     if media_url:
         api.portal.set_registry_record(MEDIA_URL, media_url)
+    # `make run-cluster`: one media node per core, one line each ("public internal").
+    media_nodes = os.environ.get("VIDEOMOTE_MEDIA_NODES")
+    if media_nodes is not None:
+        lines = [line.strip() for line in media_nodes.splitlines() if line.strip()]
+        api.portal.set_registry_record(MEDIA_NODES, lines)
+        print(f"{len(lines)} media node(s) configured")
     if wanted is not None:
         api.portal.set_registry_record(PUBLIC_URL, wanted)
         print(f"Links in e-mail and SMS lead to {wanted}")

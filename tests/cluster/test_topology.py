@@ -129,7 +129,7 @@ def test_two_instances_enforce_one_limit_per_client_address(cluster):
             cluster,
             "POST",
             "/Plone/videomote",
-            {"kod": "ZZZZ-ZZZZ-ZZZZ"},
+            {"code": "ZZZZ-ZZZZ-ZZZZ"},
             source="127.0.0.2",
             json=False,
         )
@@ -144,7 +144,7 @@ def test_two_instances_enforce_one_limit_per_client_address(cluster):
         cluster,
         "POST",
         "/Plone/videomote",
-        {"kod": "ZZZZ-ZZZZ-ZZZZ"},
+        {"code": "ZZZZ-ZZZZ-ZZZZ"},
         source="127.0.0.3",
         json=False,
     )
@@ -193,10 +193,10 @@ def test_two_instances_keep_one_sms_quota_per_sign_in(cluster, smtp_sink_server)
     browser = requests.Session()
     browser.trust_env = False  # REQUESTS_CA_BUNDLE would replace the cluster's certificate
     browser.verify = str(cluster.var / "tls" / "site.crt")
-    started = browser.post(base, data={"kod": code}, timeout=60)
+    started = browser.post(base, data={"code": code}, timeout=60)
     assert started.status_code == 200 and "/logga-in" in started.url, started.text[:500]
     pages = [
-        browser.post(f"{base}/logga-in", data={"skicka": "1"}, timeout=60).text for _ in range(6)
+        browser.post(f"{base}/logga-in", data={"send_code": "1"}, timeout=60).text for _ in range(6)
     ]
     assert all("Du har fått för många SMS-koder" not in page for page in pages[:5])
     assert "Du har fått för många SMS-koder" in pages[5]

@@ -186,3 +186,14 @@ def test_participant_pages_have_no_inline_script_or_style(site):
 )
 def test_only_a_websocket_origin_from_the_settings_enters_the_policy(setting, origin):
     assert media_origin(setting) == origin
+
+
+def test_with_several_media_nodes_the_room_may_connect_to_each_of_them(site):
+    # Nothing listens there: the room page falls back to the first node.
+    nodes = ["ws://127.0.0.1:9/ws", "ws://127.0.0.2:9/ws", "ws://127.0.0.1:9/ws"]
+    api.portal.set_registry_record("prorenata.videomote.media_nodes", nodes)
+    transaction.commit()
+    room = _staff().get(f"{site['meeting'].absolute_url()}/@@videomote-rum")
+    participant = requests.get(f"{site['url']}/videomote/logga-in")
+    for page in (room, participant):
+        assert _directives(page)["connect-src"] == "'self' ws://127.0.0.1:9 ws://127.0.0.2:9"

@@ -289,3 +289,28 @@ def test_a_moved_meeting_ends_the_old_times_room_and_opens_the_new_one():
         assert (await receive(again, "welcome"))["people"] == []
 
     run(scenario)
+
+
+def test_health_counts_open_rooms_and_the_people_in_them():
+    async def health(session, url):
+        async with session.get(url.rsplit("/", 1)[0] + "/health") as response:
+            assert response.headers["Cache-Control"] == "no-store"
+            return await response.json()
+
+    async def scenario(session, url):
+        assert await health(session, url) == {"ok": True, "rooms": 0, "people": 0}
+        staff = await join(session, url, "staff", "Sara")
+        await receive(staff, "welcome")
+        anna = await join(session, url)
+        await receive(anna, "welcome")
+        other = await join(session, url, "staff", "Sven", meeting="meeting-uid-2")
+        await receive(other, "welcome")
+        assert await health(session, url) == {"ok": True, "rooms": 2, "people": 3}
+        await other.close()
+        for _ in range(50):  # the server notices the close
+            if (await health(session, url))["rooms"] == 1:
+                break
+            await asyncio.sleep(0.1)
+        assert await health(session, url) == {"ok": True, "rooms": 1, "people": 2}
+
+    run(scenario)

@@ -118,6 +118,19 @@ class IVideomoteSettings(Interface):
         ),
         default="ws://localhost:8090/ws",
     )
+    media_nodes = schema.List(
+        title=_("Medianoder"),
+        description=_(
+            "WebSocket-adresserna till flera mediaservrar, en per rad. Varje möte hålls på "
+            "en av dem (den minst belastade när mötet börjar); slutar den svara flyttas "
+            "mötet till en annan. Efter ett mellanslag kan adressen som Plone når nodens "
+            "hälsokontroll på stå, t.ex. wss://media1.example.se/ws http://10.0.0.5:8090. "
+            "Tomt: bara mediaserverns adress ovan används."
+        ),
+        value_type=schema.TextLine(),
+        default=[],
+        required=False,
+    )
     timezone = schema.Choice(
         title=_("Tidszon"),
         vocabulary="plone.app.vocabularies.Timezones",

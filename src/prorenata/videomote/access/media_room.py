@@ -4,21 +4,76 @@ telling the server that a room ended (a meeting ended or moved to a new time).
 Below the pages (``browser/room.py``) and the scheduling rules (``content/scheduling.py``),
 which both use it."""
 
+from Acquisition import aq_base
 from plone import api
+from plone.protect.utils import safeWrite
 from prorenata.videomote import logger
 from prorenata.videomote.access import signins
 from prorenata.videomote.access.jointoken import issue_join_token
 from prorenata.videomote.access.jointoken import media_secret
 from prorenata.videomote.access.keys import secret_key
+from prorenata.videomote.access.media_nodes import HEALTH_TIMEOUT_SECONDS
+from prorenata.videomote.access.media_nodes import choose_node
+from prorenata.videomote.access.media_nodes import configured_nodes
+from zope.globalrequest import getRequest
 
 import hashlib
-import re
 import requests
 import transaction
+
+#: The media node a meeting's room lives on (one of ``media_nodes``), on the meeting
+#: itself: every Zope instance places its pages' tokens there (the database coordinates).
+NODE_ATTRIBUTE = "media_node"
 
 
 def media_server_url() -> str:
     return api.portal.get_registry_record("prorenata.videomote.media_server_url", default="")
+
+
+def node_addresses() -> dict[str, str]:
+    """Every media node: its WebSocket URL → where Plone reaches it (``media_nodes``,
+    else ``media_server_url``)."""
+    nodes = api.portal.get_registry_record("prorenata.videomote.media_nodes", default=None)
+    return configured_nodes(nodes, media_server_url())
+
+
+def media_nodes() -> list[str]:
+    """Every media node's WebSocket URL, in the setting's order."""
+    return list(node_addresses())
+
+
+def node_health(base: str) -> object:
+    """A node's ``/health`` answer, or None when it does not give one in time."""
+    try:
+        response = requests.get(base + "/health", timeout=HEALTH_TIMEOUT_SECONDS)
+        return response.json() if response.status_code == 200 else None
+    except (requests.RequestException, ValueError):
+        return None
+
+
+def media_node_for(meeting) -> str:
+    """The media node the meeting's room lives on, placing it (again) when it has none or
+    its node stopped answering; everybody's next token then leads there.
+
+    With no node answering, the meeting keeps its node (else the first): a page then tries
+    again, as it did with one media server."""
+    addresses = node_addresses()
+    nodes = list(addresses)
+    if not nodes:
+        return ""
+    current = getattr(aq_base(meeting), NODE_ATTRIBUTE, None)
+    if len(nodes) == 1:
+        return nodes[0]  # nothing to choose from: no health check, no write
+    chosen = choose_node(nodes, current, lambda url: node_health(addresses[url]))
+    if chosen is None:
+        return current if current in nodes else nodes[0]
+    if chosen != current:
+        # Written in a page's GET too (the room page): expected, not a forged request.
+        # Two pages placing one meeting at once conflict; the retried one finds it placed.
+        safeWrite(meeting, getRequest())
+        setattr(meeting, NODE_ATTRIBUTE, chosen)
+        logger.info("Meeting %s placed on media node %s", meeting.UID(), chosen)
+    return chosen
 
 
 def tell_media_server_ended(meeting, generation: int | None = None, reason: str = "") -> None:
@@ -27,10 +82,11 @@ def tell_media_server_ended(meeting, generation: int | None = None, reason: str 
     The staff page sends "end" over its own connection, but that connection may be down
     just then (a reconnect), and participants must not stay in a meeting the journal has
     ended. A move ends the room of the old time (``generation``, ``reason="moved"``)."""
-    url = media_server_url()
-    if not url:
+    # Every node: the one the room lives on, and the others, which then refuse it too
+    # (a page that failed over must not open the ended meeting there).
+    endpoints = [base + "/end" for base in node_addresses().values()]
+    if not endpoints:
         return
-    endpoint = re.sub(r"^ws", "http", url).rsplit("/", 1)[0] + "/end"
     uid = meeting.UID()
     token = join_token_for(meeting, "staff", "Plone", generation=generation)
     payload = {"meeting": uid, "token": token, **({"reason": reason} if reason else {})}
@@ -38,12 +94,16 @@ def tell_media_server_ended(meeting, generation: int | None = None, reason: str 
     def after_commit(committed: bool) -> None:
         if not committed:
             return  # the journal did not end it after all
-        try:
-            requests.post(endpoint, json=payload, timeout=3)
-        except requests.RequestException as error:
-            logger.warning(
-                "Media server not told that meeting %s ended (%s)", uid, type(error).__name__
-            )
+        for endpoint in endpoints:
+            try:
+                requests.post(endpoint, json=payload, timeout=3)
+            except requests.RequestException as error:
+                logger.warning(
+                    "Media server %s not told that meeting %s ended (%s)",
+                    endpoint,
+                    uid,
+                    type(error).__name__,
+                )
 
     transaction.get().addAfterCommitHook(after_commit)
 

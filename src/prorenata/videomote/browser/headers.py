@@ -4,9 +4,10 @@ Three policies, chosen per request after publishing (and after an error page):
 
 ``strict``  the participant's pages (``/videomote/...``) and the staff room
             (``@@videomote-rum``): a Content-Security-Policy that allows scripts, styles,
-            images and connections only from the site itself, plus the configured media
-            server's WebSocket origin; camera and microphone streams (``blob:``,
-            ``mediastream:``); never framed (``frame-ancestors 'none'``); no referrer.
+            images and connections only from the site itself, plus the WebSocket origins
+            of the media server or of every media node (a page may fail over to any);
+            camera and microphone streams (``blob:``, ``mediastream:``); never framed
+            (``frame-ancestors 'none'``); no referrer.
 ``staff``   every other page and REST answer of the add-on, and Plone's own pages of its
             content (a meeting's or student's edit form, history, folder listing): never
             framed by another site, ``Referrer-Policy: same-origin``, no MIME sniffing.
@@ -18,7 +19,9 @@ A header a view has set itself (the participant pages' ``no-referrer``) is kept.
 """
 
 from Acquisition import aq_base
+from collections.abc import Sequence
 from plone import api
+from prorenata.videomote.access.media_room import media_nodes
 from prorenata.videomote.behaviors.contact_details import IContactDetails
 from prorenata.videomote.browser.meetings import RoomView
 from prorenata.videomote.browser.participant import ParticipantView
@@ -53,12 +56,14 @@ def media_origin(url: str | None) -> str | None:
     return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
 
 
-def strict_policy(media_url: str | None) -> str:
-    """The participant's and the room's Content-Security-Policy."""
+def strict_policy(media_url: str | Sequence[str] | None) -> str:
+    """The participant's and the room's Content-Security-Policy (``media_url``: the
+    media server's URL, or every media node's: a page may fail over to any of them)."""
+    urls = [media_url] if isinstance(media_url, str) or media_url is None else media_url
     connect = "'self'"
-    origin = media_origin(media_url)
-    if origin:
-        connect += f" {origin}"
+    for origin in dict.fromkeys(media_origin(url) for url in urls):
+        if origin:
+            connect += f" {origin}"
     return "; ".join(
         (
             "default-src 'self'",
@@ -80,7 +85,7 @@ def strict_policy(media_url: str | None) -> str:
 STAFF_POLICY = "frame-ancestors 'self'; base-uri 'self'; object-src 'none'"
 
 
-def headers_for(policy: str, media_url: str | None = None) -> dict[str, str]:
+def headers_for(policy: str, media_url: str | Sequence[str] | None = None) -> dict[str, str]:
     """The headers of one policy (plain: no Zope)."""
     if policy == STRICT:
         return {
@@ -131,11 +136,11 @@ def policy_for(request) -> str | None:
     return SITE
 
 
-def _media_url() -> str:
+def _media_urls() -> list[str]:
     try:
-        return api.portal.get_registry_record("prorenata.videomote.media_server_url", default="")
+        return media_nodes()
     except api.exc.CannotGetPortalError:
-        return ""
+        return []
 
 
 def set_security_headers(event) -> None:
@@ -145,7 +150,7 @@ def set_security_headers(event) -> None:
     if policy is None:
         return
     response = request.response
-    media_url = _media_url() if policy == STRICT else None
+    media_url = _media_urls() if policy == STRICT else None
     for name, value in headers_for(policy, media_url).items():
         if name == "Referrer-Policy" and response.getHeader(name):
             continue  # the view chose one (the participant's no-referrer)

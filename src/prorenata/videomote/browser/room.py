@@ -3,7 +3,7 @@
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 from prorenata.videomote import _
 from prorenata.videomote.access.media_room import join_token_for
-from prorenata.videomote.access.media_room import media_server_url
+from prorenata.videomote.access.media_room import media_node_for
 from zope.i18n import translate
 
 import json
@@ -83,7 +83,7 @@ class RoomMixin:
         hangup = _("Lämna") if staff else _("Lämna mötet")
         return {
             "token": self.join_token,
-            "server": media_server_url(),
+            "server": media_node_for(self.room_meeting()),
             "meeting": self.room_meeting().UID(),
             "role": self.room_role,
             "token_url": self.room_token_url(),
@@ -95,8 +95,9 @@ class RoomMixin:
         }
 
     def token_response(self, meeting, display_name: str) -> str:
-        """A fresh join token for a page coming back after a dropped connection."""
+        """A fresh join token for a page coming back after a dropped connection, and the
+        media node to use it at: another one when the meeting's node stopped answering."""
         self.request.response.setHeader("Content-Type", "application/json")
         self.request.response.setHeader("Cache-Control", "no-store")
         token = join_token_for(meeting, self.room_role, display_name)
-        return json.dumps({"token": token})
+        return json.dumps({"token": token, "server": media_node_for(meeting)})

@@ -315,6 +315,14 @@ class Rooms:
         if not room.people:
             self._rooms.pop(room.key, None)
 
+    def load(self) -> dict:
+        """What Plone reads to place a new meeting on the least loaded node: open rooms
+        and the people (each one stream up, up to three down) in them; no names."""
+        return {
+            "rooms": len(self._rooms),
+            "people": sum(len(room.people) for room in self._rooms.values()),
+        }
+
     async def close(self) -> None:
         for room in list(self._rooms.values()):
             for person in list(room.people):
@@ -598,6 +606,13 @@ async def end_meeting(request: web.Request) -> web.Response:
     return web.json_response({"ended": True})
 
 
+async def health(request: web.Request) -> web.Response:
+    """GET by Plone before it hands out a join token: alive, and how loaded."""
+    return web.json_response(
+        {"ok": True, **request.app[ROOMS_KEY].load()}, headers={"Cache-Control": "no-store"}
+    )
+
+
 #: The keys join tokens may be signed with, newest first (several while one is rotated).
 SECRET_KEY = web.AppKey("secret", tuple)
 ROOMS_KEY = web.AppKey("rooms", Rooms)
@@ -612,7 +627,7 @@ def make_app(secret: bytes | Sequence[bytes], config: MediaConfig | None = None)
     app[CONFIG_KEY] = config or MediaConfig()
     app.router.add_get("/ws", websocket)
     app.router.add_post("/end", end_meeting)
-    app.router.add_get("/health", lambda request: web.json_response({"ok": True}))
+    app.router.add_get("/health", health)
 
     async def close_rooms(app):
         await app[ROOMS_KEY].close()

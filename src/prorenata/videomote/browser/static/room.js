@@ -4,7 +4,8 @@
  * carries our camera and microphone plus receive-only slots for the others. The server
  * says which slot (transceiver mid) shows whom. A dropped network or a restarted media
  * server brings us back with a fresh join token from Plone: no new SMS code while the
- * session is valid.
+ * session is valid. The token's answer names the media node to use: a meeting whose
+ * node died moves to another, and everybody in it follows there.
  */
 (function () {
   "use strict";
@@ -29,6 +30,9 @@
   var el = function (id) { return document.getElementById(id); };
   var room = {
     token: root.getAttribute("data-join-token"),
+    // The media node the meeting lives on; each fresh token names it anew (another
+    // one when the meeting's node stopped answering).
+    server: root.getAttribute("data-media-server"),
     ws: null, pc: null, stream: null,
     ended: false, leaving: false, attempts: 0, retry: null,
     people: {}, tiles: {}
@@ -71,7 +75,7 @@
 
   function connect() {
     if (room.ended || room.leaving) { return; }
-    var ws = room.ws = new WebSocket(root.getAttribute("data-media-server"));
+    var ws = room.ws = new WebSocket(room.server);
     ws.onopen = function () {
       ws.send(JSON.stringify({
         type: "join", meeting: root.getAttribute("data-meeting"), token: room.token
@@ -241,7 +245,10 @@
       if (response.status === 401 || response.status === 403) { throw "signedout"; }
       if (!response.ok) { throw "retry"; }
       return response.json();
-    }).then(function (data) { room.token = data.token; });
+    }).then(function (data) {
+      room.token = data.token;
+      if (data.server) { room.server = data.server; }
+    });
   }
 
   // -- tiles: one per other person ------------------------------------------------------
