@@ -39,7 +39,6 @@ import socket
 import ssl
 import statistics
 import sys
-import tempfile
 import time
 import urllib.parse
 
@@ -63,18 +62,6 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def _two_free_ports() -> int:
-    for _ in range(50):
-        base = _free_port()
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", base + 1))
-            except OSError:
-                continue
-        return base
-    raise RuntimeError("no two consecutive free ports")
 
 
 class Sink:
@@ -371,21 +358,8 @@ def main() -> int:
     module = _cluster_module()
     sink = Sink()
     sink.controller.start()
-    path = Path(tempfile.mkdtemp(prefix="videomote-bench-cluster-", dir="/tmp"))
-    os.chmod(path, 0o755)  # noqa: S103 - the unprivileged service user must enter it
-    https = _free_port()
-    cluster = module.Cluster(
-        path,
-        instances=2,
-        zope_port=_two_free_ports(),
-        https_port=https,
-        internal_port=_free_port(),
-        media_ports=(),
-        media_tls_port=_free_port(),
-        pg_port=_free_port(),
-        mail_port=sink.port,
-        public_host=f"localhost:{https}",
-    )
+    cluster = module.on_free_ports("videomote-bench-cluster-", sink.port)
+    path = cluster.directory
     environ = {k: v for k, v in os.environ.items() if k != "VIDEOMOTE_DSN"}
     log = open(path / "bench.log", "ab")  # noqa: SIM115 - closed below
     result: dict = {"smoke": SMOKE, "burst": BURST}

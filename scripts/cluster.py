@@ -37,6 +37,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,6 +86,47 @@ class Cluster:
 
     def zope_ports(self) -> list[int]:
         return [self.zope_port + n for n in range(self.instances)]
+
+
+# -- a cluster on free loopback ports (tests and benchmarks) -----------------------------
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on just now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def two_free_ports() -> int:
+    """A base port p with p and p + 1 free (instance n listens on base + n - 1)."""
+    for _ in range(50):
+        base = free_port()
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", base + 1))
+            except OSError:
+                continue
+        return base
+    raise RuntimeError("no two consecutive free ports")
+
+
+def on_free_ports(prefix: str, mail_port: int) -> Cluster:
+    """Two instances, no media node, in a fresh folder under /tmp that the unprivileged
+    service user can enter (PostgreSQL runs as it), every part on a free loopback port."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    os.chmod(path, 0o755)  # noqa: S103 - the unprivileged service user must enter it
+    https = free_port()
+    return Cluster(
+        path,
+        instances=2,
+        zope_port=two_free_ports(),
+        https_port=https,
+        internal_port=free_port(),
+        media_ports=(),
+        media_tls_port=free_port(),
+        pg_port=free_port(),
+        mail_port=mail_port,
+        public_host=f"localhost:{https}",
+    )
 
 
 # -- configuration ------------------------------------------------------------------

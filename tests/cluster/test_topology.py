@@ -2,24 +2,20 @@
 behind HAProxy with TLS. Bookings go on while an instance is killed; the instances share
 one per-client limit; every invitation arrives once."""
 
-from cluster_helpers import free_port
 from cluster_helpers import missing_engines
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
-from pathlib import Path
 
 import http.client
 import os
 import pytest
 import re
 import shutil
-import socket
 import ssl
 import subprocess
-import tempfile
 import time
 import urllib.parse
 
@@ -29,39 +25,13 @@ STAFF = ("skolskoterska", "videomote")
 ADMIN = ("admin", "admin")
 
 
-def _two_free_ports() -> int:
-    """A base port p with p and p + 1 free (instance n listens on base + n - 1)."""
-    for _ in range(50):
-        base = free_port()
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", base + 1))
-            except OSError:
-                continue
-        return base
-    raise RuntimeError("no two consecutive free ports")
-
-
 @pytest.fixture(scope="module")
 def cluster(cluster_module, smtp_sink_server):
     reason = missing_engines()
     if reason:
         pytest.skip(reason)
-    path = Path(tempfile.mkdtemp(prefix="videomote-cluster-", dir="/tmp"))
-    os.chmod(path, 0o755)  # noqa: S103 - the unprivileged service user must enter it
-    https = free_port()
-    topology = cluster_module.Cluster(
-        path,
-        instances=2,
-        zope_port=_two_free_ports(),
-        https_port=https,
-        internal_port=free_port(),
-        media_ports=(),
-        media_tls_port=free_port(),
-        pg_port=free_port(),
-        mail_port=smtp_sink_server.port,
-        public_host=f"localhost:{https}",
-    )
+    topology = cluster_module.on_free_ports("videomote-cluster-", smtp_sink_server.port)
+    path = topology.directory
     environ = {k: v for k, v in os.environ.items() if k != "VIDEOMOTE_DSN"}
     processes = cluster_module.start(topology, environ, with_site=True, with_extras=False)
     topology.processes = processes
