@@ -22,7 +22,10 @@ deletions, at random times) and the seconds until the journal shows each (REST
 ``@videomote-meeting``) and the family's e-mail arrives (``calendar_to_journal_p95_s``,
 ``calendar_to_mail_p95_s``); and, the worker stopped, a round for the clinician with 5,000
 meetings after one change in her calendar against one with 50 (``round_ms_5000_meetings``,
-``round_ms_50_meetings``; medians of five), idle rounds, and one full round of each.
+``round_ms_50_meetings``; medians of five), idle rounds, and one full round of each;
+beside each round Radicale's own answer to a sync REPORT for the same change, by plain
+HTTP (``server_report_ms_*``), and the round less it: the journal's side, which does not
+grow with the number of meetings (``round_ratio_5000_vs_50_without_server``).
 """
 
 from datetime import UTC
@@ -322,6 +325,23 @@ def _post_sync(site: str, params: dict | None = None) -> dict:
     return response.json()
 
 
+def _server_report(collection: str, userid: str, token: str) -> tuple[float, str]:
+    """Radicale's answer to a sync REPORT since ``token`` ("" for all), by plain HTTP with
+    nothing parsed: (its milliseconds, the new token)."""
+    started = time.perf_counter()
+    response = requests.request(
+        "REPORT",
+        collection,
+        data=SYNC_REPORT.format(token).encode(),
+        headers={"Depth": "1", "Content-Type": "application/xml"},
+        auth=(userid, "x"),
+        timeout=600,
+    )
+    took = (time.perf_counter() - started) * 1000
+    assert response.status_code == 207, response.status_code
+    return took, re.search(r"<(?:\w+:)?sync-token>([^<]+)<", response.text).group(1)
+
+
 def _until_no_round_runs(site: str) -> None:
     """Incremental rounds until none finds an account whose lease another round holds."""
     for _ in range(600):
@@ -462,21 +482,42 @@ def measure_journal() -> dict:
                 # A round for one clinician after one change in her calendar, and idle.
                 for userid, count in (("small", SMALL_MEETINGS), ("big", BIG_MEETINGS)):
                     _sync_now(site, {"only": "changes", "account": userid})
-                    rounds, idle = [], []
+                    _ms, token = _server_report(collections[userid], userid, "")
+                    rounds, idle, server, ours = [], [], [], []
                     for _ in range(ROUND_RUNS):
                         ical_uid, _path = untouched[userid].pop()
                         href = f"{collections[userid].rstrip('/')}/{quote(ical_uid, safe='')}.ics"
                         _client_change(caldav_url, userid, href, delete=False)
+                        # Radicale alone, the same change: its sync REPORT reads the state
+                        # of every item of the calendar, whatever the client asks for.
+                        report_ms, token = _server_report(collections[userid], userid, token)
                         rounds.append(_sync_now(site, {"only": "changes", "account": userid}))
+                        server.append(report_ms)
+                        ours.append(rounds[-1] - report_ms)
                         idle.append(_sync_now(site, {"only": "changes", "account": userid}))
                     full = _sync_now(site, {"account": userid})
                     name = "5000" if userid == "big" else "50"
                     out[f"round_ms_{name}_meetings"] = round(statistics.median(rounds), 1)
+                    out[f"server_report_ms_{name}_meetings"] = round(statistics.median(server), 1)
+                    out[f"round_without_server_ms_{name}_meetings"] = round(
+                        statistics.median(ours), 1
+                    )
                     out[f"idle_round_ms_{name}_meetings"] = round(statistics.median(idle), 1)
                     out[f"full_round_ms_{name}_meetings"] = round(full, 1)
                     out[f"meetings_of_{name}"] = count
                 out["round_ratio_5000_vs_50"] = round(
                     out["round_ms_5000_meetings"] / out["round_ms_50_meetings"], 2
+                )
+                # What the journal's side costs (the round less Radicale's answer to the
+                # same sync REPORT): what the bridge can make independent of the number of
+                # meetings; Radicale's own REPORT is not.
+                out["round_ratio_5000_vs_50_without_server"] = round(
+                    max(out["round_without_server_ms_5000_meetings"], 1.0)
+                    / max(out["round_without_server_ms_50_meetings"], 1.0),
+                    2,
+                )
+                out["server_report_ratio_5000_vs_50"] = round(
+                    out["server_report_ms_5000_meetings"] / out["server_report_ms_50_meetings"], 2
                 )
                 out["accounts"] = ACCOUNTS
         finally:

@@ -58,6 +58,11 @@ KEYS = {
         "round_ms_5000_meetings",
         "round_ms_50_meetings",
         "round_ratio_5000_vs_50",
+        "server_report_ms_5000_meetings",
+        "server_report_ms_50_meetings",
+        "round_without_server_ms_5000_meetings",
+        "round_without_server_ms_50_meetings",
+        "round_ratio_5000_vs_50_without_server",
     ),
     "media": (
         "forward_cpu_pct_per_stream",

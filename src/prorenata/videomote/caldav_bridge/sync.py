@@ -44,6 +44,7 @@ from prorenata.videomote.content.scheduling import move_meeting
 from prorenata.videomote.timezone import configured_zone
 from prorenata.videomote.timezone import zone as tzinfo_of
 from prorenata.videomote.translation import in_site_language
+from urllib.parse import unquote
 
 import caldav
 
@@ -244,9 +245,7 @@ def _run(state: _Round, incremental: bool) -> dict[str, str] | None:
     if changes.calendar_made:
         _calendar_made(state)
     status = state.status
-    by_href = {}
-    if changes.deleted_hrefs or changes.unreadable or not incremental:
-        by_href = {s.href: uid for uid, s in status.items() if not s.removed}
+    by_href = _ByHref(status)
     pending = set(record.pending or ())  # what this round covers of the journal's changes
     scope = None
     if incremental:
@@ -491,11 +490,9 @@ def _incremental_scope(record, changes, status, by_href, pending) -> dict[str, s
     "" for an item that is no meeting), or None when only a full round is exact."""
     if record.dirty or changes.full or changes.calendar_made:
         return None
-    gone = {by_href[href] for href in changes.deleted_hrefs if href in by_href}
-    if gone:  # counted only then: an idle round reads no item it does not look at
-        live = sum(1 for item in status.values() if not item.removed)
-        if live >= GUARD_MIN_ITEMS and len(gone) >= GUARD_SHARE * live:
-            return None  # the mass-deletion guard decides on the whole calendar
+    gone = {uid for href in changes.deleted_hrefs if (uid := by_href.get(href)) is not None}
+    if gone and _mass_deletion(status, len(gone)):
+        return None  # the mass-deletion guard decides on the whole calendar
     uids = set(pending) | set(changes.changed) | gone
     uids |= {by_href.get(i.href) or i.uid or i.href for i in changes.unreadable.values()}
     meetings = record.meetings if record.meetings is not None else {}
@@ -507,6 +504,20 @@ def _incremental_scope(record, changes, status, by_href, pending) -> dict[str, s
             return None  # a meeting this round cannot name: look at all of them
         scope[uid] = meeting_uid
     return scope
+
+
+def _mass_deletion(status: Mapping[str, ItemStatus], gone: int) -> bool:
+    """Whether ``gone`` deleted items may trip reconcile()'s mass-deletion guard.
+
+    The calendar's live items are counted only until there are more than the deletion
+    could be half of: one deletion among 5,000 events reads a few rows, not 5,000."""
+    enough = max(GUARD_MIN_ITEMS, gone / GUARD_SHARE)
+    live = 0
+    for item in status.values():
+        live += not item.removed
+        if live > enough:
+            return False
+    return live >= GUARD_MIN_ITEMS and gone >= GUARD_SHARE * live
 
 
 def _set(record, **values) -> None:
@@ -592,6 +603,37 @@ class _Status(MutableMapping):
 
     def __len__(self) -> int:
         return sum(1 for _uid in self)
+
+    def __bool__(self) -> bool:
+        # Not len(): whether there is any item reads one row, not all of them.
+        return any(True for _uid in self)
+
+
+class _ByHref:
+    """The item status by href (href -> iCalendar UID, of the items not removed), looked
+    up href by href: what a round needs for the few items the calendar reported deleted or
+    unreadable, whatever the number of the clinician's events.
+
+    An item is named after its UID (``<uid>.ics``) when the journal wrote it and by most
+    clients, so that one row is read; only an href named otherwise reads all the rows
+    (once per round), as the plain mapping did."""
+
+    def __init__(self, status: Mapping[str, ItemStatus]):
+        self.status = status
+        self._all: dict[str, str] | None = None
+
+    def get(self, href: str, default: str | None = None) -> str | None:
+        name = unquote(str(href).rstrip("/").rsplit("/", 1)[-1])
+        guess = name.removesuffix(".ics")
+        known = self.status.get(guess)
+        if known is not None and not known.removed and known.href == href:
+            return guess
+        if self._all is None:
+            self._all = {s.href: uid for uid, s in self.status.items() if not s.removed}
+        return self._all.get(href, default)
+
+    def __contains__(self, href) -> bool:
+        return self.get(href) is not None
 
 
 class _Lazy(Mapping):
