@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
+from prorenata.videomote.notify.outbox import CLAIM_SECONDS
 
 import http.client
 import os
@@ -206,6 +207,7 @@ def test_bookings_survive_a_killed_instance_and_each_invitation_arrives_once(
             results.append(future.result(timeout=120))
             if index == 7:
                 cluster.processes["zope1"].kill()  # mid-run, requests in flight
+                killed_at = time.time()
     succeeded = {title: json.loads(text) for title, status, text in results if status == 201}
     assert len(succeeded) >= 20, [(t, s) for t, s, _ in results if s != 201]
     assert cluster.processes["zope1"].poll() is not None
@@ -225,12 +227,7 @@ def test_bookings_survive_a_killed_instance_and_each_invitation_arrives_once(
     cluster_module.wait_for_port(cluster.zope_port, 300, cluster.processes["zope1"])
 
     def ours() -> Counter:
-        counts = Counter()
-        for message in list(smtp_sink_server.messages):
-            found = re.search(r"Klustertest \d+", str(message["Subject"]))
-            if found:
-                counts[found.group(0)] += 1
-        return counts
+        return Counter({title: len(times) for title, times in _arrivals(smtp_sink_server).items()})
 
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not set(succeeded) <= set(ours()):
@@ -238,4 +235,31 @@ def test_bookings_survive_a_killed_instance_and_each_invitation_arrives_once(
     time.sleep(20)  # a worker round later (15 s): a second copy would have come by now
     counts = ours()
     assert set(succeeded) <= set(counts), sorted(set(succeeded) - set(counts))
-    assert all(count == 1 for count in counts.values()), counts
+    _assert_once_but_the_one_in_flight(_arrivals(smtp_sink_server), killed_at)
+
+
+def _arrivals(sink) -> dict[str, list[float]]:
+    """When each "Klustertest N" invitation arrived at the SMTP sink."""
+    found: dict[str, list[float]] = {}
+    for message, at in zip(list(sink.messages), list(sink.arrivals), strict=False):
+        title = re.search(r"Klustertest \d+", str(message["Subject"]))
+        if title:
+            found.setdefault(title.group(0), []).append(at)
+    return found
+
+
+def _assert_once_but_the_one_in_flight(arrivals: dict[str, list[float]], killed_at: float):
+    """Each invitation once. The one exception is the mail the killed instance was sending
+    at that moment: SMTP had taken it, the instance died before recording that, so after
+    its claim expires (CLAIM_SECONDS) the survivor sends it again, never earlier. No sender
+    can tell "delivered, then died" from "died before delivering" (at least once beats
+    losing an invitation)."""
+    for title, times in arrivals.items():
+        if len(times) == 1:
+            continue
+        first, *again = sorted(times)
+        assert len(again) == 1, (title, times)
+        assert first <= killed_at + 5 and again[0] >= killed_at + CLAIM_SECONDS - 1, (
+            title,
+            [round(t - killed_at, 1) for t in times],
+        )

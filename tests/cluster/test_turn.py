@@ -3,11 +3,20 @@ name and password from a secret it shares with coturn; coturn relays for a fresh
 refuses one that has expired."""
 
 from cluster_helpers import free_port
+from concurrent.futures import ThreadPoolExecutor
 
 import asyncio
 import pytest
 import subprocess
 import time
+
+
+def _run(coroutine):
+    """Run ``coroutine`` in a thread of its own: earlier tests in the same process (the
+    sync Playwright API) may leave an event loop running in this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result(timeout=120)
+
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 
@@ -63,18 +72,14 @@ def test_coturn_relays_with_a_fresh_credential_and_refuses_an_expired_one(coturn
     expiry = int(server["username"].split(":")[0])
     assert time.time() < expiry <= time.time() + config.turn_ttl + 1
 
-    relayed = asyncio.run(
-        _allocate(cluster.turn_port, server["username"], server["credential"], "udp")
-    )
+    relayed = _run(_allocate(cluster.turn_port, server["username"], server["credential"], "udp"))
     assert relayed[0] == "127.0.0.1"
     # over TCP too (networks that block UDP)
-    assert asyncio.run(
-        _allocate(cluster.turn_port, server["username"], server["credential"], "tcp")
-    )
+    assert _run(_allocate(cluster.turn_port, server["username"], server["credential"], "tcp"))
 
     expired = turn_credentials(secret, ttl=60, now=time.time() - 3600)
     with pytest.raises(Exception):  # noqa: B017 - aioice raises its TransactionFailed
-        asyncio.run(_allocate(cluster.turn_port, *expired, "udp"))
+        _run(_allocate(cluster.turn_port, *expired, "udp"))
     forged = turn_credentials("another-secret", ttl=3600)
     with pytest.raises(Exception):  # noqa: B017
-        asyncio.run(_allocate(cluster.turn_port, *forged, "udp"))
+        _run(_allocate(cluster.turn_port, *forged, "udp"))
