@@ -35,7 +35,6 @@ import multiprocessing
 import os
 import re
 import shutil
-import socket
 import ssl
 import statistics
 import sys
@@ -58,10 +57,8 @@ def _cluster_module():
     return module
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+#: scripts/cluster.py itself: the benchmark builds its cluster with the runner's functions.
+CLUSTER = _cluster_module()
 
 
 class Sink:
@@ -71,7 +68,7 @@ class Sink:
         from aiosmtpd.controller import Controller
 
         self.subjects: list[str] = []
-        self.port = _free_port()
+        self.port = CLUSTER.free_port()
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd API
@@ -355,7 +352,7 @@ def _media_failover(cluster, module, environ, log) -> dict:
 
 def main() -> int:
     multiprocessing.set_start_method("fork")
-    module = _cluster_module()
+    module = CLUSTER
     sink = Sink()
     sink.controller.start()
     cluster = module.on_free_ports("videomote-bench-cluster-", sink.port)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import importlib.util
 import shutil
-import socket
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -18,10 +17,8 @@ def load_cluster_module():
     return module
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+#: The runner's own: a TCP port on 127.0.0.1 that nothing listens on just now.
+free_port = load_cluster_module().free_port
 
 
 def missing_engines(need_haproxy: bool = True) -> str | None:
