@@ -428,17 +428,19 @@ def local_dsn(cluster: Cluster, password: str) -> str:
     )
 
 
-def wait_for_port(port: int, timeout: float, process: subprocess.Popen | None = None) -> None:
+def wait_for_port(
+    port: int, timeout: float, process: subprocess.Popen | None = None, host: str = "127.0.0.1"
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"{process.args[0]} exited with {process.returncode}")
         with socket.socket() as probe:
             probe.settimeout(0.5)
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
+            if probe.connect_ex((host, port)) == 0:
                 return
         time.sleep(0.2)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f} s")
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout:.0f} s")
 
 
 def ensure_database(cluster: Cluster, password: str) -> None:
@@ -631,6 +633,29 @@ def create_site(cluster: Cluster, env: dict[str, str], output=None) -> None:
     )
 
 
+def start_turn_and_media(
+    cluster: Cluster, environ: dict[str, str], output=None
+) -> dict[str, subprocess.Popen]:
+    """coturn (when installed) and the media nodes, which hand out its time-limited
+    credentials; by name (the caller stops them)."""
+    quiet = {"stdout": output, "stderr": output} if output is not None else {}
+    env = cluster_environment(cluster, environ)
+    running: dict[str, subprocess.Popen] = {}
+    media_env = env
+    if turnserver():
+        secret = load_secrets(cluster, environ)["VIDEOMOTE_TURN_SECRET"]
+        certificate = ensure_certificate(cluster, environ)
+        running["coturn"] = subprocess.Popen(
+            turn_command(cluster, secret, certificate), cwd="/", env=env, **quiet
+        )
+        media_env = {**env, **media_turn_environment(cluster, secret)}
+    for i, port in enumerate(cluster.media_ports, start=1):
+        running[f"media{i}"] = subprocess.Popen(
+            media_command(port), cwd=ROOT, env=media_env, **quiet
+        )
+    return running
+
+
 def stop(processes: dict[str, subprocess.Popen], timeout: float = 20.0) -> None:
     """Terminate every process (PostgreSQL last, after its clients) and wait, bounded."""
     ordered = sorted(processes.items(), key=lambda item: item[0] == "postgres")
@@ -674,18 +699,8 @@ def start(
                 zope_command(cluster, n), cwd=ROOT, env=env, **quiet
             )
         running["haproxy"] = subprocess.Popen(haproxy_command(cluster), cwd=ROOT, env=env, **quiet)
-        media_env = env
-        if with_extras and turnserver():
-            secret = load_secrets(cluster, environ)["VIDEOMOTE_TURN_SECRET"]
-            running["coturn"] = subprocess.Popen(
-                turn_command(cluster, secret, certificate), cwd="/", env=env, **quiet
-            )
-            media_env = {**env, **media_turn_environment(cluster, secret)}
         if with_extras:
-            for i, port in enumerate(cluster.media_ports, start=1):
-                running[f"media{i}"] = subprocess.Popen(
-                    media_command(port), cwd=ROOT, env=media_env, **quiet
-                )
+            running.update(start_turn_and_media(cluster, environ, output))
             running["caldav"] = subprocess.Popen(
                 caldav_command(cluster), cwd=ROOT, env=env, **quiet
             )

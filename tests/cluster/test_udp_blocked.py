@@ -64,6 +64,9 @@ def reachable_cluster(cluster_module, participant_network, udp_blocked):
     environ = {k: v for k, v in os.environ.items() if k != "VIDEOMOTE_DSN"}
     log = open(topology.directory / "cluster.log", "ab")  # noqa: SIM115 - closed below
     processes = cluster_module.start(topology, environ, with_site=True, output=log)
+    cluster_module.wait_for_port(
+        topology.turn_port, 30, processes["coturn"], host=topology.turn_address
+    )
     yield topology
     cluster_module.stop(processes)
     log.close()
