@@ -579,7 +579,30 @@ def cluster_environment(cluster: Cluster, environ: dict[str, str]) -> dict[str, 
     env["VIDEOMOTE_WORKER_SECRET"] = shared["VIDEOMOTE_WORKER_SECRET"]
     env.setdefault("VIDEOMOTE_DSN", local_dsn(cluster, shared["VIDEOMOTE_PG_PASSWORD"]))
     env["VIDEOMOTE_MAIL_PORT"] = str(cluster.mail_port)
+    bundle = trusted_certificates(cluster, environ)
+    if bundle is not None:
+        env["REQUESTS_CA_BUNDLE"] = env["SSL_CERT_FILE"] = str(bundle)
     return env
+
+
+def trusted_certificates(cluster: Cluster, environ: dict[str, str]) -> Path | None:
+    """With the self-signed certificate, the processes of the cluster trust it too: Plone
+    reaches a media node given only as ``wss://…`` (its ``/health`` and ``/end`` then go
+    through HAProxy's TLS). ``var/tls/trusted.pem``: the usual authorities (certifi's, or
+    the ``REQUESTS_CA_BUNDLE`` already set) and that certificate; None with
+    ``VIDEOMOTE_TLS_PEM`` (a certificate the usual authorities vouch for)."""
+    own = cluster.var / "tls" / "site.crt"
+    if environ.get("VIDEOMOTE_TLS_PEM") or not own.exists():
+        return None
+    import certifi
+
+    usual = Path(environ.get("REQUESTS_CA_BUNDLE") or certifi.where())
+    bundle = cluster.var / "tls" / "trusted.pem"
+    text = usual.read_text(encoding="utf-8").rstrip("\n") + "\n" + own.read_text(encoding="utf-8")
+    if not bundle.exists() or bundle.read_text(encoding="utf-8") != text:
+        bundle.write_text(text, encoding="utf-8")
+        bundle.chmod(0o644)
+    return bundle
 
 
 def uses_local_postgres(environ: dict[str, str]) -> bool:
