@@ -68,11 +68,13 @@ run: site ## Install, create the demo site if missing and serve it (Ctrl-C stops
 CLUSTER ?= cluster
 CLUSTER_INSTANCES ?= 2
 HTTPS_PORT ?= 8443
+# e.g. CLUSTER_ARGS="--bind 0.0.0.0 --public-name meet.example.se --turn-address 192.0.2.10"
+CLUSTER_ARGS ?=
 
 .PHONY: run-cluster
 run-cluster: $(VENV)/.installed ## PostgreSQL + 2 Zope instances + HAProxy (TLS) + media + CalDAV, demo site (Ctrl-C stops)
 	$(BIN)/python scripts/cluster.py run --dir $(CLUSTER) --instances $(CLUSTER_INSTANCES) \
-	  --https-port $(HTTPS_PORT) --mail-port $(MAIL_PORT)
+	  --https-port $(HTTPS_PORT) --mail-port $(MAIL_PORT) $(CLUSTER_ARGS)
 
 .PHONY: migrate-to-cluster
 migrate-to-cluster: $(VENV)/.installed ## Copy the FileStorage site in $(INSTANCE)/var into an empty cluster database (zodbconvert)

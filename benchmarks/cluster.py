@@ -13,6 +13,11 @@ RelStorage, HAProxy with TLS) on free loopback ports with an in-process SMTP sin
 - ``media_failover_s``: two staff members in one meeting on two media nodes; the node it
   lives on is killed; seconds until both, with fresh tokens from Plone (which names the
   other node), receive each other's video again;
+- ``turn_tcp_first_frame_ms``: a participant on a network that drops all UDP (a network
+  namespace of its own, ``scripts/udp_blocked.py``, shared with the test) and staff in one
+  room through coturn and a media node: ms from the participant opening the room to its
+  first decoded remote frame, over TURN/TCP (``turn_tcp_relay``: the relay protocol its
+  selected candidate used); null where namespaces cannot be made (not root);
 - ``rooms_one_media`` / ``rooms_two_media``: four-person rooms at full frame rate (as
   ``benchmarks/media.py``) on one media process and on two (after the cluster stopped).
 
@@ -50,15 +55,17 @@ STAFF = ("skolskoterska", "videomote")
 ADMIN = ("admin", "admin")
 
 
-def _cluster_module():
-    spec = importlib.util.spec_from_file_location("cluster_script", ROOT / "scripts/cluster.py")
+def _script(name: str, path: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
 #: scripts/cluster.py itself: the benchmark builds its cluster with the runner's functions.
-CLUSTER = _cluster_module()
+CLUSTER = _script("cluster_script", "scripts/cluster.py")
+#: The participant whose network drops UDP (the same set-up as tests/cluster/).
+UDP_BLOCKED = _script("udp_blocked", "scripts/udp_blocked.py")
 
 
 class Sink:
@@ -350,12 +357,62 @@ def _media_failover(cluster, module, environ, log) -> dict:
                 process.wait(15)
 
 
+def _turn_tcp_first_frame(cluster, module, environ, network, log) -> dict:
+    """Staff and the UDP-less participant (``network``) in one room: ms to the
+    participant's first remote frame, through coturn reached over TCP."""
+    if network is None:
+        return {"turn_tcp_first_frame_ms": None, "turn_tcp_relay": None}
+    parts = module.start_turn_and_media(cluster, environ, log)
+    try:
+        module.wait_for_port(cluster.turn_port, 30, parts.get("coturn"), cluster.turn_address)
+        for port in cluster.media_ports:
+            module.wait_for_port(port, 60)
+        status, _ = _request(
+            cluster,
+            "PATCH",
+            "/Plone/@registry",
+            {"prorenata.videomote.media_nodes": module.media_node_lines(cluster)},
+            auth=ADMIN,
+        )
+        if status >= 300:
+            raise RuntimeError(f"media nodes not configured ({status})")
+        status, text = _request(
+            cluster, "GET", "/Plone/elever/@search?portal_type=Patient&metadata_fields=UID",
+            auth=ADMIN,
+        )  # fmt: skip
+        patient = json.loads(text)["items"][0]["UID"]
+        status, text = _book_one(cluster, patient, date.today() + timedelta(days=2), 9)
+        if status != 201:
+            raise RuntimeError(f"booking answered {status}")
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as playwright:
+            call = UDP_BLOCKED.call_through_turn_tcp(
+                network, playwright, json.loads(text)["@id"], STAFF, ADMIN
+            )
+        local = call.get("participant", {}).get("local") or {}
+        if call["first_frame_ms"] is None or local.get("type") != "relay":
+            raise RuntimeError(f"no video through TURN: {call}")
+        return {
+            "turn_tcp_first_frame_ms": call["first_frame_ms"],
+            "turn_tcp_relay": local.get("relayProtocol"),
+        }
+    finally:
+        module.stop(parts)
+
+
 def main() -> int:
     multiprocessing.set_start_method("fork")
     module = CLUSTER
     sink = Sink()
     sink.controller.start()
     cluster = module.on_free_ports("videomote-bench-cluster-", sink.port)
+    network = None
+    if UDP_BLOCKED.missing() is None:
+        # HAProxy, coturn and the media node on the participant's link (before they start)
+        network = UDP_BLOCKED.ParticipantNetwork()
+        for key, value in UDP_BLOCKED.cluster_settings(module).items():
+            setattr(cluster, key, value)
     path = cluster.directory
     environ = {k: v for k, v in os.environ.items() if k != "VIDEOMOTE_DSN"}
     log = open(path / "bench.log", "ab")  # noqa: SIM115 - closed below
@@ -384,9 +441,12 @@ def main() -> int:
         time.sleep(module.HEALTH_SETTLE_SECONDS + 1)
         result.update(_bookings_with_a_kill(cluster, module, sink))
         result.update(_media_failover(cluster, module, environ, log))
+        result.update(_turn_tcp_first_frame(cluster, module, environ, network, log))
         finished = True
     finally:
         module.stop(processes)
+        if network is not None:
+            network.close()
         sink.controller.stop()
         log.close()
         if finished:

@@ -81,6 +81,7 @@ KEYS = {
         "duplicate_invitations",
         "invitations_missing",
         "media_failover_s",
+        "turn_tcp_first_frame_ms",
         "rooms_one_media",
         "rooms_two_media",
     ),

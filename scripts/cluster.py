@@ -64,8 +64,14 @@ class Cluster:
     turn_port: int = 3478  # coturn: UDP and TCP
     turn_tls_port: int = 5349  # coturn: TLS over TCP, for networks that block UDP
     mail_port: int = 8025
-    bind: str = "127.0.0.1"
+    bind: str = "127.0.0.1"  # HAProxy's frontends (Plone, media WebSockets)
     public_host: str = "localhost:8443"
+    # the name (or address) browsers use for this machine: media WebSockets, TURN over TLS,
+    # and the self-signed certificate's subject
+    public_name: str = "localhost"
+    # where coturn listens and relays from, and what the TURN addresses handed to browsers
+    # name: the address clients reach (a network that drops UDP reaches it over TCP)
+    turn_address: str = "127.0.0.1"
     trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
     extra_env: dict[str, str] = field(default_factory=dict)
 
@@ -267,7 +273,7 @@ def ensure_certificate(cluster: Cluster, environ: dict[str, str]) -> Path:
             "-subj",
             "/CN=localhost",
             "-addext",
-            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1" + _subject_name(cluster.public_name),
             "-keyout",
             str(key),
             "-out",
@@ -282,6 +288,19 @@ def ensure_certificate(cluster: Cluster, environ: dict[str, str]) -> Path:
         out.write(crt.read_bytes() + key.read_bytes())
     key.unlink()
     return pem
+
+
+def _subject_name(name: str) -> str:
+    """The public name as one more subjectAltName of the self-signed certificate."""
+    import ipaddress
+
+    if name in ("localhost", "127.0.0.1"):
+        return ""
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return f",DNS:{name}"
+    return f",IP:{name}"
 
 
 # -- PostgreSQL ---------------------------------------------------------------------------
@@ -409,17 +428,19 @@ def local_dsn(cluster: Cluster, password: str) -> str:
     )
 
 
-def wait_for_port(port: int, timeout: float, process: subprocess.Popen | None = None) -> None:
+def wait_for_port(
+    port: int, timeout: float, process: subprocess.Popen | None = None, host: str = "127.0.0.1"
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"{process.args[0]} exited with {process.returncode}")
         with socket.socket() as probe:
             probe.settimeout(0.5)
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
+            if probe.connect_ex((host, port)) == 0:
                 return
         time.sleep(0.2)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f} s")
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout:.0f} s")
 
 
 def ensure_database(cluster: Cluster, password: str) -> None:
@@ -498,8 +519,8 @@ def turn_command(cluster: Cluster, secret: str, certificate: Path) -> list[str]:
     file, not onto the command line (where ``ps`` shows it)."""
     settings = [
         "no-cli",
-        "listening-ip=127.0.0.1",
-        "relay-ip=127.0.0.1",
+        f"listening-ip={cluster.turn_address}",
+        f"relay-ip={cluster.turn_address}",
         f"listening-port={cluster.turn_port}",
         f"tls-listening-port={cluster.turn_tls_port}",
         f"cert={certificate}",
@@ -528,9 +549,9 @@ def media_turn_environment(cluster: Cluster, secret: str) -> dict[str, str]:
     """What the media nodes need to hand out time-limited TURN credentials."""
     return {
         "VIDEOMOTE_MEDIA_TURN_URL": (
-            f"turn:127.0.0.1:{cluster.turn_port}?transport=udp,"
-            f"turn:127.0.0.1:{cluster.turn_port}?transport=tcp,"
-            f"turns:localhost:{cluster.turn_tls_port}?transport=tcp"
+            f"turn:{cluster.turn_address}:{cluster.turn_port}?transport=udp,"
+            f"turn:{cluster.turn_address}:{cluster.turn_port}?transport=tcp,"
+            f"turns:{cluster.public_name}:{cluster.turn_tls_port}?transport=tcp"
         ),
         "VIDEOMOTE_MEDIA_TURN_SECRET": secret,
     }
@@ -558,7 +579,30 @@ def cluster_environment(cluster: Cluster, environ: dict[str, str]) -> dict[str, 
     env["VIDEOMOTE_WORKER_SECRET"] = shared["VIDEOMOTE_WORKER_SECRET"]
     env.setdefault("VIDEOMOTE_DSN", local_dsn(cluster, shared["VIDEOMOTE_PG_PASSWORD"]))
     env["VIDEOMOTE_MAIL_PORT"] = str(cluster.mail_port)
+    bundle = trusted_certificates(cluster, environ)
+    if bundle is not None:
+        env["REQUESTS_CA_BUNDLE"] = env["SSL_CERT_FILE"] = str(bundle)
     return env
+
+
+def trusted_certificates(cluster: Cluster, environ: dict[str, str]) -> Path | None:
+    """With the self-signed certificate, the processes of the cluster trust it too: Plone
+    reaches a media node given only as ``wss://…`` (its ``/health`` and ``/end`` then go
+    through HAProxy's TLS). ``var/tls/trusted.pem``: the usual authorities (certifi's, or
+    the ``REQUESTS_CA_BUNDLE`` already set) and that certificate; None with
+    ``VIDEOMOTE_TLS_PEM`` (a certificate the usual authorities vouch for)."""
+    own = cluster.var / "tls" / "site.crt"
+    if environ.get("VIDEOMOTE_TLS_PEM") or not own.exists():
+        return None
+    import certifi
+
+    usual = Path(environ.get("REQUESTS_CA_BUNDLE") or certifi.where())
+    bundle = cluster.var / "tls" / "trusted.pem"
+    text = usual.read_text(encoding="utf-8").rstrip("\n") + "\n" + own.read_text(encoding="utf-8")
+    if not bundle.exists() or bundle.read_text(encoding="utf-8") != text:
+        bundle.write_text(text, encoding="utf-8")
+        bundle.chmod(0o644)
+    return bundle
 
 
 def uses_local_postgres(environ: dict[str, str]) -> bool:
@@ -584,7 +628,7 @@ def media_node_lines(cluster: Cluster) -> list[str]:
     """The ``media_nodes`` setting: each node's public address (HAProxy's TLS frontend,
     what browsers connect to) and where Plone reaches its /health and /end directly."""
     return [
-        f"wss://localhost:{cluster.media_tls_port + i}/ws http://127.0.0.1:{port}"
+        f"wss://{cluster.public_name}:{cluster.media_tls_port + i}/ws http://127.0.0.1:{port}"
         for i, port in enumerate(cluster.media_ports)
     ]
 
@@ -602,7 +646,7 @@ def create_site(cluster: Cluster, env: dict[str, str], output=None) -> None:
         env={
             **env,
             "VIDEOMOTE_PUBLIC_URL": f"https://{cluster.public_host}/Plone",
-            "VIDEOMOTE_MEDIA_URL": f"wss://localhost:{cluster.media_tls_port}/ws",
+            "VIDEOMOTE_MEDIA_URL": f"wss://{cluster.public_name}:{cluster.media_tls_port}/ws",
             "VIDEOMOTE_MEDIA_NODES": "\n".join(media_node_lines(cluster)),
         },
         check=True,
@@ -610,6 +654,29 @@ def create_site(cluster: Cluster, env: dict[str, str], output=None) -> None:
         stdout=output,
         stderr=output,
     )
+
+
+def start_turn_and_media(
+    cluster: Cluster, environ: dict[str, str], output=None
+) -> dict[str, subprocess.Popen]:
+    """coturn (when installed) and the media nodes, which hand out its time-limited
+    credentials; by name (the caller stops them)."""
+    quiet = {"stdout": output, "stderr": output} if output is not None else {}
+    env = cluster_environment(cluster, environ)
+    running: dict[str, subprocess.Popen] = {}
+    media_env = env
+    if turnserver():
+        secret = load_secrets(cluster, environ)["VIDEOMOTE_TURN_SECRET"]
+        certificate = ensure_certificate(cluster, environ)
+        running["coturn"] = subprocess.Popen(
+            turn_command(cluster, secret, certificate), cwd="/", env=env, **quiet
+        )
+        media_env = {**env, **media_turn_environment(cluster, secret)}
+    for i, port in enumerate(cluster.media_ports, start=1):
+        running[f"media{i}"] = subprocess.Popen(
+            media_command(port), cwd=ROOT, env=media_env, **quiet
+        )
+    return running
 
 
 def stop(processes: dict[str, subprocess.Popen], timeout: float = 20.0) -> None:
@@ -655,18 +722,8 @@ def start(
                 zope_command(cluster, n), cwd=ROOT, env=env, **quiet
             )
         running["haproxy"] = subprocess.Popen(haproxy_command(cluster), cwd=ROOT, env=env, **quiet)
-        media_env = env
-        if with_extras and turnserver():
-            secret = load_secrets(cluster, environ)["VIDEOMOTE_TURN_SECRET"]
-            running["coturn"] = subprocess.Popen(
-                turn_command(cluster, secret, certificate), cwd="/", env=env, **quiet
-            )
-            media_env = {**env, **media_turn_environment(cluster, secret)}
         if with_extras:
-            for i, port in enumerate(cluster.media_ports, start=1):
-                running[f"media{i}"] = subprocess.Popen(
-                    media_command(port), cwd=ROOT, env=media_env, **quiet
-                )
+            running.update(start_turn_and_media(cluster, environ, output))
             running["caldav"] = subprocess.Popen(
                 caldav_command(cluster), cwd=ROOT, env=env, **quiet
             )
@@ -709,6 +766,19 @@ def main() -> int:
     parser.add_argument(
         "--media-ports", default="", help="comma-separated; default one per core from 8090"
     )
+    parser.add_argument(
+        "--bind", default="127.0.0.1", help="HAProxy's address (0.0.0.0: every address)"
+    )
+    parser.add_argument(
+        "--public-name",
+        default="localhost",
+        help="this machine's name or address as browsers reach it",
+    )
+    parser.add_argument(
+        "--turn-address",
+        default="127.0.0.1",
+        help="coturn's listening and relay address, as clients reach it",
+    )
     parser.add_argument("--from", dest="source", type=Path, help="migrate: e.g. instance/var")
     args = parser.parse_args()
     cluster = Cluster(
@@ -720,7 +790,10 @@ def main() -> int:
         mail_port=args.mail_port,
         media_ports=tuple(int(p) for p in args.media_ports.split(",") if p)
         or default_media_ports(),
-        public_host=f"localhost:{args.https_port}",
+        public_host=f"{args.public_name}:{args.https_port}",
+        bind=args.bind,
+        public_name=args.public_name,
+        turn_address=args.turn_address,
     )
     environ = dict(os.environ)
     if args.command == "write":

@@ -1,0 +1,306 @@
+"""A participant on a network that drops all UDP, joining a room of the cluster: shared by
+``tests/cluster/test_udp_blocked.py`` and ``benchmarks/cluster.py`` (turn_tcp_first_frame_ms).
+
+Two network namespaces joined by a veth pair, made inside the caller's own namespace (the
+tests and benchmarks run in ``scripts/in_netns.sh``'s): the caller's holds the cluster
+(Plone through HAProxy, the media node, coturn) on ``OUTER``; the participant's is a child
+namespace (kept alive by a ``sleep`` process, gone with it: nothing is left in
+``/run/netns``) on ``INNER``. Both ends of the link drop every UDP packet (``tc``: an HTB
+class for IP protocol 17 whose queue holds nothing, as this kernel has no tc actions), so
+the participant's Chromium, run in its namespace through ``nsenter``, can only reach the
+room by TURN over TCP. Playwright drives it over the pipe it inherits.
+"""
+
+from pathlib import Path
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+OUTER = "10.231.0.1"  # the cluster's side of the link
+INNER = "10.231.0.2"  # the participant's
+PREFIX = 30
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",  # QUIC is UDP: the participant's network refuses it anyway
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+    # the cluster's self-signed certificate (HTTPS and the media WebSocket)
+    "--ignore-certificate-errors",
+]
+
+
+def missing() -> str | None:
+    """Why the two namespaces cannot be made here (None: they can)."""
+    if os.geteuid() != 0:
+        return "making network namespaces and veth links needs root (scripts/in_netns.sh)"
+    for tool in ("ip", "tc", "nsenter", "unshare"):
+        if not shutil.which(tool):
+            return f"{tool} is not installed (make system-packages: iproute2, util-linux)"
+    if not Path(CHROMIUM).exists():
+        return "Chromium is not installed (make system-packages)"
+    return None
+
+
+def _tool(name: str) -> str:
+    """The absolute path of one of iproute2's or util-linux's programs."""
+    return shutil.which(name) or f"/usr/sbin/{name}"
+
+
+def _run(*command: str) -> None:
+    # our own fixed commands (iproute2, util-linux), no shell
+    subprocess.run(  # noqa: S603
+        [_tool(command[0]), *command[1:]], check=True, capture_output=True, timeout=30
+    )
+
+
+def _drop_udp(device: str, namespace_pid: int | None = None) -> None:
+    """Every UDP packet leaving ``device`` goes to a class whose queue holds none."""
+    enter = ["nsenter", "-t", str(namespace_pid), "-n", "--"] if namespace_pid else []
+    for command in (
+        f"tc qdisc add dev {device} root handle 1: htb default 10",
+        f"tc class add dev {device} parent 1: classid 1:10 htb rate 10gbit",
+        f"tc class add dev {device} parent 1: classid 1:20 htb rate 8kbit",
+        f"tc qdisc add dev {device} parent 1:20 handle 20: pfifo limit 0",
+        f"tc filter add dev {device} parent 1: protocol ip prio 1 u32 "
+        "match ip protocol 17 0xff flowid 1:20",
+    ):
+        _run(*enter, *command.split())
+
+
+class ParticipantNetwork:
+    """The participant's namespace, linked to ours, all UDP dropped; ``close()`` removes
+    it (and the link). Make it before the cluster starts: the media node offers host
+    candidates on the addresses it finds at its start (``OUTER`` among them)."""
+
+    def __init__(self):
+        suffix = f"{os.getpid() % 10000}"
+        self.outer_device, self.inner_device = f"vmo{suffix}", f"vmp{suffix}"
+        # a fixed command; the namespace lives as long as this process
+        self.holder = subprocess.Popen([_tool("unshare"), "-n", _tool("sleep"), "3600"])  # noqa: S603
+        self.folder = Path(tempfile.mkdtemp(prefix="videomote-participant-"))
+        try:
+            self._wait_for_namespace()
+            pid = str(self.holder.pid)
+            _run("ip", "link", "add", self.outer_device, "type", "veth", "peer", "name",
+                 self.inner_device, "netns", pid)  # fmt: skip
+            _run("ip", "addr", "add", f"{OUTER}/{PREFIX}", "dev", self.outer_device)
+            _run("ip", "link", "set", self.outer_device, "up")
+            inside = ("nsenter", "-t", pid, "-n", "--")
+            _run(*inside, "ip", "link", "set", "lo", "up")
+            _run(*inside, "ip", "addr", "add", f"{INNER}/{PREFIX}", "dev", self.inner_device)
+            _run(*inside, "ip", "link", "set", self.inner_device, "up")
+            _drop_udp(self.inner_device, self.holder.pid)  # what the participant sends
+            _drop_udp(self.outer_device)  # what is sent to the participant
+            self.chromium = self.folder / "chromium-in-participant-namespace"
+            self.chromium.write_text(
+                f'#!/bin/sh\nexec nsenter -t {pid} -n -- {CHROMIUM} "$@"\n', encoding="utf-8"
+            )
+            self.chromium.chmod(0o755)
+        except BaseException:
+            self.close()
+            raise
+
+    def _wait_for_namespace(self) -> None:
+        own = os.readlink("/proc/self/ns/net")
+        deadline = time.monotonic() + 10
+        while os.readlink(f"/proc/{self.holder.pid}/ns/net") == own:
+            if time.monotonic() > deadline or self.holder.poll() is not None:
+                raise RuntimeError("unshare -n did not make a network namespace")
+            time.sleep(0.05)
+
+    def inside(self, command: list[str], timeout: float = 30) -> subprocess.CompletedProcess:
+        """Run ``command`` in the participant's namespace."""
+        return subprocess.run(  # noqa: S603 - the caller's own probe, no shell
+            [_tool("nsenter"), "-t", str(self.holder.pid), "-n", "--", *command],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def reaches(self, transport: str, seconds: float = 1.5) -> bool:
+        """Whether a TCP connection, or one UDP datagram, from the participant's namespace
+        arrives at a socket of ours on ``OUTER`` (the control check of the set-up)."""
+        kind = socket.SOCK_DGRAM if transport == "udp" else socket.SOCK_STREAM
+        with socket.socket(socket.AF_INET, kind) as listener:
+            listener.bind((OUTER, 0))
+            listener.settimeout(seconds + 5)
+            port = listener.getsockname()[1]
+            if transport == "udp":
+                send = (
+                    "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+                    f"[s.sendto(b'probe', ('{OUTER}', {port})) for _ in range(5)]"
+                )
+            else:
+                listener.listen()
+                send = (
+                    "import socket; "
+                    f"socket.create_connection(('{OUTER}', {port}), 5).send(b'probe')"
+                )
+            sender = self.inside([sys.executable, "-c", send])
+            if sender.returncode != 0:
+                return False
+            listener.settimeout(seconds)
+            try:
+                if transport == "udp":
+                    return listener.recv(64) == b"probe"
+                connection, _ = listener.accept()
+                with connection:
+                    return connection.recv(64) == b"probe"
+            except OSError:
+                return False
+
+    def launch_chromium(self, playwright):
+        """A Chromium in the participant's namespace, driven by ``playwright`` (the
+        wrapper execs it through nsenter; Playwright's pipe is inherited)."""
+        return playwright.chromium.launch(executable_path=str(self.chromium), args=FLAGS)
+
+    def close(self) -> None:
+        if self.holder.poll() is None:
+            self.holder.kill()
+            self.holder.wait(10)
+        # the namespace goes with its last process, and the link with it
+        subprocess.run(  # noqa: S603 - a fixed command
+            [_tool("ip"), "link", "del", self.outer_device], capture_output=True, timeout=30
+        )
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def cluster_settings(cluster_module) -> dict:
+    """What a cluster needs so that the participant's namespace reaches it: HAProxy and
+    coturn on ``OUTER`` (as ``--public-name``/``--turn-address`` on a real network), every
+    other part on free loopback ports."""
+    free = cluster_module.free_port
+    https = free()
+    return {
+        "bind": "0.0.0.0",  # noqa: S104 - inside the test's own namespace: loopback and the link
+        "public_name": OUTER,
+        "public_host": f"{OUTER}:{https}",
+        "https_port": https,
+        "turn_address": OUTER,
+        "turn_port": free(),
+        "turn_tls_port": free(),
+        "media_ports": (free(),),
+        "media_tls_port": free(),
+    }
+
+
+# -- the call -------------------------------------------------------------------------------
+#: The selected ICE candidate pair's local candidate and the frames decoded, per page.
+STATS = """async () => {
+  const room = window.videomoteRoom;
+  const out = {frames: 0, local: null, state: null};
+  if (!room || !room.pc) { return out; }
+  out.state = room.pc.connectionState;
+  const stats = await room.pc.getStats();
+  let pair = null;
+  stats.forEach((s) => {
+    if (s.type === "transport" && s.selectedCandidatePairId) {
+      pair = stats.get(s.selectedCandidatePairId);
+    }
+  });
+  if (!pair) {
+    stats.forEach((s) => {
+      if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded") { pair = s; }
+    });
+  }
+  if (pair) {
+    const local = stats.get(pair.localCandidateId);
+    if (local) {
+      out.local = {type: local.candidateType, relayProtocol: local.relayProtocol || null,
+                   protocol: local.protocol, address: local.address || local.ip};
+    }
+  }
+  stats.forEach((s) => {
+    if (s.type === "inbound-rtp" && s.kind === "video") { out.frames += s.framesDecoded || 0; }
+  });
+  return out;
+}"""
+
+
+def room_stats(page) -> dict:
+    return page.evaluate(STATS)
+
+
+def _logged_in(browser, site_url: str, credentials: tuple[str, str]):
+    """A fresh context with ``credentials`` logged in through Plone's login form."""
+    context = browser.new_context(locale="sv-SE", ignore_https_errors=True)
+    page = context.new_page()
+    page.set_default_timeout(30000)
+    page.goto(f"{site_url}/login")
+    page.get_by_label("Användarnamn").fill(credentials[0])
+    page.get_by_label("Lösenord").fill(credentials[1])
+    page.get_by_role("button", name="Logga in").click()
+    page.wait_for_load_state()
+    return context, page
+
+
+def open_room(page, meeting_url: str) -> None:
+    """The meeting's room page, starting the meeting when it is not yet started."""
+    page.goto(f"{meeting_url}/@@videomote-rum")
+    start = page.get_by_role("button", name="Starta mötet")
+    if start.count():
+        start.click()
+        page.wait_for_load_state()
+    try:
+        page.get_by_role("region", name="Videomöte").wait_for()
+    except Exception as error:
+        raise AssertionError(f"no room at {page.url}: {page.inner_text('body')[:1500]}") from error
+
+
+def call_through_turn_tcp(
+    network: ParticipantNetwork,
+    playwright,
+    meeting_url: str,
+    staff: tuple[str, str],
+    participant: tuple[str, str],
+    seconds: float = 60,
+) -> dict:
+    """Staff (our namespace) and the participant (theirs) in the meeting's room, until each
+    decodes video from the other: what each page's selected candidate pair is, frames
+    decoded, and ms from the participant opening the room to its first remote frame."""
+    from playwright.sync_api import Error
+
+    staff_browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+    participant_browser = network.launch_chromium(playwright)
+    try:
+        site_url = meeting_url[: meeting_url.index("/Plone/") + len("/Plone")]
+        staff_context, staff_page = _logged_in(staff_browser, site_url, staff)
+        their_context, their_page = _logged_in(participant_browser, site_url, participant)
+        open_room(staff_page, meeting_url)
+        opened = time.monotonic()
+        open_room(their_page, meeting_url)
+        first_frame_ms = None
+        deadline = opened + seconds
+        result: dict = {}
+        while time.monotonic() < deadline:
+            try:
+                result = {"staff": room_stats(staff_page), "participant": room_stats(their_page)}
+            except Error:  # a page navigating (reconnect): ask again
+                result = {}
+            theirs = result.get("participant", {})
+            if first_frame_ms is None and theirs.get("frames", 0) > 0:
+                first_frame_ms = round((time.monotonic() - opened) * 1000)
+            if all(
+                result.get(side, {}).get("frames", 0) >= 30 for side in ("staff", "participant")
+            ):
+                break
+            time.sleep(0.1)
+        result["first_frame_ms"] = first_frame_ms
+        staff_context.close()
+        their_context.close()
+        return result
+    finally:
+        participant_browser.close()
+        staff_browser.close()
