@@ -29,6 +29,7 @@ import time
 
 logger = logging.getLogger("prorenata.videomote.media")
 
+JOIN, LEAVE = "join", "leave"
 SIGNATURE_HEADER = "X-Videomote-Signature"
 MAX_QUEUED = 10_000
 MAX_BATCH = 200

@@ -1,11 +1,9 @@
 """The visit's pages: the media server's attendance reports, the attendance and outcome
 on the meeting's page, "Videomöten – statistik" (administrators, with CSV)."""
 
-from AccessControl.security import checkPermission
 from datetime import date
 from datetime import datetime
 from plone import api
-from plone.app.layout.viewlets.common import ViewletBase
 from plone.app.uuid.utils import uuidToObject
 from plone.protect.interfaces import IDisableCSRFProtection
 from Products.Five.browser import BrowserView
@@ -113,14 +111,17 @@ def _local_time(meeting, value: str | None) -> str:
     return f"{from_iso.astimezone(tzinfo_of(meeting_zone(meeting))):%H.%M}"
 
 
-class AttendanceViewlet(ViewletBase):
-    """Below a meeting's page: outcome, who was in the room and when, the draft note.
+class AttendanceSection(BrowserView):
+    """On a meeting's page: outcome, who was in the room and when, the draft note.
 
     Reading an overdue meeting ends it (the same as the timer would, not a forged
     request: the write follows from time alone)."""
 
+    def __call__(self):
+        self.update()
+        return self.index()
+
     def update(self):
-        super().update()
         self.facts = None
         if not may_manage(self.context):
             return
@@ -255,6 +256,3 @@ class StatisticsView(BrowserView):
 
     def csv_url(self) -> str:
         return f"{self.request.URL}?from={self.first}&to={self.last}&format=csv"
-
-    def may_view(self) -> bool:
-        return bool(checkPermission("cmf.ManagePortal", self.context))
