@@ -37,8 +37,9 @@ def test_upgrading_a_1003_site_adds_visit_notes_and_their_workflow(portal):
     start = datetime.now() + timedelta(days=1)
     with api.env.adopt_user(SITE_OWNER_NAME):
         meeting = book_meeting(
-            Booking("Samtal", start, start + timedelta(minutes=30),
-                    add_student(folder).UID(), "student"),
+            Booking(
+                "Samtal", start, start + timedelta(minutes=30), add_student(folder).UID(), "student"
+            ),
             organiser="sara",
         )
     ending.end_meeting(meeting)

@@ -52,9 +52,9 @@ from prorenata.videomote.request_input import query_value
 from prorenata.videomote.timezone import configured_zone
 from prorenata.videomote.timezone import now_in
 from prorenata.videomote.timezone import zone as tzinfo_of
+from prorenata.videomote.visit.attendance import OUTCOME_TITLES
 from prorenata.videomote.visit.ending import end_meeting
 from prorenata.videomote.visit.ending import shown_outcome
-from prorenata.videomote.visit.attendance import OUTCOME_TITLES
 from zope.i18n import translate
 from zope.interface import alsoProvides
 

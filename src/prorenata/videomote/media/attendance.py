@@ -15,7 +15,6 @@ go first beyond that), so a journal that is down for long cannot fill the server
 from collections import deque
 from datetime import UTC
 from datetime import datetime
-from datetime import timedelta
 
 import aiohttp
 import asyncio
@@ -147,4 +146,3 @@ class Reporter:
             with contextlib.suppress(ValueError):
                 self._queue.remove(entry)
         return True
-

@@ -43,9 +43,7 @@ FACT_FIELDS = (
 )
 MAX_NOTE_TEXT = 20_000
 
-OUTCOMES = SimpleVocabulary(
-    [SimpleTerm(key, key, title) for key, title in OUTCOME_TITLES.items()]
-)
+OUTCOMES = SimpleVocabulary([SimpleTerm(key, key, title) for key, title in OUTCOME_TITLES.items()])
 
 
 class IVisitNote(model.Schema):

@@ -8,9 +8,9 @@ with staff ending it at the same moment leaves it to them). A thread per databas
 its own connection; started when Zope opens its database, like the audit retention.
 """
 
+from DateTime import DateTime
 from datetime import UTC
 from datetime import datetime
-from DateTime import DateTime
 from plone.base.interfaces import IPloneSiteRoot
 from prorenata.videomote import logger
 from prorenata.videomote.content.meeting import STATE_BOOKED
@@ -76,7 +76,9 @@ class EndingTimer:
         self.db = db
         self.interval = interval
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="videomote-visit-ending", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name="videomote-visit-ending", daemon=True
+        )
 
     def start(self) -> None:
         self._thread.start()
