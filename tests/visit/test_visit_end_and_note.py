@@ -445,3 +445,15 @@ def test_statistics_per_month_and_clinician_for_administrators_with_csv(clinic):
     assert lines[1] == f"{month};Sara Skolsköterska;sara;1;1;0;20,0;1"
     assert "20100101" not in csv.text and "Alva" not in csv.text
     assert refused(session_as("sara"), f"{clinic['url']}/@@videomote-statistik")
+
+
+def test_a_meeting_moved_to_a_new_time_counts_only_who_came_at_the_new_time(clinic):
+    meeting, portal = clinic["meeting"], clinic["portal"]
+    start = meeting.start.astimezone(UTC)
+    report(portal, meeting, sara("join", start), anna("join", start))
+    transaction.begin()
+    assert len(store.events(meeting)) == 2
+    meeting.room_generation = 1  # what a move to a new time does (close_room_if_moved)
+    assert store.events(meeting) == []
+    assert ending.settle_if_overdue(meeting, meeting.end + timedelta(minutes=16))
+    assert store.record_of(meeting).outcome == "no_show"

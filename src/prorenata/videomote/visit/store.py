@@ -87,6 +87,7 @@ def _parse(item: dict, generation: int) -> tuple | None:
         "staff" if item.get("role") == "staff" else "participant",
         item["kind"],
         item.get("reason", ""),
+        generation,
     )
     return key, value
 
@@ -119,12 +120,16 @@ def remember_identity(meeting, who: str, method: str, level: str) -> None:
 
 
 def events(meeting) -> list[attendance.Event]:
+    """The events of the meeting's current time: a meeting moved to a new time (its room
+    generation counted up) starts with none, whoever was in the old time's room."""
     record = record_of(meeting, create=False)
     if record is None:
         return []
+    generation = signins.generation(meeting)
     return [
-        attendance.Event(datetime.fromisoformat(key[0]), *value)
+        attendance.Event(datetime.fromisoformat(key[0]), *value[:5])
         for key, value in record.events.items()
+        if value[5:6] == (generation,)
     ]
 
 
