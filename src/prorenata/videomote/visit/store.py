@@ -158,7 +158,7 @@ def overdue_end(meeting, now: datetime) -> datetime | None:
     return min(max(closes, last), now)
 
 
-def presences(meeting, now: datetime | None = None) -> list[attendance.Presence]:
+def presences(meeting) -> list[attendance.Presence]:
     record = record_of(meeting, create=False)
     ended_at = record.ended_at if record is not None else None
     return attendance.presences(events(meeting), ended_at)
