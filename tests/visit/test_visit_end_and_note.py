@@ -457,3 +457,21 @@ def test_a_meeting_moved_to_a_new_time_counts_only_who_came_at_the_new_time(clin
     assert store.events(meeting) == []
     assert ending.settle_if_overdue(meeting, meeting.end + timedelta(minutes=16))
     assert store.record_of(meeting).outcome == "no_show"
+
+
+def test_the_timers_round_ends_an_overdue_meeting_on_its_own_connection(clinic):
+    meeting, portal = clinic["meeting"], clinic["portal"]
+    # The meeting was yesterday: its end plus grace passed long ago, nobody came.
+    meeting.start -= timedelta(days=1)
+    meeting.end -= timedelta(days=1)
+    meeting.reindexObject()
+    transaction.commit()
+    assert timer.end_overdue_in_all_sites(portal._p_jar.db()) == 1
+    transaction.begin()
+    assert meeting.state == "ended"
+    assert store.record_of(meeting).outcome == "no_show"
+    assert api.content.get_state(the_note(meeting)) == "draft"
+    catalog = portal.portal_catalog.unrestrictedSearchResults
+    assert len(catalog(UID=meeting.UID(), meeting_state="ended")) == 1
+    assert len(catalog(portal_type="VisitNote")) == 1
+    assert timer.end_overdue_in_all_sites(portal._p_jar.db()) == 0

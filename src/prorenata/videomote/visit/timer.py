@@ -18,6 +18,7 @@ from prorenata.videomote.content.meeting import STATE_STARTED
 from prorenata.videomote.visit import ending
 from prorenata.videomote.visit import store
 from ZODB.POSException import ConflictError
+from zope.component.hooks import getSite
 from zope.component.hooks import setSite
 
 import threading
@@ -55,9 +56,13 @@ def end_overdue(site, manager, now: datetime | None = None) -> int:
 
 
 def end_overdue_in_all_sites(db) -> int:
-    manager = transaction.TransactionManager()
-    connection = db.open(transaction_manager=manager)
+    """One round over every site of ``db``. Uses this thread's own transaction manager
+    (the timer's thread): Plone's catalog queue commits with it, so the ended meeting and
+    its new note are indexed."""
+    manager = transaction.manager
+    connection = db.open()
     ended = 0
+    before = getSite()
     try:
         manager.begin()
         app = connection.root()["Application"]
@@ -65,7 +70,7 @@ def end_overdue_in_all_sites(db) -> int:
             setSite(site)
             ended += end_overdue(site, manager)
     finally:
-        setSite(None)
+        setSite(before)
         manager.abort()
         connection.close()
     return ended
