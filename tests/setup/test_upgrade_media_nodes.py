@@ -24,7 +24,7 @@ def test_upgrading_a_1002_site_adds_media_nodes_and_keeps_the_media_server(porta
     setup = api.portal.get_tool("portal_setup")
     setup.setLastVersionForProfile(PROFILE, "1002")
     assert setup.listUpgrades(PROFILE), "no upgrade step from 1002"
-    setup.upgradeProfile(PROFILE)
+    setup.upgradeProfile(PROFILE, dest="1003")
     assert setup.getLastVersionForProfile(PROFILE) == ("1003",)
     assert api.portal.get_registry_record(RECORD) == []
     assert api.portal.get_registry_record(SINGLE) == "wss://media.example.se/ws"

@@ -33,7 +33,7 @@ def test_upgrade_from_1001_indexes_the_messages_already_in_the_outbox(portal):
     setup = api.portal.get_tool("portal_setup")
     setup.setLastVersionForProfile(PROFILE, "1001")
 
-    setup.upgradeProfile(PROFILE)
+    setup.upgradeProfile(PROFILE, dest="1003")
 
     assert setup.getLastVersionForProfile(PROFILE) == ("1003",)
     outbox = outbox_for(portal)

@@ -49,6 +49,7 @@ def issue_join_token(
     now: datetime | None = None,
     who: str = "",
     generation: int = 0,
+    report_url: str = "",
 ) -> str:
     """``who`` tells people apart who show the same name (two staff called Anna): the
     media server lets a person's newer connection replace only their own older one.
@@ -68,6 +69,8 @@ def issue_join_token(
         claims["w"] = who
     if generation:
         claims["g"] = generation
+    if report_url:
+        claims["a"] = report_url
     return sign(claims, key, PURPOSE, now + LIFETIME)
 
 

@@ -15,6 +15,9 @@ from prorenata.videomote.access.keys import secret_key
 from prorenata.videomote.access.media_nodes import HEALTH_TIMEOUT_SECONDS
 from prorenata.videomote.access.media_nodes import choose_node
 from prorenata.videomote.access.media_nodes import configured_nodes
+from prorenata.videomote.interfaces import IIdentityCheck
+from prorenata.videomote.visit import store as attendance_store
+from zope.component import queryUtility
 from zope.globalrequest import getRequest
 
 import hashlib
@@ -88,6 +91,8 @@ def tell_media_server_ended(meeting, generation: int | None = None, reason: str 
     if not endpoints:
         return
     uid = meeting.UID()
+    # An explicit generation: Plone's own call, not a person entering the room.
+    generation = signins.generation(meeting) if generation is None else generation
     token = join_token_for(meeting, "staff", "Plone", generation=generation)
     payload = {"meeting": uid, "token": token, **({"reason": reason} if reason else {})}
 
@@ -108,15 +113,27 @@ def tell_media_server_ended(meeting, generation: int | None = None, reason: str 
     transaction.get().addAfterCommitHook(after_commit)
 
 
-def join_token_for(meeting, role: str, display_name: str, generation: int | None = None) -> str:
+def join_token_for(
+    meeting,
+    role: str,
+    display_name: str,
+    generation: int | None = None,
+    identification: tuple[str, str] | None = None,
+) -> str:
     """A join token for the current staff member, or for the meeting's one invitee, into
     the room of the meeting's current time (``generation``: a moved meeting's room is
-    another room on the media server, so the old one can end and the new one start)."""
+    another room on the media server, so the old one can end and the new one start).
+
+    For a token into the room (not Plone's own "end" call), how this person was identified
+    is kept for the visit note (``identification``: method and eIDAS level; staff: their
+    journal login, participants: the SMS check their session was opened with)."""
     if role == "staff":
         # Opaque to the media server: which Plone user, not who they are.
         who = hashlib.sha256(f"staff|{api.user.get_current().getId()}".encode()).hexdigest()[:16]
     else:
         who = "invitee"
+    if generation is None:
+        remember_identification(meeting, role, who, identification)
     return issue_join_token(
         meeting.UID(),
         role,
@@ -124,4 +141,14 @@ def join_token_for(meeting, role: str, display_name: str, generation: int | None
         media_secret(secret_key(api.portal.get())),
         who=who,
         generation=signins.generation(meeting) if generation is None else generation,
+        report_url=attendance_store.report_url() if generation is None else "",
     )
+
+
+def remember_identification(meeting, role: str, who: str, given: tuple[str, str] | None) -> None:
+    if given is None and role == "staff":
+        given = attendance_store.STAFF_IDENTIFICATION
+    if given is None:
+        check = queryUtility(IIdentityCheck, name="sms")
+        given = (check.method, check.assurance) if check is not None else ("", "")
+    attendance_store.remember_identity(meeting, who, *given)

@@ -19,7 +19,6 @@ from Products.statusmessages.interfaces import IStatusMessage
 from prorenata.videomote import _
 from prorenata.videomote.access import signins
 from prorenata.videomote.access.media_room import join_token_for
-from prorenata.videomote.access.media_room import tell_media_server_ended
 from prorenata.videomote.access.staff import MANAGE_MEETINGS
 from prorenata.videomote.access.staff import may_manage
 from prorenata.videomote.access.staff import may_view
@@ -38,7 +37,6 @@ from prorenata.videomote.content.meeting import CONTACT_CHOICES
 from prorenata.videomote.content.meeting import MEETING_STATES
 from prorenata.videomote.content.meeting import STATE_BOOKED
 from prorenata.videomote.content.meeting import STATE_CANCELLED
-from prorenata.videomote.content.meeting import STATE_ENDED
 from prorenata.videomote.content.meeting import STATE_STARTED
 from prorenata.videomote.content.scheduling import Booking
 from prorenata.videomote.content.scheduling import book_meeting
@@ -54,6 +52,9 @@ from prorenata.videomote.request_input import query_value
 from prorenata.videomote.timezone import configured_zone
 from prorenata.videomote.timezone import now_in
 from prorenata.videomote.timezone import zone as tzinfo_of
+from prorenata.videomote.visit.attendance import OUTCOME_TITLES
+from prorenata.videomote.visit.ending import end_meeting
+from prorenata.videomote.visit.ending import shown_outcome
 from zope.i18n import translate
 from zope.interface import alsoProvides
 
@@ -163,6 +164,11 @@ class MeetingsMixin:
 
     def room_url(self, meeting) -> str:
         return room_url(meeting)
+
+    def outcome_title(self, meeting) -> str:
+        """An ended meeting's outcome (Genomfört, Uteblev, Avbrutet), or ""."""
+        outcome = shown_outcome(meeting)
+        return translate(OUTCOME_TITLES[outcome], context=self.request) if outcome else ""
 
     def calendar_url(self) -> str:
         return f"{api.portal.get().absolute_url()}/@@videomote-kalender"
@@ -562,10 +568,8 @@ class RoomView(RoomMixin, MeetingView):
         if self.request.method == "POST" and form.get("end_meeting"):
             CheckAuthenticator(self.request)
             if self.context.state in (STATE_BOOKED, STATE_STARTED):
-                self.context.state = STATE_ENDED
-                self.context.reindexObject(idxs=["meeting_state"])
-                record(audit.ENDED, self.context)
-                tell_media_server_ended(self.context)
+                # Ended, audited, the media server told; outcome and draft note follow.
+                end_meeting(self.context)
             return self.request.response.redirect(self.context.absolute_url())
         if self.context.state not in (STATE_BOOKED, STATE_STARTED):
             # Cancelled or ended: no room, no join token (the media server forgets ended

@@ -476,7 +476,13 @@ class ParticipantView(RoomMixin, BrowserView):
             return self.request.response.redirect(self._url("vantrum"))
         self.meeting = meeting
         self._audit(audit.JOINED, meeting)
-        self.join_token = join_token_for(meeting, "participant", meeting.invitee_name)
+        # How the session was opened (method, eIDAS level) goes into the visit note.
+        self.join_token = join_token_for(
+            meeting,
+            "participant",
+            meeting.invitee_name,
+            identification=(session.get("id", ""), session.get("al", "")),
+        )
         self.body_class = "vm-room-page"
         return self.room_page()
 

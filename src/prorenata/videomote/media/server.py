@@ -28,6 +28,7 @@ from datetime import UTC
 from datetime import datetime
 from prorenata.videomote.access.jointoken import media_secrets
 from prorenata.videomote.access.jointoken import verify_join_token
+from prorenata.videomote.media import attendance
 from prorenata.videomote.media import forwarding
 from prorenata.videomote.media.config import MediaConfig
 from prorenata.videomote.media.config import load as load_config
@@ -85,6 +86,11 @@ class Person:
     tasks: set = field(default_factory=set)
     muted: bool = False
     camera: bool = True
+    #: Where the journal takes this person's join and leave (the token's ``a``), and
+    #: which meeting and time the reports are about.
+    report_url: str = ""
+    meeting: str = ""
+    generation: int = 0
 
     def identity(self) -> tuple[str, str]:
         # Tokens without ``who`` (older Plone) fall back to the shown name.
@@ -359,7 +365,15 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     if claims is None:
         await socket.close(code=CLOSE_BAD_TOKEN, message=b"invalid or expired token")
         return socket
-    person = Person(socket=socket, name=claims["n"], role=claims["r"], who=claims.get("w", ""))
+    person = Person(
+        socket=socket,
+        name=claims["n"],
+        role=claims["r"],
+        who=claims.get("w", ""),
+        report_url=str(claims.get("a", "")),
+        meeting=claims["m"],
+        generation=int(claims.get("g", 0) or 0),
+    )
     room, earlier = app[ROOMS_KEY].join(room_key(claims), person)
     if earlier is not None:
         await _replace(earlier, room)
@@ -367,6 +381,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         code, reason = REFUSALS[room]
         await socket.close(code=code, message=reason)
         return socket
+    _report(app, person, attendance.JOIN)
     await _welcome(app, room, person, returning=earlier is not None)
     try:
         await _read_messages(app, room, person)
@@ -426,8 +441,38 @@ async def _leave(app: web.Application, room: Room, person: Person) -> None:
     app[ROOMS_KEY].leave(room, person)
     await person.close_media()
     if not replaced:
+        _report(app, person, attendance.LEAVE, leave_reason(room, person))
         await room.assign_slots()
         await room.broadcast(dict(person.public(), type="left"))
+
+
+#: Close codes a page sends when it hangs up on purpose ("Lämna", a closed tab).
+HUNG_UP = (aiohttp.WSCloseCode.OK, aiohttp.WSCloseCode.GOING_AWAY)
+
+
+def leave_reason(room: Room, person: Person) -> str:
+    """Why ``person``'s connection ended: the meeting ended, they hung up, or it broke
+    (no close frame, a failed heartbeat, any other code: the page reconnects if it can)."""
+    if room.ended:
+        return "ended"
+    return "left" if person.socket.close_code in HUNG_UP else "lost"
+
+
+def _report(app: web.Application, person: Person, kind: str, reason: str = "") -> None:
+    """Tell the journal (if the token named one) that ``person`` joined or left."""
+    if person.report_url:
+        app[REPORTER_KEY].report(
+            person.report_url,
+            attendance.event(
+                person.meeting,
+                person.generation,
+                person.who or person.name,
+                person.name,
+                person.role,
+                kind,
+                reason,
+            ),
+        )
 
 
 async def answer(app: web.Application, room: Room, person: Person, sdp: str) -> str:
@@ -617,6 +662,7 @@ async def health(request: web.Request) -> web.Response:
 SECRET_KEY = web.AppKey("secret", tuple)
 ROOMS_KEY = web.AppKey("rooms", Rooms)
 CONFIG_KEY = web.AppKey("config", MediaConfig)
+REPORTER_KEY = web.AppKey("reporter", attendance.Reporter)
 
 
 def make_app(secret: bytes | Sequence[bytes], config: MediaConfig | None = None) -> web.Application:
@@ -625,12 +671,14 @@ def make_app(secret: bytes | Sequence[bytes], config: MediaConfig | None = None)
     app[SECRET_KEY] = (secret,) if isinstance(secret, bytes) else tuple(secret)
     app[ROOMS_KEY] = Rooms()
     app[CONFIG_KEY] = config or MediaConfig()
+    app[REPORTER_KEY] = attendance.Reporter(app[SECRET_KEY][0])
     app.router.add_get("/ws", websocket)
     app.router.add_post("/end", end_meeting)
     app.router.add_get("/health", health)
 
     async def close_rooms(app):
         await app[ROOMS_KEY].close()
+        await app[REPORTER_KEY].close()
 
     app.on_shutdown.append(close_rooms)
     app.on_response_prepare.append(hide_server_software)

@@ -9,6 +9,8 @@ from prorenata.videomote.interfaces import ISerializeMeetingToJson
 from prorenata.videomote.interfaces import IVideomoteLayer
 from prorenata.videomote.timezone import meeting_zone
 from prorenata.videomote.timezone import zone as tzinfo_of
+from prorenata.videomote.visit.ending import attendance_json
+from prorenata.videomote.visit.ending import settle_if_overdue
 from zope.component import adapter
 from zope.component import getMultiAdapter
 from zope.i18n import translate
@@ -32,6 +34,8 @@ class MeetingSerializer:
 
     def __call__(self) -> dict:
         meeting = self.context
+        # An overdue meeting ends on being read (as the timer would end it).
+        settle_if_overdue(meeting)
         patient = meeting.aq_parent
         zone = tzinfo_of(meeting_zone(meeting))
         return {
@@ -60,6 +64,7 @@ class MeetingSerializer:
             "sequence": meeting.sequence,
             "room_url": room_url(meeting),
             "invitation": invitation_status(meeting),
+            "attendance": attendance_json(meeting, self.request),
         }
 
 
