@@ -108,7 +108,9 @@ def tell_media_server_ended(meeting, generation: int | None = None, reason: str 
     transaction.get().addAfterCommitHook(after_commit)
 
 
-def join_token_for(meeting, role: str, display_name: str, generation: int | None = None) -> str:
+def join_token_for(
+    meeting, role: str, display_name: str, generation: int | None = None, who: str = ""
+) -> str:
     """A join token for the current staff member, or for the meeting's one invitee, into
     the room of the meeting's current time (``generation``: a moved meeting's room is
     another room on the media server, so the old one can end and the new one start)."""
@@ -116,7 +118,9 @@ def join_token_for(meeting, role: str, display_name: str, generation: int | None
         # Opaque to the media server: which Plone user, not who they are.
         who = hashlib.sha256(f"staff|{api.user.get_current().getId()}".encode()).hexdigest()[:16]
     else:
-        who = "invitee"
+        # The invitee, or an extra participant's id: each replaces only their own
+        # older connection.
+        who = who or "invitee"
     return issue_join_token(
         meeting.UID(),
         role,

@@ -42,6 +42,8 @@ SMS_REFUSED = "sms_refused"
 SMS_LIMIT_LIFTED = "sms_limit_lifted"
 ROOM_CLOSED_BY_MOVE = "room_closed_by_move"
 OLD_TIME_REFUSED = "old_time_refused"
+PARTICIPANT_INVITED = "participant_invited"
+PARTICIPANT_REMOVED = "participant_removed"
 
 #: Message ids (Swedish msgids); the admin view translates them for its request.
 ACTION_TITLES = {
@@ -71,6 +73,8 @@ ACTION_TITLES = {
     SMS_LIMIT_LIFTED: _("SMS-gränsen återställd"),
     ROOM_CLOSED_BY_MOVE: _("Mötet flyttat: rummet stängt, inloggningar avslutade"),
     OLD_TIME_REFUSED: _("Inloggning för mötets tidigare tid nekad"),
+    PARTICIPANT_INVITED: _("Deltagare inbjuden"),
+    PARTICIPANT_REMOVED: _("Deltagare borttagen"),
 }
 
 FORBIDDEN_DETAILS = {"code", "token", "personnummer", "password", "otp", "join_token"}

@@ -4,6 +4,7 @@ from prorenata.videomote.booking.rules import AccessRefused
 from prorenata.videomote.booking.rules import BookingRefused
 from prorenata.videomote.browser.meetings import invitation_status
 from prorenata.videomote.browser.meetings import room_url
+from prorenata.videomote.content import participants
 from prorenata.videomote.content.meeting import IVideoMeeting
 from prorenata.videomote.interfaces import ISerializeMeetingToJson
 from prorenata.videomote.interfaces import IVideomoteLayer
@@ -60,6 +61,8 @@ class MeetingSerializer:
             "sequence": meeting.sequence,
             "room_url": room_url(meeting),
             "invitation": invitation_status(meeting),
+            # Each with their id (a PATCH keeps a person by it), name, contact, role.
+            "extra_participants": [participants.public(p) for p in participants.people(meeting)],
         }
 
 
