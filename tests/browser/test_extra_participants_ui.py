@@ -56,7 +56,7 @@ def test_staff_add_an_interpreter_in_the_booking_dialog(staff_page, journal, smt
     second.get_by_label("Mobilnummer").fill("070-111 22 33")
     page.get_by_role("button", name="Spara").click()
     page.get_by_role("status").get_by_text(
-        "En inbjudan har skickats till Anna Andersson"
+        "En inbjudan har skickats till Anna Andersson och Tina Tolk (tolk)"
     ).wait_for()
     mails = _mails_by_recipient(smtp_sink, 2)
     assert set(mails) == {"anna@example.se", "tina@tolk.se"}

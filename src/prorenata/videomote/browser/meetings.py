@@ -326,7 +326,7 @@ class InvitationStatusView(BrowserView):
         if meeting is None:
             return json.dumps({"status": "unknown"})
         status = invitation_status(meeting)
-        name = meeting.invitee_name
+        name = self._everyone(meeting)
         if status["status"] == SENT:
             message = _("En inbjudan har skickats till ${name}", mapping={"name": name})
         elif status["status"] == "failed":
@@ -339,6 +339,16 @@ class InvitationStatusView(BrowserView):
             message = _("Inbjudan till ${name} skickas…", mapping={"name": name})
         status["message"] = translate(message, context=self.request)
         return json.dumps(status)
+
+    def _everyone(self, meeting) -> str:
+        """The invitee, and the extra participants with their roles ("A och B (tolk)")."""
+        names = [meeting.invitee_name]
+        names += [participants.room_name(p, self.request) for p in participants.people(meeting)]
+        if len(names) == 1:
+            return names[0]
+        last = names.pop()
+        joiner = translate(_("och"), context=self.request)
+        return f"{', '.join(names)} {joiner} {last}"
 
 
 class BookingView(MeetingsMixin, BrowserView):

@@ -30,6 +30,7 @@ from prorenata.videomote.booking.participants import ROLE_NAMES
 from prorenata.videomote.booking.participants import ExtraParticipant
 from prorenata.videomote.booking.participants import check_extra_participants
 from prorenata.videomote.booking.participants import display_name
+from prorenata.videomote.booking.participants import too_many
 from prorenata.videomote.booking.rules import BookingRefused
 from prorenata.videomote.content.meeting import STATE_BOOKED
 from prorenata.videomote.content.meeting import STATE_STARTED
@@ -204,13 +205,7 @@ def plan(meeting, raw) -> "Change":
     if not isinstance(raw, list):
         raise BookingRefused(_("Ange extra deltagare som en lista med personer."), field=FIELD)
     if len(raw) > MAX_EXTRA_PARTICIPANTS:
-        raise BookingRefused(
-            _(
-                "Högst ${max} deltagare till kan bjudas in (videomötet rymmer fyra personer).",
-                mapping={"max": MAX_EXTRA_PARTICIPANTS},
-            ),
-            field=FIELD,
-        )
+        raise too_many()
     current = people(meeting)
     kept, new = set(), []
     for index, item in enumerate(raw):
