@@ -27,6 +27,8 @@ class MeetingPatch(VideomoteService):
         # Removed people are not told of the move; added ones get only the new time.
         # A refusal anywhere dooms the whole request (services/base.py).
         participants.remove_all(self.context, change)
-        move_meeting(self.context, start, end, title=data.get("title"))
+        if {"start", "end", "title"} & set(data) or "extra_participants" not in data:
+            # Adding an interpreter to a meeting under way is no move: no time rule.
+            move_meeting(self.context, start, end, title=data.get("title"))
         participants.add_all(self.context, change)
         return meeting_json(self.context, self.request)
