@@ -254,3 +254,23 @@ def test_a_persons_sms_quota_is_their_own(site, smtp_sink):
     assert "Det har skickats för många SMS-koder till det här mötet" in refused.text
     # Whoever used up the interpreter's codes has not used up the guardian's.
     _sign_in(site, _code(mails["anna@example.se"]), "+46701234502")
+
+
+def test_an_interpreter_can_be_added_to_a_meeting_under_way(site, smtp_sink):
+    """Adding a person is no move: a meeting that began ten minutes ago takes them."""
+    meeting = _soon(site)
+    smtp_sink.wait_for(1)
+    smtp_sink.messages.clear()
+    transaction.begin()
+    catalog = api.portal.get_tool("portal_catalog")
+    (brain,) = catalog.unrestrictedSearchResults(UID=meeting["UID"])
+    stored = brain._unrestrictedGetObject()
+    twenty = timedelta(minutes=20)  # from ten minutes ahead to ten minutes ago
+    stored.start, stored.end = stored.start - twenty, stored.end - twenty
+    stored._room_times = (stored.start.isoformat(), stored.end.isoformat())
+    stored.last_told = (*stored._room_times, stored.title)
+    transaction.commit()
+    response = _patch(meeting["@id"], {"extra_participants": [TOLK]})
+    assert response.status_code == 200, response.text
+    (message,) = smtp_sink.wait_for(1)
+    assert message["To"].addresses[0].addr_spec == "tina@tolk.se"
