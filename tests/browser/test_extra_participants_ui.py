@@ -11,6 +11,7 @@ from plone import api
 from prorenata.videomote.content.scheduling import Booking
 from prorenata.videomote.content.scheduling import book_meeting
 from prorenata.videomote.notify.sms import sms_outbox
+from test_accessibility import axe_violations
 from test_room import media
 from test_room import open_staff_room
 from test_room import sees
@@ -53,6 +54,7 @@ def test_staff_add_an_interpreter_in_the_booking_dialog(staff_page, journal, smt
     second = page.get_by_role("group", name="Deltagare 2")
     assert second.get_by_label("Mobilnummer").get_attribute("aria-invalid") == "true"
     assert second.get_by_label("Namn").input_value() == "Tina Tolk"  # kept
+    assert axe_violations(page, "bokning med deltagare och fel") == []
     second.get_by_label("Mobilnummer").fill("070-111 22 33")
     page.get_by_role("button", name="Spara").click()
     page.get_by_role("status").get_by_text(
