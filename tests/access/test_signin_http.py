@@ -358,11 +358,11 @@ def test_a_request_retried_after_a_database_conflict_texts_one_code(
     browser = _entered(mail_portal, _code(smtp_sink))
     real_save_quota, conflicts = signins.save_quota, []
 
-    def save_quota_once_in_conflict(meeting, quota):
+    def save_quota_once_in_conflict(meeting, quota, *person):
         if not conflicts:
             conflicts.append(True)
             raise ConflictError("another request wrote the meeting at the same time")
-        return real_save_quota(meeting, quota)
+        return real_save_quota(meeting, quota, *person)
 
     monkeypatch.setattr(signins, "save_quota", save_quota_once_in_conflict)
     assert "Vi har skickat en engångskod" in _sms(browser, mail_portal).text

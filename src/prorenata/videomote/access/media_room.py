@@ -119,6 +119,7 @@ def join_token_for(
     display_name: str,
     generation: int | None = None,
     identification: tuple[str, str] | None = None,
+    who: str = "",
 ) -> str:
     """A join token for the current staff member, or for the meeting's one invitee, into
     the room of the meeting's current time (``generation``: a moved meeting's room is
@@ -131,7 +132,9 @@ def join_token_for(
         # Opaque to the media server: which Plone user, not who they are.
         who = hashlib.sha256(f"staff|{api.user.get_current().getId()}".encode()).hexdigest()[:16]
     else:
-        who = "invitee"
+        # The invitee, or an extra participant's id: each replaces only their own
+        # older connection.
+        who = who or "invitee"
     if generation is None:
         remember_identification(meeting, role, who, identification)
     return issue_join_token(

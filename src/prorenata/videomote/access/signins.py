@@ -71,12 +71,37 @@ def drop_all_pending(meeting) -> None:
         store["pending"].clear()
 
 
-def quota(meeting) -> SmsQuota:
-    return _store(meeting)["quota"]
+def _quota_key(person: str) -> str:
+    """The invitee's quota keeps its old key; each extra participant has their own, so
+    that whoever holds one person's code cannot use up another's SMS codes."""
+    return "quota" if person == INVITEE else f"quota:{person}"
 
 
-def save_quota(meeting, value: SmsQuota) -> None:
-    _store(meeting)["quota"] = value
+def _quotas(store) -> list[SmsQuota]:
+    return [value for key, value in store.items() if key.startswith("quota")]
+
+
+def quota(meeting, person: str = INVITEE) -> SmsQuota:
+    store = _store(meeting)
+    key = _quota_key(person)
+    if key not in store:
+        store[key] = SmsQuota()
+    return store[key]
+
+
+def save_quota(meeting, value: SmsQuota, person: str = INVITEE) -> None:
+    _store(meeting)[_quota_key(person)] = value
+
+
+def drop_person(meeting, person: str) -> None:
+    """A person removed from the meeting: their sign-ins lead nowhere."""
+    store = annotated(meeting, ANNOTATION_KEY, None, create=False)
+    if store is None:
+        return
+    for key, signin in list(store["pending"].items()):
+        if signin.invitee == person:
+            del store["pending"][key]
+    store.pop(_quota_key(person), None)
 
 
 def sms_status(meeting, now: datetime | None = None) -> dict:
@@ -86,13 +111,15 @@ def sms_status(meeting, now: datetime | None = None) -> dict:
     now = now or datetime.now(UTC)
     policy = code_policy()
     store = annotated(meeting, ANNOTATION_KEY, None, create=False)
+    # Each person invited has the meeting's limit of their own (extra participants).
+    limit = policy.sms_per_meeting_per_hour * (1 + len(getattr(meeting, "extra_participants", ())))
     if store is None:
-        return {"sent": 0, "limit": policy.sms_per_meeting_per_hour, "spent": False}
-    sms_quota = store["quota"]
+        return {"sent": 0, "limit": limit, "spent": False}
+    quotas = _quotas(store)
     return {
-        "sent": sms_quota.sent_in_last_hour(now),
-        "limit": policy.sms_per_meeting_per_hour,
-        "spent": otp.quota_spent(sms_quota, store["pending"].values(), now, policy),
+        "sent": sum(q.sent_in_last_hour(now) for q in quotas),
+        "limit": limit,
+        "spent": any(otp.quota_spent(q, store["pending"].values(), now, policy) for q in quotas),
     }
 
 
@@ -100,9 +127,10 @@ def lift_sms_quota(meeting) -> None:
     """Staff lift a spent SMS limit: the meeting and every sign-in may be texted again."""
     store = _store(meeting)
     pending_signins = store["pending"]
-    sms_quota = store["quota"]
-    otp.lift_quota(sms_quota, pending_signins.values())
-    store["quota"] = sms_quota
+    for key in [key for key in store if key.startswith("quota")]:
+        sms_quota = store[key]
+        otp.lift_quota(sms_quota, pending_signins.values())
+        store[key] = sms_quota
     for key, signin in list(pending_signins.items()):
         pending_signins[key] = signin  # the dataclasses are not persistent themselves
 

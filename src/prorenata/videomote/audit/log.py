@@ -44,6 +44,8 @@ ROOM_CLOSED_BY_MOVE = "room_closed_by_move"
 OLD_TIME_REFUSED = "old_time_refused"
 NOTE_CREATED = "visit_note_created"
 NOTE_SIGNED = "visit_note_signed"
+PARTICIPANT_INVITED = "participant_invited"
+PARTICIPANT_REMOVED = "participant_removed"
 
 #: Message ids (Swedish msgids); the admin view translates them for its request.
 ACTION_TITLES = {
@@ -75,6 +77,8 @@ ACTION_TITLES = {
     OLD_TIME_REFUSED: _("Inloggning för mötets tidigare tid nekad"),
     NOTE_CREATED: _("Besöksanteckning skapad (utkast)"),
     NOTE_SIGNED: _("Besöksanteckning signerad"),
+    PARTICIPANT_INVITED: _("Deltagare inbjuden"),
+    PARTICIPANT_REMOVED: _("Deltagare borttagen"),
 }
 
 FORBIDDEN_DETAILS = {"code", "token", "personnummer", "password", "otp", "join_token"}

@@ -54,6 +54,9 @@ ACTORS = {
     "deltagare:student": _("Deltagare (eleven)"),
     "deltagare:guardian": _("Deltagare (vårdnadshavare)"),
     "deltagare:custom": _("Deltagare (annan kontakt)"),
+    "deltagare:tolk": _("Deltagare (tolk)"),
+    "deltagare:vardnadshavare": _("Deltagare (vårdnadshavare)"),
+    "deltagare:annan": _("Deltagare (annan)"),
 }
 DETAIL_KEYS = {
     "contact": _("Kontakt"),
@@ -66,11 +69,16 @@ DETAIL_KEYS = {
     "method": _("Metod"),
     "assurance": _("Tillitsnivå"),
     "sequence": _("Version"),
+    "person": _("Person"),
+    "person_role": _("Roll"),
 }
 DETAIL_VALUES = {
     ("contact", "student"): _("eleven"),
     ("contact", "guardian"): _("vårdnadshavare"),
     ("contact", "custom"): _("annan kontakt"),
+    ("person_role", "tolk"): _("tolk"),
+    ("person_role", "vardnadshavare"): _("vårdnadshavare"),
+    ("person_role", "annan"): _("annan"),
     ("kind", "invitation"): _("inbjudan"),
     ("kind", "update"): _("ändring"),
     ("kind", "cancellation"): _("avbokning"),

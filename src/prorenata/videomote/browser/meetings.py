@@ -25,6 +25,12 @@ from prorenata.videomote.access.staff import may_view
 from prorenata.videomote.audit import log as audit
 from prorenata.videomote.audit.record import record
 from prorenata.videomote.behaviors.contact_details import IContactDetails
+from prorenata.videomote.booking.participants import MAX_EXTRA_PARTICIPANTS
+from prorenata.videomote.booking.participants import PERSON_FIELDS
+from prorenata.videomote.booking.participants import ROLE_TITLES
+from prorenata.videomote.booking.participants import TOLK
+from prorenata.videomote.booking.participants import field_id
+from prorenata.videomote.booking.participants import person_label
 from prorenata.videomote.booking.rules import MAX_DAYS_AHEAD
 from prorenata.videomote.booking.rules import MAX_EMAIL
 from prorenata.videomote.booking.rules import MAX_MOBILE
@@ -33,6 +39,7 @@ from prorenata.videomote.booking.rules import MAX_TITLE
 from prorenata.videomote.booking.rules import MAX_TOKEN
 from prorenata.videomote.booking.rules import BookingRefused
 from prorenata.videomote.browser.room import RoomMixin
+from prorenata.videomote.content import participants
 from prorenata.videomote.content.meeting import CONTACT_CHOICES
 from prorenata.videomote.content.meeting import MEETING_STATES
 from prorenata.videomote.content.meeting import STATE_BOOKED
@@ -325,7 +332,7 @@ class InvitationStatusView(BrowserView):
         if meeting is None:
             return json.dumps({"status": "unknown"})
         status = invitation_status(meeting)
-        name = meeting.invitee_name
+        name = self._everyone(meeting)
         if status["status"] == SENT:
             message = _("En inbjudan har skickats till ${name}", mapping={"name": name})
         elif status["status"] == "failed":
@@ -338,6 +345,16 @@ class InvitationStatusView(BrowserView):
             message = _("Inbjudan till ${name} skickas…", mapping={"name": name})
         status["message"] = translate(message, context=self.request)
         return json.dumps(status)
+
+    def _everyone(self, meeting) -> str:
+        """The invitee, and the extra participants with their roles ("A och B (tolk)")."""
+        names = [meeting.invitee_name]
+        names += [participants.room_name(p, self.request) for p in participants.people(meeting)]
+        if len(names) == 1:
+            return names[0]
+        last = names.pop()
+        joiner = translate(_("och"), context=self.request)
+        return f"{', '.join(names)} {joiner} {last}"
 
 
 class BookingView(MeetingsMixin, BrowserView):
@@ -384,6 +401,8 @@ class BookingView(MeetingsMixin, BrowserView):
             custom_mobile=form.get("custom_mobile", ""),
             custom_email=form.get("custom_email", ""),
             timezone=configured_zone(),
+            extra_participants=self._extra_people(form),
+            both_guardians=bool(form.get("both_guardians")),
         )
         try:
             return book_meeting(booking, organiser=api.user.get_current().getId())
@@ -394,6 +413,79 @@ class BookingView(MeetingsMixin, BrowserView):
     def value(self, name: str, default: str = "") -> str:
         value = self.request.form.get(name, default)
         return value if isinstance(value, str) else default
+
+    # -- "Lägg till deltagare" -------------------------------------------------------
+    @staticmethod
+    def _extra_name(index: int, key: str) -> str:
+        return f"extra_{index}_{key}"
+
+    def _extra_people(self, form) -> list[dict]:
+        """The extra people typed in the dialog (a slot left empty is nobody)."""
+        people = []
+        for index in range(MAX_EXTRA_PARTICIPANTS):
+            person = {
+                key: self.value(self._extra_name(index, key))
+                for key in ("name", "mobile", "email", "role")
+            }
+            if any(person[key].strip() for key in ("name", "mobile", "email")):
+                people.append(person)
+        return people
+
+    def extra_open(self) -> bool:
+        """Open when something is typed in it or refused there."""
+        names = [
+            self._extra_name(i, k)
+            for i in range(MAX_EXTRA_PARTICIPANTS)
+            for k in ["name", "mobile", "email"]
+        ]
+        return any(self.value(name).strip() for name in names) or bool(
+            self.value("both_guardians")
+            or any(
+                str(field).startswith(("extra_participants", "both_guardians"))
+                for field in self.errors
+            )
+        )
+
+    def extra_slots(self) -> list[dict]:
+        """The dialog's slots for "Deltagare 2" and "Deltagare 3"."""
+        roles = [
+            {"value": value, "title": translate(title, context=self.request)}
+            for value, title in ROLE_TITLES.items()
+        ]
+        slots = []
+        for index in range(MAX_EXTRA_PARTICIPANTS):
+            fields = []
+            for key, label, limit in PERSON_FIELDS:
+                fields.append(
+                    self._extra_field(
+                        index,
+                        key,
+                        label,
+                        {"name": "text", "mobile": "tel", "email": "email"}[key],
+                        limit,
+                    )
+                )
+            role = self._extra_field(index, "role", _("Roll"), "select", None)
+            role["options"] = roles
+            role["value"] = role["value"] or TOLK
+            fields.append(role)
+            slots.append(
+                {"legend": translate(person_label(index), context=self.request), "fields": fields}
+            )
+        return slots
+
+    def _extra_field(self, index: int, key: str, label, kind: str, limit) -> dict:
+        error = self.errors.get(field_id(index, key))
+        return {
+            "id": f"videomote-extra-{index}-{key}",
+            "name": self._extra_name(index, key),
+            "label": translate(label, context=self.request),
+            "type": kind,
+            "value": self.value(self._extra_name(index, key)),
+            "maxlength": limit,
+            "error": error,
+            "error_id": f"videomote-error-extra-{index}-{key}",
+        }
 
     def default_start(self) -> str:
         start = parse_local(self.value("start"))
@@ -457,6 +549,10 @@ class MeetingView(MeetingsMixin, BrowserView):
 
     def sms_status(self) -> dict:
         return signins.sms_status(self.context)
+
+    def extra_people(self) -> list[str]:
+        """The extra participants as the room names them ("Anna Svensson (tolk)")."""
+        return [participants.room_name(p, self.request) for p in participants.people(self.context)]
 
 
 def _moved_message(before: tuple, meeting):

@@ -30,6 +30,7 @@ from prorenata.videomote.audit import log as audit
 from prorenata.videomote.audit.record import record
 from prorenata.videomote.browser.meetings import local
 from prorenata.videomote.browser.room import RoomMixin
+from prorenata.videomote.content import participants
 from prorenata.videomote.content.meeting import STATE_STARTED
 from prorenata.videomote.interfaces import IIdentityCheck
 from prorenata.videomote.interfaces import SMSFailed
@@ -122,6 +123,8 @@ class ParticipantView(RoomMixin, BrowserView):
     join_token = ""
     left = False
     moved = None  # the meeting, when a cookie was for its time before a move
+    #: Whom this browser signs in as: the invitee, or an extra participant's id.
+    person_id = signins.INVITEE
     # The room page is as wide as the window allows (room.css, no ``:has()``).
     body_class = ""
 
@@ -167,12 +170,42 @@ class ParticipantView(RoomMixin, BrowserView):
         data = self._cookie(PENDING_COOKIE, "pending")
         meeting = self._for_current_time(data)
         signin = signins.pending(meeting, data["s"]) if meeting is not None else None
+        if signin is not None:
+            self.person_id = signin.invitee
         return meeting, signin
 
     def _session(self):
         data = self._cookie(SESSION_COOKIE, "session")
         meeting = self._for_current_time(data)
+        if meeting is not None:
+            person_id = data.get("r", signins.INVITEE)
+            if not self._invited(meeting, person_id):
+                return None, None  # removed from the meeting: their session opens nothing
+            self.person_id = person_id
         return meeting, (data if meeting is not None else None)
+
+    @staticmethod
+    def _invited(meeting, person_id: str) -> bool:
+        return person_id == signins.INVITEE or participants.person(meeting, person_id) is not None
+
+    def _person(self, meeting) -> dict | None:
+        """The extra participant this browser is for (None: the invitee)."""
+        if meeting is None or self.person_id == signins.INVITEE:
+            return None
+        return participants.person(meeting, self.person_id)
+
+    def _mobile(self, meeting) -> str:
+        person = self._person(meeting)
+        return person["mobile"] if person else meeting.invitee_mobile
+
+    def _room_name(self, meeting) -> str:
+        """The name the others see in the room: an extra person with their role."""
+        person = self._person(meeting)
+        return participants.room_name(person, self.request) if person else meeting.invitee_name
+
+    @property
+    def room_who(self) -> str:
+        return self.person_id
 
     def _refuse_old_time(self) -> None:
         """A session or sign-in for the time before a move: say what to do instead (its
@@ -183,7 +216,7 @@ class ParticipantView(RoomMixin, BrowserView):
     def _start_signin(self, meeting) -> None:
         signin = otp.PendingSignIn(
             meeting_uid=meeting.UID(),
-            invitee=signins.INVITEE,
+            invitee=self.person_id,
             signin_id=secrets.token_urlsafe(16),
         )
         signins.start_pending(meeting, signin, now_utc(), PENDING_LIFETIME)
@@ -208,10 +241,17 @@ class ParticipantView(RoomMixin, BrowserView):
         return translate(_(SMS_TEXT, mapping={"code": code}), context=self.request)
 
     def _audit(self, action: str, meeting, **detail) -> None:
+        person = self._person(meeting)
+        if person is not None:
+            # An extra participant: their role, and their name.
+            actor = f"deltagare:{person['role']}"
+            detail["person"] = person["name"]
+        else:
+            actor = f"deltagare:{meeting.contact_choice}"
         record(
             action,
             meeting,
-            actor=f"deltagare:{meeting.contact_choice}",
+            actor=actor,
             role="participant",
             request=self.request,
             **detail,
@@ -249,7 +289,7 @@ class ParticipantView(RoomMixin, BrowserView):
     def code_step(self):
         if self.request.method == "POST" and not self._limited():
             typed = form_text(self.request, "code", label=_("Möteskod"))
-            meeting = _meeting_by("meeting_code_hash", meeting_code_hashes(typed, self._keys()))
+            meeting = self._find("meeting_code_hash", meeting_code_hashes(typed, self._keys()))
             if meeting is None or signins.window_state(meeting) == "over":
                 self._audit_unknown(audit.CODE_UNKNOWN)
                 self.invalid_field, self.typed_code = "code", typed
@@ -265,11 +305,32 @@ class ParticipantView(RoomMixin, BrowserView):
                 return self.request.response.redirect(self._url("logga-in"))
         return self.code_page()
 
+    def _find(self, index: str, hashes: list[str]):
+        """The meeting of a code or link, the invitee's or an extra participant's (then
+        ``person_id`` is that person's)."""
+        meeting = _meeting_by(index, hashes)
+        if meeting is not None:
+            self.person_id = signins.INVITEE
+            return meeting
+        extra = {"meeting_code_hash": "extra_code_hashes", "join_token_hash": "extra_token_hashes"}
+        meeting = _meeting_by(extra[index], hashes)
+        person = participants.find(meeting, extra[index], hashes) if meeting else None
+        if person is None:
+            return None
+        self.person_id = person["id"]
+        return meeting
+
     def _in_session_for(self, meeting) -> bool:
         """Whether this browser's participant session (valid until the join window
-        closes) is for ``meeting``: coming back after leaving costs no new SMS code."""
+        closes) is for ``meeting`` and the same person: coming back after leaving costs
+        no new SMS code."""
+        wanted = self.person_id
         current, _session = self._session()
-        return current is not None and current.UID() == meeting.UID()
+        same = current is not None and current.UID() == meeting.UID()
+        if same and self.person_id == wanted:
+            return True
+        self.person_id = wanted
+        return False
 
     # -- /videomote/logga-in: link token, SMS code -------------------------------
     def signin_step(self):
@@ -297,7 +358,7 @@ class ParticipantView(RoomMixin, BrowserView):
         """The invitation's link (its token posted by the page's script, never in a URL)."""
         if self._limited():
             return self.code_page()  # with the reason (the link is gone from the URL)
-        meeting = _meeting_by("join_token_hash", secret_hashes(token, self._keys()))
+        meeting = self._find("join_token_hash", secret_hashes(token, self._keys()))
         if meeting is None:
             self._audit_unknown(audit.LINK_UNKNOWN)
             self.error = _(
@@ -340,7 +401,7 @@ class ParticipantView(RoomMixin, BrowserView):
 
     def _send_code(self, meeting, signin) -> None:
         policy, key, now = signins.code_policy(), self._key(), now_utc()
-        quota = signins.quota(meeting)
+        quota = signins.quota(meeting, self.person_id)
         sent = self._sent_in_this_request()
         if signin.signin_id in sent:
             signin.code_hash, signin.issued_at = sent[signin.signin_id]
@@ -367,7 +428,7 @@ class ParticipantView(RoomMixin, BrowserView):
             self._audit(audit.SMS_REFUSED, meeting, limit=refused.scope)
             return
         try:
-            sms_gateway().send(meeting.invitee_mobile, self._sms_text(code))
+            sms_gateway().send(self._mobile(meeting), self._sms_text(code))
         except SMSFailed as failure:
             otp.withdraw(signin, before)  # a code sent earlier still works
             signins.save_pending(meeting, signin)
@@ -380,12 +441,12 @@ class ParticipantView(RoomMixin, BrowserView):
 
     def _code_sent(self, meeting, signin, quota, now) -> None:
         otp.count_sent(quota, now, signin)
-        signins.save_quota(meeting, quota)
+        signins.save_quota(meeting, quota, self.person_id)
         signins.save_pending(meeting, signin)
         self._audit(audit.SMS_SENT, meeting)
         self.message = _(
             "Vi har skickat en engångskod till ${number}.",
-            mapping={"number": otp.mask_mobile(meeting.invitee_mobile)},
+            mapping={"number": otp.mask_mobile(self._mobile(meeting))},
         )
 
     def _check_code(self, meeting, signin, typed: str) -> bool:
@@ -434,7 +495,7 @@ class ParticipantView(RoomMixin, BrowserView):
             {
                 "m": meeting.UID(),
                 "g": signins.generation(meeting),
-                "r": signins.INVITEE,
+                "r": signin.invitee,
                 "s": signin.signin_id,
                 "id": check.method,
                 "al": check.assurance,
@@ -480,8 +541,9 @@ class ParticipantView(RoomMixin, BrowserView):
         self.join_token = join_token_for(
             meeting,
             "participant",
-            meeting.invitee_name,
+            self._room_name(meeting),
             identification=(session.get("id", ""), session.get("al", "")),
+            who=self.person_id,
         )
         self.body_class = "vm-room-page"
         return self.room_page()
@@ -501,7 +563,7 @@ class ParticipantView(RoomMixin, BrowserView):
             self.request.response.setStatus(409)
             return json.dumps({"state": "ended"})
         self._audit(audit.RECONNECTED, meeting)
-        return self.token_response(meeting, meeting.invitee_name)
+        return self.token_response(meeting, self._room_name(meeting))
 
     # -- texts for participant.js ----------------------------------------------------
     def page_texts(self) -> str:
@@ -557,7 +619,7 @@ class ParticipantView(RoomMixin, BrowserView):
         return f"tel:{'+' if number.startswith('+') else ''}{digits}"
 
     def masked_mobile(self) -> str:
-        return otp.mask_mobile(self.meeting.invitee_mobile) if self.meeting is not None else ""
+        return otp.mask_mobile(self._mobile(self.meeting)) if self.meeting is not None else ""
 
     def when(self) -> str:
         meeting = self.meeting

@@ -99,5 +99,7 @@ class RoomMixin:
         media node to use it at: another one when the meeting's node stopped answering."""
         self.request.response.setHeader("Content-Type", "application/json")
         self.request.response.setHeader("Cache-Control", "no-store")
-        token = join_token_for(meeting, self.room_role, display_name)
+        token = join_token_for(
+            meeting, self.room_role, display_name, who=getattr(self, "room_who", "")
+        )
         return json.dumps({"token": token, "server": media_node_for(meeting)})

@@ -23,6 +23,8 @@ import re
 
 CATEGORY = "Videomöte"
 MEETING_PROPERTY = "X-VIDEOMOTE-UID"
+#: The ATTENDEE parameter that marks a meeting's extra participant (its role).
+EXTRA_PARAMETER = "X-VIDEOMOTE-ROLE"
 PRODID = "-//Prorenata//Säkert Videomöte CalDAV//SV"
 _TZID = re.compile(r";TZID=\"?([^:;\"]+)")
 _LINE = r"^{}(?:;[^:\r\n]*)?:([^\r\n]*)"
@@ -94,6 +96,9 @@ class CalendarEvent:
     attendee_emails: tuple[str, ...] = ()
     #: A series (RRULE, RDATE) or one occurrence of one (RECURRENCE-ID): not a meeting.
     recurring: bool = False
+    #: The meeting's extra participants as (e-mail, name, role), written after the
+    #: invitee as ATTENDEEs of their own (not compared: the journal decides who they are).
+    extra_attendees: tuple[tuple[str, str, str], ...] = ()
 
     def fingerprint(self) -> str:
         """Changes here are changes someone made; re-serialisation by a server is not."""
@@ -104,6 +109,9 @@ class CalendarEvent:
             "cancelled" if self.cancelled else "",
             self.attendee_email.lower(),
         )
+        if self.extra_attendees:
+            # Only then: events without extra participants keep their stored fingerprints.
+            parts += tuple(sorted(email.lower() for email, _name, _role in self.extra_attendees))
         return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
@@ -140,13 +148,23 @@ def to_ical(event: CalendarEvent, zone: str, room_url: str) -> str:
     if event.meeting_uid:
         vevent.add(MEETING_PROPERTY, event.meeting_uid)
     if event.attendee_email:
-        attendee = icalendar.vCalAddress(f"mailto:{event.attendee_email}")
-        attendee.params["cn"] = icalendar.vText(event.attendee_name or event.attendee_email)
-        attendee.params["role"] = icalendar.vText("REQ-PARTICIPANT")
-        attendee.params["schedule-agent"] = icalendar.vText("CLIENT")
+        vevent.add("attendee", _attendee(event.attendee_email, event.attendee_name))
+    for email, name, role in event.extra_attendees:
+        attendee = _attendee(email, f"{name} ({role})" if role else name)
+        # Marks the journal's extra participants, read back by :func:`from_ical`.
+        attendee.params[EXTRA_PARAMETER] = icalendar.vText(role or "-")
         vevent.add("attendee", attendee)
     calendar.add_component(vevent)
     return calendar.to_ical().decode("utf-8")
+
+
+def _attendee(email: str, name: str) -> icalendar.vCalAddress:
+    """One ATTENDEE; SCHEDULE-AGENT=CLIENT: the journal mails them, not the server."""
+    attendee = icalendar.vCalAddress(f"mailto:{email}")
+    attendee.params["cn"] = icalendar.vText(name or email)
+    attendee.params["role"] = icalendar.vText("REQ-PARTICIPANT")
+    attendee.params["schedule-agent"] = icalendar.vText("CLIENT")
+    return attendee
 
 
 def _as_datetime(value, zone: str) -> datetime:
@@ -244,6 +262,11 @@ def _event(text: str | bytes, zone: str) -> CalendarEvent | None:
         sequence=sequence,
         attendee_emails=emails,
         recurring=_recurring(vevent, raw),
+        extra_attendees=tuple(
+            (_address(a), str(a.params.get("CN", "")), str(a.params.get(EXTRA_PARAMETER)))
+            for a in attendees[1:]
+            if EXTRA_PARAMETER in a.params
+        ),
     )
     names = [str(a.params.get("CN", "")) for a in attendees]
     _check_limits(event, str(vevent.get("description", "")), names)

@@ -19,6 +19,7 @@ from prorenata.videomote import logger
 from prorenata.videomote.access.keys import unseal
 from prorenata.videomote.access.staff import may_manage
 from prorenata.videomote.behaviors.contact_details import IContactDetails
+from prorenata.videomote.booking.participants import ROLE_NAMES
 from prorenata.videomote.booking.rules import BookingRefused
 from prorenata.videomote.caldav_bridge.accounts import remember_meeting
 from prorenata.videomote.caldav_bridge.accounts import status_of
@@ -35,6 +36,7 @@ from prorenata.videomote.caldav_bridge.reconcile import Do
 from prorenata.videomote.caldav_bridge.reconcile import ItemStatus
 from prorenata.videomote.caldav_bridge.reconcile import reconcile
 from prorenata.videomote.caldav_bridge.reconcile import removed
+from prorenata.videomote.content import participants
 from prorenata.videomote.content.meeting import STATE_CANCELLED
 from prorenata.videomote.content.meeting import STATE_ENDED
 from prorenata.videomote.content.scheduling import Booking
@@ -108,6 +110,10 @@ def _event_of(meeting) -> CalendarEvent:
         is_video=True,
         meeting_uid=meeting.UID(),
         sequence=meeting.sequence or 0,
+        extra_attendees=tuple(
+            (p["email"], p["name"], in_site_language(ROLE_NAMES[p["role"]]))
+            for p in participants.people(meeting)
+        ),
     )
 
 

@@ -192,6 +192,10 @@ class VideoMeeting(Item):
     #: No type annotation here: it would give the class an ``__annotations__`` dict,
     #: which zope.annotation would take as every meeting's shared annotation storage.
     last_told = None
+    #: The extra participants ("Lägg till deltagare"): a tuple of plain dicts, replaced
+    #: whole by ``content/participants.py`` (the only writer); meetings stored before
+    #: read this empty default. Not a schema field, and no type annotation (see above).
+    extra_participants = ()
 
     def manage_addLocalRoles(self, userid, roles):
         """Ignored: a meeting's roles are its record's (give them on the record)."""

@@ -34,6 +34,8 @@ from prorenata.videomote.behaviors.contact_details import IContactDetails
 from prorenata.videomote.booking.invitee import Contact
 from prorenata.videomote.booking.invitee import Invitee
 from prorenata.videomote.booking.invitee import invite_contact_for
+from prorenata.videomote.booking.participants import both_guardians
+from prorenata.videomote.booking.participants import check_extra_participants
 from prorenata.videomote.booking.rules import DEFAULT_MAX_MEETING_MINUTES
 from prorenata.videomote.booking.rules import MAX_EMAIL
 from prorenata.videomote.booking.rules import MAX_ICAL_UID
@@ -48,6 +50,7 @@ from prorenata.videomote.booking.rules import check_length_of_meeting
 from prorenata.videomote.booking.rules import check_not_too_far_ahead
 from prorenata.videomote.booking.rules import check_times
 from prorenata.videomote.booking.rules import too_far_ahead
+from prorenata.videomote.content import participants
 from prorenata.videomote.content.meeting import STATE_BOOKED
 from prorenata.videomote.content.meeting import STATE_CANCELLED
 from prorenata.videomote.content.meeting import STATE_ENDED
@@ -85,6 +88,10 @@ class Booking:
     custom_email: str = ""
     #: An IANA zone; empty: the configured one (``timezone.configured_zone``).
     timezone: str = ""
+    #: More people ("Lägg till deltagare"): mappings with name, mobile, email, role.
+    extra_participants: list | None = None
+    #: "Båda vårdnadshavarna": the student's guardians with contact details are added.
+    both_guardians: bool = False
 
 
 def localise(value: datetime, zone: str, field: str = "start") -> datetime:
@@ -228,6 +235,9 @@ def book_meeting(
     # are not ours) go into the e-mail, the SMS and the room: the same limits hold.
     check_length(invitee.name, "contact_choice", MAX_NAME, label=_("Namn"))
     check_length(invitee.email, "contact_choice", MAX_EMAIL, label=_("E-postadress"))
+    extra = check_extra_participants(
+        _extra_people(patient, booking, invitee), taken_mobiles=[invitee.mobile]
+    )
     return createContentInContainer(
         patient,
         "VideoMeeting",
@@ -246,9 +256,20 @@ def book_meeting(
         invitee_mobile=invitee.mobile,
         organiser=organiser,
         state=STATE_BOOKED,
+        extra_participants=participants.new_records(extra),
         # A meeting booked from a clinician's calendar keeps that event's UID.
         **({"ical_uid": ical_uid} if ical_uid else {}),
     )
+
+
+def _extra_people(patient, booking: Booking, invitee: Invitee):
+    """The extra people asked for; with "Båda vårdnadshavarna" the student's guardians
+    (those not already invited) come first."""
+    raw = booking.extra_participants
+    if not booking.both_guardians:
+        return raw
+    guardians = both_guardians(getattr(patient, "guardians", None) or [], invitee.mobile)
+    return [*guardians, *raw] if isinstance(raw, list) else (guardians if raw is None else raw)
 
 
 CANCELLED_NOT_MOVED = _("Mötet är avbokat och kan inte flyttas.")
@@ -331,6 +352,7 @@ def cancel_meeting(meeting) -> bool:
     meeting.state = STATE_CANCELLED
     meeting.sequence = (meeting.sequence or 0) + 1
     meeting.meeting_code_hash = meeting.join_token_hash = None
+    participants.void_all(meeting)
     meeting.reindexObject()
     notify(MeetingCancelledEvent(meeting))
     return True
@@ -384,7 +406,10 @@ def meeting_booked(meeting, event) -> None:
     meeting._room_times = _times(meeting)
     meeting.last_told = _snapshot(meeting)
     code, token = issue_secrets(meeting)
-    notify(MeetingBookedEvent(meeting, code, token))
+    event = MeetingBookedEvent(meeting, code, token)
+    # Each extra participant's own code and link (person id → (code, token)).
+    event.extra_secrets = participants.issue_all(meeting)
+    notify(event)
 
 
 def tell_what_changed(meeting) -> MeetingUpdatedEvent | None:
@@ -410,6 +435,7 @@ def tell_what_changed(meeting) -> MeetingUpdatedEvent | None:
     meeting.__dict__.pop("_notified", None)
     meeting._p_changed = True
     event = MeetingUpdatedEvent(meeting, meeting.sequence, moved, previous_title, code, token)
+    event.extra_secrets = participants.issue_all(meeting) if moved else {}
     notify(event)
     return event
 

@@ -4,6 +4,7 @@ from prorenata.videomote.booking.rules import AccessRefused
 from prorenata.videomote.booking.rules import BookingRefused
 from prorenata.videomote.browser.meetings import invitation_status
 from prorenata.videomote.browser.meetings import room_url
+from prorenata.videomote.content import participants
 from prorenata.videomote.content.meeting import IVideoMeeting
 from prorenata.videomote.interfaces import ISerializeMeetingToJson
 from prorenata.videomote.interfaces import IVideomoteLayer
@@ -65,6 +66,8 @@ class MeetingSerializer:
             "room_url": room_url(meeting),
             "invitation": invitation_status(meeting),
             "attendance": attendance_json(meeting, self.request),
+            # Each with their id (a PATCH keeps a person by it), name, contact, role.
+            "extra_participants": [participants.public(p) for p in participants.people(meeting)],
         }
 
 

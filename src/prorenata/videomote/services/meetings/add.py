@@ -48,6 +48,8 @@ class MeetingsPost(VideomoteService):
             custom_mobile=data.get("custom_mobile", ""),
             custom_email=data.get("custom_email", ""),
             timezone=data.get("timezone") or configured_zone(),
+            extra_participants=data.get("extra_participants"),
+            both_guardians=data.get("both_guardians") is True,
         )
         meeting = book_meeting(booking, organiser=api.user.get_current().getId())
         self.request.response.setStatus(201)
