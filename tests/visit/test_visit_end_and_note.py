@@ -475,3 +475,55 @@ def test_the_timers_round_ends_an_overdue_meeting_on_its_own_connection(clinic):
     assert len(catalog(UID=meeting.UID(), meeting_state="ended")) == 1
     assert len(catalog(portal_type="VisitNote")) == 1
     assert timer.end_overdue_in_all_sites(portal._p_jar.db()) == 0
+
+
+TINA = {"name": "Tina Tolk", "mobile": "070-111 22 33", "email": "tina@tolk.se", "role": "tolk"}
+
+
+def with_interpreter(meeting) -> str:
+    """Invite an interpreter through REST as the clinician would; their join-token id."""
+    response = session_as("sara", json=True).patch(
+        f"{meeting.absolute_url()}/@videomote-meeting", json={"extra_participants": [TINA]}
+    )
+    assert response.status_code == 200, response.text
+    transaction.begin()
+    return response.json()["extra_participants"][0]["id"]
+
+
+def tina(who, kind, at, reason=""):
+    return (who, "Tina Tolk (tolk)", "participant", kind, reason, at)
+
+
+def test_an_interpreter_alone_in_the_room_is_a_no_show(clinic):
+    meeting, portal = clinic["meeting"], clinic["portal"]
+    who = with_interpreter(meeting)
+    now = datetime.now(UTC)
+    report(portal, meeting, sara("join", now - timedelta(seconds=90)))
+    report(portal, meeting, tina(who, "join", now - timedelta(seconds=60)))
+    end_by_staff(meeting)
+
+    attendance = (
+        session_as("sara", json=True).get(f"{meeting.absolute_url()}/@videomote-meeting").json()
+    )["attendance"]
+    assert (attendance["outcome"], attendance["outcome_title"]) == ("no_show", "Uteblev")
+    people = {p["name"]: p for p in attendance["participants"]}
+    assert people["Tina Tolk (tolk)"]["role"] == "tolk"
+
+
+def test_the_guardian_with_an_interpreter_is_genomfort(clinic):
+    meeting, portal = clinic["meeting"], clinic["portal"]
+    who = with_interpreter(meeting)
+    now = datetime.now(UTC)
+    report(
+        portal,
+        meeting,
+        sara("join", now - timedelta(seconds=90)),
+        tina(who, "join", now - timedelta(seconds=80)),
+        anna("join", now - timedelta(seconds=60)),
+    )
+    end_by_staff(meeting)
+    attendance = (
+        session_as("sara", json=True).get(f"{meeting.absolute_url()}/@videomote-meeting").json()
+    )["attendance"]
+    assert attendance["outcome"] == "completed"
+    assert {p["role"] for p in attendance["participants"]} == {"staff", "participant", "tolk"}

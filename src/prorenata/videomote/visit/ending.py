@@ -103,14 +103,16 @@ def visit_facts(meeting) -> dict:
     kept = store.record_of(meeting, create=False)
     ended_at = kept.ended_at if kept is not None else None
     people = store.presences(meeting)
-    start, end = attendance.together(people)
+    start, end = attendance.together(people, counts=store.decides(meeting))
+    roles = store.roles(meeting)
     participants = []
     for person in people:
         method, level = store.identification(meeting, person.who, person.role)
         participants.append(
             {
                 "name": person.name,
-                "role": person.role,
+                # staff, participant (the invitee) or an extra person's role ("tolk")
+                "role": roles.get(person.who, person.role),
                 "joined": _iso(person.joined),
                 "left": _iso(person.left),
                 "seconds": person.seconds,

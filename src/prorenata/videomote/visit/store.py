@@ -16,8 +16,10 @@ from persistent.mapping import PersistentMapping
 from plone import api
 from prorenata.videomote import _
 from prorenata.videomote.access import signins
+from prorenata.videomote.booking.participants import TOLK
 from prorenata.videomote.booking.rules import MAX_NAME
 from prorenata.videomote.booking.rules import MAX_TOKEN
+from prorenata.videomote.content import participants
 from prorenata.videomote.content.meeting import STATE_BOOKED
 from prorenata.videomote.content.meeting import STATE_STARTED
 from prorenata.videomote.storage import annotated
@@ -164,8 +166,22 @@ def presences(meeting) -> list[attendance.Presence]:
     return attendance.presences(events(meeting), ended_at)
 
 
+def roles(meeting) -> dict[str, str]:
+    """Each extra participant's role by their join-token id ("tolk", "vardnadshavare",
+    "annan"); the invitee and staff are not in it."""
+    return {item["id"]: item["role"] for item in participants.people(meeting)}
+
+
+def decides(meeting):
+    """Who decides whether the visit took place: every participant but an interpreter (an
+    interpreter alone in the room is not a visit; the student or a guardian must come)."""
+    interpreters = {who for who, role in roles(meeting).items() if role == TOLK}
+    return lambda p: attendance.is_participant(p) and p.who not in interpreters
+
+
 def outcome_of(meeting, ended_at: datetime) -> str:
-    return attendance.outcome(attendance.presences(events(meeting), ended_at), meeting.end)
+    people = attendance.presences(events(meeting), ended_at)
+    return attendance.outcome(people, meeting.end, counts=decides(meeting))
 
 
 def identification(meeting, who: str, role: str) -> tuple[str, str]:
