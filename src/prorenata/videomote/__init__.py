@@ -10,11 +10,7 @@ _ = MessageFactory(PACKAGE_NAME)
 
 logger = logging.getLogger(PACKAGE_NAME)
 
+# Imported after ``_`` and ``logger`` exist (modules of this package import them).
+from prorenata.videomote import template_lock  # noqa: E402
 
-def _compile_templates_one_at_a_time() -> None:
-    from prorenata.videomote import template_lock
-
-    template_lock.install()
-
-
-_compile_templates_one_at_a_time()
+template_lock.install()  # page templates compile one at a time (see template_lock)

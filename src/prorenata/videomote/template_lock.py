@@ -11,6 +11,8 @@ exactly that (bench-cluster). Compiling is a one-time cost per template and proc
 one process-wide lock around it costs nothing once warm.
 """
 
+from chameleon.template import BaseTemplate
+
 import threading
 
 _LOCK = threading.RLock()  # re-entrant: a template may cook another while cooking
@@ -19,8 +21,6 @@ _LOCK = threading.RLock()  # re-entrant: a template may cook another while cooki
 def install() -> None:
     """Wrap ``chameleon.template.BaseTemplate.cook`` (every Zope page template, TALES and
     ``python:`` expressions included, is compiled through it) in the lock; idempotent."""
-    from chameleon.template import BaseTemplate
-
     cook = BaseTemplate.cook
     if getattr(cook, "videomote_locked", False):
         return
