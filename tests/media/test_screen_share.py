@@ -112,9 +112,7 @@ def test_a_participant_may_share_only_while_staff_allow_it():
 
         # Staff allow it: now it is shown, with Anna's name.
         await sara.send({"type": "screen-permission", "on": True})
-        await until(
-            lambda: {"type": "screen-permission", "on": True} in anna.events, what="told"
-        )
+        await until(lambda: {"type": "screen-permission", "on": True} in anna.events, what="told")
         await anna.share()
         for viewer in (sara, bo):
             await until(
@@ -174,4 +172,3 @@ def test_reencode_mode_shows_the_screen_too():
     run_server(
         scenario, SECRET, MediaConfig(ice_addresses=("127.0.0.1",), mode="reencode"), seconds=45
     )
-
