@@ -38,13 +38,15 @@ STAMP = struct.Struct("!4sd")
 VIDEO_RATE = 90000
 
 
-def encoded_clip(frames: int = 60, width: int = 640, height: int = 480, fps: int = 30):
+def encoded_clip(
+    frames: int = 60, width: int = 640, height: int = 480, fps: int = 30, bit_rate: int = 500_000
+):
     """``frames`` VP8 frames of a moving test picture, encoded once: (bytes, keyframe)."""
     codec = av.CodecContext.create("libvpx", "w")
     codec.width, codec.height = width, height
     codec.pix_fmt = "yuv420p"
     codec.time_base = Fraction(1, fps)
-    codec.bit_rate = 500_000
+    codec.bit_rate = bit_rate
     codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
     codec.gop_size = 3000  # one keyframe; more only when asked (the replay repeats it)
     out = []
