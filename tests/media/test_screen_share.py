@@ -9,14 +9,16 @@ share or not, like a page that skips its own checks: what reaches the others is 
 from mediaserver import run_server
 from prorenata.videomote.access.jointoken import issue_join_token
 from prorenata.videomote.media.config import MediaConfig
+from prorenata.videomote.media.server import CLOSE_FLOOD
+from prorenata.videomote.media.server import PER_10_SECONDS
 from prorenata.videomote.media.synthetic import SyntheticPeer
 from prorenata.videomote.media.synthetic import encoded_clip
 
+import aiohttp
 import asyncio
+import json
 import pytest
 import time
-
-pytestmark = pytest.mark.slow
 
 SECRET = b"media-secret-for-screen-tests"
 MEETING = "meeting-uid-screen"
@@ -46,6 +48,7 @@ async def frames_during(people, seconds=1.0):
     return [p.screen_frames() - b for p, b in zip(people, before, strict=True)]
 
 
+@pytest.mark.slow
 def test_staff_screen_is_forwarded_unchanged_beside_the_camera_until_stopped():
     async def scenario(session, url):
         sara = peer(url, "Sara", "staff", screen_clip=SCREEN)
@@ -79,6 +82,7 @@ def test_staff_screen_is_forwarded_unchanged_beside_the_camera_until_stopped():
     run_server(scenario, SECRET)
 
 
+@pytest.mark.slow
 def test_a_participant_may_share_only_while_staff_allow_it():
     async def scenario(session, url):
         sara = peer(url, "Sara", "staff")
@@ -139,6 +143,7 @@ def test_a_participant_may_share_only_while_staff_allow_it():
     run_server(scenario, SECRET, seconds=45)
 
 
+@pytest.mark.slow
 def test_the_sharer_leaving_removes_the_share_and_a_newcomer_gets_one_in_progress():
     async def scenario(session, url):
         sara = peer(url, "Sara", "staff", screen_clip=SCREEN)
@@ -156,6 +161,7 @@ def test_the_sharer_leaving_removes_the_share_and_a_newcomer_gets_one_in_progres
     run_server(scenario, SECRET)
 
 
+@pytest.mark.slow
 def test_reencode_mode_shows_the_screen_too():
     async def scenario(session, url):
         # A small picture: decoding and encoding 720p would only make this test slow.
@@ -172,3 +178,67 @@ def test_reencode_mode_shows_the_screen_too():
     run_server(
         scenario, SECRET, MediaConfig(ice_addresses=("127.0.0.1",), mode="reencode"), seconds=45
     )
+
+
+# -- signalling only (no media): fast ------------------------------------------------------
+async def join(session, url, role, name):
+    socket = await session.ws_connect(url)
+    token = issue_join_token(MEETING, role, name, SECRET)
+    await socket.send_json({"type": "join", "meeting": MEETING, "token": token})
+    return socket
+
+
+async def receive(socket, kind):
+    while True:
+        message = await socket.receive(timeout=5)
+        if message.type != aiohttp.WSMsgType.TEXT:
+            return message
+        data = json.loads(message.data)
+        if data["type"] == kind:
+            return data
+
+
+def test_the_server_refuses_a_participants_share_and_permission_is_staffs_alone():
+    async def scenario(session, url):
+        sara = await join(session, url, "staff", "Sara")
+        assert (await receive(sara, "welcome"))["screenPermission"] is False
+        anna = await join(session, url, "participant", "Anna")
+        await receive(anna, "welcome")
+        await anna.send_json({"type": "screen", "on": True})
+        assert await receive(anna, "screen-refused") == {
+            "type": "screen-refused",
+            "reason": "not allowed",
+        }
+        await anna.send_json({"type": "screen-permission", "on": True})
+        assert (await receive(anna, "error"))["reason"] == "unknown type"
+        # Staff may share, but only a screen the server receives (no media here yet).
+        await sara.send_json({"type": "screen", "on": True})
+        assert (await receive(sara, "screen-refused"))["reason"] == "no screen"
+        await sara.send_json({"type": "screen-permission", "on": True})
+        for socket in (sara, anna):
+            assert await receive(socket, "screen-permission") == {
+                "type": "screen-permission",
+                "on": True,
+            }
+        # Allowed now: refused only for want of media, and a newcomer is told.
+        await anna.send_json({"type": "screen", "on": True})
+        assert (await receive(anna, "screen-refused"))["reason"] == "no screen"
+        bo = await join(session, url, "participant", "Bo")
+        assert (await receive(bo, "welcome"))["screenPermission"] is True
+
+    run_server(scenario, SECRET)
+
+
+def test_starting_and_stopping_a_share_over_and_over_is_a_flood():
+    async def scenario(session, url):
+        anna = await join(session, url, "participant", "Anna")
+        await receive(anna, "welcome")
+        for _ in range(PER_10_SECONDS["screen"] + 1):
+            if anna.closed:
+                break
+            await anna.send_json({"type": "screen", "on": False})
+        while not anna.closed:
+            await anna.receive(timeout=5)
+        assert anna.close_code == CLOSE_FLOOD
+
+    run_server(scenario, SECRET)

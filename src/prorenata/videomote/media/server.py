@@ -63,8 +63,9 @@ MAX_CHAT_LENGTH = 1000
 MAX_MESSAGE_BYTES = 64 * 1024
 #: Messages a person may send per 10 seconds in a room, over all their connections: of
 #: any kind, chat, and offers (each offer makes a peer connection: a certificate, a UDP
-#: port, candidate gathering).
-PER_10_SECONDS = {"*": 60, "chat": 20, "offer": 5}
+#: port, candidate gathering); screen share starts/stops and staff's permission changes
+#: (each tells everyone and asks the sharer for a keyframe).
+PER_10_SECONDS = {"*": 60, "chat": 20, "offer": 5, "screen": 10, "screen-permission": 10}
 FLOOD_WINDOW_SECONDS = 10.0
 JOIN_TIMEOUT_SECONDS = 10
 #: A publisher is asked for a keyframe at most this often.
