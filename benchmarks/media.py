@@ -7,8 +7,9 @@ two worker processes: publishers replay 640×480 VP8 frames encoded once up fron
 measured is the server's. In the same run:
 
 1. CPU per forwarded video stream in a four-person room (each sees three: 12 streams),
-   forwarding (with and without REMB) and re-encoding (the baseline), seven rounds of
-   the three taken in turn, medians, and their ratio;
+   forwarding (with and without REMB) and re-encoding (the baseline), and forwarding in
+   the same room while staff also share a screen (1280×720 VP8 at 30 fps, ≈1.2 Mbit/s,
+   to the three others: 15 streams), seven rounds of the four taken in turn, medians;
 2. four-person rooms with video and audio, added until a receiver falls below 95 % of
    the sent frame rate: the most rooms that all still got full frame rate;
 3. time from joining to the first remote video frame (median of several joins);
@@ -36,6 +37,9 @@ from support.instance import percentile  # noqa: E402
 SECRET = "media-benchmark-secret"
 FPS = 30
 FULL_FPS = 0.95 * FPS
+#: The shared screen in the "with share" round: a 720p capture, as Chromium's getDisplayMedia
+#: gives by default here, at a screen share's higher bitrate.
+SCREEN = {"width": 1280, "height": 720, "bit_rate": 1_200_000}
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 #: ``--smoke``: every step once at the smallest size, only to show the benchmark runs;
 #: ``--quick``: a short run with a few room steps.
@@ -91,25 +95,42 @@ class Server:
 
 
 # -- load workers (processes of their own) ---------------------------------------------
-def worker(url, rooms, people, audio, ready, window, results):
-    """Join ``rooms`` rooms of ``people`` peers; count frames in the window it is given."""
-    results.put(asyncio.run(_load(url, rooms, people, audio, ready, window)))
+def worker(url, rooms, people, audio, ready, window, results, share=False):
+    """Join ``rooms`` rooms of ``people`` peers; count frames in the window it is given.
+    ``share``: the first of each room is staff and shares a screen too."""
+    results.put(asyncio.run(_load(url, rooms, people, audio, ready, window, share)))
 
 
-async def _load(url, rooms, people, audio, ready, window):
+async def _load(url, rooms, people, audio, ready, window, share=False):
     from prorenata.videomote.access.jointoken import issue_join_token
     from prorenata.videomote.media.synthetic import SyntheticPeer
     from prorenata.videomote.media.synthetic import encoded_clip
 
     clip = encoded_clip(90)
+    screen = encoded_clip(60, **SCREEN) if share else None
     peers = []
     for room in rooms:
         meeting = f"bench-room-{room}-{os.getpid()}"
+        members = []
         for index in range(people):
-            token = issue_join_token(meeting, "participant", f"P{index}", SECRET.encode())
-            peer = SyntheticPeer(url, meeting, token, clip, audio=audio)
+            sharer = share and index == 0
+            role = "staff" if sharer else "participant"
+            token = issue_join_token(meeting, role, f"P{index}", SECRET.encode())
+            peer = SyntheticPeer(
+                url,
+                meeting,
+                token,
+                clip,
+                audio=audio,
+                screen=share,
+                screen_clip=screen if sharer else None,
+            )
             await peer.join(timeout=30)
-            peers.append(peer)
+            members.append(peer)
+        if share:
+            await members[0].share()
+            await _until(lambda members=members: all(p.screen.get("id") for p in members))
+        peers += members
     ready.put(len(peers))
     window_at, end_at = await asyncio.get_running_loop().run_in_executor(None, window.get)
     await asyncio.sleep(max(0.0, window_at - time.time()))
@@ -120,16 +141,29 @@ async def _load(url, rooms, people, audio, ready, window):
     rates = []
     latencies = []
     for peer, counts, mark in zip(peers, before, latency_mark, strict=True):
-        for slot in peer.slots:
-            got = peer.frames.get(slot["video"], 0) - counts.get(slot["video"], 0)
-            rates.append(got / seconds)
+        # The people's cameras, and the screen share where this peer is shown one.
+        mids = [slot["video"] for slot in peer.slots]
+        if peer.screen.get("mid"):
+            mids.append(peer.screen["mid"])
+        for mid in mids:
+            rates.append((peer.frames.get(mid, 0) - counts.get(mid, 0)) / seconds)
         latencies += peer.latencies[mark:]
     for peer in peers:
         await peer.leave()
     return {"rates": rates, "latencies": latencies}
 
 
-def run_load(server: "Server | list[Server]", rooms: int, people: int, audio: bool) -> dict:
+async def _until(condition, seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError("the screen share was not accepted in time")
+        await asyncio.sleep(0.05)
+
+
+def run_load(
+    server: "Server | list[Server]", rooms: int, people: int, audio: bool, share: bool = False
+) -> dict:
     """Rooms spread over two worker processes; once all have joined, warm up, then
     measure frame rates at the receivers and the server's CPU over the same window.
 
@@ -146,7 +180,7 @@ def run_load(server: "Server | list[Server]", rooms: int, people: int, audio: bo
     windows = [multiprocessing.Queue() for _ in groups]
     processes = [
         multiprocessing.Process(
-            target=worker, args=(url, group, people, audio, ready, window, results)
+            target=worker, args=(url, group, people, audio, ready, window, results, share)
         )
         for ((url, _), group), window in zip(groups.items(), windows, strict=True)
     ]
@@ -174,11 +208,12 @@ def run_load(server: "Server | list[Server]", rooms: int, people: int, audio: bo
     return merged
 
 
-def cpu_per_stream(mode: str, remb: bool = True) -> dict:
-    """One four-person room: the server's CPU per forwarded (or re-encoded) stream."""
+def cpu_per_stream(mode: str, remb: bool = True, share: bool = False) -> dict:
+    """One four-person room: the server's CPU per forwarded (or re-encoded) stream;
+    ``share``: staff share a screen as well (three more streams)."""
     server = Server(mode, remb)
     try:
-        load = run_load(server, rooms=1, people=4, audio=False)
+        load = run_load(server, rooms=1, people=4, audio=False, share=share)
     finally:
         server.stop()
     streams = len(load["rates"])
@@ -195,14 +230,15 @@ def compare_cpu(repeat: int) -> dict[str, dict]:
     turn, so that the ratio compares runs from the same minutes (this shared 2-core
     machine drifts and varies by ±20 % run to run); the median run of each."""
     variants = {
-        "forward": ("forward", True),
-        "forward without REMB": ("forward", False),
-        "reencode": ("reencode", True),
+        "forward": ("forward", True, False),
+        "forward without REMB": ("forward", False, False),
+        "reencode": ("reencode", True, False),
+        "forward with share": ("forward", True, True),
     }
     runs: dict[str, list[dict]] = {name: [] for name in variants}
     for _ in range(repeat):
-        for name, (mode, remb) in variants.items():
-            runs[name].append(cpu_per_stream(mode, remb))
+        for name, (mode, remb, share) in variants.items():
+            runs[name].append(cpu_per_stream(mode, remb, share))
     result = {}
     for name, measured in runs.items():
         measured.sort(key=lambda run: run["per_stream"])
@@ -311,10 +347,11 @@ def main() -> None:
     multiprocessing.set_start_method("fork")
     repeat = 1 if QUICK else 7
     cpu = compare_cpu(repeat)
-    forward, without_remb, reencode = (
+    forward, without_remb, reencode, with_share = (
         cpu["forward"],
         cpu["forward without REMB"],
         cpu["reencode"],
+        cpu["forward with share"],
     )
 
     best, steps = rooms_at_full_fps()
@@ -334,6 +371,13 @@ def main() -> None:
             {
                 "forward_cpu_pct_per_stream": round(forward["per_stream"], 3),
                 "forward_no_remb_cpu_pct_per_stream": round(without_remb["per_stream"], 3),
+                "forward_cpu_pct_per_stream_with_share": round(with_share["per_stream"], 3),
+                "forward_with_share_runs": with_share["per_stream_runs"],
+                "forward_with_share_streams": with_share["streams"],
+                "forward_with_share_min_fps": round(with_share["min_fps"], 1),
+                "screen_stream": "{width}x{height} VP8 {fps} fps, {bit_rate} bit/s".format(
+                    fps=FPS, **SCREEN
+                ),
                 "forward_runs": forward["per_stream_runs"],
                 "forward_no_remb_runs": without_remb["per_stream_runs"],
                 "reencode_cpu_pct_per_stream": round(reencode["per_stream"], 2),

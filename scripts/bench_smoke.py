@@ -66,6 +66,7 @@ KEYS = {
     ),
     "media": (
         "forward_cpu_pct_per_stream",
+        "forward_cpu_pct_per_stream_with_share",
         "reencode_cpu_pct_per_stream",
         "cpu_ratio",
         "rooms_at_full_fps",

@@ -43,6 +43,17 @@ ROOM_TEXTS = {
     "nocam": _("Ingen kamera att använda"),
     "confirmend": _("Avsluta mötet för alla deltagare?"),
     "sound": _("Slå på ljudet"),
+    # Screen sharing.
+    "sharestart": _("Dela din skärm, ett fönster eller en flik"),
+    "sharestop": _("Sluta dela skärmen"),
+    "screenof": _("Skärm från ${name}", mapping={"name": "{name}"}),
+    "sharing": _("${name} delar sin skärm.", mapping={"name": "{name}"}),
+    "sharerefused": _("Du får inte dela skärm i det här mötet."),
+    "sharebusy": _("Någon annan delar redan sin skärm."),
+    "sharefailed": _("Skärmen gick inte att dela."),
+    "sharestopped": _("Din skärmdelning avslutades."),
+    "shareallowed": _("Deltagarna får dela sin skärm."),
+    "sharenotallowed": _("Deltagarna får inte längre dela sin skärm."),
 }
 
 # The room closed because the meeting moved to a new time.

@@ -13,6 +13,14 @@ answers from one aiortc peer connection per person (DTLS-SRTP, VP8 + Opus, max-b
 only the configured ICE servers) and forwards every person's encoded frames into the
 others' slots (``forwarding.py``; ``mode = reencode`` uses aiortc's stock decode and
 encode instead). ``{"type": "slots"}`` tells each page which transceiver shows whom.
+
+Screen sharing: the offer may name one more video transceiver (``"screen": <mid>``) that
+carries the page's own screen when it shares and the room's screen share otherwise. One
+person shares at a time; ``{"type": "screen", "on": true}`` asks to, and the server
+refuses (``screen-refused``) a participant unless staff allowed it in this meeting
+(``screen-permission``), whatever the page shows: only the accepted sharer's packets are
+routed to anyone. ``{"type": "screen", "id", "name", "mid"}`` tells each page who shares
+and on which of its transceivers (``id`` null: nobody).
 """
 
 from aiohttp import web
@@ -32,6 +40,7 @@ from prorenata.videomote.media import attendance
 from prorenata.videomote.media import forwarding
 from prorenata.videomote.media.config import MediaConfig
 from prorenata.videomote.media.config import load as load_config
+from prorenata.videomote.media.slots import ScreenSlot
 from prorenata.videomote.media.slots import Slot
 from prorenata.videomote.media.slots import SlotTrack
 
@@ -55,8 +64,9 @@ MAX_CHAT_LENGTH = 1000
 MAX_MESSAGE_BYTES = 64 * 1024
 #: Messages a person may send per 10 seconds in a room, over all their connections: of
 #: any kind, chat, and offers (each offer makes a peer connection: a certificate, a UDP
-#: port, candidate gathering).
-PER_10_SECONDS = {"*": 60, "chat": 20, "offer": 5}
+#: port, candidate gathering); screen share starts/stops and staff's permission changes
+#: (each tells everyone and asks the sharer for a keyframe).
+PER_10_SECONDS = {"*": 60, "chat": 20, "offer": 5, "screen": 10, "screen-permission": 10}
 FLOOD_WINDOW_SECONDS = 10.0
 JOIN_TIMEOUT_SECONDS = 10
 #: A publisher is asked for a keyframe at most this often.
@@ -82,7 +92,13 @@ class Person:
     pc: RTCPeerConnection | None = None
     inputs: dict = field(default_factory=dict)  # kind -> RTCRtpReceiver of their own media
     slots: list[Slot] = field(default_factory=list)
-    last_keyframe_request: float = 0.0
+    #: Their page's screen transceiver (the offer's ``screen`` mid): their own screen in,
+    #: the room's screen share out. None for a page that offered none.
+    screen_mid: str | None = None
+    screen_slot: ScreenSlot | None = None
+    #: The last ``screen`` message they were sent (only changes are sent).
+    screen_told: dict | None = None
+    last_keyframe_request: dict = field(default_factory=dict)  # input kind -> time
     tasks: set = field(default_factory=set)
     muted: bool = False
     camera: bool = True
@@ -119,6 +135,7 @@ class Person:
         for task in self.tasks:
             task.cancel()
         self.inputs, self.slots = {}, []
+        self.screen_slot, self.screen_told = None, None
         if pc is not None:
             await pc.close()
 
@@ -130,8 +147,13 @@ class Room:
     people: list[Person] = field(default_factory=list)
     ended: bool = False
     # (publisher, kind) -> the writers of the viewers' slots that show them; made again
-    # after every change of people or slots (None until then).
+    # after every change of people or slots (None until then). ``kind`` "screen" is a
+    # screen share: only the accepted sharer's has any writers.
     routes: dict | None = field(default=None, repr=False)
+    #: Who shares their screen (one at a time), and whether participants may (staff
+    #: always may). Kept only as long as the room: a new room starts without.
+    sharer: Person | None = None
+    participants_may_share: bool = False
 
     async def broadcast(self, message: dict, skip: Person | None = None) -> None:
         for person in list(self.people):
@@ -153,7 +175,7 @@ class Room:
     def _route_table(self) -> dict:
         table: dict = {}
         for viewer in self.people:
-            for slot in viewer.slots:
+            for slot in viewer_slots(viewer):
                 if slot.occupant is not None and slot.occupant is not viewer:
                     for kind, writer in slot.writers.items():
                         table.setdefault((slot.occupant, kind), []).append(writer.write)
@@ -164,18 +186,19 @@ class Room:
         for viewer in self.people:
             if viewer is publisher:
                 continue
-            for slot in viewer.slots:
-                if slot.occupant is publisher:
+            for slot in viewer_slots(viewer):
+                if slot.occupant is publisher and kind in slot.tracks:
                     slot.tracks[kind].push(publisher, frame, True)
 
-    def request_keyframe(self, publisher: Person | None) -> None:
-        if publisher is None or "video" not in publisher.inputs:
+    def request_keyframe(self, publisher: Person | None, kind: str = "video") -> None:
+        """Ask ``publisher`` for a keyframe of their camera (or ``kind`` "screen")."""
+        if publisher is None or kind not in publisher.inputs:
             return
         now = time.monotonic()
-        if now - publisher.last_keyframe_request < KEYFRAME_INTERVAL_SECONDS:
+        if now - publisher.last_keyframe_request.get(kind, 0.0) < KEYFRAME_INTERVAL_SECONDS:
             return
-        publisher.last_keyframe_request = now
-        task = asyncio.ensure_future(forwarding.request_keyframe(publisher.inputs["video"]))
+        publisher.last_keyframe_request[kind] = now
+        task = asyncio.ensure_future(forwarding.request_keyframe(publisher.inputs[kind]))
         publisher.tasks.add(task)
         task.add_done_callback(publisher.tasks.discard)
 
@@ -216,6 +239,80 @@ class Room:
                         ],
                     }
                 )
+        await self.update_screen()
+
+    # -- screen sharing ------------------------------------------------------------
+    def may_share(self, person: Person) -> bool:
+        return person.role == "staff" or self.participants_may_share
+
+    def share_refusal(self, person: Person) -> str | None:
+        """Why ``person`` may not share their screen now, or None."""
+        if not self.may_share(person):
+            return "not allowed"
+        if self.sharer is not None and self.sharer is not person:
+            return "busy"
+        if person.pc is None or "screen" not in person.inputs:
+            return "no screen"  # no offer with a screen transceiver (yet)
+        return None
+
+    async def update_screen(self) -> None:
+        """Put the sharer (if still here, connected and allowed) in every other viewer's
+        screen slot; tell each page who shares, when that changed for it."""
+        sharer = self.sharer
+        if sharer is not None and (
+            sharer not in self.people
+            or sharer.pc is None
+            or "screen" not in sharer.inputs
+            or not self.may_share(sharer)
+        ):
+            sharer = self.sharer = None
+        for viewer in list(self.people):
+            slot = viewer.screen_slot
+            shown = sharer if sharer is not viewer else None
+            if slot is not None and slot.occupant is not shown:
+                slot.assign(shown)
+                self.routes = None
+            message = {
+                "type": "screen",
+                "id": sharer.id if sharer else None,
+                "name": sharer.name if sharer else "",
+                "role": sharer.role if sharer else "",
+                "mid": slot.mid if slot is not None and shown is not None else None,
+            }
+            if viewer.pc is not None and message != viewer.screen_told:
+                viewer.screen_told = message
+                await viewer.send(message)
+        if sharer is not None:
+            self.request_keyframe(sharer, "screen")
+
+    async def share(self, person: Person, on: bool) -> None:
+        """``person`` starts (or stops) sharing their screen; refused unless allowed."""
+        if not on:
+            if self.sharer is person:
+                self.sharer = None
+                await self.update_screen()
+            return
+        refusal = self.share_refusal(person)
+        if refusal is not None:
+            await person.send({"type": "screen-refused", "reason": refusal})
+            return
+        self.sharer = person
+        await self.update_screen()
+
+    async def allow_sharing(self, on: bool) -> None:
+        """Staff allow (or no longer allow) participants to share; a participant's share
+        under way stops with the permission."""
+        self.participants_may_share = on
+        await self.broadcast({"type": "screen-permission", "on": on})
+        await self.update_screen()
+
+
+def viewer_slots(viewer: Person) -> list:
+    """A viewer's slots for the others' cameras and, if their page has one, for the
+    screen share."""
+    if viewer.screen_slot is None:
+        return viewer.slots
+    return [*viewer.slots, viewer.screen_slot]
 
 
 def room_key(claims: dict) -> str:
@@ -418,6 +515,7 @@ async def _welcome(app: web.Application, room: Room, person: Person, returning: 
                 "you": person.id,
                 "people": [p.public() for p in room.people if p is not person],
                 "iceServers": app[CONFIG_KEY].browser_ice_servers(),
+                "screenPermission": room.participants_may_share,
             }
         )
     )
@@ -475,10 +573,17 @@ def _report(app: web.Application, person: Person, kind: str, reason: str = "") -
         )
 
 
-async def answer(app: web.Application, room: Room, person: Person, sdp: str) -> str:
-    """Answer a browser's offer: its own media in, the other people out through slots."""
+async def answer(
+    app: web.Application, room: Room, person: Person, sdp: str, screen_mid: str | None = None
+) -> str:
+    """Answer a browser's offer: its own media in, the other people out through slots;
+    ``screen_mid``: the offer's transceiver for screen sharing (see the module's text)."""
     config: MediaConfig = app[CONFIG_KEY]
+    if room.sharer is person:
+        # A new connection: the page asks again once it sends its screen on it.
+        room.sharer = None
     await person.close_media()
+    person.screen_mid = screen_mid
     pc = RTCPeerConnection(
         RTCConfiguration(iceServers=config.ice_servers(), bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
     )
@@ -502,21 +607,26 @@ async def answer(app: web.Application, room: Room, person: Person, sdp: str) -> 
 def _take_input(
     config: MediaConfig, room: Room, person: Person, pc: RTCPeerConnection, track
 ) -> None:
-    """A track the browser sends (its camera or microphone): forward its packets to the
-    others' slots (``mode = forward``), or decode it for re-encoding."""
+    """A track the browser sends (its camera or microphone, or on its screen transceiver
+    its screen): forward its packets to the others' slots (``mode = forward``), or decode
+    it for re-encoding."""
     receiver = forwarding.receiver_for(pc, track)
-    if receiver is None or track.kind in person.inputs:
+    if receiver is None:
         return
-    person.inputs[track.kind] = receiver
+    mid = next((t.mid for t in pc.getTransceivers() if t.receiver is receiver), None)
+    screen = track.kind == "video" and person.screen_mid is not None and mid == person.screen_mid
+    kind = "screen" if screen else track.kind
+    if kind in person.inputs:
+        return
+    person.inputs[kind] = receiver
     if config.mode == "forward":
-        kind = track.kind
 
         def on_packet(packet, keyframe):
             room.forward(person, kind, packet, keyframe)
 
         forwarding.forward_packets(receiver, on_packet, remb=config.remb)
     else:
-        task = asyncio.ensure_future(read_decoded(room, person, track))
+        task = asyncio.ensure_future(read_decoded(room, person, track, kind))
         person.tasks.add(task)
 
 
@@ -530,11 +640,44 @@ async def _on_connection_state(room: Room, person: Person, pc: RTCPeerConnection
 
 
 def _add_slots(config: MediaConfig, room: Room, person: Person, pc: RTCPeerConnection) -> None:
-    """One slot (a video and an audio transceiver) per pair the offer has room for."""
-    videos = [t for t in pc.getTransceivers() if t.kind == "video"]
+    """One slot (a video and an audio transceiver) per pair the offer has room for, and
+    the screen slot on the transceiver the offer named for it."""
+    screen = next(
+        (
+            t
+            for t in pc.getTransceivers()
+            if t.kind == "video" and person.screen_mid is not None and t.mid == person.screen_mid
+        ),
+        None,
+    )
+    if screen is None:
+        person.screen_mid = None  # names no video transceiver of this offer
+    videos = [t for t in pc.getTransceivers() if t.kind == "video" and t is not screen]
     audios = [t for t in pc.getTransceivers() if t.kind == "audio"]
     for video, audio in zip(videos, audios, strict=False):
         person.slots.append(_slot(config, room, video, audio))
+    if screen is not None and person.slots:
+        person.screen_slot = _screen_slot(config, room, screen)
+
+
+def _screen_slot(config: MediaConfig, room: Room, transceiver) -> ScreenSlot:
+    """The viewer's screen transceiver: sends the room's sharer; receives their own
+    screen (an input "screen", see ``_take_input``)."""
+    forwarding.prefer_codec(transceiver, "video/VP8")
+    slot = ScreenSlot(SlotTrack("video"), transceiver.mid)
+
+    def keyframe_please(slot=slot):
+        room.request_keyframe(slot.occupant, "screen")
+
+    slot.screen.need_keyframe = keyframe_please
+    transceiver.sender.replaceTrack(slot.screen)
+    transceiver.direction = "sendrecv"
+    if config.mode == "forward":
+        slot.writers["screen"] = forwarding.RtpRewriter(
+            transceiver.sender, transceiver, keyframe_please
+        )
+    forwarding.on_keyframe_request(transceiver.sender, keyframe_please)
+    return slot
 
 
 def _slot(config: MediaConfig, room: Room, video, audio) -> Slot:
@@ -575,12 +718,12 @@ def _refuse_without_candidates(
     raise RuntimeError("no ICE candidates")
 
 
-async def read_decoded(room: Room, person: Person, track) -> None:
+async def read_decoded(room: Room, person: Person, track, kind: str) -> None:
     """Re-encode mode: read the decoded track continuously and hand frames on."""
     try:
         while True:
             frame = await track.recv()
-            room.forward_decoded(person, track.kind, frame)
+            room.forward_decoded(person, kind, frame)
     except Exception:  # MediaStreamError at the end; anything else ends the reader too
         return
 
@@ -611,7 +754,10 @@ async def handle(app: web.Application, room: Room, person: Person, raw: str) -> 
         return True
     if kind == "offer":
         try:
-            sdp = await answer(app, room, person, str(data.get("sdp", "")))
+            screen = data.get("screen")
+            sdp = await answer(
+                app, room, person, str(data.get("sdp", "")), str(screen) if screen else None
+            )
         except Exception as error:  # malformed SDP, no common codec, ...
             logger.info("refused an offer: %s", type(error).__name__)
             await person.close_media()
@@ -619,9 +765,20 @@ async def handle(app: web.Application, room: Room, person: Person, raw: str) -> 
             return True
         await person.send({"type": "answer", "sdp": sdp})
         return True
+    return await _control(app, room, person, str(kind), bool(data.get("on")))
+
+
+async def _control(app: web.Application, room: Room, person: Person, kind: str, on: bool) -> bool:
+    """Microphone, camera and screen states; staff's screen permission and "end"."""
     if kind in ("muted", "camera"):
-        setattr(person, kind, bool(data.get("on")))
-        await room.broadcast(dict(person.public(), type=kind, on=bool(data.get("on"))), person)
+        setattr(person, kind, on)
+        await room.broadcast(dict(person.public(), type=kind, on=on), person)
+        return True
+    if kind == "screen":
+        await room.share(person, on)
+        return True
+    if kind == "screen-permission" and person.role == "staff":
+        await room.allow_sharing(on)
         return True
     if kind == "end" and person.role == "staff":
         # Everyone is told; their pages show "Mötet är avslutat" and hang up.

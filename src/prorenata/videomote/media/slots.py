@@ -107,3 +107,28 @@ class Slot:
         self.audio.assign(person)
         for writer in self.writers.values():
             writer.assign(person)
+
+
+@dataclass(eq=False)
+class ScreenSlot:
+    """The screen share as one viewer sees it: one video transceiver, its own (a viewer's
+    page offers one, after the people's pairs). The page sends its own screen on it when
+    it shares and receives the room's screen share on it otherwise; the server fills it
+    with the room's one sharer (never the viewer themselves), so a share costs no
+    renegotiation. ``writers``/``tracks`` are keyed ``"screen"`` as the publisher's
+    input is."""
+
+    screen: SlotTrack
+    mid: str | None = None
+    occupant: object = None
+    tracks: dict = field(init=False)
+    writers: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.tracks = {"screen": self.screen}
+
+    def assign(self, person: object) -> None:
+        self.occupant = person
+        self.screen.assign(person)
+        for writer in self.writers.values():
+            writer.assign(person)

@@ -7,6 +7,10 @@ were encoded once up front (:func:`encoded_clip`) and counts the RTP packets it 
 small machine the figures measured are the server's. Each published video frame carries
 its send time after the VP8 data (a decoder ignores bytes after the last partition; the
 frame's last packet ends with them), which gives the latency the relay adds.
+
+With ``screen=True`` it also offers a screen transceiver as the room page does (it
+receives others' screen shares there); with a ``screen_clip`` it sends that clip on it,
+and :meth:`SyntheticPeer.share` asks the server to share it.
 """
 
 from aiortc import RTCConfiguration
@@ -34,13 +38,15 @@ STAMP = struct.Struct("!4sd")
 VIDEO_RATE = 90000
 
 
-def encoded_clip(frames: int = 60, width: int = 640, height: int = 480, fps: int = 30):
+def encoded_clip(
+    frames: int = 60, width: int = 640, height: int = 480, fps: int = 30, bit_rate: int = 500_000
+):
     """``frames`` VP8 frames of a moving test picture, encoded once: (bytes, keyframe)."""
     codec = av.CodecContext.create("libvpx", "w")
     codec.width, codec.height = width, height
     codec.pix_fmt = "yuv420p"
     codec.time_base = Fraction(1, fps)
-    codec.bit_rate = 500_000
+    codec.bit_rate = bit_rate
     codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
     codec.gop_size = 3000  # one keyframe; more only when asked (the replay repeats it)
     out = []
@@ -127,9 +133,22 @@ class SyntheticPeer:
     """One person in a room: joins, publishes the clip, counts what arrives per slot."""
 
     def __init__(
-        self, url: str, meeting: str, token: str, clip=None, slots: int = 3, audio: bool = True
+        self,
+        url: str,
+        meeting: str,
+        token: str,
+        clip=None,
+        slots: int = 3,
+        audio: bool = True,
+        screen: bool = False,
+        screen_clip=None,
     ):
         self.url, self.meeting, self.token = url, meeting, token
+        self.screen_offered = screen or screen_clip is not None
+        self.screen_clip = screen_clip
+        self.screen_mid: str | None = None
+        self.screen: dict = {}  # the server's last "screen" message
+        self.screen_keyframe_requests = 0
         self.clip = clip
         self.audio = audio
         self.slot_count = slots
@@ -168,6 +187,15 @@ class SyntheticPeer:
             pc.addTransceiver("video", direction="recvonly")
             pc.addTransceiver("audio", direction="recvonly")
         forwarding.on_keyframe_request(own_video.sender, self._keyframe_requested)
+        screen = None
+        if self.screen_offered:
+            # Sends whenever it has a clip (whether the server forwards it is the server's
+            # decision), like a page that shares without asking.
+            screen = pc.addTransceiver(
+                ReplayTrack(self.screen_clip) if self.screen_clip else "video",
+                direction="sendrecv" if self.screen_clip else "recvonly",
+            )
+            forwarding.on_keyframe_request(screen.sender, self._screen_keyframe_requested)
 
         @pc.on("track")
         def on_track(track):
@@ -181,15 +209,33 @@ class SyntheticPeer:
         forwarding.use_host_addresses(pc, ["127.0.0.1"])
         await pc.setLocalDescription(await pc.createOffer())
         self._reader = asyncio.ensure_future(self._read())
-        await self.socket.send_json({"type": "offer", "sdp": pc.localDescription.sdp})
+        offer = {"type": "offer", "sdp": pc.localDescription.sdp}
+        if screen is not None:
+            self.screen_mid = offer["screen"] = screen.mid
+        await self.socket.send_json(offer)
         await asyncio.wait_for(self.answered.wait(), timeout)
 
     def _keyframe_requested(self) -> None:
         self.keyframe_requests += 1
         for transceiver in self.pc.getTransceivers():
             track = transceiver.sender.track
-            if isinstance(track, ReplayTrack):
+            if isinstance(track, ReplayTrack) and transceiver.mid != self.screen_mid:
                 track.keyframe_next = True
+
+    def _screen_keyframe_requested(self) -> None:
+        self.screen_keyframe_requests += 1
+        for transceiver in self.pc.getTransceivers():
+            track = transceiver.sender.track
+            if isinstance(track, ReplayTrack) and transceiver.mid == self.screen_mid:
+                track.keyframe_next = True
+
+    async def share(self, on: bool = True) -> None:
+        """Ask the server to show (or stop showing) the screen clip to the others."""
+        await self.send({"type": "screen", "on": on})
+
+    def screen_frames(self) -> int:
+        """Video frames received on the screen transceiver (others' screen shares)."""
+        return self.frames.get(self.screen_mid, 0) if self.screen_mid else 0
 
     def _video(self, mid: str, packet) -> None:
         """An RTP packet; the one with the marker bit ends a frame (and carries the stamp)."""
@@ -220,6 +266,8 @@ class SyntheticPeer:
                 self.answered.set()
             elif data["type"] == "slots":
                 self.slots = data["slots"]
+            elif data["type"] == "screen":
+                self.screen = data
 
     def total_frames(self) -> int:
         return sum(self.frames.values())

@@ -6,6 +6,12 @@
  * server brings us back with a fresh join token from Plone: no new SMS code while the
  * session is valid. The token's answer names the media node to use: a meeting whose
  * node died moves to another, and everybody in it follows there.
+ *
+ * Screen sharing: one more video transceiver in the offer (its mid named as "screen")
+ * carries our screen when we share ("Dela skärm": getDisplayMedia, then replaceTrack, no
+ * renegotiation) and the room's screen share otherwise, shown large with the sharer's
+ * name. The server decides who may share (staff; participants while staff allow it,
+ * "Tillåt deltagare att dela skärm") and refuses the rest.
  */
 (function () {
   "use strict";
@@ -35,7 +41,11 @@
     server: root.getAttribute("data-media-server"),
     ws: null, pc: null, stream: null,
     ended: false, leaving: false, attempts: 0, retry: null,
-    people: {}, tiles: {}
+    people: {}, tiles: {},
+    role: root.getAttribute("data-role"), me: null,
+    // Our screen: its track while we share, the transceiver it goes out on, whether the
+    // server accepted it; whether participants may share; the share we are shown.
+    screenTrack: null, screenTx: null, sharing: false, mayShare: false, screenTile: null
   };
   window.videomoteRoom = room;  // for the browser tests and for support staff's console
 
@@ -102,7 +112,11 @@
         // (UDP blocked, no TURN) must not end in "lost" after a few dozen rounds.
         room.attempts = 0;
         Object.keys(room.tiles).forEach(removeTile);  // the server says anew who is here
+        removeScreen();
         room.people = {};
+        room.me = data.you;
+        room.sharing = false;  // a new connection: asked again once it has media
+        showPermission(!!data.screenPermission, false);
         (data.people || []).forEach(function (p) { room.people[p.id] = p; });
         // Coming back with the microphone or camera off: tell the others again.
         var mic = localTrack("audio"), cam = localTrack("video");
@@ -112,8 +126,23 @@
         break;
       case "answer":
         if (room.pc) {
-          room.pc.setRemoteDescription({ type: "answer", sdp: data.sdp }).catch(mediaFailed);
+          room.pc.setRemoteDescription({ type: "answer", sdp: data.sdp })
+            .then(function () {
+              // Still sharing from before a reconnect: ask again on the new connection.
+              if (liveScreen()) { send({ type: "screen", on: true }); }
+            })
+            .catch(mediaFailed);
         }
+        break;
+      case "screen":
+        screenState(data);
+        break;
+      case "screen-refused":
+        stopShare(false);
+        addNotice(data.reason === "busy" ? T.sharebusy : T.sharerefused);
+        break;
+      case "screen-permission":
+        showPermission(!!data.on, true);
         break;
       case "slots":
         showSlots(data.slots || []);
@@ -171,6 +200,10 @@
       preferVp8(pc.addTransceiver("video", { direction: "recvonly" }));
       pc.addTransceiver("audio", { direction: "recvonly" });
     }
+    // The screen transceiver: ours out (once we share), the room's share in.
+    var screen = liveScreen() ? room.screenTrack : null;
+    room.screenTx = pc.addTransceiver(screen || "video", { direction: "sendrecv" });
+    preferVp8(room.screenTx);
     pc.onconnectionstatechange = function () {
       if (pc !== room.pc) { return; }
       if (pc.connectionState === "connected") {
@@ -188,7 +221,9 @@
     pc.createOffer()
       .then(function (offer) { return pc.setLocalDescription(offer); })
       .then(function () { return gathered(pc); })
-      .then(function () { send({ type: "offer", sdp: pc.localDescription.sdp }); })
+      .then(function () {
+        send({ type: "offer", sdp: pc.localDescription.sdp, screen: room.screenTx.mid });
+      })
       .catch(mediaFailed);
   }
 
@@ -330,6 +365,153 @@
     el("vm-alone").hidden = Object.keys(room.tiles).length > 0 || room.ended || room.leaving;
   }
 
+  // -- screen sharing ---------------------------------------------------------------------
+  function liveScreen() {
+    return !!room.screenTrack && room.screenTrack.readyState === "live";
+  }
+
+  function startShare() {
+    if (liveScreen()) { return; }
+    navigator.mediaDevices.getDisplayMedia({ video: true, audio: false })
+      .then(function (stream) {
+        var track = stream.getVideoTracks()[0];
+        if (!track) { return; }
+        track.contentHint = "detail";  // text on a screen: sharp rather than smooth
+        // The browser's own "stop sharing" ends the track: stop for everyone.
+        track.addEventListener("ended", function () {
+          if (track === room.screenTrack) { stopShare(true); }
+        });
+        room.screenTrack = track;
+        showShare(true);
+        // Between connections (no transceiver): the next offer carries it.
+        var ready = room.screenTx && room.pc ?
+          room.screenTx.sender.replaceTrack(track).catch(function () { /* closed */ }) :
+          Promise.resolve();
+        return ready.then(function () { send({ type: "screen", on: true }); });
+      })
+      .catch(function (error) {
+        // Cancelled in the browser's picker: nothing to say.
+        if (!error || error.name !== "NotAllowedError") { addNotice(T.sharefailed); }
+        stopShare(false);
+      });
+  }
+
+  // ``tell``: whether the server (and so the others) should hear of it; not when the
+  // server stopped or refused the share itself.
+  function stopShare(tell) {
+    var track = room.screenTrack;
+    room.screenTrack = null;
+    room.sharing = false;
+    if (track) { track.stop(); }
+    if (room.screenTx && room.pc && room.pc.signalingState !== "closed") {
+      room.screenTx.sender.replaceTrack(null).catch(function () { /* closed */ });
+    }
+    if (tell) { send({ type: "screen", on: false }); }
+    showShare(false);
+  }
+
+  function showShare(on) {
+    var button = el("vm-share");
+    if (!button) { return; }
+    button.setAttribute("aria-pressed", on ? "true" : "false");
+    button.classList.toggle("vm-active", on);
+    button.title = on ? T.sharestop : T.sharestart;
+  }
+
+  // Whether participants may share: staff's toggle shows it, participants' button
+  // appears and goes with it (the server refuses them either way).
+  function showPermission(on, announce) {
+    var changed = room.mayShare !== on;
+    room.mayShare = on;
+    var toggle = el("vm-share-allow");
+    if (toggle) { toggle.setAttribute("aria-pressed", on ? "true" : "false"); }
+    if (room.role !== "staff") {
+      var button = el("vm-share");
+      if (button) { button.hidden = !on || !canShare(); }
+    }
+    if (announce && changed) { addNotice(on ? T.shareallowed : T.sharenotallowed); }
+  }
+
+  function canShare() {
+    return !!(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia);
+  }
+
+  // The server says who shares (and on which of our transceivers we see it).
+  function screenState(data) {
+    var mine = !!data.id && data.id === room.me;
+    if (mine) {
+      room.sharing = true;
+    } else if (room.sharing) {
+      // Ours was accepted and is over by the server's decision (permission taken back).
+      stopShare(false);
+      addNotice(T.sharestopped);
+    }
+    if (data.id && data.mid && !mine) {
+      showScreen(data);
+    } else {
+      removeScreen();
+    }
+  }
+
+  function showScreen(data) {
+    var track = trackOf(data.mid);
+    if (!track) { return; }
+    var tile = room.screenTile;
+    var fresh = !tile || tile.id !== data.id;
+    if (!tile) {
+      var figure = document.createElement("figure");
+      figure.className = "vm-tile vm-screen";
+      var video = document.createElement("video");
+      video.autoplay = true;
+      video.playsInline = true;
+      video.muted = true;
+      var caption = document.createElement("figcaption");
+      var name = document.createElement("span");
+      name.className = "vm-name";
+      var flags = document.createElement("span");
+      flags.className = "vm-flags";  // as on the people's tiles (empty: a picture only)
+      caption.appendChild(name);
+      caption.appendChild(flags);
+      figure.appendChild(video);
+      figure.appendChild(caption);
+      var remotes = el("vm-remotes");
+      remotes.insertBefore(figure, remotes.firstChild);
+      tile = room.screenTile = { figure: figure, video: video, name: name, id: null };
+    }
+    var label = T.screenof.replace("{name}", data.name || "");
+    tile.name.textContent = label;
+    tile.figure.setAttribute("aria-label", label);
+    tile.video.setAttribute("data-mid", data.mid);
+    tile.figure.setAttribute("data-sharer", data.id);
+    if (!tile.video.srcObject || tile.video.srcObject.getTracks()[0] !== track) {
+      tile.video.srcObject = new MediaStream([track]);
+      tile.video.play().catch(function () { /* muted: plays */ });
+    }
+    if (fresh) { addNotice(T.sharing.replace("{name}", data.name || "")); }
+    tile.id = data.id;
+    el("vm-alone").hidden = true;
+  }
+
+  function removeScreen() {
+    if (!room.screenTile) { return; }
+    room.screenTile.figure.remove();
+    room.screenTile = null;
+    el("vm-alone").hidden = Object.keys(room.tiles).length > 0 || room.ended || room.leaving;
+  }
+
+  if (el("vm-share")) {
+    if (!canShare()) { el("vm-share").hidden = true; }
+    el("vm-share").addEventListener("click", function () {
+      if (liveScreen()) { stopShare(true); } else { startShare(); }
+    });
+  }
+  if (el("vm-share-allow")) {
+    el("vm-share-allow").addEventListener("click", function () {
+      send({ type: "screen-permission", on: !room.mayShare });
+    });
+  }
+  room.startShare = startShare;  // for the browser tests (a page that skips its own checks)
+
   // -- chat -------------------------------------------------------------------------------
   function addChat(data) {
     var item = document.createElement("li");
@@ -421,6 +603,7 @@
     closePeer();
     if (room.ws) { room.ws.onclose = null; room.ws.close(1000); }
     if (room.stream) { room.stream.getTracks().forEach(function (t) { t.stop(); }); }
+    if (room.screenTrack) { room.screenTrack.stop(); room.screenTrack = null; }
   }
 
   function stopped(state) {
@@ -428,10 +611,11 @@
     // and "waiting for others" go.
     stopAll();
     setState(state);
-    ["vm-mic", "vm-cam", "vm-hangup", "vm-end"].forEach(function (id) {
+    ["vm-mic", "vm-cam", "vm-share", "vm-share-allow", "vm-hangup", "vm-end"].forEach(function (id) {
       if (el(id)) { el(id).disabled = true; }
     });
     Object.keys(room.tiles).forEach(removeTile);
+    removeScreen();
     ["vm-alone", "vm-controls", "vm-self-view"].forEach(function (id) { el(id).hidden = true; });
   }
 
