@@ -20,7 +20,7 @@ def test_upgrading_a_1001_site_adds_the_clinic_phone_and_keeps_the_other_setting
     setup.setLastVersionForProfile(PROFILE, "1001")
     assert setup.listUpgrades(PROFILE), "no upgrade step from 1001"
     setup.upgradeProfile(PROFILE)
-    assert setup.getLastVersionForProfile(PROFILE) == ("1003",)
+    assert setup.getLastVersionForProfile(PROFILE) == ("1004",)
     assert RECORD in registry.records
     assert api.portal.get_registry_record(RECORD) is None
     assert api.portal.get_registry_record("prorenata.videomote.code_lifetime_minutes") == 7

@@ -25,7 +25,7 @@ def test_upgrading_a_1002_site_adds_media_nodes_and_keeps_the_media_server(porta
     setup.setLastVersionForProfile(PROFILE, "1002")
     assert setup.listUpgrades(PROFILE), "no upgrade step from 1002"
     setup.upgradeProfile(PROFILE)
-    assert setup.getLastVersionForProfile(PROFILE) == ("1003",)
+    assert setup.getLastVersionForProfile(PROFILE) == ("1004",)
     assert api.portal.get_registry_record(RECORD) == []
     assert api.portal.get_registry_record(SINGLE) == "wss://media.example.se/ws"
     nodes = ["wss://media1.example.se/ws", "wss://media2.example.se/ws"]

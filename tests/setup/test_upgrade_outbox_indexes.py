@@ -35,7 +35,7 @@ def test_upgrade_from_1001_indexes_the_messages_already_in_the_outbox(portal):
 
     setup.upgradeProfile(PROFILE)
 
-    assert setup.getLastVersionForProfile(PROFILE) == ("1003",)
+    assert setup.getLastVersionForProfile(PROFILE) == ("1004",)
     outbox = outbox_for(portal)
     assert outbox.indexed()
     assert set(outbox.due(now + timedelta(minutes=1))) == {waiting, failing}

@@ -42,6 +42,8 @@ SMS_REFUSED = "sms_refused"
 SMS_LIMIT_LIFTED = "sms_limit_lifted"
 ROOM_CLOSED_BY_MOVE = "room_closed_by_move"
 OLD_TIME_REFUSED = "old_time_refused"
+REMINDER_SENT = "reminder_sent"
+REMINDER_DROPPED = "reminder_dropped"
 
 #: Message ids (Swedish msgids); the admin view translates them for its request.
 ACTION_TITLES = {
@@ -71,6 +73,8 @@ ACTION_TITLES = {
     SMS_LIMIT_LIFTED: _("SMS-gränsen återställd"),
     ROOM_CLOSED_BY_MOVE: _("Mötet flyttat: rummet stängt, inloggningar avslutade"),
     OLD_TIME_REFUSED: _("Inloggning för mötets tidigare tid nekad"),
+    REMINDER_SENT: _("Påminnelse skickad"),
+    REMINDER_DROPPED: _("Påminnelse inte skickad"),
 }
 
 FORBIDDEN_DETAILS = {"code", "token", "personnummer", "password", "otp", "join_token"}

@@ -66,6 +66,7 @@ DETAIL_KEYS = {
     "method": _("Metod"),
     "assurance": _("Tillitsnivå"),
     "sequence": _("Version"),
+    "channel": _("Kanal"),
 }
 DETAIL_VALUES = {
     ("contact", "student"): _("eleven"),
@@ -86,6 +87,14 @@ DETAIL_VALUES = {
     ("assurance", "low"): _("låg"),
     ("assurance", "substantial"): _("väsentlig"),
     ("assurance", "high"): _("hög"),
+    ("channel", "email"): _("e-post"),
+    ("channel", "sms"): _("SMS"),
+    ("reason", "cancelled"): _("mötet var avbokat"),
+    ("reason", "ended"): _("mötet var avslutat"),
+    ("reason", "started"): _("mötet hade börjat"),
+    ("reason", "moved"): _("mötet hade flyttats"),
+    ("reason", "off"): _("påminnelsen var avstängd"),
+    ("reason", "gone"): _("mötet var borttaget"),
 }
 DELETED_MEETING = _("Borttaget möte")
 DELETED_RECORD = _("Borttagen elev/patient")

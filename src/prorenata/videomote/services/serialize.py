@@ -7,6 +7,7 @@ from prorenata.videomote.browser.meetings import room_url
 from prorenata.videomote.content.meeting import IVideoMeeting
 from prorenata.videomote.interfaces import ISerializeMeetingToJson
 from prorenata.videomote.interfaces import IVideomoteLayer
+from prorenata.videomote.notify.reminders import reminders_of
 from prorenata.videomote.timezone import meeting_zone
 from prorenata.videomote.timezone import zone as tzinfo_of
 from zope.component import adapter
@@ -60,6 +61,7 @@ class MeetingSerializer:
             "sequence": meeting.sequence,
             "room_url": room_url(meeting),
             "invitation": invitation_status(meeting),
+            "reminders": reminders_of(meeting),
         }
 
 
