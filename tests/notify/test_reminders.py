@@ -62,7 +62,7 @@ def _invitation_code(smtp_sink) -> str:
     stop_all()
     smtp_sink.messages.clear()
     text = invitation.get_body(("plain",)).get_content()
-    return re.search(r"möteskoden: (\S+)", text).group(1)
+    return re.search(r"(?:möteskoden|meeting code): (\S+)", text).group(1)
 
 
 def _deliver(now) -> tuple[int, int]:
@@ -418,3 +418,23 @@ def test_the_meeting_dialog_shows_the_reminders(patient, smtp_sink):
         cancel_meeting(meeting)
     transaction.commit()
     assert "Skickas inte: mötet är avbokat" in _dialog(meeting)
+
+
+def test_on_an_english_site_the_reminders_are_in_english(patient, smtp_sink):
+    api.portal.set_registry_record("plone.default_language", "en")
+    transaction.commit()
+    meeting = _book(patient)
+    _invitation_code(smtp_sink)
+    start = _start(meeting)
+    assert _deliver(start - timedelta(hours=23)) == (1, 0)
+    (mail,) = smtp_sink.wait_for(1)
+    assert mail["Subject"].startswith("Reminder: Uppföljande samtal – ")
+    text = mail.get_body(("plain",)).get_content()
+    assert "This is a reminder of your secure video meeting with Sara Svensson" in text
+    assert "How to join:" in text
+    assert _deliver(start - timedelta(minutes=59)) == (1, 0)
+    (sms,) = _sms_texts()
+    assert sms == (
+        f"Reminder: video meeting with Sara Svensson (Plone site) today at "
+        f"{meeting.start:%H:%M}. Join from a computer with the link in the e-mail invitation."
+    )

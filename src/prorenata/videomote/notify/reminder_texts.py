@@ -45,8 +45,11 @@ def _where_the_link_is(notice: MeetingNotice):
     return _("i inbjudan")
 
 
+REMINDER_PREFIX = _("Påminnelse")
+
+
 def subject(notice: MeetingNotice) -> str:
-    return f"{_t(notice, _('Påminnelse'))}: {notice.title} – {when_text(notice)}"
+    return f"{_t(notice, REMINDER_PREFIX)}: {notice.title} – {when_text(notice)}"
 
 
 def how_to_join(notice: MeetingNotice, code_page: str | None = None) -> list[str]:
