@@ -40,10 +40,14 @@ def test_an_email_reminder_whose_time_has_passed_at_booking_is_left_out():
     ]
 
 
-def test_an_sms_reminder_whose_time_has_passed_is_sent_at_once_if_the_meeting_is_not_imminent():
+def test_an_sms_reminder_whose_time_has_passed_goes_two_minutes_later_unless_imminent():
+    """Two minutes: staff who correct or cancel a booking at once text nobody."""
     start = NOW + timedelta(minutes=30)  # SMS one hour before: already passed
-    assert plan_reminders(start, NOW, DEFAULTS) == [PlannedReminder(SMS, NOW)]
-    assert plan_reminders(NOW + timedelta(minutes=10), NOW, DEFAULTS) == [PlannedReminder(SMS, NOW)]
+    soon = NOW + timedelta(minutes=2)
+    assert plan_reminders(start, NOW, DEFAULTS) == [PlannedReminder(SMS, soon)]
+    assert plan_reminders(NOW + timedelta(minutes=10), NOW, DEFAULTS) == [
+        PlannedReminder(SMS, soon)
+    ]
 
 
 def test_no_sms_reminder_when_the_meeting_starts_within_ten_minutes():

@@ -218,8 +218,8 @@ class IVideomoteSettings(Interface):
     reminder_sms_minutes = schema.Int(
         title=_("SMS-påminnelsen skickas så här många minuter före start"),
         description=_(
-            "Har den tiden redan passerat när mötet bokas eller flyttas skickas SMS:et "
-            "direkt, om mötet börjar om minst 10 minuter."
+            "Har den tiden redan passerat när mötet bokas eller flyttas skickas SMS:et två "
+            "minuter senare, om mötet börjar om minst 10 minuter."
         ),
         default=60,
         min=10,

@@ -17,9 +17,11 @@ CHANNELS = (EMAIL, SMS)
 DEFAULT_EMAIL_HOURS = 24
 DEFAULT_SMS_MINUTES = 60
 #: An SMS reminder whose time has already passed when the meeting is booked or moved
-#: (booked 30 minutes ahead, SMS one hour before) is sent at once, unless the meeting
+#: (booked 30 minutes ahead, SMS one hour before) is sent soon after, unless the meeting
 #: starts sooner than this: then it would arrive as the meeting begins.
 SMS_AT_ONCE_MARGIN = timedelta(minutes=10)
+#: "Soon after": a booking or move corrected (or cancelled) within this time texts nobody.
+SMS_AT_ONCE_DELAY = timedelta(minutes=2)
 
 # Why a due reminder was not sent (stored, shown to staff and in the audit log).
 CANCELLED = "cancelled"
@@ -60,8 +62,9 @@ def plan_reminders(
 
     An e-mail reminder whose time has already passed is left out: the invitation (or the
     update about the new time) that goes out now says all it would, and more. An SMS
-    reminder whose time has passed is sent at once if the meeting is at least
-    :data:`SMS_AT_ONCE_MARGIN` away: the SMS is the one message that reaches the phone.
+    reminder whose time has passed is sent :data:`SMS_AT_ONCE_DELAY` after ``now`` if
+    the meeting is at least :data:`SMS_AT_ONCE_MARGIN` away: the SMS is the one message
+    that reaches the phone, and the short wait lets staff correct a slip first.
     """
     planned = []
     if settings.email_on and has_email:
@@ -73,7 +76,7 @@ def plan_reminders(
         if due > now:
             planned.append(PlannedReminder(SMS, due))
         elif start - now >= SMS_AT_ONCE_MARGIN:
-            planned.append(PlannedReminder(SMS, now))
+            planned.append(PlannedReminder(SMS, now + SMS_AT_ONCE_DELAY))
     return planned
 
 

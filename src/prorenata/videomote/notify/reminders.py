@@ -31,7 +31,6 @@ from prorenata.videomote.audit.record import audit_log
 from prorenata.videomote.booking import reminders as rules
 from prorenata.videomote.interfaces import SMSFailed
 from prorenata.videomote.notify.delivery import refused_code
-from prorenata.videomote.notify.delivery import wake_after_commit
 from prorenata.videomote.notify.outbox import FAILED
 from prorenata.videomote.notify.outbox import QUEUED
 from prorenata.videomote.notify.outbox import MailOutbox
@@ -143,8 +142,6 @@ def plan(meeting, after_move: bool = False, now: datetime | None = None) -> list
         )
         box.add(reminder)
         made.append(reminder)
-    if any(item.due <= now for item in planned):
-        wake_after_commit(site)  # an SMS sent at once: the worker need not wait its round
     return made
 
 
