@@ -18,6 +18,7 @@ from plone import api
 from plone.app.testing import SITE_OWNER_NAME
 from plone.app.testing import SITE_OWNER_PASSWORD
 from prorenata.videomote.audit.record import audit_log
+from prorenata.videomote.booking import reminders as rules
 from prorenata.videomote.content.meeting import STATE_STARTED
 from prorenata.videomote.content.scheduling import cancel_meeting
 from prorenata.videomote.content.scheduling import move_meeting
@@ -34,6 +35,7 @@ from zope.component.hooks import setSite
 import pytest
 import re
 import requests
+import time
 import transaction
 
 DAY = 24 * 60
@@ -437,3 +439,47 @@ def test_on_an_english_site_the_reminders_are_in_english(patient, smtp_sink):
         f"Reminder: video meeting with Sara Svensson (Plone site) today at "
         f"{meeting.start:%H:%M}. Join from a computer with the link in the e-mail invitation."
     )
+
+
+def test_the_delivery_worker_sends_a_due_reminder_by_itself(patient, smtp_sink, monkeypatch):
+    """Zope's own worker (the one that sends the invitation) sends reminders in its round."""
+    monkeypatch.setattr(rules, "SMS_AT_ONCE_DELAY", timedelta(0))
+    meeting = book(patient, 30, organiser="sara")
+    deadline = time.monotonic() + 30
+    while not _sms_texts() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    (sms,) = _sms_texts()
+    assert sms.startswith("Påminnelse: videomöte med Sara Svensson")
+    assert _statuses(meeting) == [("sms", "sent")]
+
+
+def test_a_new_title_alone_keeps_the_reminders_planned(patient, smtp_sink):
+    meeting = _book(patient)
+    _invitation_code(smtp_sink)
+    before = [(r["channel"], r["due"]) for r in reminders_of(meeting)]
+    with api.env.adopt_user(SITE_OWNER_NAME):
+        local = meeting.start.replace(tzinfo=None)
+        move_meeting(meeting, local, local + timedelta(minutes=30), title="Nytt samtal")
+    transaction.commit()
+    assert [(r["channel"], r["due"]) for r in reminders_of(meeting)] == before
+    assert len(reminder_outbox(api.portal.get()).messages) == 2
+    assert _deliver(_start(meeting) - timedelta(hours=23)) == (1, 0)
+    subjects = [m["Subject"] for m in smtp_sink.wait_for(2)]  # the update and the reminder
+    assert [s for s in subjects if s.startswith("Påminnelse: ")] == [
+        s for s in subjects if s.startswith("Påminnelse: Nytt samtal – ")
+    ]
+    assert len(subjects) == 2
+
+
+def test_deleting_a_meeting_drops_its_reminders(patient, smtp_sink):
+    meeting = _book(patient)
+    _invitation_code(smtp_sink)
+    uid, start = meeting.UID(), _start(meeting)
+    with api.env.adopt_user(SITE_OWNER_NAME):
+        api.content.delete(meeting, check_linkintegrity=False)
+    transaction.commit()
+    stored = reminder_outbox(api.portal.get()).for_meeting(uid)
+    assert [(m.status, m.last_error) for m in stored] == [("dropped", "gone")] * 2
+    stop_all()
+    assert _deliver(start - timedelta(minutes=59)) == (0, 0)
+    assert _sms_texts() == []
