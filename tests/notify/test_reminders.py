@@ -173,6 +173,7 @@ def test_moving_a_meeting_plans_its_reminders_again_for_the_new_time(patient, sm
 
     assert _deliver(old - timedelta(minutes=59)) == (0, 0)  # the old time's: gone
     assert _sms_texts() == []
+    assert len(reminders_of(meeting)) == 2  # the new time's only
     assert _deliver(new - timedelta(minutes=59)) == (2, 0)
     (sms,) = _sms_texts()
     assert sms.endswith("Anslut från en dator med länken i e-posten om den nya tiden.")
@@ -482,3 +483,13 @@ def test_deleting_a_meeting_drops_its_reminders(patient, smtp_sink):
     stop_all()
     assert _deliver(start - timedelta(minutes=59)) == (0, 0)
     assert _sms_texts() == []
+
+
+def test_a_meeting_moved_away_and_back_lists_one_plan(patient, smtp_sink):
+    meeting = _book(patient)
+    local = meeting.start.replace(tzinfo=None)
+    with api.env.adopt_user(SITE_OWNER_NAME):
+        move_meeting(meeting, local + timedelta(hours=2), local + timedelta(hours=2, minutes=30))
+        move_meeting(meeting, local, local + timedelta(minutes=30))
+    transaction.commit()
+    assert _statuses(meeting) == [("email", "planned"), ("sms", "planned")]

@@ -31,6 +31,7 @@ from prorenata.videomote.audit.record import audit_log
 from prorenata.videomote.booking import reminders as rules
 from prorenata.videomote.interfaces import SMSFailed
 from prorenata.videomote.notify.delivery import refused_code
+from prorenata.videomote.notify.outbox import DROPPED
 from prorenata.videomote.notify.outbox import FAILED
 from prorenata.videomote.notify.outbox import QUEUED
 from prorenata.videomote.notify.outbox import MailOutbox
@@ -291,18 +292,27 @@ def _status(mail: Reminder) -> str:
     return PLANNED if mail.status == QUEUED else mail.status
 
 
+def _superseded(mail: Reminder) -> bool:
+    """Dropped for a move: planned again (a move back to the same time plans anew)."""
+    return mail.status == DROPPED and mail.last_error == rules.MOVED
+
+
 def reminders_of(meeting) -> list[dict]:
     """The reminders for the meeting's current time, by due time: ``channel``, ``due``
     (in the meeting's zone), ``status``; ``reason`` when dropped, ``attempts``.
 
     Those of an earlier time (before a move) are left out: they were dropped or went
-    out for that time."""
+    out for that time; so are those a move replaced."""
     box = reminder_outbox(api.portal.get(), create=False)
     if box is None:
         return []
     start, zone = _utc(meeting.start), tzinfo_of(meeting_zone(meeting))
     rows = []
-    current = [m for m in box.for_meeting(meeting.UID()) if getattr(m, "for_start", None) == start]
+    current = [
+        mail
+        for mail in box.for_meeting(meeting.UID())
+        if getattr(mail, "for_start", None) == start and not _superseded(mail)
+    ]
     for mail in sorted(current, key=lambda m: (m.due, m.channel)):
         row = {
             "channel": mail.channel,
@@ -310,7 +320,7 @@ def reminders_of(meeting) -> list[dict]:
             "status": _status(mail),
             "attempts": mail.attempts,
         }
-        if mail.status == "dropped":
+        if mail.status == DROPPED:
             row["reason"] = mail.last_error
         rows.append(row)
     return rows
