@@ -187,6 +187,44 @@ class IVideomoteSettings(Interface):
         min=15,
         max=24 * 60,
     )
+    reminder_email_enabled = schema.Bool(
+        title=_("Skicka påminnelse med e-post"),
+        description=_(
+            "Deltagaren får en påminnelse med e-post före mötet: vem mötet är med, när och "
+            "hur man ansluter (länken och möteskoden står bara i inbjudan)."
+        ),
+        default=True,
+        required=False,
+    )
+    reminder_email_hours = schema.Int(
+        title=_("E-postpåminnelsen skickas så här många timmar före start"),
+        description=_(
+            "Har den tiden redan passerat när mötet bokas eller flyttas skickas ingen "
+            "påminnelse: inbjudan kommer då nyss."
+        ),
+        default=24,
+        min=1,
+        max=168,
+    )
+    reminder_sms_enabled = schema.Bool(
+        title=_("Skicka påminnelse med SMS"),
+        description=_(
+            "Ett kort SMS före mötet, utan länk och utan koder. Räknas inte mot "
+            "gränserna för engångskoder."
+        ),
+        default=True,
+        required=False,
+    )
+    reminder_sms_minutes = schema.Int(
+        title=_("SMS-påminnelsen skickas så här många minuter före start"),
+        description=_(
+            "Har den tiden redan passerat när mötet bokas eller flyttas skickas SMS:et två "
+            "minuter senare, om mötet börjar om minst 10 minuter."
+        ),
+        default=60,
+        min=10,
+        max=24 * 60,
+    )
     clinic_phone = schema.TextLine(
         title=_("Mottagningens telefonnummer"),
         description=_(

@@ -46,6 +46,8 @@ NOTE_CREATED = "visit_note_created"
 NOTE_SIGNED = "visit_note_signed"
 PARTICIPANT_INVITED = "participant_invited"
 PARTICIPANT_REMOVED = "participant_removed"
+REMINDER_SENT = "reminder_sent"
+REMINDER_DROPPED = "reminder_dropped"
 
 #: Message ids (Swedish msgids); the admin view translates them for its request.
 ACTION_TITLES = {
@@ -79,6 +81,8 @@ ACTION_TITLES = {
     NOTE_SIGNED: _("Besöksanteckning signerad"),
     PARTICIPANT_INVITED: _("Deltagare inbjuden"),
     PARTICIPANT_REMOVED: _("Deltagare borttagen"),
+    REMINDER_SENT: _("Påminnelse skickad"),
+    REMINDER_DROPPED: _("Påminnelse inte skickad"),
 }
 
 FORBIDDEN_DETAILS = {"code", "token", "personnummer", "password", "otp", "join_token"}

@@ -71,6 +71,7 @@ DETAIL_KEYS = {
     "sequence": _("Version"),
     "person": _("Person"),
     "person_role": _("Roll"),
+    "channel": _("Kanal"),
 }
 DETAIL_VALUES = {
     ("contact", "student"): _("eleven"),
@@ -94,6 +95,14 @@ DETAIL_VALUES = {
     ("assurance", "low"): _("låg"),
     ("assurance", "substantial"): _("väsentlig"),
     ("assurance", "high"): _("hög"),
+    ("channel", "email"): _("e-post"),
+    ("channel", "sms"): _("SMS"),
+    ("reason", "cancelled"): _("mötet var avbokat"),
+    ("reason", "ended"): _("mötet var avslutat"),
+    ("reason", "started"): _("mötet hade börjat"),
+    ("reason", "moved"): _("mötet hade flyttats"),
+    ("reason", "off"): _("påminnelsen var avstängd"),
+    ("reason", "gone"): _("mötet var borttaget"),
 }
 DELETED_MEETING = _("Borttaget möte")
 DELETED_RECORD = _("Borttagen elev/patient")

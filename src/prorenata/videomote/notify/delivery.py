@@ -26,7 +26,11 @@ from prorenata.videomote.notify.outbox import store
 from prorenata.videomote.notify.outbox import utcnow
 from ZODB.POSException import ConflictError
 from zope.component.hooks import setSite
+from zope.event import notify
 from zope.i18nmessageid import Message
+from zope.interface import Attribute
+from zope.interface import Interface
+from zope.interface import implementer
 
 import email.policy
 import smtplib
@@ -34,6 +38,21 @@ import threading
 import transaction
 
 INTERVAL_SECONDS = 15.0
+
+
+class IDeliveryRound(Interface):
+    """The worker's round over one site, after the outbox's mail: other queues that go
+    out through this worker (the reminders, ``reminders.py``) subscribe to it. A
+    ConflictError from a subscriber is handled as the outbox's own."""
+
+    site = Attribute("The Plone site, on the worker's own connection")
+    commit = Attribute("Commits the worker's transaction (call after each claim and send)")
+
+
+@implementer(IDeliveryRound)
+class DeliveryRound:
+    def __init__(self, site, commit):
+        self.site, self.commit = site, commit
 
 
 def enqueue(site, message: EmailMessage, meeting_uid: str, kind: str) -> OutgoingMail:
@@ -194,6 +213,7 @@ class DeliveryWorker:
                 setSite(site)
                 try:
                     sent, failed = deliver_due(site, commit=manager.commit)
+                    notify(DeliveryRound(site, manager.commit))
                 except ConflictError:
                     manager.abort()
                     self._wake.set()  # someone changed the outbox meanwhile: go again

@@ -33,6 +33,10 @@ QUEUED = "queued"
 SENT = "sent"
 FAILED = "failed"  # still retried; "failed" means the last attempt did not succeed
 REFUSED = "refused"  # the recipient's server refused the address (5xx): not retried
+#: Not to be sent after all (a reminder for a meeting cancelled, moved or begun): kept,
+#: with the reason, as finished; never sent.
+DROPPED = "dropped"
+FINISHED_STATES = (SENT, REFUSED, DROPPED)
 #: Stored as a message id with its code, translated where staff see it (older mail
 #: keeps the plain Swedish text it was stored with).
 REFUSED_TEXT = _("Mottagarens e-postserver tog inte emot adressen (${code}).")
@@ -131,7 +135,7 @@ class MailOutbox(Persistent):
         retry button change states: they never touch ``by_meeting``, which requests write."""
         if not self.indexed():
             return
-        if mail.status in (SENT, REFUSED):
+        if mail.status in FINISHED_STATES:
             self.finished[_finished_key(mail)] = mail
         else:
             self.pending[_pending_key(mail)] = mail
@@ -140,7 +144,7 @@ class MailOutbox(Persistent):
         """Take ``mail`` out of the state indexes, under the keys of its current state."""
         if not self.indexed():
             return
-        if mail.status in (SENT, REFUSED):
+        if mail.status in FINISHED_STATES:
             self.finished.pop(_finished_key(mail), None)
         else:
             self.pending.pop(_pending_key(mail), None)
@@ -245,6 +249,16 @@ class MailOutbox(Persistent):
         mail.body = b""
         self._index_state(mail)
 
+    def mark_dropped(self, mail: OutgoingMail, reason: str) -> None:
+        """Never to be sent (``reason`` says why). Writes the message itself, so a
+        delivery worker's claim of it and this drop cannot both commit."""
+        self._unindex_state(mail)
+        mail.status = DROPPED
+        mail.claimed_until = None
+        mail.last_error = reason
+        mail.body = b""
+        self._index_state(mail)
+
     def retry_now(self, now: datetime) -> None:
         for mail in self.retryable():
             self._unindex_state(mail)
@@ -252,7 +266,8 @@ class MailOutbox(Persistent):
             self._index_state(mail)
 
     def prune(self, now: datetime, keep: timedelta = FINISHED_RETENTION) -> int:
-        """Remove sent and refused mail finished before ``now - keep``; never pending mail.
+        """Remove sent, refused and dropped mail finished before ``now - keep``; never
+        pending mail.
 
         Reads only the finished index's old end: nothing when nothing has expired."""
         if not self.indexed():
@@ -260,7 +275,7 @@ class MailOutbox(Persistent):
         cutoff = (now - keep).timestamp()
         old = [
             mail
-            for status in (SENT, REFUSED)
+            for status in FINISHED_STATES
             for mail in self.finished.values(min=(status,), max=(status, cutoff))
         ]
         for mail in old:

@@ -8,6 +8,7 @@ from prorenata.videomote.content import participants
 from prorenata.videomote.content.meeting import IVideoMeeting
 from prorenata.videomote.interfaces import ISerializeMeetingToJson
 from prorenata.videomote.interfaces import IVideomoteLayer
+from prorenata.videomote.notify.reminders import reminders_of
 from prorenata.videomote.timezone import meeting_zone
 from prorenata.videomote.timezone import zone as tzinfo_of
 from prorenata.videomote.visit.ending import attendance_json
@@ -68,6 +69,7 @@ class MeetingSerializer:
             "attendance": attendance_json(meeting, self.request),
             # Each with their id (a PATCH keeps a person by it), name, contact, role.
             "extra_participants": [participants.public(p) for p in participants.people(meeting)],
+            "reminders": reminders_of(meeting),
         }
 
 
