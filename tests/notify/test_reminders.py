@@ -493,3 +493,62 @@ def test_a_meeting_moved_away_and_back_lists_one_plan(patient, smtp_sink):
         move_meeting(meeting, local, local + timedelta(minutes=30))
     transaction.commit()
     assert _statuses(meeting) == [("email", "planned"), ("sms", "planned")]
+
+
+TINA = {"name": "Tina Tolk", "mobile": "070-111 22 33", "email": "tina@tolk.se", "role": "tolk"}
+
+
+def _patch_people(meeting, people):
+    response = session_as("sara", json=True).patch(
+        f"{meeting.absolute_url()}/@videomote-meeting", json={"extra_participants": people}
+    )
+    assert response.status_code == 200, response.text
+    transaction.begin()
+    return response.json()["extra_participants"]
+
+
+def test_an_interpreter_added_later_gets_her_own_reminders_by_mail_and_sms(patient, smtp_sink):
+    meeting = _book(patient)
+    _invitation_code(smtp_sink)
+    (tina,) = _patch_people(meeting, [TINA])
+    rows = session_as("sara", json=True).get(f"{meeting.absolute_url()}/@videomote-meeting")
+    assert sorted((r["channel"], r.get("person", "")) for r in rows.json()["reminders"]) == [
+        ("email", ""),
+        ("email", tina["id"]),
+        ("sms", ""),
+        ("sms", tina["id"]),
+    ]
+    start = _start(meeting)
+
+    assert _deliver(start - timedelta(hours=24)) == (2, 0)
+    time.sleep(1)  # her invitation may be at the sink too
+    mails = {
+        m["To"].addresses[0].addr_spec: m
+        for m in list(smtp_sink.messages)
+        if str(m["Subject"]).startswith("Påminnelse")
+    }
+    assert set(mails) == {"alva@example.se", "tina@tolk.se"}
+    assert "Hej Tina Tolk," in mails["tina@tolk.se"].get_body(("plain",)).get_content()
+    assert _deliver(start - timedelta(hours=1)) == (2, 0)
+    transaction.begin()
+    sent = sorted(message["to"] for message in sms_outbox(api.portal.get()))
+    assert len(sent) == 2 and "+46701112233" in sent  # hers and Alva's
+
+
+def test_a_person_removed_from_the_meeting_gets_no_reminder(patient, smtp_sink):
+    meeting = _book(patient)
+    _invitation_code(smtp_sink)
+    _patch_people(meeting, [TINA])
+    _patch_people(meeting, [])
+    start = _start(meeting)
+    assert _deliver(start - timedelta(hours=24)) == (1, 0)
+    time.sleep(1)  # Tina's invitation and cancellation may be at the sink too
+    reminded = [
+        m["To"].addresses[0].addr_spec
+        for m in list(smtp_sink.messages)
+        if str(m["Subject"]).startswith("Påminnelse")
+    ]
+    assert reminded == ["alva@example.se"]
+    transaction.begin()
+    hers = [r["status"] for r in reminders_of(meeting) if r.get("person")]
+    assert hers == ["dropped", "dropped"]

@@ -17,6 +17,7 @@ control panel) with the mail outbox's backoff on failure. A reminder SMS goes st
 to the gateway: it is not a one-time code and counts against no sign-in's limit.
 """
 
+from dataclasses import replace
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -29,6 +30,7 @@ from prorenata.videomote.audit import log
 from prorenata.videomote.audit.log import make_entry
 from prorenata.videomote.audit.record import audit_log
 from prorenata.videomote.booking import reminders as rules
+from prorenata.videomote.content import participants
 from prorenata.videomote.interfaces import SMSFailed
 from prorenata.videomote.notify.delivery import refused_code
 from prorenata.videomote.notify.outbox import DROPPED
@@ -57,8 +59,12 @@ MAIL_NOT_SENT = _("E-postservern tog inte emot påminnelsen (${error}).")
 
 
 class Reminder(OutgoingMail):
-    """One reminder to the invitee on one channel, due at ``due``, for the meeting's
-    start ``for_start`` (UTC). Its ``next_attempt`` is ``due`` until a failure."""
+    """One reminder to one person on one channel, due at ``due``, for the meeting's
+    start ``for_start`` (UTC). Its ``next_attempt`` is ``due`` until a failure.
+    ``person``: "" for the invitee, else an extra participant's id (an interpreter, a
+    second guardian), whose contact details are read from the meeting when it is sent."""
+
+    person = ""  # reminders planned before extra participants existed
 
     def __init__(
         self,
@@ -68,8 +74,10 @@ class Reminder(OutgoingMail):
         due: datetime,
         for_start: datetime,
         after_move: bool,
+        person: str = "",
     ):
         super().__init__(meeting_uid, f"{REMINDER}-{channel}", recipient, "", b"")
+        self.person = person
         self.channel = channel
         self.due = self.next_attempt = due
         self.for_start = for_start
@@ -102,15 +110,20 @@ def _utc(value: datetime) -> datetime:
 # -- planning (in the request's transaction)
 
 
-def drop_planned(meeting_uid: str, reason: str, now: datetime | None = None) -> int:
-    """Drop the meeting's reminders still to be sent; not one a worker is sending now
-    (it was checked when claimed; if that worker dies it is checked again)."""
+def drop_planned(
+    meeting_uid: str, reason: str, now: datetime | None = None, person: str | None = None
+) -> int:
+    """Drop the meeting's reminders still to be sent (only ``person``'s if given); not
+    one a worker is sending now (it was checked when claimed; if that worker dies it is
+    checked again)."""
     box = reminder_outbox(api.portal.get(), create=False)
     if box is None:
         return 0
     now = now or utcnow()
     dropped = 0
     for mail in box.for_meeting(meeting_uid):
+        if person is not None and mail.person != person:
+            continue
         claimed = mail.claimed_until is not None and mail.claimed_until > now
         if mail.status in (QUEUED, FAILED) and not claimed:
             box.mark_dropped(mail, reason)
@@ -118,31 +131,50 @@ def drop_planned(meeting_uid: str, reason: str, now: datetime | None = None) -> 
     return dropped
 
 
-def plan(meeting, after_move: bool = False, now: datetime | None = None) -> list[Reminder]:
-    """Plan the meeting's reminders for its current time, dropping any planned before.
+def _recipients(meeting, chosen=None) -> list[tuple[str, str, str]]:
+    """(person id, e-mail, mobile) of everyone invited: the invitee ("") and each extra
+    participant (only ``chosen`` ones if given)."""
+    if chosen is None:
+        found = [("", meeting.invitee_email, meeting.invitee_mobile)]
+        chosen = participants.people(meeting)
+    else:
+        found = []
+    return found + [(item["id"], item["email"], item["mobile"]) for item in chosen]
+
+
+def plan(
+    meeting, after_move: bool = False, now: datetime | None = None, people=None
+) -> list[Reminder]:
+    """Plan the reminders for the meeting's current time, dropping any planned before;
+    for everyone invited, or only for ``people`` (extra participants just added).
 
     Idempotent within a transaction: planning again replaces what was planned."""
     site = api.portal.get()
     now = now or utcnow()
-    drop_planned(meeting.UID(), rules.MOVED, now)
-    planned = rules.plan_reminders(
-        _utc(meeting.start),
-        now,
-        reminder_settings(),
-        has_email=bool(meeting.invitee_email),
-        has_mobile=bool(meeting.invitee_mobile),
-    )
-    if not planned:
-        return []
-    box = reminder_outbox(site)
+    if people is None:
+        drop_planned(meeting.UID(), rules.MOVED, now)
     made = []
-    for item in planned:
-        recipient = meeting.invitee_email if item.channel == rules.EMAIL else meeting.invitee_mobile
-        reminder = Reminder(
-            meeting.UID(), item.channel, recipient, item.due, _utc(meeting.start), after_move
+    for person, email_address, mobile in _recipients(meeting, people):
+        planned = rules.plan_reminders(
+            _utc(meeting.start),
+            now,
+            reminder_settings(),
+            has_email=bool(email_address),
+            has_mobile=bool(mobile),
         )
-        box.add(reminder)
-        made.append(reminder)
+        for item in planned:
+            recipient = email_address if item.channel == rules.EMAIL else mobile
+            reminder = Reminder(
+                meeting.UID(),
+                item.channel,
+                recipient,
+                item.due,
+                _utc(meeting.start),
+                after_move,
+                person=person,
+            )
+            reminder_outbox(site).add(reminder)
+            made.append(reminder)
     return made
 
 
@@ -159,6 +191,15 @@ def meeting_updated(meeting, event) -> None:
 
 def meeting_cancelled(meeting, event) -> None:
     drop_planned(meeting.UID(), rules.CANCELLED)
+
+
+def people_invited(meeting, event) -> None:
+    """Extra participants added to a booked meeting get their reminders too."""
+    plan(meeting, people=event.people)
+
+
+def person_removed(meeting, event) -> None:
+    drop_planned(meeting.UID(), rules.CANCELLED, person=event.person["id"])
 
 
 def meeting_removed(meeting, event) -> None:
@@ -181,6 +222,8 @@ def _reason_not_to_send(meeting, mail: Reminder, settings, now: datetime) -> str
         return rules.GONE
     if not settings.on(mail.channel):
         return rules.SWITCHED_OFF
+    if mail.person and participants.person(meeting, mail.person) is None:
+        return rules.CANCELLED  # removed from the meeting
     return rules.reason_not_to_send(meeting.state, _utc(meeting.start), mail.for_start, now)
 
 
@@ -202,14 +245,19 @@ def _audit(site, meeting, mail: Reminder, action: str, now: datetime, **detail) 
 def _send(site, meeting, mail: Reminder, now: datetime) -> None:
     """Build the reminder from the meeting as it is now and hand it over."""
     notice = notice_for(meeting, REMINDER, moved=mail.after_move)
+    mobile = meeting.invitee_mobile
+    if mail.person:  # an extra participant: their own name, address and mobile
+        person = participants.person(meeting, mail.person)
+        notice = replace(notice, invitee_name=person["name"], invitee_email=person["email"])
+        mobile = person["mobile"]
     if mail.channel == rules.SMS:
-        sms_gateway().send(meeting.invitee_mobile, sms_text(notice, now))
+        sms_gateway().send(mobile, sms_text(notice, now))
         return
     message = build_reminder(notice, now)
     getToolByName(site, "MailHost").send(
         # SMTP policy: CRLF line ends on the wire, as RFC 5321 requires
         message_from_bytes(message.as_bytes(), policy=email.policy.SMTP),
-        mto=[meeting.invitee_email],
+        mto=[notice.invitee_email],
         mfrom=notice.service_address,
         immediate=True,
     )
@@ -313,13 +361,15 @@ def reminders_of(meeting) -> list[dict]:
         for mail in box.for_meeting(meeting.UID())
         if getattr(mail, "for_start", None) == start and not _superseded(mail)
     ]
-    for mail in sorted(current, key=lambda m: (m.due, m.channel)):
+    for mail in sorted(current, key=lambda m: (m.due, m.channel, m.person)):
         row = {
             "channel": mail.channel,
             "due": mail.due.astimezone(zone).isoformat(),
             "status": _status(mail),
             "attempts": mail.attempts,
         }
+        if mail.person:  # an extra participant's id, as in ``extra_participants``
+            row["person"] = mail.person
         if mail.status == DROPPED:
             row["reason"] = mail.last_error
         rows.append(row)
