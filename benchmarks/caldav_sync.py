@@ -15,8 +15,14 @@ sync divided by it bounds the ratio). Prints one JSON object last; its main figu
 for 10,000 events.
 
 Then a throw-away demo Plone and one Radicale with 50 connected accounts (48 clinicians
-with 4 meetings, one with 50, one with 5,000) and the worker ``videomote-caldav-sync``
-with its shipped intervals: the CPU the worker and Plone spend per idle account per
+with 4 meetings, one with 50, one with 5,000; booked by ``book_meeting`` in transactions
+of 1,000 without queueing invitations, ``setup_s``). The first round pushes each meeting
+by one PUT (``first_push_s_50`` for the clinician with 50); the calendar of the one with
+5,000 is written by the set-up in one request together with the item status and token
+that push leaves, since Radicale checks each new item against every item already there
+(``BENCH_CALDAV_FIRST_PUSH=1`` pushes them by the product's round and reports
+``first_push_s_5000``). Then the worker ``videomote-caldav-sync`` with its shipped
+intervals: the CPU the worker and Plone spend per idle account per
 minute (``/proc/<pid>/stat``); 40 changes made in the calendars by plain HTTP (moves and
 deletions, at random times) and the seconds until the journal shows each (REST
 ``@videomote-meeting``) and the family's e-mail arrives (``calendar_to_journal_p95_s``,
