@@ -4,7 +4,8 @@ Run by ``zconsole run <zope.conf> benchmarks/support/caldav_accounts.py`` on the
 before the server starts. ``BENCH_CALDAV_URL`` is the Radicale, ``BENCH_CLINICIANS`` a JSON
 list of [user id, number of meetings]; ``BENCH_OUT`` receives a JSON object: user id ->
 {ical uid: meeting path}; ``BENCH_SEEDED`` a JSON list of the user ids whose calendars are
-written in one request (``seed_calendar``) instead of by the first round. The bookings go
+written into Radicale's storage (``BENCH_CALDAV_STORAGE``, see ``seed_calendar``) instead
+of by the first round. The bookings go
 through ``book_meeting`` in transactions of ``BATCH``; their invitations are not queued:
 they are the set-up, not what is measured.
 """
@@ -12,13 +13,13 @@ they are the set-up, not what is measured.
 from AccessControl.SecurityManagement import newSecurityManager
 from datetime import datetime
 from datetime import timedelta
+from pathlib import Path
 from plone import api
 from prorenata.videomote.access.keys import seal
 from prorenata.videomote.caldav_bridge.accounts import CalDAVAccountRecord
 from prorenata.videomote.caldav_bridge.accounts import accounts
 from prorenata.videomote.caldav_bridge.accounts import remember_meeting
 from prorenata.videomote.caldav_bridge.accounts import status_row
-from prorenata.videomote.caldav_bridge.client import CALENDAR_NAME
 from prorenata.videomote.caldav_bridge.client import CalendarAccount
 from prorenata.videomote.caldav_bridge.client import canonical
 from prorenata.videomote.caldav_bridge.events import to_ical
@@ -35,6 +36,7 @@ from prorenata.videomote.timezone import configured_zone
 from Testing.makerequest import makerequest
 from urllib.parse import unquote
 from urllib.parse import urljoin
+from urllib.parse import urlsplit
 from xml.etree import ElementTree
 from zope.component import getGlobalSiteManager
 from zope.component.hooks import setSite
@@ -61,47 +63,37 @@ def slot(i: int) -> tuple[datetime, datetime]:
     return start, start + timedelta(minutes=30)
 
 
-def seed_calendar(site, record, meetings: list) -> None:
-    """Write ``meetings`` into the clinician's calendar as the first push would, in one
-    request, and store the item status that push would leave.
+def seed_calendar(record, meetings: list, storage: Path) -> None:
+    """Write ``meetings`` into the clinician's calendar as the first push would, and store
+    the item status and sync token that push would leave.
 
     The events are the journal's own (``to_ical`` of each meeting, as a round writes
-    them); the calendar is found or made by the bridge's own code. Radicale takes a whole
-    calendar in one PUT on the collection; one PUT per new item costs it a check of every
-    item already there (``has_uid``), so 5,000 pushed one by one take it most of an hour
-    here. What is measured afterwards (a round after one change) is the same either way:
-    the status, the token and Radicale's storage are what the pushes would leave.
+    them), one ``<uid>.ics`` each, as a PUT names them; the calendar is found or made by
+    the bridge's own code. They are written into Radicale's storage directly: one PUT per
+    new item costs Radicale a look at every item already there (``has_uid``), and a
+    whole-calendar PUT is slower still, so 5,000 by HTTP take most of an hour on a busy
+    2-core machine. Radicale reads the files on the sync REPORT that follows, whose hrefs,
+    ETags and token are stored: what is measured afterwards (a round after one change) is
+    the same as after a pushed calendar.
     """
     account = CalendarAccount(record.url, record.username, PASSWORD)
     collection = str(account.calendar().url)
-    head, events, zone = "", [], configured_zone()
+    folder = storage / "collection-root" / unquote(urlsplit(collection).path).strip("/")
+    zone = configured_zone()
     status = {}
     for meeting in meetings:
         event = _event_of(meeting)
         ical = to_ical(event, zone, _room_url(meeting))
-        first = ical.index("BEGIN:VEVENT")
-        head = head or ical[:first]
-        events.append(ical[first : ical.rindex("END:VEVENT")] + "END:VEVENT\r\n")
+        (folder / f"{event.uid}.ics").write_text(ical, encoding="utf-8", newline="")
         status[event.uid] = event.fingerprint()
         remember_meeting(record, event.uid, meeting.UID())
-    calname = f"BEGIN:VCALENDAR\r\nX-WR-CALNAME:{CALENDAR_NAME}\r\n"
-    body = head.replace("BEGIN:VCALENDAR\r\n", calname, 1)
-    body += "".join(events) + "END:VCALENDAR\r\n"
-    auth = (record.username, PASSWORD)
-    requests.put(
-        collection,
-        data=body.encode("utf-8"),
-        auth=auth,
-        headers={"Content-Type": "text/calendar; charset=utf-8"},
-        timeout=1800,
-    ).raise_for_status()
     listing = requests.request(
         "REPORT",
         collection,
         data=SYNC_REPORT.encode(),
         headers={"Depth": "1", "Content-Type": "application/xml"},
-        auth=auth,
-        timeout=1800,
+        auth=(record.username, PASSWORD),
+        timeout=3600,
     )
     assert listing.status_code == 207, listing.status_code
     tree = ElementTree.fromstring(listing.content)  # noqa: S314 - the benchmark's own Radicale
@@ -157,7 +149,7 @@ def main(app) -> None:
                 if i % BATCH == BATCH - 1:
                     transaction.commit()
         if booked:
-            seed_calendar(site, accounts(site)[userid], booked)
+            seed_calendar(accounts(site)[userid], booked, Path(os.environ["BENCH_CALDAV_STORAGE"]))
         transaction.commit()
     with open(os.environ["BENCH_OUT"], "w", encoding="utf-8") as out:
         json.dump(made, out)
