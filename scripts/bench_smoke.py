@@ -63,6 +63,9 @@ KEYS = {
         "round_without_server_ms_5000_meetings",
         "round_without_server_ms_50_meetings",
         "round_ratio_5000_vs_50_without_server",
+        "first_push_s_50",
+        "first_push_s_5000",
+        "setup_s",
     ),
     "media": (
         "forward_cpu_pct_per_stream",
