@@ -97,8 +97,12 @@ def test_someone_who_leaves_and_comes_back_is_seen_again():
 
 
 def test_a_new_viewer_and_a_viewers_picture_loss_get_a_keyframe_from_the_publisher():
+    # Five seconds between the clip's own keyframes (it repeats): a 30-frame clip has one
+    # every second, and one may reach Anna before she has had to ask.
+    long_clip = encoded_clip(150)
+
     async def scenario(session, url):
-        sara = peer(url, "Sara", "staff")
+        sara = peer(url, "Sara", "staff", clip=long_clip)
         await sara.join()
         await asyncio.sleep(1.5)  # the clip's keyframe is long gone when Anna arrives
         anna = peer(url, "Anna", clip=None)
@@ -132,8 +136,10 @@ def test_a_viewer_not_connected_yet_costs_the_publisher_no_keyframes():
     uses up the publisher's key frame interval: whoever connects next waited up to half a
     second longer for their first picture (the screen-share test saw the camera lag)."""
 
+    long_clip = encoded_clip(150)  # its own keyframe only every five seconds
+
     async def scenario(session, url):
-        sara = peer(url, "Sara", "staff")
+        sara = peer(url, "Sara", "staff", clip=long_clip)
         await sara.join()
         await until(lambda: sara.pc.connectionState == "connected", what="Sara connected")
         await asyncio.sleep(0.5)
