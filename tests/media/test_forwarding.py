@@ -11,6 +11,7 @@ from prorenata.videomote.media.synthetic import SyntheticPeer
 from prorenata.videomote.media.synthetic import encoded_clip
 
 import asyncio
+import json
 import pytest
 import re
 import time
@@ -96,8 +97,12 @@ def test_someone_who_leaves_and_comes_back_is_seen_again():
 
 
 def test_a_new_viewer_and_a_viewers_picture_loss_get_a_keyframe_from_the_publisher():
+    # Five seconds between the clip's own keyframes (it repeats): a 30-frame clip has one
+    # every second, and one may reach Anna before she has had to ask.
+    long_clip = encoded_clip(150)
+
     async def scenario(session, url):
-        sara = peer(url, "Sara", "staff")
+        sara = peer(url, "Sara", "staff", clip=long_clip)
         await sara.join()
         await asyncio.sleep(1.5)  # the clip's keyframe is long gone when Anna arrives
         anna = peer(url, "Anna", clip=None)
@@ -111,6 +116,47 @@ def test_a_new_viewer_and_a_viewers_picture_loss_get_a_keyframe_from_the_publish
         await until(lambda: sara.keyframe_requests > requests, what="PLI forwarded")
         await sara.leave()
         await anna.leave()
+
+    run_server(scenario, SECRET)
+
+
+class NeverConnects(SyntheticPeer):
+    """A page that gets its answer but whose media connection never comes up (yet)."""
+
+    async def _read(self) -> None:
+        async for message in self.socket:
+            data = json.loads(message.data)
+            self.events.append(data)
+            if data["type"] == "answer":
+                self.answered.set()  # the answer is not applied: ICE never completes
+
+
+def test_a_viewer_not_connected_yet_costs_the_publisher_no_keyframes():
+    """A key frame asked for on behalf of a viewer who cannot receive it is lost, and it
+    uses up the publisher's key frame interval: whoever connects next waited up to half a
+    second longer for their first picture (the screen-share test saw the camera lag)."""
+
+    long_clip = encoded_clip(150)  # its own keyframe only every five seconds
+
+    async def scenario(session, url):
+        sara = peer(url, "Sara", "staff", clip=long_clip)
+        await sara.join()
+        await until(lambda: sara.pc.connectionState == "connected", what="Sara connected")
+        await asyncio.sleep(0.5)
+        waiting = NeverConnects(
+            url, MEETING, issue_join_token(MEETING, "participant", "Anna", SECRET), None
+        )
+        requests = sara.keyframe_requests
+        await waiting.join()
+        await asyncio.sleep(1.5)
+        assert sara.keyframe_requests == requests
+        # Someone who does connect gets a key frame at once.
+        bo = peer(url, "Bo", clip=None)
+        await bo.join()
+        await until(lambda: bo.frames_from("Sara") >= 5, what="Bo's first frames")
+        assert sara.keyframe_requests > requests
+        for person in (sara, waiting, bo):
+            await person.leave()
 
     run_server(scenario, SECRET)
 

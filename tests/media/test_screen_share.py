@@ -64,12 +64,30 @@ def test_staff_screen_is_forwarded_unchanged_beside_the_camera_until_stopped():
             assert viewer.screen["name"] == "Sara"
             assert viewer.screen["role"] == "staff"
             assert viewer.screen["mid"] == viewer.screen_mid
-            # The camera goes on beside it, in the camera slot.
-            assert viewer.frames_from("Sara") >= 20
+            # The camera goes on beside it, in the camera slot. Not asserted at the same
+            # instant: camera and screen each start at a key frame of their own, and key
+            # frame requests to one publisher are limited per kind to two a second, so
+            # either may reach a viewer who connected just after another up to 0.5 s later.
+            await until(
+                lambda viewer=viewer: viewer.frames_from("Sara") >= 20,
+                what=f"{viewer.name} receives Sara's camera",
+            )
+        # Both at once, each at the clip's 30 frames a second: the share displaces nothing.
+        viewers = (anna, bo)
+        cameras = [v.frames_from("Sara") for v in viewers]
+        screens = [v.screen_frames() for v in viewers]
+        await asyncio.sleep(1.0)
+        for viewer, camera, screen in zip(viewers, cameras, screens, strict=True):
+            assert viewer.frames_from("Sara") - camera >= 20, viewer.name
+            assert viewer.screen_frames() - screen >= 20, viewer.name
         assert sara.screen["id"] is not None and sara.screen["mid"] is None  # her own
         assert sara.screen_frames() == 0
-        # Forwarded, not re-encoded: the send time after the VP8 data is still there.
-        assert len(anna.latencies) >= anna.total_frames() - 4
+        # Forwarded, not re-encoded: the send time after the VP8 data is still there (a
+        # re-encoding server loses it from every frame). Not from quite all: aiortc cuts a
+        # frame into 1300-byte packets, and where the last is shorter than the 12-byte
+        # stamp the stamp is split and unreadable; one or two of the screen clip's 30 frames
+        # do that on every pass, so the allowance grows with the frames received.
+        assert len(anna.latencies) >= 0.9 * anna.total_frames()
 
         await sara.share(False)
         for viewer in (anna, bo):

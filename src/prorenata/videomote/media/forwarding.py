@@ -274,6 +274,19 @@ def receive_directly(pc: RTCPeerConnection) -> None:
                 protocol.datagram_received = _media_first(protocol, receive)
 
 
+def stop_forwarding(pc: RTCPeerConnection) -> None:
+    """Hand no more of ``pc``'s packets on; call before ``pc.close()``.
+
+    Closing stops the receivers one at a time, each leaving aiortc's RTP router in
+    turn. A packet whose receiver has left is then routed by its payload type alone,
+    and aiortc's router keeps that guess: with the camera's receiver gone first, the
+    camera's packets would reach the screen's handler (same VP8 payload type) and be
+    forwarded on the viewers' screen slots, out of their sequence.
+    """
+    for transceiver in pc.getTransceivers():
+        setattr(transceiver.receiver, _DIRECT_HANDLER, None)
+
+
 def _media_first(protocol: StunProtocol, receive: Callable[[bytes, int], None]):
     stock = protocol.datagram_received
     component = protocol.local_candidate.component
@@ -363,18 +376,21 @@ class RtpRewriter:
         for all viewers)."""
         if source is not self.source:
             return
+        sender = self.sender
+        if self._extensions is None:
+            # Not connected yet: nothing reaches the viewer, so no key frame is asked for
+            # either. One asked for now would be lost, and it would use up the publisher's
+            # key frame interval (Room.request_keyframe): the viewer's first picture would
+            # then wait for the next interval, up to half a second longer.
+            if not getattr(sender, _SENDER_STARTED):
+                return
+            self._extensions = self._extension_template()
         if self._waiting:
             if not keyframe:
                 self.need_keyframe()
                 return
             self._waiting = False
             self._rebase(packet)
-        sender = self.sender
-        if self._extensions is None:
-            if not getattr(sender, _SENDER_STARTED):
-                self._waiting = True  # not connected yet: start again at a key frame
-                return
-            self._extensions = self._extension_template()
         seq = (packet.sequence_number + self._seq_delta) & 0xFFFF
         timestamp = (packet.timestamp + self._ts_delta) & 0xFFFFFFFF
         now = now or ntp_now()

@@ -137,6 +137,7 @@ class Person:
         self.inputs, self.slots = {}, []
         self.screen_slot, self.screen_told = None, None
         if pc is not None:
+            forwarding.stop_forwarding(pc)  # before its receivers leave one by one
             await pc.close()
 
 
