@@ -9,10 +9,10 @@ manager; started when Zope opens its database (IDatabaseOpenedWithRoot).
 from plone.base.interfaces import IPloneSiteRoot
 from prorenata.videomote import logger
 from prorenata.videomote.audit.record import purge_expired
-from ZODB.POSException import ConflictError
+from prorenata.videomote.periodic import PeriodicRound
+from prorenata.videomote.periodic import Timers
 from zope.component.hooks import setSite
 
-import threading
 import transaction
 
 INTERVAL_SECONDS = 24 * 3600.0  # the retention is counted in years: once a day is enough
@@ -43,63 +43,18 @@ def purge_all_sites(db) -> int:
     return removed
 
 
-class RetentionTimer:
-    """Runs ``purge_all_sites`` at start and every ``interval`` seconds after."""
-
-    def __init__(self, db, interval: float = INTERVAL_SECONDS):
-        self.db = db
-        self.interval = interval
-        self.runs = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name="videomote-audit-retention", daemon=True
-        )
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def alive(self) -> bool:
-        return self._thread.is_alive()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        wait = 0.0
-        while not self._stop.wait(wait):
-            try:
-                purge_all_sites(self.db)
-                wait = self.interval
-            except ConflictError:
-                wait = RETRY_SECONDS
-            except Exception:
-                logger.exception("Audit retention run failed; retrying later")
-                wait = RETRY_SECONDS
-            self.runs += 1
-
-
-_timers: dict[int, RetentionTimer] = {}
-_lock = threading.Lock()
-
-
-def timer_for(db) -> RetentionTimer:
-    """The running retention timer of ``db``, started on first use."""
-    with _lock:
-        timer = _timers.get(id(db))
-        if timer is None or not timer.alive():
-            timer = _timers[id(db)] = RetentionTimer(db)
-            timer.start()
-        return timer
-
-
-def stop_all() -> None:
-    with _lock:
-        timers = list(_timers.values())
-        _timers.clear()
-    for timer in timers:
-        timer.stop()
+_timers = Timers(
+    lambda db: PeriodicRound(
+        db,
+        purge_all_sites,
+        "videomote-audit-retention",
+        INTERVAL_SECONDS,
+        first_wait=0.0,  # once at start
+        retry=RETRY_SECONDS,
+    )
+)
+timer_for = _timers.timer_for
+stop_all = _timers.stop_all
 
 
 def start_on_zope_start(event) -> None:

@@ -12,16 +12,16 @@ from DateTime import DateTime
 from datetime import UTC
 from datetime import datetime
 from plone.base.interfaces import IPloneSiteRoot
-from prorenata.videomote import logger
 from prorenata.videomote.content.meeting import STATE_BOOKED
 from prorenata.videomote.content.meeting import STATE_STARTED
+from prorenata.videomote.periodic import PeriodicRound
+from prorenata.videomote.periodic import Timers
 from prorenata.videomote.visit import ending
 from prorenata.videomote.visit import store
 from ZODB.POSException import ConflictError
 from zope.component.hooks import getSite
 from zope.component.hooks import setSite
 
-import threading
 import transaction
 
 INTERVAL_SECONDS = 60.0
@@ -76,53 +76,13 @@ def end_overdue_in_all_sites(db) -> int:
     return ended
 
 
-class EndingTimer:
-    def __init__(self, db, interval: float = INTERVAL_SECONDS):
-        self.db = db
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name="videomote-visit-ending", daemon=True
-        )
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def alive(self) -> bool:
-        return self._thread.is_alive()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                end_overdue_in_all_sites(self.db)
-            except Exception:
-                logger.exception("Ending overdue meetings failed; trying again next round")
-
-
-_timers: dict[int, EndingTimer] = {}
-_lock = threading.Lock()
-
-
-def timer_for(db) -> EndingTimer:
-    with _lock:
-        timer = _timers.get(id(db))
-        if timer is None or not timer.alive():
-            timer = _timers[id(db)] = EndingTimer(db)
-            timer.start()
-        return timer
-
-
-def stop_all() -> None:
-    with _lock:
-        timers = list(_timers.values())
-        _timers.clear()
-    for timer in timers:
-        timer.stop()
+_timers = Timers(
+    lambda db: PeriodicRound(
+        db, end_overdue_in_all_sites, "videomote-visit-ending", INTERVAL_SECONDS
+    )
+)
+timer_for = _timers.timer_for
+stop_all = _timers.stop_all
 
 
 def start_on_zope_start(event) -> None:
