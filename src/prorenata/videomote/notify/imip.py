@@ -296,12 +296,11 @@ def html_text(notice: MeetingNotice) -> str:
     )
 
 
-def build_message(notice: MeetingNotice, now: datetime | None = None) -> EmailMessage:
-    """The complete iMIP e-mail to the invitee."""
-    now = now or datetime.now(UTC)
-    ical = build_calendar(notice, now).to_ical()
+def addressed(notice: MeetingNotice, subject_text: str, now: datetime) -> EmailMessage:
+    """An empty e-mail from the service to the invitee, marked as automatic (no
+    out-of-office replies)."""
     message = EmailMessage()
-    message["Subject"] = subject(notice)
+    message["Subject"] = subject_text
     message["From"] = formataddr((notice.sender_name, notice.service_address))
     message["To"] = formataddr((notice.invitee_name, notice.invitee_email))
     message["Date"] = format_datetime(now)
@@ -309,6 +308,14 @@ def build_message(notice: MeetingNotice, now: datetime | None = None) -> EmailMe
     message["MIME-Version"] = "1.0"
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "All"
+    return message
+
+
+def build_message(notice: MeetingNotice, now: datetime | None = None) -> EmailMessage:
+    """The complete iMIP e-mail to the invitee."""
+    now = now or datetime.now(UTC)
+    ical = build_calendar(notice, now).to_ical()
+    message = addressed(notice, subject(notice), now)
     message.make_mixed()
     alternative = EmailMessage()
     # quoted-printable keeps every line short, as SMTP requires (RFC 5321 4.5.3.1.6)

@@ -11,14 +11,12 @@ A reminder is no calendar message (no text/calendar part): it changes nothing.
 from babel.dates import format_date
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime
-from email.utils import formataddr
-from email.utils import make_msgid
 from html import escape
 from prorenata.videomote import _
 from prorenata.videomote.notify.imip import AUTOMATIC
 from prorenata.videomote.notify.imip import REQUIREMENTS
 from prorenata.videomote.notify.imip import MeetingNotice
+from prorenata.videomote.notify.imip import addressed
 from prorenata.videomote.notify.imip import when_text
 from prorenata.videomote.timezone import zone as zone_of
 from zope.i18n import translate
@@ -126,15 +124,7 @@ def html_text(notice: MeetingNotice) -> str:
 
 def build_reminder(notice: MeetingNotice, now: datetime) -> EmailMessage:
     """The reminder e-mail: text and HTML, no calendar part."""
-    message = EmailMessage()
-    message["Subject"] = subject(notice)
-    message["From"] = formataddr((notice.sender_name, notice.service_address))
-    message["To"] = formataddr((notice.invitee_name, notice.invitee_email))
-    message["Date"] = format_datetime(now)
-    message["Message-ID"] = make_msgid(domain=notice.service_address.rpartition("@")[2] or None)
-    message["MIME-Version"] = "1.0"
-    message["Auto-Submitted"] = "auto-generated"
-    message["X-Auto-Response-Suppress"] = "All"
+    message = addressed(notice, subject(notice), now)
     qp = {"charset": "utf-8", "cte": "quoted-printable"}
     message.set_content(plain_text(notice), subtype="plain", **qp)
     message.add_alternative(html_text(notice), subtype="html", **qp)
