@@ -88,6 +88,26 @@ def smtp_sink(smtp_sink_server):
     smtp_sink_server.refused.clear()
 
 
+@pytest.fixture(autouse=True)
+def _background_rounds_stopped():
+    """A periodic round (audit retention, ending overdue meetings) a test started does not
+    outlive it: its database closes with the test's layer."""
+    yield
+    from prorenata.videomote import periodic
+
+    periodic.stop_every_round()
+
+
+@pytest.fixture(scope="session")
+def playwright_driver():
+    """One Playwright (sync API) for the whole run: a second cannot start while one runs
+    (the browser tests' Chromium and the cluster's UDP-blocked participant share it)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        yield playwright
+
+
 @pytest.fixture
 def mail_portal(functional, smtp_sink):
     """The functional portal sending real mail to the SMTP sink; workers stopped after."""

@@ -90,20 +90,17 @@ def _meeting_soon(cluster) -> str:
 
 
 def test_a_participant_whose_network_drops_udp_gets_video_both_ways_through_turn_over_tcp(
-    reachable_cluster, participant_network, udp_blocked
+    reachable_cluster, participant_network, udp_blocked, playwright_driver
 ):
-    from playwright.sync_api import sync_playwright
-
     # the set-up itself: the participant reaches us over TCP, and no UDP gets through
     assert participant_network.reaches("tcp")
     assert not participant_network.reaches("udp")
 
     meeting_url = _meeting_soon(reachable_cluster)
     assert meeting_url.startswith(f"https://{udp_blocked.OUTER}:")
-    with sync_playwright() as playwright:
-        call = udp_blocked.call_through_turn_tcp(
-            participant_network, playwright, meeting_url, STAFF, ADMIN
-        )
+    call = udp_blocked.call_through_turn_tcp(
+        participant_network, playwright_driver, meeting_url, STAFF, ADMIN
+    )
     theirs, ours = call["participant"], call["staff"]
     # the participant's media go through coturn, reached over TCP
     assert theirs["local"]["type"] == "relay", call

@@ -52,9 +52,14 @@ def test_three_people_receive_each_others_frames_forwarded_unchanged():
                 what=f"{person.name} receives video from {others}",
             )
             assert sum(person.audio_packets.values()) > 20
-        # The send time after the VP8 data arrived with every frame: nothing was re-encoded.
+        # The send time after the VP8 data arrived: nothing was re-encoded (a re-encoding
+        # server loses it from every frame). Not from quite all frames: aiortc cuts a frame
+        # into 1300-byte packets, and where the last is shorter than the 12-byte stamp the
+        # stamp is split and unreadable; that happens to a frame or two on every pass of the
+        # clip, so the allowance grows with the frames received (a loaded machine receives
+        # more before this line: 68 of 71 once).
         for person in people:
-            assert len(person.latencies) >= person.total_frames() - 2
+            assert len(person.latencies) >= 0.9 * person.total_frames()
             assert sorted(person.latencies)[len(person.latencies) // 2] < 50
         for person in people:
             await person.leave()

@@ -60,6 +60,9 @@ class PeriodicRound:
             self.runs += 1
 
 
+_REGISTRIES: list["Timers"] = []
+
+
 class Timers:
     """The running rounds of one kind, one per database, started on first use."""
 
@@ -67,6 +70,7 @@ class Timers:
         self._make = make
         self._timers: dict[int, PeriodicRound] = {}
         self._lock = threading.Lock()
+        _REGISTRIES.append(self)
 
     def timer_for(self, db) -> PeriodicRound:
         with self._lock:
@@ -82,3 +86,9 @@ class Timers:
             self._timers.clear()
         for timer in timers:
             timer.stop()
+
+
+def stop_every_round() -> None:
+    """Stop the rounds of every kind (a database about to close: tests, shutdown)."""
+    for registry in list(_REGISTRIES):
+        registry.stop_all()
