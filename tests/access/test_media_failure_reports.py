@@ -129,15 +129,13 @@ def placed(meeting) -> str:
 def test_one_persons_failed_media_keeps_the_meeting_and_asks_for_turn(mail_portal, nodes, meeting):
     a, b = nodes
     guardian = signed_in(mail_portal, meeting.code)
-    assert placed(meeting) == a.url  # placed by the room page (least loaded, first)
-
     answer = participant_token(guardian, mail_portal, a.url)
     assert answer.status_code == 200
     assert (answer.json()["server"], answer.json()["relay"]) == (a.url, True)
     # The same person again and again is still one person: the meeting stays.
     again = participant_token(guardian, mail_portal, a.url)
     assert again.json()["server"] == a.url
-    assert placed(meeting) == a.url
+    assert placed(meeting) == a.url  # placed by the room page (least loaded, first)
     assert node_changes(mail_portal, meeting) == []
     assert a.moves == []
 
@@ -187,3 +185,15 @@ def test_a_report_of_a_node_not_configured_is_ignored(mail_portal, nodes, meetin
     assert (answer.json()["server"], answer.json().get("relay")) == (a.url, None)
     transaction.begin()
     assert "prorenata.videomote.media_failures" not in IAnnotations(mail_portal)
+
+
+def test_with_one_media_server_a_failure_is_retried_there_through_turn(mail_portal, meeting):
+    node = FakeNode()
+    try:
+        api.portal.set_registry_record("prorenata.videomote.media_server_url", node.url)
+        transaction.commit()
+        answer = staff_token("sara", meeting, node.url)
+        assert (answer.json()["server"], answer.json()["relay"]) == (node.url, True)
+        assert node_changes(mail_portal, meeting) == []
+    finally:
+        node.close()

@@ -148,10 +148,11 @@ def report_media_failure(meeting, node: str, who: str, role: str) -> bool:
     when the meeting stays where it is although the page reported it there: the page
     then retries on the same node (through TURN, when there is one)."""
     addresses = node_addresses()
+    if len(addresses) < 2:
+        return node in addresses  # nowhere to move to: retry there (through TURN)
     current = getattr(aq_base(meeting), NODE_ATTRIBUTE, None)
-    if node not in addresses or node != current or len(addresses) < 2:
-        # Moved already (the page follows with this token), or nowhere to move to.
-        return node == current
+    if node not in addresses or node != current:
+        return False  # moved already (the page follows with this token), or no node of ours
     now = time.time()
     report = media_failover.FailureReport(now, meeting.UID(), who, role)
     reports = node_reports(node)
