@@ -65,18 +65,46 @@ def _run(*command: str) -> None:
     )
 
 
-def _drop_udp(device: str, namespace_pid: int | None = None) -> None:
-    """Every UDP packet leaving ``device`` goes to a class whose queue holds none."""
+def _drop_udp(
+    device: str, namespace_pid: int | None = None, ports: tuple[int, int] | None = None
+) -> None:
+    """Every UDP packet leaving ``device`` goes to a class whose queue holds none; with
+    ``ports`` (first port, how many: a power of two, the first a multiple of it) only
+    those from or to these ports (a media node's UDP range: its media plane fails, its
+    WebSocket works)."""
     enter = ["nsenter", "-t", str(namespace_pid), "-n", "--"] if namespace_pid else []
+    match = ["match ip protocol 17 0xff"]
+    if ports is not None:
+        first, count = ports
+        if count & (count - 1) or first % count:
+            raise ValueError(f"not an aligned block of ports: {ports}")
+        mask = 0xFFFF & ~(count - 1)
+        match = [
+            f"match ip protocol 17 0xff match ip {end} {first} {mask:#06x}"
+            for end in ("sport", "dport")
+        ]
     for command in (
         f"tc qdisc add dev {device} root handle 1: htb default 10",
         f"tc class add dev {device} parent 1: classid 1:10 htb rate 10gbit",
         f"tc class add dev {device} parent 1: classid 1:20 htb rate 8kbit",
         f"tc qdisc add dev {device} parent 1:20 handle 20: pfifo limit 0",
-        f"tc filter add dev {device} parent 1: protocol ip prio 1 u32 "
-        "match ip protocol 17 0xff flowid 1:20",
+        *(
+            f"tc filter add dev {device} parent 1: protocol ip prio 1 u32 {m} flowid 1:20"
+            for m in match
+        ),
     ):
         _run(*enter, *command.split())
+
+
+def drop_udp_ports(device: str, first: int, count: int) -> None:
+    """UDP from or to ports ``first`` … ``first + count - 1`` is dropped on ``device`` (of
+    this namespace) until :func:`stop_dropping`."""
+    _drop_udp(device, ports=(first, count))
+
+
+def stop_dropping(device: str) -> None:
+    """Remove what :func:`drop_udp_ports` set up on ``device``."""
+    _run("tc", "qdisc", "del", "dev", device, "root")
 
 
 class ParticipantNetwork:

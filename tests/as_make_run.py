@@ -20,14 +20,16 @@ def _run_script():
     return module
 
 
-def start_media_server(port: int, secret: str, output=None):
-    """``videomote-media`` as ``make run`` starts it, but on ``port`` with ``secret``."""
+def start_media_server(port: int, secret: str, output=None, settings: dict | None = None):
+    """``videomote-media`` as ``make run`` starts it, but on ``port`` with ``secret``;
+    ``settings`` (``VIDEOMOTE_MEDIA_<KEY>``): only what a test breaks on purpose (a
+    node's UDP range that the test then blocks), never what the room needs to work."""
     from prorenata.videomote.media.synthetic import start_server_process
 
     run = _run_script()
     base = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOMOTE_MEDIA_")}
     environ = run.environment({**base, "VIDEOMOTE_MEDIA_SECRET": secret})
-    return start_server_process(port, {}, run.media_command(port), output, environ)
+    return start_server_process(port, settings or {}, run.media_command(port), output, environ)
 
 
 def loopback_only() -> bool:

@@ -133,12 +133,13 @@ def network_namespace():
 class MediaServer:
     """``videomote-media`` as ``make run`` starts it (shipped defaults), restartable."""
 
-    def __init__(self, secret: str, log_path):
+    def __init__(self, secret: str, log_path, settings: dict | None = None):
         from prorenata.videomote.media.synthetic import free_port
 
         self.port = free_port()
         self.secret = secret
         self.log_path = log_path
+        self.settings = settings or {}
         self.process = None
 
     @property
@@ -150,6 +151,7 @@ class MediaServer:
             self.port,
             self.secret,
             output=open(self.log_path, "ab"),  # noqa: SIM115
+            settings=self.settings,
         )
 
     def stop(self) -> None:
@@ -175,3 +177,51 @@ def media_server(network_namespace, mail_portal, monkeypatch, tmp_path):
     transaction.commit()
     yield server
     server.stop()
+
+
+#: The setting of the several media nodes (``media_nodes`` in the control panel).
+NODES = "prorenata.videomote.media_nodes"
+
+
+@pytest.fixture
+def media_nodes(network_namespace, mail_portal, monkeypatch, tmp_path):
+    """``start(count, settings=None)``: that many ``videomote-media`` processes (as
+    ``make run`` starts them; ``settings[i]`` for node ``i`` only what a test breaks on
+    purpose) listed as the site's media nodes; all stopped after the test."""
+    secret = "media-secret-for-node-tests"
+    monkeypatch.setenv("VIDEOMOTE_MEDIA_SECRET", secret)
+    started = []
+
+    def start(count: int, settings: dict | None = None) -> list[MediaServer]:
+        from plone import api
+
+        nodes = [
+            MediaServer(secret, tmp_path / f"media{n}.log", (settings or {}).get(n))
+            for n in range(count)
+        ]
+        for node in nodes:
+            started.append(node)
+            node.start()
+        # The single server's setting points nowhere: only the nodes are used.
+        api.portal.set_registry_record(
+            "prorenata.videomote.media_server_url", "ws://127.0.0.1:9/ws"
+        )
+        api.portal.set_registry_record(NODES, [node.url for node in nodes])
+        transaction.commit()
+        return nodes
+
+    yield start
+    for node in started:
+        node.stop()
+
+
+@pytest.fixture
+def two_nodes(media_nodes):
+    return media_nodes(2)
+
+
+def node_of(meeting, nodes) -> MediaServer:
+    """The node the meeting lives on now (as the database says)."""
+    transaction.begin()
+    (node,) = [n for n in nodes if n.url == getattr(meeting, "media_node", None)]
+    return node

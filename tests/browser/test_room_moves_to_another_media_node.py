@@ -5,10 +5,10 @@ Two real ``videomote-media`` processes and the functional layer's Plone, only in
 loopback-only network namespace (``scripts/in_netns.sh``)."""
 
 from conftest import MediaServer
+from conftest import node_of
 from factories import add_staff
 from factories import session_as
 from html.parser import HTMLParser
-from plone import api
 from prorenata.videomote.notify.sms import sms_outbox
 from test_room import enter_as_invitee
 from test_room import media
@@ -24,30 +24,6 @@ import time
 import transaction
 
 pytestmark = pytest.mark.slow
-
-NODES = "prorenata.videomote.media_nodes"
-
-
-@pytest.fixture
-def two_nodes(network_namespace, mail_portal, monkeypatch, tmp_path):
-    secret = "media-secret-for-node-tests"
-    monkeypatch.setenv("VIDEOMOTE_MEDIA_SECRET", secret)
-    nodes = [MediaServer(secret, tmp_path / f"media{n}.log") for n in (1, 2)]
-    for node in nodes:
-        node.start()
-    # The single server's setting points nowhere: only the nodes are used.
-    api.portal.set_registry_record("prorenata.videomote.media_server_url", "ws://127.0.0.1:9/ws")
-    api.portal.set_registry_record(NODES, [node.url for node in nodes])
-    transaction.commit()
-    yield nodes
-    for node in nodes:
-        node.stop()
-
-
-def node_of(meeting, nodes) -> MediaServer:
-    transaction.begin()
-    (node,) = [n for n in nodes if n.url == getattr(meeting, "media_node", None)]
-    return node
 
 
 def kill(node: MediaServer) -> None:

@@ -10,6 +10,7 @@ by the next token request of each page, which reconnects to the new one.
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
+from prorenata.videomote.access.media_failover import media_failing_in
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
@@ -49,6 +50,8 @@ def load_of(health: object) -> tuple[int, int] | None:
     """(people, rooms) from a node's ``/health`` answer; None when it is not a healthy one."""
     if not isinstance(health, Mapping) or health.get("ok") is not True:
         return None
+    if media_failing_in(health):
+        return None  # signalling answers, media does not (media_failover.py)
     people, rooms = health.get("people", 0), health.get("rooms", 0)
     if not isinstance(people, int) or not isinstance(rooms, int):
         return None
@@ -59,6 +62,7 @@ def choose_node(
     nodes: list[str],
     current: str | None,
     health_of: Callable[[str], object],
+    avoid: Iterable[str] = (),
 ) -> str | None:
     """The node for a meeting now at ``current`` (None: not placed yet).
 
@@ -66,13 +70,17 @@ def choose_node(
     answer. A meeting stays where it is while its node is configured and healthy (the
     others are not even asked); otherwise it goes to the least loaded healthy node. None
     when no node answers: then the meeting keeps its node, and the page tries again.
+
+    ``avoid``: nodes treated as failed although they answer (their media fails, as
+    pages reported: ``media_failover.py``); the meeting leaves them for a healthy one.
     """
-    if current in nodes and load_of(health_of(current)) is not None:
+    avoid = set(avoid)
+    if current in nodes and current not in avoid and load_of(health_of(current)) is not None:
         return current
     best: tuple[tuple[int, int, int], str] | None = None
     for index, url in enumerate(nodes):
-        if url == current:
-            continue  # just found unhealthy
+        if url == current or url in avoid:
+            continue  # just found unhealthy, or failing
         load = load_of(health_of(url))
         if load is not None and (best is None or (*load, index) < best[0]):
             best = ((*load, index), url)

@@ -5,9 +5,11 @@ Below the pages (``browser/room.py``) and the scheduling rules (``content/schedu
 which both use it."""
 
 from Acquisition import aq_base
+from BTrees.OOBTree import OOBTree
 from plone import api
 from plone.protect.utils import safeWrite
 from prorenata.videomote import logger
+from prorenata.videomote.access import media_failover
 from prorenata.videomote.access import signins
 from prorenata.videomote.access.jointoken import issue_join_token
 from prorenata.videomote.access.jointoken import media_secret
@@ -15,18 +17,27 @@ from prorenata.videomote.access.keys import secret_key
 from prorenata.videomote.access.media_nodes import HEALTH_TIMEOUT_SECONDS
 from prorenata.videomote.access.media_nodes import choose_node
 from prorenata.videomote.access.media_nodes import configured_nodes
+from prorenata.videomote.audit import log as audit
+from prorenata.videomote.audit.record import record
 from prorenata.videomote.interfaces import IIdentityCheck
+from prorenata.videomote.storage import annotated
 from prorenata.videomote.visit import store as attendance_store
 from zope.component import queryUtility
 from zope.globalrequest import getRequest
 
 import hashlib
 import requests
+import time
 import transaction
 
 #: The media node a meeting's room lives on (one of ``media_nodes``), on the meeting
 #: itself: every Zope instance places its pages' tokens there (the database coordinates).
 NODE_ATTRIBUTE = "media_node"
+#: When the meeting last left a node for failed media (seconds since the epoch).
+MOVED_AT_ATTRIBUTE = "media_moved_at"
+#: The site's recent media-failure reports, node URL → tuple of report tuples: every
+#: Zope instance reads and writes them in the database (``media_failover.py``).
+FAILURES_KEY = "prorenata.videomote.media_failures"
 
 
 def media_server_url() -> str:
@@ -55,8 +66,10 @@ def node_health(base: str) -> object:
 
 
 def media_node_for(meeting) -> str:
-    """The media node the meeting's room lives on, placing it (again) when it has none or
-    its node stopped answering; everybody's next token then leads there.
+    """The media node the meeting's room lives on, placing it (again) when it has none,
+    its node stopped answering, or its node's media fails (the node says so, or pages of
+    several meetings reported it: ``media_failover.py``); everybody's next token then
+    leads there, and the old node closes the room's sockets so nobody stays behind.
 
     With no node answering, the meeting keeps its node (else the first): a page then tries
     again, as it did with one media server."""
@@ -67,16 +80,122 @@ def media_node_for(meeting) -> str:
     current = getattr(aq_base(meeting), NODE_ATTRIBUTE, None)
     if len(nodes) == 1:
         return nodes[0]  # nothing to choose from: no health check, no write
-    chosen = choose_node(nodes, current, lambda url: node_health(addresses[url]))
+    answers: dict[str, object] = {}
+
+    def health_of(url: str) -> object:
+        if url not in answers:
+            answers[url] = node_health(addresses[url])
+        return answers[url]
+
+    avoid = failed_nodes(nodes)
+    chosen = choose_node(nodes, current, health_of, avoid=avoid)
     if chosen is None:
         return current if current in nodes else nodes[0]
     if chosen != current:
-        # Written in a page's GET too (the room page): expected, not a forged request.
-        # Two pages placing one meeting at once conflict; the retried one finds it placed.
-        safeWrite(meeting, getRequest())
-        setattr(meeting, NODE_ATTRIBUTE, chosen)
-        logger.info("Meeting %s placed on media node %s", meeting.UID(), chosen)
+        # A node that answers but is left: its media fails (it says so, or reports do).
+        answered = current in avoid or answers.get(current) is not None
+        _place(meeting, current, chosen, "media_failed" if answered else "no_answer")
+        if current in nodes and answered:
+            tell_node_moved(meeting, addresses[current])
     return chosen
+
+
+def _place(meeting, current: str | None, chosen: str, reason: str) -> None:
+    # Written in a page's GET too (the room page): expected, not a forged request.
+    # Two pages placing one meeting at once conflict; the retried one finds it placed.
+    safeWrite(meeting, getRequest())
+    setattr(meeting, NODE_ATTRIBUTE, chosen)
+    logger.info("Meeting %s placed on media node %s", meeting.UID(), chosen)
+    if current:
+        if reason == "media_failed":
+            setattr(meeting, MOVED_AT_ATTRIBUTE, time.time())
+        record(
+            audit.MEDIA_NODE_CHANGED,
+            meeting,
+            actor="system",
+            role="system",
+            from_node=current,
+            to_node=chosen,
+            reason=reason,
+        )
+
+
+def _failure_reports(create: bool = False):
+    return annotated(api.portal.get(), FAILURES_KEY, OOBTree, create)
+
+
+def node_reports(node: str) -> list[media_failover.FailureReport]:
+    store = _failure_reports()
+    if store is None:
+        return []
+    return [media_failover.FailureReport(*values) for values in store.get(node, ())]
+
+
+def failed_nodes(nodes: list[str], now: float | None = None) -> set[str]:
+    """The nodes reports (from several meetings) condemn now; no health check."""
+    now = time.time() if now is None else now
+    store = _failure_reports()
+    if store is None:
+        return set()
+    return {node for node in nodes if media_failover.node_failed(node_reports(node), None, now)}
+
+
+def report_media_failure(meeting, node: str, who: str, role: str) -> bool:
+    """A page of ``meeting`` says its media failed on ``node`` (its WebSocket worked).
+
+    Kept in the database for :data:`REPORT_WINDOW_SECONDS` (one per person and node);
+    moves the meeting when the rules say so (``media_failover.meeting_moves``). True
+    when the meeting stays where it is although the page reported it there: the page
+    then retries on the same node (through TURN, when there is one)."""
+    addresses = node_addresses()
+    if len(addresses) < 2:
+        return node in addresses  # nowhere to move to: retry there (through TURN)
+    current = getattr(aq_base(meeting), NODE_ATTRIBUTE, None)
+    if node not in addresses or node != current:
+        return False  # moved already (the page follows with this token), or no node of ours
+    now = time.time()
+    report = media_failover.FailureReport(now, meeting.UID(), who, role)
+    reports = node_reports(node)
+    updated = media_failover.add_report(reports, report)
+    if updated is not None:
+        safeWrite(_failure_reports(create=True), getRequest())
+        _failure_reports(create=True)[node] = tuple(tuple(r) for r in updated)
+        reports = list(updated)
+    health = node_health(addresses[node])
+    last_moved = getattr(aq_base(meeting), MOVED_AT_ATTRIBUTE, None)
+    if not media_failover.meeting_moves(reports, meeting.UID(), health, now, last_moved):
+        return True
+    chosen = choose_node(
+        list(addresses), current, lambda url: node_health(addresses[url]), avoid={node}
+    )
+    if chosen is None or chosen == node:
+        return True
+    _place(meeting, node, chosen, "media_failed")
+    tell_node_moved(meeting, addresses[node])
+    return False
+
+
+def tell_node_moved(meeting, base: str) -> None:
+    """Once committed, best effort: the old node closes the meeting's room (not ended:
+    its pages ask for a fresh token and follow to the new node)."""
+    uid = meeting.UID()
+    token = join_token_for(meeting, "staff", "Plone", generation=signins.generation(meeting))
+    payload = {"meeting": uid, "token": token}
+
+    def after_commit(committed: bool) -> None:
+        if not committed:
+            return
+        try:
+            requests.post(base + "/move", json=payload, timeout=HEALTH_TIMEOUT_SECONDS)
+        except requests.RequestException as error:
+            logger.warning(
+                "Media node %s not told that meeting %s moved (%s)",
+                base,
+                uid,
+                type(error).__name__,
+            )
+
+    transaction.get().addAfterCommitHook(after_commit)
 
 
 def tell_media_server_ended(meeting, generation: int | None = None, reason: str = "") -> None:

@@ -48,6 +48,7 @@ PARTICIPANT_INVITED = "participant_invited"
 PARTICIPANT_REMOVED = "participant_removed"
 REMINDER_SENT = "reminder_sent"
 REMINDER_DROPPED = "reminder_dropped"
+MEDIA_NODE_CHANGED = "media_node_changed"
 
 #: Message ids (Swedish msgids); the admin view translates them for its request.
 ACTION_TITLES = {
@@ -83,6 +84,7 @@ ACTION_TITLES = {
     PARTICIPANT_REMOVED: _("Deltagare borttagen"),
     REMINDER_SENT: _("Påminnelse skickad"),
     REMINDER_DROPPED: _("Påminnelse inte skickad"),
+    MEDIA_NODE_CHANGED: _("Mötet flyttat till en annan medianod"),
 }
 
 FORBIDDEN_DETAILS = {"code", "token", "personnummer", "password", "otp", "join_token"}

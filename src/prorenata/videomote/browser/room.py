@@ -1,11 +1,16 @@
 """What the staff room and the participant room share: markup, texts, join tokens."""
 
+from plone import api
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 from prorenata.videomote import _
 from prorenata.videomote.access.media_room import join_token_for
 from prorenata.videomote.access.media_room import media_node_for
+from prorenata.videomote.access.media_room import report_media_failure
+from prorenata.videomote.request_input import InputRefused
+from prorenata.videomote.request_input import json_object
 from zope.i18n import translate
 
+import hashlib
 import json
 
 ROOM_MACROS = ViewPageTemplateFile("templates/room_macros.pt")
@@ -107,10 +112,38 @@ class RoomMixin:
 
     def token_response(self, meeting, display_name: str) -> str:
         """A fresh join token for a page coming back after a dropped connection, and the
-        media node to use it at: another one when the meeting's node stopped answering."""
+        media node to use it at: another one when the meeting's node stopped answering,
+        or when its media failed (the page's report in the body, see
+        ``failed_media_node``). ``"relay": true``: the meeting stays where the page's
+        media failed (its own network, as far as anyone can tell): retry through TURN."""
         self.request.response.setHeader("Content-Type", "application/json")
         self.request.response.setHeader("Cache-Control", "no-store")
-        token = join_token_for(
-            meeting, self.room_role, display_name, who=getattr(self, "room_who", "")
-        )
-        return json.dumps({"token": token, "server": media_node_for(meeting)})
+        who = getattr(self, "room_who", "")
+        failed = self.failed_media_node()
+        stays = False
+        if failed:
+            stays = report_media_failure(meeting, failed, self._reporter(who), self.room_role)
+        token = join_token_for(meeting, self.room_role, display_name, who=who)
+        answer = {"token": token, "server": media_node_for(meeting)}
+        if stays and answer["server"] == failed:
+            answer["relay"] = True
+        return json.dumps(answer)
+
+    def failed_media_node(self) -> str:
+        """The node the page reports its media failed on (``{"failed": <its WebSocket
+        URL>}`` as JSON in the POST body; never in the URL), or ""."""
+        if "application/json" not in (self.request.getHeader("Content-Type") or ""):
+            return ""  # an older page: no report
+        try:
+            data = json_object(self.request)
+        except InputRefused:
+            return ""
+        failed = data.get("failed")
+        return failed if isinstance(failed, str) and len(failed) <= 500 else ""
+
+    def _reporter(self, who: str) -> str:
+        """Who reports, opaque and stable per person in this meeting."""
+        if self.room_role == "staff":
+            user = api.user.get_current().getId()
+            return hashlib.sha256(f"staff|{user}".encode()).hexdigest()[:16]
+        return f"participant|{who or 'invitee'}"

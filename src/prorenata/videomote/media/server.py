@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
 from datetime import datetime
+from prorenata.videomote.access import media_failover
 from prorenata.videomote.access.jointoken import media_secrets
 from prorenata.videomote.access.jointoken import verify_join_token
 from prorenata.videomote.media import attendance
@@ -78,6 +79,13 @@ CLOSE_PROTOCOL = 4400
 CLOSE_ENDED = 4410
 CLOSE_FLOOD = 4429
 CLOSE_REPLACED = 4409
+#: The meeting left this node (its media failed here): the page asks Plone for a fresh
+#: token, which names the new node.
+CLOSE_MOVED = 4012
+#: A peer connection closed after this long without ever connecting counts as a failed
+#: one (ICE through a blocked UDP plane can take aioice half a minute to call "failed";
+#: the page gives up sooner).
+CONNECT_GRACE_SECONDS = 8.0
 
 
 @dataclass(eq=False)
@@ -363,6 +371,58 @@ class FloodLimits:
             del self._times[who]
 
 
+class MediaHealth:
+    """Whether this node's media plane works, from its own peer connections: which
+    connected and which failed (ICE or DTLS) over the last minute, in which room (a
+    UDP port range blocked by a firewall, a broken network path: signalling still works,
+    media does not). ``/health`` reports it (``media_failover.media_plane_failing``)."""
+
+    def __init__(self, now=time.monotonic):
+        self._now = now
+        #: open peer connection → [started, room key, connected, failed]
+        self._open: dict = {}
+        self._events: list[media_failover.MediaEvent] = []
+
+    def started(self, pc: RTCPeerConnection, room_key: str) -> None:
+        self._open[pc] = [self._now(), room_key, False, False]
+
+    def observe(self, pc: RTCPeerConnection) -> None:
+        """A connection state change of ``pc`` (its ``connectionstatechange``)."""
+        entry = self._open.get(pc)
+        if entry is None:
+            return
+        state, now = pc.connectionState, self._now()
+        if state == "connected" and not entry[2]:
+            entry[2] = True
+            self._add(media_failover.MediaEvent(now, True, entry[1]))
+        elif state == "failed" and not entry[3]:
+            entry[3] = True
+            self._add(media_failover.MediaEvent(now, False, entry[1]))
+        elif state == "closed":
+            del self._open[pc]
+            if not entry[2] and not entry[3] and now - entry[0] >= CONNECT_GRACE_SECONDS:
+                self._add(media_failover.MediaEvent(now, False, entry[1]))
+
+    def _add(self, event: media_failover.MediaEvent) -> None:
+        window = media_failover.REPORT_WINDOW_SECONDS
+        self._events = [e for e in self._events if event.at - e.at < window][-999:]
+        self._events.append(event)
+
+    def summary(self) -> dict:
+        """For ``/health``: counts over the last minute, and the verdict."""
+        now = self._now()
+        window = [e for e in self._events if now - e.at < media_failover.REPORT_WINDOW_SECONDS]
+        connected = sum(
+            1 for pc, entry in self._open.items() if entry[2] and pc.connectionState == "connected"
+        )
+        return {
+            "failing": media_failover.media_plane_failing(window, connected, now),
+            "connected": connected,
+            "succeeded": sum(1 for e in window if e.ok),
+            "failed": sum(1 for e in window if not e.ok),
+        }
+
+
 class Rooms:
     """The only global state: open rooms by room key (meeting and time), and the
     message counts of the people in them."""
@@ -371,6 +431,7 @@ class Rooms:
         self._rooms: dict[str, Room] = {}
         self._ended: set[str] = set()
         self.flood = FloodLimits()
+        self.media = MediaHealth()
 
     def join(self, key: str, person: Person) -> tuple[Room | str, Person | None]:
         """The room, or why not (``"ended"``, ``"full"``); and whom ``person`` replaces.
@@ -411,6 +472,21 @@ class Rooms:
                 if someone is not by
             )
         )
+
+    async def move(self, key: str) -> int:
+        """The meeting moved to another node: close its room's sockets here (it is not
+        ended: its pages ask Plone for a fresh token and follow). How many were open."""
+        room = self._rooms.get(key)
+        people = list(room.people) if room is not None else []
+        for someone in people:
+            await someone.close_media()
+        await asyncio.gather(
+            *(
+                someone.socket.close(code=CLOSE_MOVED, message=b"moved to another node")
+                for someone in people
+            )
+        )
+        return len(people)
 
     def leave(self, room: Room, person: Person) -> None:
         if person in room.people:
@@ -589,6 +665,8 @@ async def answer(
         RTCConfiguration(iceServers=config.ice_servers(), bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
     )
     person.pc = pc
+    app[ROOMS_KEY].media.started(pc, room.key)
+    pc.on("connectionstatechange", lambda: app[ROOMS_KEY].media.observe(pc))
     pc.on("track", lambda track: _take_input(config, room, person, pc, track))
     pc.on("connectionstatechange", lambda: _on_connection_state(room, person, pc))
     await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
@@ -809,10 +887,31 @@ async def end_meeting(request: web.Request) -> web.Response:
     return web.json_response({"ended": True})
 
 
+async def move_meeting(request: web.Request) -> web.Response:
+    """POST by Plone when a meeting left this node (its media failed here): ``{"meeting",
+    "token"}``, a staff join token for the room; its pages are disconnected and follow."""
+    try:
+        data = await request.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        return web.json_response({"error": "malformed"}, status=400)
+    claims = verify_join_token(
+        str(data.get("token", "")), request.app[SECRET_KEY], str(data.get("meeting", ""))
+    )
+    if claims is None or claims["r"] != "staff":
+        return web.json_response({"error": "staff token required"}, status=403)
+    closed = await request.app[ROOMS_KEY].move(room_key(claims))
+    return web.json_response({"moved": True, "closed": closed})
+
+
 async def health(request: web.Request) -> web.Response:
-    """GET by Plone before it hands out a join token: alive, and how loaded."""
+    """GET by Plone before it hands out a join token: alive, how loaded, and whether its
+    media plane works (``media.failing``: Plone then places no meeting here)."""
+    rooms = request.app[ROOMS_KEY]
     return web.json_response(
-        {"ok": True, **request.app[ROOMS_KEY].load()}, headers={"Cache-Control": "no-store"}
+        {"ok": True, **rooms.load(), "media": rooms.media.summary()},
+        headers={"Cache-Control": "no-store"},
     )
 
 
@@ -832,6 +931,7 @@ def make_app(secret: bytes | Sequence[bytes], config: MediaConfig | None = None)
     app[REPORTER_KEY] = attendance.Reporter(app[SECRET_KEY][0])
     app.router.add_get("/ws", websocket)
     app.router.add_post("/end", end_meeting)
+    app.router.add_post("/move", move_meeting)
     app.router.add_get("/health", health)
 
     async def close_rooms(app):

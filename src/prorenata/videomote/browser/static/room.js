@@ -7,6 +7,13 @@
  * session is valid. The token's answer names the media node to use: a meeting whose
  * node died moves to another, and everybody in it follows there.
  *
+ * Media that fails while signalling works (the node's UDP blocked, ICE failing): the
+ * peer connection "failed", "disconnected" with no audio or video arriving for a few
+ * seconds, or not connected at all within CONNECT_TIMEOUT_MS. The page then asks for a
+ * fresh token reporting the node it failed on (in the POST body); Plone decides whether
+ * the meeting moves (access/media_failover.py: not for one person's own network). When
+ * it stays, the page retries there, through TURN only ("relay") when it has a TURN server.
+ *
  * Screen sharing: one more video transceiver in the offer (its mid named as "screen")
  * carries our screen when we share ("Dela skärm": getDisplayMedia, then replaceTrack, no
  * renegotiation) and the room's screen share otherwise, shown large with the sharer's
@@ -33,6 +40,8 @@
   var T = JSON.parse(root.getAttribute("data-texts"));
   var SLOTS = 3;               // a room holds four people: three others at most
   var MAX_ATTEMPTS = 40;       // about five minutes of trying, then ask for a reload
+  var CONNECT_TIMEOUT_MS = 12000;  // answer given, media not connected: it failed here
+  var SILENT_MS = 4000;        // "disconnected" and nothing arriving this long: failed
   var el = function (id) { return document.getElementById(id); };
   var room = {
     token: root.getAttribute("data-join-token"),
@@ -41,6 +50,9 @@
     server: root.getAttribute("data-media-server"),
     ws: null, pc: null, stream: null,
     ended: false, leaving: false, attempts: 0, retry: null,
+    // The node our media just failed on (told to Plone with the next token request),
+    // and whether to retry through TURN only (Plone kept the meeting there).
+    failedOn: null, relay: false, connectTimer: null,
     people: {}, tiles: {},
     role: root.getAttribute("data-role"), me: null,
     // Our screen: its track while we share, the transceiver it goes out on, whether the
@@ -167,7 +179,7 @@
         updateTile(data.id);
         break;
       case "media":
-        if (data.state === "failed") { mediaFailed(); }
+        if (data.state === "failed") { mediaLost(); }
         break;
       case "ended":
         ended(data.reason);
@@ -189,7 +201,10 @@
 
   function negotiate(iceServers) {
     closePeer();
-    var pc = room.pc = new RTCPeerConnection({ iceServers: iceServers, bundlePolicy: "max-bundle" });
+    var relay = room.relay && iceServers.length > 0;
+    var pc = room.pc = new RTCPeerConnection({
+      iceServers: iceServers, bundlePolicy: "max-bundle", iceTransportPolicy: relay ? "relay" : "all"
+    });
     var video = localTrack("video"), audio = localTrack("audio");
     var streams = room.stream ? [room.stream] : [];
     preferVp8(pc.addTransceiver(video || "video",
@@ -204,27 +219,67 @@
     var screen = liveScreen() ? room.screenTrack : null;
     room.screenTx = pc.addTransceiver(screen || "video", { direction: "sendrecv" });
     preferVp8(room.screenTx);
-    pc.onconnectionstatechange = function () {
+    var watch = function () {
       if (pc !== room.pc) { return; }
-      if (pc.connectionState === "connected") {
+      var state = pc.connectionState, ice = pc.iceConnectionState;
+      if (state === "connected") {
+        window.clearTimeout(room.connectTimer);
         room.attempts = 0;
         setState("connected");
-      } else if (pc.connectionState === "failed") {
-        reconnect();
-      } else if (pc.connectionState === "disconnected") {
+      } else if (state === "failed" || ice === "failed") {
+        mediaLost();
+      } else if (state === "disconnected" || ice === "disconnected") {
         setState("unstable");
-        window.setTimeout(function () {
-          if (pc === room.pc && pc.connectionState === "disconnected") { reconnect(); }
-        }, 4000);
+        stillSilent(pc, SILENT_MS).then(function (silent) {
+          if (silent) { mediaLost(); }
+        });
       }
     };
+    pc.onconnectionstatechange = watch;
+    pc.oniceconnectionstatechange = watch;
     pc.createOffer()
       .then(function (offer) { return pc.setLocalDescription(offer); })
       .then(function () { return gathered(pc); })
       .then(function () {
         send({ type: "offer", sdp: pc.localDescription.sdp, screen: room.screenTx.mid });
+        // Signalling works (the offer went out): media that does not connect in time
+        // failed on this node.
+        window.clearTimeout(room.connectTimer);
+        room.connectTimer = window.setTimeout(function () {
+          if (pc === room.pc && pc.connectionState !== "connected") { mediaLost(); }
+        }, CONNECT_TIMEOUT_MS);
       })
       .catch(mediaFailed);
+  }
+
+  // Bytes of audio and video that arrived on ``pc`` so far (getStats' inbound RTP).
+  function inboundBytes(pc) {
+    return pc.getStats().then(function (stats) {
+      var bytes = 0;
+      stats.forEach(function (s) { if (s.type === "inbound-rtp") { bytes += s.bytesReceived || 0; } });
+      return bytes;
+    }).catch(function () { return -1; });
+  }
+
+  // Whether ``pc`` is still not connected after ``ms`` and nothing arrived meanwhile
+  // (a short dip of the network recovers by itself: no report, no reconnect).
+  function stillSilent(pc, ms) {
+    return inboundBytes(pc).then(function (before) {
+      return new Promise(function (resolve) { window.setTimeout(resolve, ms); })
+        .then(function () { return inboundBytes(pc); })
+        .then(function (after) {
+          return pc === room.pc && pc.connectionState !== "connected" &&
+            (pc.connectionState !== "disconnected" || after <= before);
+        });
+    });
+  }
+
+  // Our media failed on this node while its WebSocket works: ask for a fresh token,
+  // telling Plone where it failed (it may move the meeting, or tell us to use TURN).
+  function mediaLost() {
+    if (room.ended || room.leaving || room.retry || !room.pc) { return; }
+    room.failedOn = room.server;
+    reconnect();
   }
 
   function gathered(pc) {
@@ -244,6 +299,7 @@
   }
 
   function closePeer() {
+    window.clearTimeout(room.connectTimer);
     if (room.pc) {
       try { room.pc.close(); } catch (e) { /* already closed */ }
       room.pc = null;
@@ -269,11 +325,19 @@
   }
 
   function freshToken() {
+    // Where our media failed, if it did: in the body, never in the URL.
+    var failed = room.failedOn;
+    room.failedOn = null;
     return fetch(root.getAttribute("data-token-url"), {
       method: "POST",
       credentials: "same-origin",
       cache: "no-store",
-      headers: { "X-CSRF-TOKEN": root.getAttribute("data-csrf") || "", Accept: "application/json" }
+      headers: {
+        "X-CSRF-TOKEN": root.getAttribute("data-csrf") || "",
+        Accept: "application/json",
+        "Content-Type": "application/json"
+      },
+      body: JSON.stringify(failed ? { failed: failed } : {})
     }).then(function (response) {
       if (response.status === 409) { throw "ended"; }
       if (response.status === 410) { throw "moved"; }  // signed in for the time before a move
@@ -283,6 +347,8 @@
     }).then(function (data) {
       room.token = data.token;
       if (data.server) { room.server = data.server; }
+      // Kept on the node our media failed on (our own network, it seems): try TURN.
+      room.relay = !!data.relay;
     });
   }
 
