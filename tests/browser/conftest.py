@@ -1,5 +1,6 @@
 """Debian's Chromium, driven by Playwright, against the functional layer's WSGI server."""
 
+from as_make_run import load_script
 from as_make_run import require_loopback_only
 from as_make_run import start_media_server
 from factories import STAFF_PASSWORD
@@ -13,25 +14,17 @@ from prorenata.videomote.notify.sms import sms_outbox
 
 import pytest
 import re
-import shutil
 import subprocess
 import time
 import transaction
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+#: scripts/chromium_flags.py: the flags the UDP-blocked participant starts with too.
+CHROMIUM_FLAGS = load_script("chromium_flags")
+CHROMIUM = CHROMIUM_FLAGS.CHROMIUM
 FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
+    *CHROMIUM_FLAGS.FLAGS,
     # WebRTC on a loopback-only host (the room tests run in a network namespace):
     "--allow-loopback-in-peer-connection",
-    "--autoplay-policy=no-user-gesture-required",
 ]
 STAFF = ("sara", "Sara Skolsköterska", STAFF_PASSWORD)
 
