@@ -9,7 +9,7 @@ from factories import add_student
 from factories import add_students_folder
 from factories import book
 from pages import logged_in_page
-from pages import watch_csp
+from pages import participant_page
 from prorenata.videomote.notify.sms import sms_outbox
 
 import pytest
@@ -88,10 +88,7 @@ def _latest_sms(portal) -> str:
 
 @pytest.fixture
 def participant(chromium):
-    context = chromium.new_context(locale="sv-SE")
-    watch_csp(context)
-    page = context.new_page()
-    page.set_default_timeout(15000)
+    context, page = participant_page(chromium)
     yield page
     context.close()
 

@@ -40,6 +40,16 @@ def wait_until(page, expression: str, timeout: float = 15000) -> None:
         page.wait_for_timeout(100)
 
 
+def participant_page(chromium):
+    """A fresh browser context with nobody logged in (a participant's own browser), its
+    policy violations recorded; (context, page)."""
+    context = chromium.new_context(locale="sv-SE")
+    watch_csp(context)
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    return context, page
+
+
 def logged_in_page(chromium, url: str, userid: str, password: str):
     """A fresh browser context with ``userid`` logged in through Plone's login form."""
     context = chromium.new_context(locale="sv-SE", viewport={"width": 1280, "height": 1000})
@@ -59,3 +69,4 @@ def skip_here_fail_in_ci(reason: str) -> None:
     if os.environ.get("VIDEOMOTE_REQUIRE_NETNS"):
         pytest.fail(reason)
     pytest.skip(reason)
+
