@@ -8,11 +8,10 @@ from conftest import MediaServer
 from factories import add_staff
 from factories import session_as
 from html.parser import HTMLParser
+from pages import staff_and_guardian_in_the_room
 from plone import api
 from prorenata.videomote.notify.sms import sms_outbox
-from test_room import enter_as_invitee
 from test_room import media
-from test_room import open_staff_room
 from test_room import sees
 from test_room import wait_for
 
@@ -61,8 +60,7 @@ def test_when_the_meetings_node_dies_both_see_each_other_again_within_ten_second
     staff_page, participant, invitation, two_nodes, mail_portal, sign_in_with_sms
 ):
     staff, guardian = staff_page, participant
-    open_staff_room(staff, invitation["meeting"])
-    enter_as_invitee(guardian, invitation, mail_portal, sign_in_with_sms)
+    staff_and_guardian_in_the_room(staff, guardian, invitation, mail_portal, sign_in_with_sms)
     wait_for(staff, sees(["Anna Andersson"]), what="connected before the node dies")
     wait_for(guardian, sees(["Sara Skolsköterska"]), what="connected before the node dies")
     first = node_of(invitation["meeting"], two_nodes)
