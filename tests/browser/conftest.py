@@ -2,19 +2,18 @@
 
 from as_make_run import load_script
 from as_make_run import require_loopback_only
-from as_make_run import start_media_server
 from factories import STAFF_PASSWORD
 from factories import add_staff
 from factories import add_student
 from factories import add_students_folder
 from factories import book
+from pages import MediaServer
 from pages import logged_in_page
 from pages import participant_page
 from prorenata.videomote.notify.sms import sms_outbox
 
 import pytest
 import re
-import subprocess
 import time
 import transaction
 
@@ -118,39 +117,6 @@ def sign_in_with_sms():
 def network_namespace():
     """WebRTC tests may only talk over loopback: ``make test`` runs in a namespace."""
     require_loopback_only()
-
-
-class MediaServer:
-    """``videomote-media`` as ``make run`` starts it (shipped defaults), restartable."""
-
-    def __init__(self, secret: str, log_path):
-        from prorenata.videomote.media.synthetic import free_port
-
-        self.port = free_port()
-        self.secret = secret
-        self.log_path = log_path
-        self.process = None
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
-
-    def start(self) -> None:
-        self.process = start_media_server(
-            self.port,
-            self.secret,
-            output=open(self.log_path, "ab"),  # noqa: SIM115
-        )
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-            self.process = None
 
 
 @pytest.fixture

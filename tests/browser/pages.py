@@ -1,8 +1,11 @@
 """Helpers for the browser tests."""
 
+from as_make_run import start_media_server
+
 import os
 import pytest
 import re
+import subprocess
 import time
 
 # Every Content-Security-Policy violation of a tab, kept across its pages (same origin).
@@ -161,3 +164,37 @@ def staff_and_guardian_in_the_room(staff, guardian, invitation, portal, sign_in_
     once it is started."""
     open_staff_room(staff, invitation["meeting"])
     enter_as_invitee(guardian, invitation, portal, sign_in_with_sms)
+
+
+# -- the media server ------------------------------------------------------------------
+class MediaServer:
+    """``videomote-media`` as ``make run`` starts it (shipped defaults), restartable."""
+
+    def __init__(self, secret: str, log_path):
+        from prorenata.videomote.media.synthetic import free_port
+
+        self.port = free_port()
+        self.secret = secret
+        self.log_path = log_path
+        self.process = None
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def start(self) -> None:
+        self.process = start_media_server(
+            self.port,
+            self.secret,
+            output=open(self.log_path, "ab"),  # noqa: SIM115
+        )
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+            self.process = None

@@ -4,10 +4,10 @@ meeting whose node dies moves to another; both pages follow without a new SMS co
 Two real ``videomote-media`` processes and the functional layer's Plone, only inside a
 loopback-only network namespace (``scripts/in_netns.sh``)."""
 
-from conftest import MediaServer
 from factories import add_staff
 from factories import session_as
 from html.parser import HTMLParser
+from pages import MediaServer
 from pages import staff_and_guardian_in_the_room
 from plone import api
 from prorenata.videomote.notify.sms import sms_outbox
