@@ -11,9 +11,13 @@ the participant's Chromium, run in its namespace through ``nsenter``, can only r
 room by TURN over TCP. Playwright drives it over the pipe it inherits.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+import importlib.util
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -24,21 +28,22 @@ import time
 OUTER = "10.231.0.1"  # the cluster's side of the link
 INNER = "10.231.0.2"  # the participant's
 PREFIX = 30
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",  # QUIC is UDP: the participant's network refuses it anyway
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--autoplay-policy=no-user-gesture-required",
-    # the cluster's self-signed certificate (HTTPS and the media WebSocket)
-    "--ignore-certificate-errors",
-]
+
+
+def _sibling(name: str):
+    """``scripts/<name>.py`` beside this file (the scripts are no package, and this one
+    is itself loaded by path)."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_BROWSER = _sibling("chromium_flags")
+CHROMIUM = _BROWSER.CHROMIUM
+#: The browser tests' flags, and the cluster's self-signed certificate accepted (HTTPS
+#: and the media WebSocket).
+FLAGS = [*_BROWSER.FLAGS, "--ignore-certificate-errors"]
 
 
 def missing() -> str | None:
@@ -261,11 +266,16 @@ def room_stats(page) -> dict:
     return page.evaluate(STATS)
 
 
-def _logged_in(browser, site_url: str, credentials: tuple[str, str]):
-    """A fresh context with ``credentials`` logged in through Plone's login form."""
+def _new_page(browser):
     context = browser.new_context(locale="sv-SE", ignore_https_errors=True)
     page = context.new_page()
     page.set_default_timeout(30000)
+    return context, page
+
+
+def _logged_in(browser, site_url: str, credentials: tuple[str, str]):
+    """A fresh context with ``credentials`` logged in through Plone's login form."""
+    context, page = _new_page(browser)
     page.goto(f"{site_url}/login")
     page.get_by_label("Användarnamn").fill(credentials[0])
     page.get_by_label("Lösenord").fill(credentials[1])
@@ -281,10 +291,66 @@ def open_room(page, meeting_url: str) -> None:
     if start.count():
         start.click()
         page.wait_for_load_state()
+    _room_shown(page)
+
+
+def _room_shown(page) -> None:
     try:
         page.get_by_role("region", name="Videomöte").wait_for()
     except Exception as error:
         raise AssertionError(f"no room at {page.url}: {page.inner_text('body')[:1500]}") from error
+
+
+def _until(page, expression: str, seconds: float = 30) -> None:
+    """Poll ``expression`` on the page (``wait_for_function`` needs ``eval``, which the
+    participant pages' Content-Security-Policy refuses)."""
+    deadline = time.monotonic() + seconds
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {seconds:.0f} s: {expression}")
+        page.wait_for_timeout(200)
+
+
+SMS_CODE = re.compile(r"Din inloggningskod till Prorenata Videomöte är (\d{6})")
+JOIN_ENABLED = "document.getElementById('pv-join').getAttribute('aria-disabled') === 'false'"
+
+
+@dataclass
+class Guardian:
+    """A participant as the invitation brings them in: no account, the e-mail's link and
+    an SMS code. ``sms()``: the texts their phone has received, newest first (the
+    cluster's SMS outbox, the dev and test gateway)."""
+
+    link: str
+    sms: Callable[[], list[str]]
+
+    def sign_in(self, page, seconds: float = 60) -> None:
+        """The invitation's link, an SMS code asked for, read and entered: the waiting
+        room, where "Gå med nu" waits for staff to start the meeting."""
+        page.goto(self.link)
+        before = len(self.sms())
+        page.get_by_role("button", name="Skicka engångskod via SMS").click()
+        page.get_by_text("Vi har skickat en engångskod till").wait_for()
+        deadline = time.monotonic() + seconds
+        while len(texts := self.sms()) <= before:
+            if time.monotonic() > deadline:
+                raise AssertionError("no SMS code came")
+            time.sleep(0.5)
+        code = SMS_CODE.fullmatch(texts[0])
+        if code is None:
+            raise AssertionError(f"not a sign-in code: {texts[0]}")
+        page.get_by_label("Engångskod från SMS").fill(code.group(1))
+        page.get_by_role("button", name="Fortsätt").click()
+        page.get_by_text("Väntar på att mötet ska starta…").wait_for()
+        if page.get_by_role("button", name="Gå med nu").get_attribute("aria-disabled") != "true":
+            raise AssertionError("'Gå med nu' open before the meeting started")
+
+    def join(self, page, seconds: float = 60) -> None:
+        """ "Gå med nu" once staff started the meeting: the participant's room."""
+        _until(page, JOIN_ENABLED, seconds)
+        page.get_by_role("button", name="Gå med nu").click()
+        page.wait_for_url(re.compile(r"/videomote/rum$"))
+        _room_shown(page)
 
 
 def call_through_turn_tcp(
@@ -292,12 +358,16 @@ def call_through_turn_tcp(
     playwright,
     meeting_url: str,
     staff: tuple[str, str],
-    participant: tuple[str, str],
+    participant: Guardian | tuple[str, str],
     seconds: float = 60,
 ) -> dict:
     """Staff (our namespace) and the participant (theirs) in the meeting's room, until each
     decodes video from the other: what each page's selected candidate pair is, frames
-    decoded, and ms from the participant opening the room to its first remote frame."""
+    decoded, and ms from the participant opening the room to its first remote frame.
+
+    ``participant``: a ``Guardian``, who signs in with the invitation's link and an SMS
+    code, waits, and joins once staff started the meeting; or another staff member's
+    credentials (logged in, in the room at once)."""
     from playwright.sync_api import Error
 
     staff_browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
@@ -305,10 +375,17 @@ def call_through_turn_tcp(
     try:
         site_url = meeting_url[: meeting_url.index("/Plone/") + len("/Plone")]
         staff_context, staff_page = _logged_in(staff_browser, site_url, staff)
-        their_context, their_page = _logged_in(participant_browser, site_url, participant)
-        open_room(staff_page, meeting_url)
-        opened = time.monotonic()
-        open_room(their_page, meeting_url)
+        if isinstance(participant, Guardian):
+            their_context, their_page = _new_page(participant_browser)
+            participant.sign_in(their_page)
+            open_room(staff_page, meeting_url)
+            opened = time.monotonic()
+            participant.join(their_page)
+        else:
+            their_context, their_page = _logged_in(participant_browser, site_url, participant)
+            open_room(staff_page, meeting_url)
+            opened = time.monotonic()
+            open_room(their_page, meeting_url)
         first_frame_ms = None
         deadline = opened + seconds
         result: dict = {}
@@ -326,6 +403,7 @@ def call_through_turn_tcp(
                 break
             time.sleep(0.1)
         result["first_frame_ms"] = first_frame_ms
+        result["participant_url"] = their_page.url
         staff_context.close()
         their_context.close()
         return result

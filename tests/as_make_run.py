@@ -13,11 +13,17 @@ import os
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _run_script():
-    spec = importlib.util.spec_from_file_location("videomote_run", ROOT / "scripts" / "run.py")
+def load_script(name: str, module_name: str | None = None):
+    """``scripts/<name>.py`` as a module (the scripts are no package)."""
+    path = ROOT / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(module_name or name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _run_script():
+    return load_script("run", "videomote_run")
 
 
 def start_media_server(port: int, secret: str, output=None, settings: dict | None = None):

@@ -60,27 +60,11 @@ def book(
     booked through the same path as the dialog and committed."""
     from datetime import datetime
     from datetime import timedelta
-    from prorenata.videomote.content.scheduling import Booking
-    from prorenata.videomote.content.scheduling import book_meeting
     from zoneinfo import ZoneInfo
-
-    import transaction
 
     start = datetime.now(ZoneInfo("Europe/Stockholm")).replace(tzinfo=None)
     start += timedelta(minutes=minutes_from_now)
-    with api.env.adopt_user(SITE_OWNER_NAME):
-        meeting = book_meeting(
-            Booking(
-                title=title,
-                start=start,
-                end=start + timedelta(minutes=30),
-                patient_uid=patient.UID(),
-                contact_choice=choice,
-            ),
-            organiser=organiser,
-        )
-    transaction.commit()
-    return meeting
+    return book_at(patient, start, title, choice, organiser, booked_by=SITE_OWNER_NAME)
 
 
 def add_journal_record(container, type_id: str, klass: str, title: str, **fields):
@@ -139,3 +123,70 @@ def booking_json(patient_uid: str, day: str, **changes) -> dict:
     }
     data.update(changes)
     return data
+
+
+def book_at(
+    patient,
+    start,
+    title: str = "Samtal",
+    choice: str = "guardian",
+    organiser: str = "sara",
+    extra_participants=(),
+    booked_by: str | None = None,
+):
+    """A 30-minute meeting for ``patient`` at ``start`` (naive, Stockholm time), booked
+    by ``organiser`` themself (staff made by add_staff) unless ``booked_by`` says who,
+    with ``extra_participants`` (an interpreter, say) as the booking dialog adds them;
+    committed."""
+    from datetime import timedelta
+    from prorenata.videomote.content.scheduling import Booking
+    from prorenata.videomote.content.scheduling import book_meeting
+
+    import transaction
+
+    with api.env.adopt_user(username=booked_by or organiser):
+        meeting = book_meeting(
+            Booking(
+                title=title,
+                start=start,
+                end=start + timedelta(minutes=30),
+                patient_uid=patient.UID(),
+                contact_choice=choice,
+                extra_participants=list(extra_participants) or None,
+            ),
+            organiser=organiser,
+        )
+    transaction.commit()
+    return meeting
+
+
+def calendar_journal(portal, caldav_url: str) -> dict:
+    """A students' folder with Alva, and the clinician Sara, whose calendar account
+    (app password "tok") is on the CalDAV server at ``caldav_url``; committed."""
+    from prorenata.videomote.access.keys import seal
+    from prorenata.videomote.caldav_bridge.accounts import CalDAVAccountRecord
+    from prorenata.videomote.caldav_bridge.accounts import accounts
+    from prorenata.videomote.caldav_bridge.client import CalendarAccount
+
+    import transaction
+
+    folder = add_students_folder(portal)
+    add_staff("sara", access_to=folder)
+    alva = add_student(folder)
+    accounts(portal)["sara"] = CalDAVAccountRecord("sara", caldav_url, "sara", seal(portal, "tok"))
+    transaction.commit()
+    return {"portal": portal, "alva": alva, "calendar": CalendarAccount(caldav_url, "sara", "tok")}
+
+
+def caldav_sync(portal, secret: str) -> dict:
+    """One round of the CalDAV worker (``@@videomote-caldav-sync`` with its secret), as
+    the worker process calls it; its answer, with a fresh transaction to read the result."""
+    import requests
+    import transaction
+
+    response = requests.post(
+        f"{portal.absolute_url()}/@@videomote-caldav-sync", headers={"X-Videomote-Worker": secret}
+    )
+    assert response.status_code == 200, response.text
+    transaction.begin()
+    return response.json()

@@ -1,37 +1,29 @@
 """Debian's Chromium, driven by Playwright, against the functional layer's WSGI server."""
 
+from as_make_run import load_script
 from as_make_run import require_loopback_only
-from as_make_run import start_media_server
 from factories import STAFF_PASSWORD
 from factories import add_staff
 from factories import add_student
 from factories import add_students_folder
 from factories import book
+from pages import MediaServer
 from pages import logged_in_page
-from pages import watch_csp
+from pages import participant_page
 from prorenata.videomote.notify.sms import sms_outbox
 
 import pytest
 import re
-import shutil
-import subprocess
 import time
 import transaction
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+#: scripts/chromium_flags.py: the flags the UDP-blocked participant starts with too.
+CHROMIUM_FLAGS = load_script("chromium_flags")
+CHROMIUM = CHROMIUM_FLAGS.CHROMIUM
 FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
+    *CHROMIUM_FLAGS.FLAGS,
     # WebRTC on a loopback-only host (the room tests run in a network namespace):
     "--allow-loopback-in-peer-connection",
-    "--autoplay-policy=no-user-gesture-required",
 ]
 STAFF = ("sara", "Sara Skolsköterska", STAFF_PASSWORD)
 
@@ -95,10 +87,7 @@ def _latest_sms(portal) -> str:
 
 @pytest.fixture
 def participant(chromium):
-    context = chromium.new_context(locale="sv-SE")
-    watch_csp(context)
-    page = context.new_page()
-    page.set_default_timeout(15000)
+    context, page = participant_page(chromium)
     yield page
     context.close()
 
@@ -128,41 +117,6 @@ def sign_in_with_sms():
 def network_namespace():
     """WebRTC tests may only talk over loopback: ``make test`` runs in a namespace."""
     require_loopback_only()
-
-
-class MediaServer:
-    """``videomote-media`` as ``make run`` starts it (shipped defaults), restartable."""
-
-    def __init__(self, secret: str, log_path, settings: dict | None = None):
-        from prorenata.videomote.media.synthetic import free_port
-
-        self.port = free_port()
-        self.secret = secret
-        self.log_path = log_path
-        self.settings = settings or {}
-        self.process = None
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
-
-    def start(self) -> None:
-        self.process = start_media_server(
-            self.port,
-            self.secret,
-            output=open(self.log_path, "ab"),  # noqa: SIM115
-            settings=self.settings,
-        )
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-            self.process = None
 
 
 @pytest.fixture
@@ -218,10 +172,3 @@ def media_nodes(network_namespace, mail_portal, monkeypatch, tmp_path):
 @pytest.fixture
 def two_nodes(media_nodes):
     return media_nodes(2)
-
-
-def node_of(meeting, nodes) -> MediaServer:
-    """The node the meeting lives on now (as the database says)."""
-    transaction.begin()
-    (node,) = [n for n in nodes if n.url == getattr(meeting, "media_node", None)]
-    return node

@@ -1,7 +1,13 @@
 """Helpers for the browser tests."""
 
+from as_make_run import start_media_server
+
 import os
 import pytest
+import re
+import subprocess
+import time
+import transaction
 
 # Every Content-Security-Policy violation of a tab, kept across its pages (same origin).
 CSP_WATCH = """() => {
@@ -40,6 +46,16 @@ def wait_until(page, expression: str, timeout: float = 15000) -> None:
         page.wait_for_timeout(100)
 
 
+def participant_page(chromium):
+    """A fresh browser context with nobody logged in (a participant's own browser), its
+    policy violations recorded; (context, page)."""
+    context = chromium.new_context(locale="sv-SE")
+    watch_csp(context)
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    return context, page
+
+
 def logged_in_page(chromium, url: str, userid: str, password: str):
     """A fresh browser context with ``userid`` logged in through Plone's login form."""
     context = chromium.new_context(locale="sv-SE", viewport={"width": 1280, "height": 1000})
@@ -59,3 +75,136 @@ def skip_here_fail_in_ci(reason: str) -> None:
     if os.environ.get("VIDEOMOTE_REQUIRE_NETNS"):
         pytest.fail(reason)
     pytest.skip(reason)
+
+
+# -- the room ------------------------------------------------------------------------
+MEDIA = """async () => {
+  const room = window.videomoteRoom;
+  const line = document.getElementById("vm-state");
+  const out = {state: line ? line.dataset.state : null, stats: {}, tiles: []};
+  if (!room) { return out; }
+  if (room.pc) {
+    for (const transceiver of room.pc.getTransceivers()) {
+      if (!transceiver.mid) { continue; }
+      (await transceiver.receiver.getStats()).forEach((s) => {
+        if (s.type === "inbound-rtp") {
+          out.stats[transceiver.mid] = {
+            frames: s.framesDecoded || 0,
+            energy: s.totalAudioEnergy || 0,
+            packets: s.packetsReceived || 0,
+          };
+        }
+      });
+    }
+  }
+  document.querySelectorAll(".vm-tile").forEach((figure) => {
+    const video = figure.querySelector("video");
+    out.tiles.push({
+      name: figure.querySelector(".vm-name").textContent,
+      flags: figure.querySelector(".vm-flags").textContent,
+      video: video.dataset.mid, audio: video.dataset.audioMid, width: video.videoWidth,
+      pictureShown: getComputedStyle(video).visibility !== "hidden",
+    });
+  });
+  return out;
+}"""
+
+
+def media(page) -> dict:
+    return page.evaluate(MEDIA)
+
+
+def wait_for(page, check, seconds: float = 20, what: str = ""):
+    """Poll the page's media state until ``check(state)`` holds (bounded)."""
+    deadline = time.monotonic() + seconds
+    state = media(page)
+    while time.monotonic() < deadline:
+        state = media(page)
+        if check(state):
+            return state
+        page.wait_for_timeout(250)
+    raise AssertionError(f"{what or 'condition'} not met within {seconds} s: {state}")
+
+
+def sees(names, energy: bool = True):
+    """Decodes video with a picture, and hears audio, from each of ``names``."""
+
+    def check(state):
+        tiles = {tile["name"]: tile for tile in state["tiles"]}
+        for name in names:
+            tile = tiles.get(name)
+            if tile is None or tile["width"] == 0:
+                return False
+            video = state["stats"].get(tile["video"], {})
+            audio = state["stats"].get(tile["audio"], {})
+            if video.get("frames", 0) < 5 or audio.get("packets", 0) < 10:
+                return False
+            if energy and audio.get("energy", 0) <= 0:
+                return False
+        return True
+
+    return check
+
+
+def open_staff_room(page, meeting):
+    page.goto(f"{meeting.absolute_url()}/@@videomote-rum")
+    page.get_by_role("region", name="Videomöte").wait_for()
+
+
+def enter_as_invitee(page, invitation, portal, sign_in_with_sms):
+    page.goto(invitation["link"])
+    sign_in_with_sms(page, portal)
+    join = page.get_by_role("button", name="Gå med nu")
+    wait_until(page, "document.getElementById('pv-join').getAttribute('aria-disabled') === 'false'")
+    join.click()
+    page.wait_for_url(re.compile(r"/videomote/rum$"))
+
+
+def staff_and_guardian_in_the_room(staff, guardian, invitation, portal, sign_in_with_sms):
+    """Staff open the invitation's room; the guardian signs in with an SMS code and joins
+    once it is started."""
+    open_staff_room(staff, invitation["meeting"])
+    enter_as_invitee(guardian, invitation, portal, sign_in_with_sms)
+
+
+# -- the media server ------------------------------------------------------------------
+class MediaServer:
+    """``videomote-media`` as ``make run`` starts it (shipped defaults), restartable."""
+
+    def __init__(self, secret: str, log_path, settings: dict | None = None):
+        from prorenata.videomote.media.synthetic import free_port
+
+        self.port = free_port()
+        self.secret = secret
+        self.log_path = log_path
+        self.settings = settings or {}
+        self.process = None
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def start(self) -> None:
+        self.process = start_media_server(
+            self.port,
+            self.secret,
+            output=open(self.log_path, "ab"),  # noqa: SIM115
+            settings=self.settings,
+        )
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+            self.process = None
+
+
+def node_of(meeting, nodes) -> "MediaServer":
+    """The node the meeting lives on now (as the database says)."""
+    transaction.begin()
+    (node,) = [n for n in nodes if n.url == getattr(meeting, "media_node", None)]
+    return node

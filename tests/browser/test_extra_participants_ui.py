@@ -5,11 +5,9 @@ own SMS code and all see each other in the room."""
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
+from factories import book_at
+from pages import participant_page
 from pages import wait_until
-from pages import watch_csp
-from plone import api
-from prorenata.videomote.content.scheduling import Booking
-from prorenata.videomote.content.scheduling import book_meeting
 from prorenata.videomote.notify.sms import sms_outbox
 from test_accessibility import axe_violations
 from test_room import media
@@ -99,10 +97,7 @@ def _enter(page, link: str, portal, mobile: str, masked: str) -> None:
 
 @pytest.fixture
 def interpreter(chromium):
-    context = chromium.new_context(locale="sv-SE")
-    watch_csp(context)
-    page = context.new_page()
-    page.set_default_timeout(15000)
+    context, page = participant_page(chromium)
     yield page
     context.close()
 
@@ -111,19 +106,7 @@ def test_staff_guardian_and_interpreter_each_sign_in_and_see_each_other(
     staff_page, participant, interpreter, journal, media_server, mail_portal, smtp_sink
 ):
     start = datetime.now(ZoneInfo("Europe/Stockholm")).replace(tzinfo=None) + timedelta(minutes=10)
-    with api.env.adopt_user(username="sara"):
-        meeting = book_meeting(
-            Booking(
-                title="Samtal med tolk",
-                start=start,
-                end=start + timedelta(minutes=30),
-                patient_uid=journal["alva"].UID(),
-                contact_choice="guardian",
-                extra_participants=[TOLK],
-            ),
-            organiser="sara",
-        )
-    transaction.commit()
+    meeting = book_at(journal["alva"], start, "Samtal med tolk", extra_participants=[TOLK])
     mails = _mails_by_recipient(smtp_sink, 2)
     links = {
         who: re.search(r"Gå till videomöte: (\S+)", _plain(message)).group(1)

@@ -9,9 +9,16 @@ from factories import STAFF_PASSWORD
 from factories import add_staff
 from pages import CSP_VIOLATIONS
 from pages import CSP_WATCH
+from pages import MEDIA
 from pages import csp_violations
+from pages import enter_as_invitee
 from pages import logged_in_page
+from pages import media
+from pages import open_staff_room
+from pages import sees
 from pages import skip_here_fail_in_ci
+from pages import staff_and_guardian_in_the_room
+from pages import wait_for
 from pages import wait_until
 from prorenata.videomote.notify.sms import sms_outbox
 
@@ -21,87 +28,6 @@ import time
 import transaction
 
 pytestmark = pytest.mark.slow
-
-MEDIA = """async () => {
-  const room = window.videomoteRoom;
-  const line = document.getElementById("vm-state");
-  const out = {state: line ? line.dataset.state : null, stats: {}, tiles: []};
-  if (!room) { return out; }
-  if (room.pc) {
-    for (const transceiver of room.pc.getTransceivers()) {
-      if (!transceiver.mid) { continue; }
-      (await transceiver.receiver.getStats()).forEach((s) => {
-        if (s.type === "inbound-rtp") {
-          out.stats[transceiver.mid] = {
-            frames: s.framesDecoded || 0,
-            energy: s.totalAudioEnergy || 0,
-            packets: s.packetsReceived || 0,
-          };
-        }
-      });
-    }
-  }
-  document.querySelectorAll(".vm-tile").forEach((figure) => {
-    const video = figure.querySelector("video");
-    out.tiles.push({
-      name: figure.querySelector(".vm-name").textContent,
-      flags: figure.querySelector(".vm-flags").textContent,
-      video: video.dataset.mid, audio: video.dataset.audioMid, width: video.videoWidth,
-      pictureShown: getComputedStyle(video).visibility !== "hidden",
-    });
-  });
-  return out;
-}"""
-
-
-def media(page) -> dict:
-    return page.evaluate(MEDIA)
-
-
-def wait_for(page, check, seconds: float = 20, what: str = ""):
-    """Poll the page's media state until ``check(state)`` holds (bounded)."""
-    deadline = time.monotonic() + seconds
-    state = media(page)
-    while time.monotonic() < deadline:
-        state = media(page)
-        if check(state):
-            return state
-        page.wait_for_timeout(250)
-    raise AssertionError(f"{what or 'condition'} not met within {seconds} s: {state}")
-
-
-def sees(names, energy: bool = True):
-    """Decodes video with a picture, and hears audio, from each of ``names``."""
-
-    def check(state):
-        tiles = {tile["name"]: tile for tile in state["tiles"]}
-        for name in names:
-            tile = tiles.get(name)
-            if tile is None or tile["width"] == 0:
-                return False
-            video = state["stats"].get(tile["video"], {})
-            audio = state["stats"].get(tile["audio"], {})
-            if video.get("frames", 0) < 5 or audio.get("packets", 0) < 10:
-                return False
-            if energy and audio.get("energy", 0) <= 0:
-                return False
-        return True
-
-    return check
-
-
-def open_staff_room(page, meeting):
-    page.goto(f"{meeting.absolute_url()}/@@videomote-rum")
-    page.get_by_role("region", name="Videomöte").wait_for()
-
-
-def enter_as_invitee(page, invitation, portal, sign_in_with_sms):
-    page.goto(invitation["link"])
-    sign_in_with_sms(page, portal)
-    join = page.get_by_role("button", name="Gå med nu")
-    wait_until(page, "document.getElementById('pv-join').getAttribute('aria-disabled') === 'false'")
-    join.click()
-    page.wait_for_url(re.compile(r"/videomote/rum$"))
 
 
 @pytest.fixture
@@ -183,9 +109,7 @@ def test_staff_and_guardian_see_hear_chat_mute_and_hang_up(
     staff_page, participant, invitation, media_server, mail_portal, sign_in_with_sms
 ):
     staff, guardian = staff_page, participant
-    open_staff_room(staff, invitation["meeting"])
-    enter_as_invitee(guardian, invitation, mail_portal, sign_in_with_sms)
-
+    staff_and_guardian_in_the_room(staff, guardian, invitation, mail_portal, sign_in_with_sms)
     wait_for(staff, sees(["Anna Andersson"]), what="staff decodes the guardian")
     wait_for(guardian, sees(["Sara Skolsköterska"]), what="guardian decodes staff")
     assert media(guardian)["state"] == "connected"
@@ -290,8 +214,7 @@ def test_both_come_back_after_the_media_server_restarts_without_a_new_sms(
     staff_page, participant, invitation, media_server, mail_portal, sign_in_with_sms
 ):
     staff, guardian = staff_page, participant
-    open_staff_room(staff, invitation["meeting"])
-    enter_as_invitee(guardian, invitation, mail_portal, sign_in_with_sms)
+    staff_and_guardian_in_the_room(staff, guardian, invitation, mail_portal, sign_in_with_sms)
     wait_for(staff, sees(["Anna Andersson"]), what="connected before the restart")
     transaction.begin()
     sms_before = len(list(sms_outbox(mail_portal)))
@@ -312,8 +235,7 @@ def test_staff_may_leave_without_ending_the_meeting_and_come_back(
     staff_page, participant, invitation, media_server, mail_portal, sign_in_with_sms
 ):
     staff, guardian = staff_page, participant
-    open_staff_room(staff, invitation["meeting"])
-    enter_as_invitee(guardian, invitation, mail_portal, sign_in_with_sms)
+    staff_and_guardian_in_the_room(staff, guardian, invitation, mail_portal, sign_in_with_sms)
     wait_for(guardian, sees(["Sara Skolsköterska"]), what="guardian decodes staff")
 
     staff.get_by_role("button", name="Lämna", exact=True).click()

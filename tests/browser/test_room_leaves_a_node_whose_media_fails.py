@@ -8,8 +8,8 @@ test namespace's loopback then drops (``scripts/udp_blocked.py``): A's signallin
 loopback-only network namespace (``scripts/in_netns.sh``).
 """
 
-from conftest import node_of
-from pathlib import Path
+from as_make_run import load_script
+from pages import node_of
 from prorenata.videomote.audit import log as audit
 from prorenata.videomote.audit.record import audit_log
 from prorenata.videomote.notify.sms import sms_outbox
@@ -18,7 +18,6 @@ from test_room import media
 from test_room import open_staff_room
 from test_room import sees
 
-import importlib.util
 import json
 import pytest
 import time
@@ -39,11 +38,7 @@ STATES = """() => {
 
 
 def _udp_blocked():
-    path = Path(__file__).resolve().parents[2] / "scripts" / "udp_blocked.py"
-    spec = importlib.util.spec_from_file_location("udp_blocked_for_nodes", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("udp_blocked", "udp_blocked_for_nodes")
 
 
 def remote_ports(page) -> list[int]:

@@ -4,15 +4,14 @@ meeting whose node dies moves to another; both pages follow without a new SMS co
 Two real ``videomote-media`` processes and the functional layer's Plone, only inside a
 loopback-only network namespace (``scripts/in_netns.sh``)."""
 
-from conftest import MediaServer
-from conftest import node_of
 from factories import add_staff
 from factories import session_as
 from html.parser import HTMLParser
+from pages import MediaServer
+from pages import node_of
+from pages import staff_and_guardian_in_the_room
 from prorenata.videomote.notify.sms import sms_outbox
-from test_room import enter_as_invitee
 from test_room import media
-from test_room import open_staff_room
 from test_room import sees
 from test_room import wait_for
 
@@ -37,8 +36,7 @@ def test_when_the_meetings_node_dies_both_see_each_other_again_within_ten_second
     staff_page, participant, invitation, two_nodes, mail_portal, sign_in_with_sms
 ):
     staff, guardian = staff_page, participant
-    open_staff_room(staff, invitation["meeting"])
-    enter_as_invitee(guardian, invitation, mail_portal, sign_in_with_sms)
+    staff_and_guardian_in_the_room(staff, guardian, invitation, mail_portal, sign_in_with_sms)
     wait_for(staff, sees(["Anna Andersson"]), what="connected before the node dies")
     wait_for(guardian, sees(["Sara Skolsköterska"]), what="connected before the node dies")
     first = node_of(invitation["meeting"], two_nodes)

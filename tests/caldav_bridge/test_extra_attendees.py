@@ -3,28 +3,20 @@ from the journal, kept through a round trip and changed when people are added.""
 
 from datetime import datetime
 from datetime import timedelta
-from factories import add_staff
-from factories import add_student
-from factories import add_students_folder
+from factories import book_at
 from plone import api
-from prorenata.videomote.access.keys import seal
-from prorenata.videomote.caldav_bridge.accounts import CalDAVAccountRecord
-from prorenata.videomote.caldav_bridge.accounts import accounts
-from prorenata.videomote.caldav_bridge.client import CalendarAccount
 from prorenata.videomote.caldav_bridge.events import CalendarEvent
 from prorenata.videomote.caldav_bridge.events import from_ical
 from prorenata.videomote.caldav_bridge.events import to_ical
 from prorenata.videomote.content import participants
-from prorenata.videomote.content.scheduling import Booking
-from prorenata.videomote.content.scheduling import book_meeting
+from test_sync_with_journal import _sync
+from test_sync_with_journal import journal  # noqa: F401 - a fixture
 from zoneinfo import ZoneInfo
 
 import icalendar
-import pytest
 import requests
 import transaction
 
-SECRET = "worker-secret-for-tests"
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 TOLK = {"name": "Tina Tolk", "mobile": "0701112233", "email": "tina@tolk.se", "role": "tolk"}
 
@@ -54,32 +46,7 @@ def test_extra_attendees_are_written_after_the_invitee_and_read_back():
     assert from_ical(to_ical(plain, "Europe/Stockholm", "x")).fingerprint() == plain.fingerprint()
 
 
-@pytest.fixture
-def journal(mail_portal, caldav_server, monkeypatch):
-    monkeypatch.setenv("VIDEOMOTE_WORKER_SECRET", SECRET)
-    folder = add_students_folder(mail_portal)
-    add_staff("sara", access_to=folder)
-    alva = add_student(folder)
-    accounts(mail_portal)["sara"] = CalDAVAccountRecord(
-        "sara", caldav_server["url"], "sara", seal(mail_portal, "tok")
-    )
-    transaction.commit()
-    return {
-        "portal": mail_portal,
-        "alva": alva,
-        "calendar": CalendarAccount(caldav_server["url"], "sara", "tok"),
-    }
-
-
-def _sync(portal):
-    response = requests.post(
-        f"{portal.absolute_url()}/@@videomote-caldav-sync", headers={"X-Videomote-Worker": SECRET}
-    )
-    assert response.status_code == 200, response.text
-    transaction.begin()
-
-
-def _attendees(journal) -> list[tuple[str, str]]:
+def _attendees(journal) -> list[tuple[str, str]]:  # noqa: F811 - the fixture's value
     (item,) = journal["calendar"].changes_since(None).changed.values()
     body = requests.get(item.href, auth=("sara", "x")).text
     vevent = icalendar.Calendar.from_ical(body).walk("VEVENT")[0]
@@ -88,22 +55,10 @@ def _attendees(journal) -> list[tuple[str, str]]:
     return [(str(a)[len("mailto:") :], str(a.params["CN"])) for a in found]
 
 
-def test_each_participant_is_an_attendee_in_the_clinicians_calendar(journal, smtp_sink):
+def test_each_participant_is_an_attendee_in_the_clinicians_calendar(journal, smtp_sink):  # noqa: F811
     day = datetime.now(STOCKHOLM).date() + timedelta(days=1)
     start = datetime(day.year, day.month, day.day, 9, 0)
-    with api.env.adopt_user(username="sara"):
-        meeting = book_meeting(
-            Booking(
-                title="Uppföljning",
-                start=start,
-                end=start + timedelta(minutes=30),
-                patient_uid=journal["alva"].UID(),
-                contact_choice="guardian",
-                extra_participants=[TOLK],
-            ),
-            organiser="sara",
-        )
-    transaction.commit()
+    meeting = book_at(journal["alva"], start, "Uppföljning", extra_participants=[TOLK])
     _sync(journal["portal"])
     assert _attendees(journal) == [
         ("anna@example.se", "Anna Andersson"),

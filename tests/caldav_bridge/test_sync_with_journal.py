@@ -8,7 +8,8 @@ from datetime import datetime
 from datetime import timedelta
 from factories import add_staff
 from factories import add_student
-from factories import add_students_folder
+from factories import caldav_sync
+from factories import calendar_journal
 from plone import api
 from prorenata.videomote.access.keys import seal
 from prorenata.videomote.caldav_bridge.accounts import CalDAVAccountRecord
@@ -35,27 +36,11 @@ STOCKHOLM = ZoneInfo("Europe/Stockholm")
 @pytest.fixture
 def journal(mail_portal, caldav_server, monkeypatch):
     monkeypatch.setenv("VIDEOMOTE_WORKER_SECRET", SECRET)
-    folder = add_students_folder(mail_portal)
-    add_staff("sara", access_to=folder)
-    alva = add_student(folder)
-    accounts(mail_portal)["sara"] = CalDAVAccountRecord(
-        "sara", caldav_server["url"], "sara", seal(mail_portal, "tok")
-    )
-    transaction.commit()
-    return {
-        "portal": mail_portal,
-        "alva": alva,
-        "calendar": CalendarAccount(caldav_server["url"], "sara", "tok"),
-    }
+    return calendar_journal(mail_portal, caldav_server["url"])
 
 
 def _sync(portal):
-    response = requests.post(
-        f"{portal.absolute_url()}/@@videomote-caldav-sync", headers={"X-Videomote-Worker": SECRET}
-    )
-    assert response.status_code == 200, response.text
-    transaction.begin()
-    return response.json()
+    return caldav_sync(portal, SECRET)
 
 
 def _tomorrow(hour):
@@ -684,7 +669,6 @@ def test_an_account_whose_server_refuses_the_login_holds_up_no_other(
 ):
     """Olle's app password was revoked: his round fails, says so, and is tried again
     later; Sara's round in the same request is kept."""
-    from factories import add_staff
 
     add_staff("olle", access_to=journal["alva"].aq_parent)
     accounts(journal["portal"])["olle"] = CalDAVAccountRecord(
@@ -749,7 +733,6 @@ def test_the_one_attendee_the_journal_knows_is_invited(journal, smtp_sink):
 
 
 def test_a_guardian_of_two_students_is_not_guessed(journal, smtp_sink):
-    from factories import add_student
 
     add_student(journal["alva"].aq_parent, title="Bo Andersson")  # Anna is his guardian too
     transaction.commit()

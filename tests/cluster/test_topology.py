@@ -2,11 +2,15 @@
 behind HAProxy with TLS. Bookings go on while an instance is killed; the instances share
 one per-client limit; every invitation arrives once."""
 
+from cluster_helpers import ADMIN  # noqa: F401 - imported from here by other modules
+from cluster_helpers import STAFF
+from cluster_helpers import book_soon
+from cluster_helpers import https_request
 from cluster_helpers import missing_engines
+from cluster_helpers import student_uid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
-from datetime import datetime
 from datetime import timedelta
 from prorenata.videomote.notify.outbox import CLAIM_SECONDS
 
@@ -15,15 +19,15 @@ import os
 import pytest
 import re
 import shutil
-import ssl
 import subprocess
 import time
 import urllib.parse
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 
-STAFF = ("skolskoterska", "videomote")
-ADMIN = ("admin", "admin")
+#: The earlier names of the shared helpers (other modules import them from here).
+_request = https_request
+_student_uid = student_uid
 
 
 @pytest.fixture(scope="module")
@@ -42,46 +46,6 @@ def cluster(cluster_module, smtp_sink_server):
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _request(cluster, method, path, body=None, auth=None, source="127.0.0.1", json=True):
-    """One request through HAProxy's TLS port, checked against the cluster's certificate,
-    on a fresh connection from ``source`` (any 127.0.0.0/8 address)."""
-    import base64
-    import json as jsonlib
-
-    context = ssl.create_default_context(cafile=str(cluster.var / "tls" / "site.crt"))
-    connection = http.client.HTTPSConnection(
-        "localhost", cluster.https_port, context=context, timeout=60, source_address=(source, 0)
-    )
-    headers = {"Accept": "application/json"} if json else {}
-    if auth:
-        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-        headers["Authorization"] = f"Basic {token}"
-    data = None
-    if body is not None:
-        if json:
-            data = jsonlib.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        else:
-            data = urllib.parse.urlencode(body).encode()
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-    try:
-        connection.request(method, path, body=data, headers=headers)
-        response = connection.getresponse()
-        return response.status, response.read().decode("utf-8", "replace")
-    finally:
-        connection.close()
-
-
-def _student_uid(cluster) -> str:
-    import json
-
-    status, text = _request(
-        cluster, "GET", "/Plone/elever/@search?portal_type=Patient&metadata_fields=UID", auth=ADMIN
-    )
-    assert status == 200, text
-    return json.loads(text)["items"][0]["UID"]
-
-
 def _served_by(cluster, n: int, needle: str) -> int:
     """POST requests of instance ``n`` whose path ends in ``needle`` (its access log shows
     HAProxy's VirtualHostMonster path)."""
@@ -96,7 +60,7 @@ def test_two_instances_enforce_one_limit_per_client_address(cluster):
     serve them in turn and refuse the 61st together; X-Forwarded-For carries the address
     through HAProxy, so another client is not refused."""
     statuses = [
-        _request(
+        https_request(
             cluster,
             "POST",
             "/Plone/videomote",
@@ -111,7 +75,7 @@ def test_two_instances_enforce_one_limit_per_client_address(cluster):
     assert [status for status, _text in statuses[:-1]] == [200] * 60
     assert _served_by(cluster, 1, "/Plone/videomote HTTP") >= 10
     assert _served_by(cluster, 2, "/Plone/videomote HTTP") >= 10
-    other = _request(
+    other = https_request(
         cluster,
         "POST",
         "/Plone/videomote",
@@ -137,22 +101,9 @@ def _invitation_text(sink, title: str, timeout: float = 90) -> str:
 def test_two_instances_keep_one_sms_quota_per_sign_in(cluster, smtp_sink_server):
     """A participant's "send code" posts go to both instances in turn; the fifth SMS of
     the hour is the last, whichever instance is asked (the quota is in the database)."""
-    from zoneinfo import ZoneInfo
-
     import requests
 
-    soon = (datetime.now(ZoneInfo("Europe/Stockholm")) + timedelta(minutes=10)).replace(
-        second=0, microsecond=0
-    )
-    body = {
-        "title": "Klustertest SMS",
-        "start": soon.strftime("%Y-%m-%dT%H:%M"),
-        "end": (soon + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M"),
-        "patient": _student_uid(cluster),
-        "contact_choice": "guardian",
-    }
-    status, text = _request(cluster, "POST", "/Plone/@videomote-meetings", body, STAFF)
-    assert status == 201, text
+    book_soon(cluster, "Klustertest SMS", minutes=10)
     invitation = _invitation_text(smtp_sink_server, "Klustertest SMS")
     # links lead to the public https address behind HAProxy
     assert f"https://localhost:{cluster.https_port}/Plone/videomote" in invitation
@@ -180,7 +131,7 @@ def test_bookings_survive_a_killed_instance_and_each_invitation_arrives_once(
 ):
     import json
 
-    patient = _student_uid(cluster)
+    patient = student_uid(cluster)
     first_day = date.today() + timedelta(days=3)
 
     def book(number: int):
@@ -195,7 +146,7 @@ def test_bookings_survive_a_killed_instance_and_each_invitation_arrives_once(
             "contact_choice": "guardian",
         }
         try:
-            status, text = _request(cluster, "POST", "/Plone/@videomote-meetings", body, STAFF)
+            status, text = https_request(cluster, "POST", "/Plone/@videomote-meetings", body, STAFF)
         except (OSError, http.client.HTTPException) as error:
             return title, None, repr(error)
         return title, status, text
@@ -215,7 +166,7 @@ def test_bookings_survive_a_killed_instance_and_each_invitation_arrives_once(
     # every booking the client saw succeed is saved (read back through the survivor)
     for title, meeting in succeeded.items():
         path = urllib.parse.urlsplit(meeting["@id"]).path
-        status, text = _request(cluster, "GET", path, auth=STAFF)
+        status, text = https_request(cluster, "GET", path, auth=STAFF)
         assert status == 200, (title, text)
 
     # bring the killed instance back: both delivery workers run again

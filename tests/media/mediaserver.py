@@ -1,12 +1,18 @@
-"""Run a scenario against a fresh media server on 127.0.0.1, bounded in time."""
+"""Run a scenario against a fresh media server on 127.0.0.1, bounded in time; the steps
+of the scenarios' people (a signalling join, a synthetic peer, waiting for a message or a
+condition)."""
 
 from as_make_run import loopback_only
+from prorenata.videomote.access.jointoken import issue_join_token
 from prorenata.videomote.media.config import MediaConfig
 from prorenata.videomote.media.server import make_app
+from prorenata.videomote.media.synthetic import SyntheticPeer
 
 import aiohttp
 import asyncio
+import json
 import threading
+import time
 
 
 def run_server(scenario, secret: bytes, config: MediaConfig | None = None, seconds: float = 30):
@@ -54,3 +60,43 @@ def run_in_thread(coroutine_function, seconds: float):
     if errors:
         raise errors[0]
     return results[0]
+
+
+async def join_socket(session, url, meeting, secret, role, name, token=None):
+    """A WebSocket that sent ``join`` for ``meeting`` with a join token for ``role`` and
+    ``name`` signed by ``secret`` (or with ``token`` as given): signalling only."""
+    socket = await session.ws_connect(url)
+    token = token or issue_join_token(meeting, role, name, secret)
+    await socket.send_json({"type": "join", "meeting": meeting, "token": token})
+    return socket
+
+
+async def receive(socket, kind):
+    """The next message of type ``kind`` (others skipped), or the closing message."""
+    while True:
+        message = await socket.receive(timeout=5)
+        if message.type != aiohttp.WSMsgType.TEXT:
+            return message
+        data = json.loads(message.data)
+        if data["type"] == kind:
+            return data
+
+
+def synthetic_peer(url, meeting, secret, name, role, clip, **options) -> SyntheticPeer:
+    """A media-sending person (aiortc) with a join token for ``role`` and ``name``;
+    ``options`` go to SyntheticPeer (a screen share, its clip)."""
+    person = SyntheticPeer(
+        url, meeting, issue_join_token(meeting, role, name, secret), clip, **options
+    )
+    person.name = name
+    return person
+
+
+async def until(condition, seconds=10, what="condition"):
+    """Wait (bounded) until ``condition()`` holds."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{what} not met within {seconds} s")

@@ -5,6 +5,8 @@ re-encoding server would lose those bytes, a forwarding one hands them on unchan
 """
 
 from mediaserver import run_server
+from mediaserver import synthetic_peer
+from mediaserver import until
 from prorenata.videomote.access.jointoken import issue_join_token
 from prorenata.videomote.media.config import MediaConfig
 from prorenata.videomote.media.synthetic import SyntheticPeer
@@ -14,7 +16,6 @@ import asyncio
 import json
 import pytest
 import re
-import time
 
 pytestmark = pytest.mark.slow
 
@@ -24,18 +25,7 @@ CLIP = encoded_clip(30)
 
 
 def peer(url, name, role="participant", clip=CLIP):
-    person = SyntheticPeer(url, MEETING, issue_join_token(MEETING, role, name, SECRET), clip)
-    person.name = name
-    return person
-
-
-async def until(condition, seconds=10, what="condition"):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{what} not met within {seconds} s")
+    return synthetic_peer(url, MEETING, SECRET, name, role, clip)
 
 
 def test_three_people_receive_each_others_frames_forwarded_unchanged():

@@ -6,19 +6,18 @@ The synthetic peers send their screen clip from the start, whether the server ac
 share or not, like a page that skips its own checks: what reaches the others is the test.
 """
 
+from mediaserver import join_socket
+from mediaserver import receive
 from mediaserver import run_server
-from prorenata.videomote.access.jointoken import issue_join_token
+from mediaserver import synthetic_peer
+from mediaserver import until
 from prorenata.videomote.media.config import MediaConfig
 from prorenata.videomote.media.server import CLOSE_FLOOD
 from prorenata.videomote.media.server import PER_10_SECONDS
-from prorenata.videomote.media.synthetic import SyntheticPeer
 from prorenata.videomote.media.synthetic import encoded_clip
 
-import aiohttp
 import asyncio
-import json
 import pytest
-import time
 
 SECRET = b"media-secret-for-screen-tests"
 MEETING = "meeting-uid-screen"
@@ -27,19 +26,9 @@ SCREEN = encoded_clip(30, width=1280, height=720)
 
 
 def peer(url, name, role="participant", screen_clip=None):
-    token = issue_join_token(MEETING, role, name, SECRET)
-    person = SyntheticPeer(url, MEETING, token, CAMERA, screen=True, screen_clip=screen_clip)
-    person.name = name
-    return person
-
-
-async def until(condition, seconds=10, what="condition"):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{what} not met within {seconds} s")
+    return synthetic_peer(
+        url, MEETING, SECRET, name, role, CAMERA, screen=True, screen_clip=screen_clip
+    )
 
 
 async def frames_during(people, seconds=1.0):
@@ -200,20 +189,7 @@ def test_reencode_mode_shows_the_screen_too():
 
 # -- signalling only (no media): fast ------------------------------------------------------
 async def join(session, url, role, name):
-    socket = await session.ws_connect(url)
-    token = issue_join_token(MEETING, role, name, SECRET)
-    await socket.send_json({"type": "join", "meeting": MEETING, "token": token})
-    return socket
-
-
-async def receive(socket, kind):
-    while True:
-        message = await socket.receive(timeout=5)
-        if message.type != aiohttp.WSMsgType.TEXT:
-            return message
-        data = json.loads(message.data)
-        if data["type"] == kind:
-            return data
+    return await join_socket(session, url, MEETING, SECRET, role, name)
 
 
 def test_the_server_refuses_a_participants_share_and_permission_is_staffs_alone():

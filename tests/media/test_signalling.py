@@ -3,6 +3,8 @@
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
+from mediaserver import join_socket
+from mediaserver import receive
 from mediaserver import run_server
 from prorenata.videomote.access.jointoken import issue_join_token
 from prorenata.videomote.media.server import CLOSE_BAD_TOKEN
@@ -15,7 +17,6 @@ from prorenata.videomote.media.server import PER_10_SECONDS
 
 import aiohttp
 import asyncio
-import json
 import pytest
 import subprocess
 import sys
@@ -29,20 +30,7 @@ def run(scenario):
 
 
 async def join(session, url, role="participant", name="Anna", meeting=MEETING, token=None):
-    socket = await session.ws_connect(url)
-    token = token or issue_join_token(meeting, role, name, SECRET)
-    await socket.send_json({"type": "join", "meeting": meeting, "token": token})
-    return socket
-
-
-async def receive(socket, kind):
-    while True:
-        message = await socket.receive(timeout=5)
-        if message.type != aiohttp.WSMsgType.TEXT:
-            return message
-        data = json.loads(message.data)
-        if data["type"] == kind:
-            return data
+    return await join_socket(session, url, meeting, SECRET, role, name, token)
 
 
 def test_two_people_see_each_other_and_chat_round_trips():

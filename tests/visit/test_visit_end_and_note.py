@@ -112,6 +112,22 @@ def end_by_staff(meeting):
     transaction.begin()
 
 
+def attendance_of(meeting) -> dict:
+    """The meeting's attendance as the clinician reads it over REST."""
+    url = f"{meeting.absolute_url()}/@videomote-meeting"
+    return session_as("sara", json=True).get(url).json()["attendance"]
+
+
+def report_and_settle(portal, meeting, *items, after=timedelta(minutes=16)) -> bool:
+    """What the media server reported, then the meeting's end plus ``after`` passing with
+    nobody looking (the timer's round): whether the meeting ended then."""
+    report(portal, meeting, *items)
+    transaction.begin()
+    ended = ending.settle_if_overdue(meeting, meeting.end + after)
+    transaction.commit()
+    return ended
+
+
 def the_note(meeting):
     transaction.begin()
     uid = store.record_of(meeting).note_uid
@@ -146,8 +162,7 @@ def test_staff_ending_with_the_guardian_in_the_room_is_genomfort_with_a_draft_no
     end_by_staff(meeting)
     report(portal, meeting, anna("leave", datetime.now(UTC) + timedelta(seconds=1), "ended"))
 
-    data = session_as("sara", json=True).get(f"{meeting.absolute_url()}/@videomote-meeting").json()
-    attendance = data["attendance"]
+    attendance = attendance_of(meeting)
     assert (attendance["outcome"], attendance["outcome_title"]) == ("completed", "Genomfört")
     assert attendance["ended_by"] == "staff"
     people = {p["name"]: p for p in attendance["participants"]}
@@ -228,17 +243,15 @@ def test_no_one_joining_until_end_plus_grace_is_uteblev_without_anyone_looking(c
 def test_a_connection_lost_before_the_end_and_never_back_is_avbrutet(clinic):
     meeting, portal = clinic["meeting"], clinic["portal"]
     start = meeting.start.astimezone(UTC)
-    report(
+    assert report_and_settle(
         portal,
         meeting,
         sara("join", start),
         anna("join", start + timedelta(minutes=1)),
         anna("leave", start + timedelta(minutes=8), "lost"),
         sara("leave", start + timedelta(minutes=12), "left"),
+        after=timedelta(minutes=20),
     )
-    transaction.begin()
-    assert ending.settle_if_overdue(meeting, meeting.end + timedelta(minutes=20))
-    transaction.commit()
     assert store.record_of(meeting).outcome == "interrupted"
     assert "Avbrutet" in session_as("sara").get(meeting.absolute_url()).text
 
@@ -413,7 +426,7 @@ def test_calendar_and_todays_activities_show_the_outcome(clinic):
 def test_statistics_per_month_and_clinician_for_administrators_with_csv(clinic):
     meeting, portal = clinic["meeting"], clinic["portal"]
     start = meeting.start.astimezone(UTC)
-    report(
+    report_and_settle(
         portal,
         meeting,
         sara("join", start),
@@ -423,9 +436,6 @@ def test_statistics_per_month_and_clinician_for_administrators_with_csv(clinic):
         anna("leave", start + timedelta(minutes=21), "left"),
         sara("leave", start + timedelta(minutes=22), "left"),
     )
-    transaction.begin()
-    ending.settle_if_overdue(meeting, meeting.end + timedelta(minutes=16))
-    transaction.commit()
     other = book(clinic["alva"], 60, "student", "Andra samtalet", organiser="sara")
     ending.settle_if_overdue(other, other.end + timedelta(minutes=16))
     transaction.commit()
@@ -502,9 +512,7 @@ def test_an_interpreter_alone_in_the_room_is_a_no_show(clinic):
     report(portal, meeting, tina(who, "join", now - timedelta(seconds=60)))
     end_by_staff(meeting)
 
-    attendance = (
-        session_as("sara", json=True).get(f"{meeting.absolute_url()}/@videomote-meeting").json()
-    )["attendance"]
+    attendance = attendance_of(meeting)
     assert (attendance["outcome"], attendance["outcome_title"]) == ("no_show", "Uteblev")
     people = {p["name"]: p for p in attendance["participants"]}
     assert people["Tina Tolk (tolk)"]["role"] == "tolk"
@@ -522,8 +530,6 @@ def test_the_guardian_with_an_interpreter_is_genomfort(clinic):
         anna("join", now - timedelta(seconds=60)),
     )
     end_by_staff(meeting)
-    attendance = (
-        session_as("sara", json=True).get(f"{meeting.absolute_url()}/@videomote-meeting").json()
-    )["attendance"]
+    attendance = attendance_of(meeting)
     assert attendance["outcome"] == "completed"
     assert {p["role"] for p in attendance["participants"]} == {"staff", "participant", "tolk"}

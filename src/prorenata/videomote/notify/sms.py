@@ -39,7 +39,7 @@ def sms_outbox(site) -> list[dict]:
 class OutboxGateway:
     """Keeps messages in the site instead of sending them: the phone of the demo.
 
-    Managers read it at ``@@videomote-outbox``; only the newest 500 are kept.
+    Managers read it at ``@@videomote-sms-utkorg``; only the newest 500 are kept.
     """
 
     def send(self, to: str, text: str) -> str:
