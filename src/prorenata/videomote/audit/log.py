@@ -48,6 +48,9 @@ PARTICIPANT_INVITED = "participant_invited"
 PARTICIPANT_REMOVED = "participant_removed"
 REMINDER_SENT = "reminder_sent"
 REMINDER_DROPPED = "reminder_dropped"
+#: Someone lost the right to be in the meeting and the media servers were told to close
+#: their connection and refuse their tokens (access/leave_room.py).
+REMOVED_FROM_ROOM = "removed_from_room"
 
 #: Message ids (Swedish msgids); the admin view translates them for its request.
 ACTION_TITLES = {
@@ -83,6 +86,7 @@ ACTION_TITLES = {
     PARTICIPANT_REMOVED: _("Deltagare borttagen"),
     REMINDER_SENT: _("Påminnelse skickad"),
     REMINDER_DROPPED: _("Påminnelse inte skickad"),
+    REMOVED_FROM_ROOM: _("Borttagen ur mötesrummet"),
 }
 
 FORBIDDEN_DETAILS = {"code", "token", "personnummer", "password", "otp", "join_token"}
