@@ -13,10 +13,10 @@ from factories import add_students_folder
 from factories import booking_json
 from factories import session_as
 from factories import start_room
-from mediaserver import run_in_thread
 from plone import api
 from plone.app.testing import SITE_OWNER_NAME
 from plone.app.testing import SITE_OWNER_PASSWORD
+from prorenata.videomote.access.leave_room import check_started_meetings
 from prorenata.videomote.audit import log
 from prorenata.videomote.audit.record import audit_log
 from prorenata.videomote.media.config import MediaConfig
@@ -338,8 +338,6 @@ def test_a_staff_member_given_access_again_may_enter_again(clinic, media, smtp_s
         alva = clinic["alva"]
         api.user.revoke_roles(username="tove", obj=alva, roles=["Reader", "Contributor", "Editor"])
     # Without an event (a direct API call): the visit timer's round notices.
-    from prorenata.videomote.access.leave_room import check_started_meetings
-
     transaction.commit()
     assert check_started_meetings() == 1
     transaction.commit()
