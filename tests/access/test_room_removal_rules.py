@@ -4,6 +4,7 @@ from datetime import UTC
 from datetime import datetime
 from prorenata.videomote.access.jointoken import issue_join_token
 from prorenata.videomote.access.jointoken import verify_join_token
+from prorenata.videomote.access.revocation import CLOCK_SLACK_SECONDS
 from prorenata.videomote.access.revocation import MAX_WHO
 from prorenata.videomote.access.revocation import NO_ACCESS
 from prorenata.videomote.access.revocation import REMOVED
@@ -21,7 +22,9 @@ def test_a_token_issued_up_to_the_removal_is_refused_and_one_issued_after_is_not
     removals.add("m#1", ["p-1"], before=1000.0, reason=REMOVED, now=0)
     assert removals.refusal("m#1", "p-1", issued=999.5, now=1) == REMOVED
     assert removals.refusal("m#1", "p-1", issued=1000.0, now=1) == REMOVED
-    assert removals.refusal("m#1", "p-1", issued=1000.001, now=1) == ""
+    # Another Zope instance's clock may be a little ahead.
+    assert removals.refusal("m#1", "p-1", issued=1000 + CLOCK_SLACK_SECONDS, now=1) == REMOVED
+    assert removals.refusal("m#1", "p-1", issued=1000.001 + CLOCK_SLACK_SECONDS, now=1) == ""
 
 
 def test_only_the_removed_person_in_that_room_is_refused():

@@ -7,9 +7,10 @@ a room is known to the media server only by their token's ``w``: ``"invitee"``, 
 participant's random id, or :func:`staff_who` of a staff member's user id (opaque).
 
 Refusal is by issue time, not by name alone: a token issued at or before the removal
-(Plone's clock, carried by both the token's ``i`` and the removal's ``before``, so the two
-machines' clocks need not agree) is refused, one issued after it (staff given access again)
-is not. Join tokens live two minutes, so the media server forgets a removal after
+(Plone's clock, carried by both the token's ``i`` and the removal's ``before``, so Plone's
+and the media node's clocks need not agree; :data:`CLOCK_SLACK_SECONDS` for Zope instances
+that differ a little) is refused, one issued after it (staff given access again) is not.
+Join tokens live two minutes, so the media server forgets a removal after
 :data:`REMEMBER_SECONDS`: by then every token it refuses has expired anyway.
 """
 
@@ -26,6 +27,10 @@ REMEMBER_SECONDS = 600.0
 #: Removals a media process keeps at most (oldest dropped first): bounded memory whatever
 #: Plone (the only one who can sign a removal) sends.
 MAX_REMOVALS = 10_000
+#: Zope instances' clocks may differ a little: a token another instance issued just before
+#: the removal must not pass for a later one. Tokens issued this long after it are refused
+#: too (staff given access back wait that long).
+CLOCK_SLACK_SECONDS = 2.0
 #: At most this many people in one removal call (a room holds four).
 MAX_WHO = 16
 MAX_WHO_LENGTH = 64
@@ -95,7 +100,7 @@ class Removals:
         entry = self._entries.get((room, who))
         if entry is None or entry[2] <= now:
             return ""
-        return entry[1] if issued <= entry[0] else ""
+        return entry[1] if issued <= entry[0] + CLOCK_SLACK_SECONDS else ""
 
     def _sweep(self, now: float) -> None:
         for key in [k for k, entry in self._entries.items() if entry[2] <= now]:
