@@ -6,6 +6,7 @@ from datetime import date
 from datetime import datetime
 from datetime import timedelta
 from factories import book_at
+from factories import session_as
 from pages import participant_page
 from pages import wait_until
 from prorenata.videomote.notify.sms import sms_outbox
@@ -13,6 +14,7 @@ from test_accessibility import axe_violations
 from test_room import media
 from test_room import open_staff_room
 from test_room import sees
+from test_room import stopped_for_good
 from test_room import wait_for
 from zoneinfo import ZoneInfo
 
@@ -127,3 +129,33 @@ def test_staff_guardian_and_interpreter_each_sign_in_and_see_each_other(
         others = [other for other in everyone if other != name]
         state = wait_for(page, sees(others, energy=False), 30, f"{name} sees {others}")
         assert media(page)["state"] == "connected", state
+
+
+def test_an_interpreter_removed_over_rest_sees_why_and_the_others_go_on(
+    staff_page, participant, interpreter, journal, media_server, mail_portal, smtp_sink
+):
+    start = datetime.now(ZoneInfo("Europe/Stockholm")).replace(tzinfo=None) + timedelta(minutes=10)
+    meeting = book_at(journal["alva"], start, "Samtal med tolk", extra_participants=[TOLK])
+    mails = _mails_by_recipient(smtp_sink, 2)
+    links = {
+        who: re.search(r"Gå till videomöte: (\S+)", _plain(message)).group(1)
+        for who, message in mails.items()
+    }
+    open_staff_room(staff_page, meeting)
+    _enter(participant, links["anna@example.se"], mail_portal, "+46701234502", "070-*** **02")
+    _enter(interpreter, links["tina@tolk.se"], mail_portal, "+46701112233", "070-*** **33")
+    wait_for(interpreter, sees(["Sara Skolsköterska", "Anna Andersson"], energy=False), 30)
+
+    patched = session_as("sara", json=True).patch(
+        f"{meeting.absolute_url()}/@videomote-meeting", json={"extra_participants": []}
+    )
+    assert patched.status_code == 200, patched.text
+
+    stopped_for_good(interpreter, "Du har tagits bort från mötet.")
+    wait_for(staff_page, sees(["Anna Andersson"]), what="staff still decode the guardian")
+    wait_for(participant, sees(["Sara Skolsköterska"]), what="the guardian still decodes staff")
+    wait_for(
+        staff_page,
+        lambda state: "Tina Tolk (tolk)" not in [tile["name"] for tile in state["tiles"]],
+        what="the interpreter's picture goes from the staff page",
+    )

@@ -20,10 +20,14 @@ from pages import skip_here_fail_in_ci
 from pages import staff_and_guardian_in_the_room
 from pages import wait_for
 from pages import wait_until
+from plone import api
+from plone.app.testing import SITE_OWNER_NAME
+from plone.app.testing import SITE_OWNER_PASSWORD
 from prorenata.videomote.notify.sms import sms_outbox
 
 import pytest
 import re
+import requests
 import time
 import transaction
 
@@ -348,3 +352,45 @@ def test_a_guardian_in_firefox_and_staff_in_chromium_see_each_other(
     assert firefox.evaluate(CSP_VIOLATIONS) == []  # the strict policy refused nothing
     assert csp_violations(staff_page) == []
     firefox.evaluate("document.getElementById('vm-leave-form') && window.videomoteRoom.ws.close()")
+
+
+def stopped_for_good(page, text: str) -> None:
+    page.get_by_text(text).wait_for()
+    page.wait_for_timeout(6_000)  # a reconnect would have come back by now
+    assert media(page)["state"] == "removed"
+    assert page.evaluate(
+        "window.videomoteRoom.stream.getTracks().every((t) => t.readyState === 'ended')"
+    )
+    assert page.locator("#vm-mic").is_disabled()
+
+
+def test_a_colleague_whose_access_is_taken_away_sees_why_and_the_others_go_on(
+    staff_page,
+    colleague_page,
+    participant,
+    invitation,
+    media_server,
+    mail_portal,
+    sign_in_with_sms,
+):
+    meeting = invitation["meeting"]
+    open_staff_room(staff_page, meeting)
+    open_staff_room(colleague_page, meeting)
+    enter_as_invitee(participant, invitation, mail_portal, sign_in_with_sms)
+    wait_for(colleague_page, sees(["Sara Skolsköterska", "Anna Andersson"]), 30)
+
+    admin = requests.Session()
+    admin.auth = (SITE_OWNER_NAME, SITE_OWNER_PASSWORD)
+    admin.headers["Accept"] = "application/json"
+    roles = {"Reader": False, "Contributor": False, "Editor": False}
+    transaction.begin()
+    folder = api.portal.get()["elever"]
+    shared = admin.post(
+        f"{folder.absolute_url()}/@sharing",
+        json={"entries": [{"id": "tove", "type": "user", "roles": roles}]},
+    )
+    assert shared.status_code == 204, shared.text
+
+    stopped_for_good(colleague_page, "Du har inte längre behörighet till mötet och har lämnat det.")
+    wait_for(staff_page, sees(["Anna Andersson"]), what="staff still decode the guardian")
+    wait_for(participant, sees(["Sara Skolsköterska"]), what="the guardian still decodes staff")

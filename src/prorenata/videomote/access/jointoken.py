@@ -64,7 +64,9 @@ def issue_join_token(
     name = " ".join(str(display_name or "").split())
     if len(name) > MAX_NAME:
         name = name[: MAX_NAME - 1].rstrip() + "…"
-    claims = {"m": meeting_uid, "r": role, "n": name}
+    # "i": when issued (ms, Plone's clock), so that the media server can refuse the
+    # tokens of someone removed from the meeting up to then (access/revocation.py).
+    claims = {"m": meeting_uid, "r": role, "n": name, "i": int(now.timestamp() * 1000)}
     if who:
         claims["w"] = who
     if generation:

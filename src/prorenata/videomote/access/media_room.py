@@ -17,6 +17,7 @@ from prorenata.videomote.access.keys import secret_key
 from prorenata.videomote.access.media_nodes import HEALTH_TIMEOUT_SECONDS
 from prorenata.videomote.access.media_nodes import choose_node
 from prorenata.videomote.access.media_nodes import configured_nodes
+from prorenata.videomote.access.revocation import staff_who
 from prorenata.videomote.audit import log as audit
 from prorenata.videomote.audit.record import record
 from prorenata.videomote.interfaces import IIdentityCheck
@@ -25,8 +26,8 @@ from prorenata.videomote.visit import store as attendance_store
 from zope.component import queryUtility
 from zope.globalrequest import getRequest
 
-import hashlib
 import requests
+import threading
 import time
 import transaction
 
@@ -38,6 +39,14 @@ MOVED_AT_ATTRIBUTE = "media_moved_at"
 #: The site's recent media-failure reports, node URL → tuple of report tuples: every
 #: Zope instance reads and writes them in the database (``media_failover.py``).
 FAILURES_KEY = "prorenata.videomote.media_failures"
+#: The staff who were given a token into the room of the meeting's current time:
+#: ``(generation, {who: user id})``. A staff member is only an opaque ``who`` to the media
+#: server; this says which user to check when access to the record changes.
+ROOM_STAFF_ATTRIBUTE = "room_staff"
+#: Staff remembered per room at most (a room holds four people; staff come and go).
+MAX_ROOM_STAFF = 32
+#: A removal is sent to each node at once and again after these pauses if it failed.
+REMOVE_RETRY_SECONDS = (0.5, 2.0)
 
 
 def media_server_url() -> str:
@@ -249,7 +258,10 @@ def join_token_for(
     journal login, participants: the SMS check their session was opened with)."""
     if role == "staff":
         # Opaque to the media server: which Plone user, not who they are.
-        who = hashlib.sha256(f"staff|{api.user.get_current().getId()}".encode()).hexdigest()[:16]
+        user_id = api.user.get_current().getId()
+        who = staff_who(user_id)
+        if generation is None:
+            remember_staff(meeting, who, user_id)
     else:
         # The invitee, or an extra participant's id: each replaces only their own
         # older connection.
@@ -274,3 +286,79 @@ def remember_identification(meeting, role: str, who: str, given: tuple[str, str]
         check = queryUtility(IIdentityCheck, name="sms")
         given = (check.method, check.assurance) if check is not None else ("", "")
     attendance_store.remember_identity(meeting, who, *given)
+
+
+def remember_staff(meeting, who: str, user_id: str) -> None:
+    """Which user a staff ``who`` in the current time's room is (written only when new)."""
+    generation = signins.generation(meeting)
+    stored = getattr(aq_base(meeting), ROOM_STAFF_ATTRIBUTE, None)
+    known = dict(stored[1]) if stored and stored[0] == generation else {}
+    if known.get(who) == user_id or len(known) >= MAX_ROOM_STAFF:
+        return
+    known[who] = user_id
+    safeWrite(meeting, getRequest())  # written by the room page's GET too: meant
+    setattr(meeting, ROOM_STAFF_ATTRIBUTE, (generation, known))
+
+
+def room_staff(meeting) -> dict[str, str]:
+    """Staff given a token into the current time's room: who → user id."""
+    stored = getattr(aq_base(meeting), ROOM_STAFF_ATTRIBUTE, None)
+    if not stored or stored[0] != signins.generation(meeting):
+        return {}
+    return dict(stored[1])
+
+
+def tell_media_server_removed(meeting, who: list[str], reason: str) -> None:
+    """Once committed: every media node closes these people's connections to the room of
+    the meeting's current time and refuses the join tokens they were given until now
+    (``access/revocation.py``); everybody else stays. Sent from a thread of its own, at
+    once and again after a short pause if a node did not answer; logged without names."""
+    endpoints = [base + "/remove" for base in node_addresses().values()]
+    if not endpoints or not who:
+        return
+    uid = meeting.UID()
+    token = join_token_for(meeting, "staff", "Plone", generation=signins.generation(meeting))
+
+    def after_commit(committed: bool) -> None:
+        if not committed:
+            return
+        # Plone's clock, as the tokens' issue times: every token issued up to now.
+        payload = {
+            "meeting": uid,
+            "token": token,
+            "who": list(who),
+            "before": time.time(),
+            "reason": reason,
+        }
+        sender = threading.Thread(
+            target=_send_removal,
+            args=(endpoints, payload),
+            name="videomote-remove",
+            daemon=True,
+        )
+        sender.start()
+
+    transaction.get().addAfterCommitHook(after_commit)
+
+
+def _send_removal(endpoints: list[str], payload: dict) -> None:
+    waiting = list(endpoints)
+    for pause in (0.0, *REMOVE_RETRY_SECONDS):
+        time.sleep(pause)
+        waiting = [endpoint for endpoint in waiting if not _post_removal(endpoint, payload)]
+        if not waiting:
+            return
+    for endpoint in waiting:
+        logger.warning(
+            "Media server %s not told of %d removal(s) from meeting %s",
+            endpoint,
+            len(payload["who"]),
+            payload["meeting"],
+        )
+
+
+def _post_removal(endpoint: str, payload: dict) -> bool:
+    try:
+        return requests.post(endpoint, json=payload, timeout=3).status_code == 200
+    except requests.RequestException:
+        return False

@@ -49,6 +49,9 @@ PARTICIPANT_REMOVED = "participant_removed"
 REMINDER_SENT = "reminder_sent"
 REMINDER_DROPPED = "reminder_dropped"
 MEDIA_NODE_CHANGED = "media_node_changed"
+#: Someone lost the right to be in the meeting and the media servers were told to close
+#: their connection and refuse their tokens (access/leave_room.py).
+REMOVED_FROM_ROOM = "removed_from_room"
 
 #: Message ids (Swedish msgids); the admin view translates them for its request.
 ACTION_TITLES = {
@@ -85,6 +88,7 @@ ACTION_TITLES = {
     REMINDER_SENT: _("Påminnelse skickad"),
     REMINDER_DROPPED: _("Påminnelse inte skickad"),
     MEDIA_NODE_CHANGED: _("Mötet flyttat till en annan medianod"),
+    REMOVED_FROM_ROOM: _("Borttagen ur mötesrummet"),
 }
 
 FORBIDDEN_DETAILS = {"code", "token", "personnummer", "password", "otp", "join_token"}

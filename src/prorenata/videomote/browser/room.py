@@ -70,6 +70,12 @@ MOVED_TEXTS = {
     ),
 }
 
+# The journal took this person out of the room (media server close code 4411).
+REMOVED_TEXTS = {
+    "staff": _("Du har inte längre behörighet till mötet och har lämnat det."),
+    "participant": _("Du har tagits bort från mötet."),
+}
+
 
 class RoomMixin:
     """For views that render the room: ``room_settings()`` feeds room_macros.pt."""
@@ -93,6 +99,7 @@ class RoomMixin:
     def room_settings(self) -> dict:
         texts = {key: translate(text, context=self.request) for key, text in ROOM_TEXTS.items()}
         texts["moved"] = translate(MOVED_TEXTS[self.room_role], context=self.request)
+        texts["removed"] = translate(REMOVED_TEXTS[self.room_role], context=self.request)
         # Staff leave to the meeting's page and the meeting goes on ("Avsluta för alla"
         # ends it); participants leave through the leave form.
         staff = self.room_role == "staff"

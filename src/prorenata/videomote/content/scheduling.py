@@ -349,6 +349,10 @@ def cancel_meeting(meeting) -> bool:
     cancellation e-mail follows. False if already cancelled."""
     if meeting.state == STATE_CANCELLED:
         return False
+    if meeting.state == STATE_STARTED:
+        # Cancelled while people are in the room: it ends on the media servers too, and
+        # everyone in it sees "Mötet är avslutat" (by any path: dialog, REST, CalDAV).
+        tell_media_server_ended(meeting)
     meeting.state = STATE_CANCELLED
     meeting.sequence = (meeting.sequence or 0) + 1
     meeting.meeting_code_hash = meeting.join_token_hash = None

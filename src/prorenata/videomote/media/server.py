@@ -37,6 +37,10 @@ from datetime import datetime
 from prorenata.videomote.access import media_failover
 from prorenata.videomote.access.jointoken import media_secrets
 from prorenata.videomote.access.jointoken import verify_join_token
+from prorenata.videomote.access.revocation import Removals
+from prorenata.videomote.access.revocation import clean_reason
+from prorenata.videomote.access.revocation import clean_who
+from prorenata.videomote.access.revocation import issued_at
 from prorenata.videomote.media import attendance
 from prorenata.videomote.media import forwarding
 from prorenata.videomote.media.config import MediaConfig
@@ -86,6 +90,10 @@ CLOSE_MOVED = 4012
 #: one (ICE through a blocked UDP plane can take aioice half a minute to call "failed";
 #: the page gives up sooner).
 CONNECT_GRACE_SECONDS = 8.0
+#: Removed from the meeting by the journal (an extra participant taken off it, staff who
+#: lost access to the student's record): the page stops and says why; their tokens up to
+#: then are refused.
+CLOSE_REMOVED = 4411
 
 
 @dataclass(eq=False)
@@ -539,6 +547,8 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     if claims is None:
         await socket.close(code=CLOSE_BAD_TOKEN, message=b"invalid or expired token")
         return socket
+    if await _refuse_removed(app, socket, claims):
+        return socket
     person = Person(
         socket=socket,
         name=claims["n"],
@@ -630,6 +640,8 @@ def leave_reason(room: Room, person: Person) -> str:
     (no close frame, a failed heartbeat, any other code: the page reconnects if it can)."""
     if room.ended:
         return "ended"
+    if person.socket.close_code == CLOSE_REMOVED:
+        return "left"  # the journal took them out: no broken connection to wait for
     return "left" if person.socket.close_code in HUNG_UP else "lost"
 
 
@@ -867,10 +879,9 @@ async def _control(app: web.Application, room: Room, person: Person, kind: str, 
     return True
 
 
-async def end_meeting(request: web.Request) -> web.Response:
-    """POST by Plone when staff end the meeting there ("Avsluta mötet" while the page's
-    own connection was down) or move it to a new time: ``{"meeting", "token",
-    "reason"?}``, a staff join token for the room (time) to end; ``reason`` "moved"."""
+async def _from_plone(request: web.Request) -> tuple[dict, dict] | web.Response:
+    """The JSON body of a POST by Plone and its staff join token's claims (Plone signs its
+    calls with a staff token of its own for the room), or the refusal to answer with."""
     try:
         data = await request.json()
     except ValueError:
@@ -882,6 +893,17 @@ async def end_meeting(request: web.Request) -> web.Response:
     )
     if claims is None or claims["r"] != "staff":
         return web.json_response({"error": "staff token required"}, status=403)
+    return data, claims
+
+
+async def end_meeting(request: web.Request) -> web.Response:
+    """POST by Plone when staff end the meeting there ("Avsluta mötet" while the page's
+    own connection was down) or move it to a new time: ``{"meeting", "token",
+    "reason"?}``, a staff join token for the room (time) to end; ``reason`` "moved"."""
+    answer = await _from_plone(request)
+    if isinstance(answer, web.Response):
+        return answer
+    data, claims = answer
     reason = "moved" if data.get("reason") == "moved" else ""
     await request.app[ROOMS_KEY].end(room_key(claims), reason=reason)
     return web.json_response({"ended": True})
@@ -890,19 +912,64 @@ async def end_meeting(request: web.Request) -> web.Response:
 async def move_meeting(request: web.Request) -> web.Response:
     """POST by Plone when a meeting left this node (its media failed here): ``{"meeting",
     "token"}``, a staff join token for the room; its pages are disconnected and follow."""
-    try:
-        data = await request.json()
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        return web.json_response({"error": "malformed"}, status=400)
-    claims = verify_join_token(
-        str(data.get("token", "")), request.app[SECRET_KEY], str(data.get("meeting", ""))
-    )
-    if claims is None or claims["r"] != "staff":
-        return web.json_response({"error": "staff token required"}, status=403)
+    answer = await _from_plone(request)
+    if isinstance(answer, web.Response):
+        return answer
+    _data, claims = answer
     closed = await request.app[ROOMS_KEY].move(room_key(claims))
     return web.json_response({"moved": True, "closed": closed})
+
+
+async def _refuse_removed(app: web.Application, socket: web.WebSocketResponse, claims) -> bool:
+    """Close a connection whose token was issued to someone before the journal removed
+    them from the room (``remove_people``): True if it was refused."""
+    who = str(claims.get("w", "") or claims["n"])
+    reason = app[REMOVALS_KEY].refusal(room_key(claims), who, issued_at(claims))
+    if not reason:
+        return False
+    await socket.send_str(json.dumps({"type": "removed", "reason": reason}))
+    await socket.close(code=CLOSE_REMOVED, message=b"removed")
+    return True
+
+
+async def remove_people(request: web.Request) -> web.Response:
+    """POST by Plone once it committed that people lost the right to be in a meeting:
+    ``{"meeting", "token", "who": [...], "before", "reason"}``; ``token`` a staff join
+    token of Plone's own for the room (time), ``who`` the tokens' ``w`` of the people,
+    ``before`` Plone's time of the removal (seconds). Their connections close now (the
+    page is told ``{"type": "removed", "reason"}`` and gets 4411) and their tokens issued
+    up to ``before`` are refused from now on; everybody else stays connected."""
+    answer = await _from_plone(request)
+    if isinstance(answer, web.Response):
+        return answer
+    data, claims = answer
+    who, before = clean_who(data.get("who")), data.get("before")
+    if not who or not isinstance(before, int | float) or isinstance(before, bool):
+        return web.json_response({"error": "malformed"}, status=400)
+    reason = clean_reason(data.get("reason"))
+    key = room_key(claims)
+    request.app[REMOVALS_KEY].add(key, who, float(before), reason)
+    closed = await _close_removed(request.app, key, set(who), reason)
+    # No names: how many connections closed, in which meeting.
+    logger.info("removed %d connection(s) from meeting %s (%s)", closed, claims["m"], reason)
+    return web.json_response({"removed": closed})
+
+
+async def _close_removed(app: web.Application, key: str, who: set, reason: str) -> int:
+    """Close the connections of ``who`` in room ``key`` (their media first: nothing of
+    theirs reaches the others after this); the others' slots are assigned anew by each
+    connection's own handler as it ends."""
+    room = app[ROOMS_KEY]._rooms.get(key)
+    if room is None:
+        return 0
+    gone = [p for p in room.people if (p.who or p.name) in who]
+    for person in gone:
+        await person.send({"type": "removed", "reason": reason})
+        await person.close_media()
+    if gone:
+        await room.assign_slots()
+    await asyncio.gather(*(p.socket.close(code=CLOSE_REMOVED, message=b"removed") for p in gone))
+    return len(gone)
 
 
 async def health(request: web.Request) -> web.Response:
@@ -920,6 +987,8 @@ SECRET_KEY = web.AppKey("secret", tuple)
 ROOMS_KEY = web.AppKey("rooms", Rooms)
 CONFIG_KEY = web.AppKey("config", MediaConfig)
 REPORTER_KEY = web.AppKey("reporter", attendance.Reporter)
+#: Who the journal removed from which room, and since when (access/revocation.py).
+REMOVALS_KEY = web.AppKey("removals", Removals)
 
 
 def make_app(secret: bytes | Sequence[bytes], config: MediaConfig | None = None) -> web.Application:
@@ -929,9 +998,11 @@ def make_app(secret: bytes | Sequence[bytes], config: MediaConfig | None = None)
     app[ROOMS_KEY] = Rooms()
     app[CONFIG_KEY] = config or MediaConfig()
     app[REPORTER_KEY] = attendance.Reporter(app[SECRET_KEY][0])
+    app[REMOVALS_KEY] = Removals()
     app.router.add_get("/ws", websocket)
     app.router.add_post("/end", end_meeting)
     app.router.add_post("/move", move_meeting)
+    app.router.add_post("/remove", remove_people)
     app.router.add_get("/health", health)
 
     async def close_rooms(app):

@@ -12,6 +12,7 @@ from DateTime import DateTime
 from datetime import UTC
 from datetime import datetime
 from plone.base.interfaces import IPloneSiteRoot
+from prorenata.videomote.access import leave_room
 from prorenata.videomote.content.meeting import STATE_BOOKED
 from prorenata.videomote.content.meeting import STATE_STARTED
 from prorenata.videomote.periodic import PeriodicRound
@@ -55,6 +56,17 @@ def end_overdue(site, manager, now: datetime | None = None) -> int:
     return ended
 
 
+def remove_staff_without_access(manager) -> None:
+    """The safety net for changes of access Plone announces with no event (a global role
+    revoked): staff in a started meeting's room who may no longer manage it leave it
+    (``access/leave_room.py``; the events do it at once)."""
+    try:
+        if leave_room.check_started_meetings():
+            manager.commit()
+    except ConflictError:
+        manager.abort()
+
+
 def end_overdue_in_all_sites(db) -> int:
     """One round over every site of ``db``. Uses this thread's own transaction manager
     (the timer's thread): Plone's catalog queue commits with it, so the ended meeting and
@@ -69,6 +81,7 @@ def end_overdue_in_all_sites(db) -> int:
         for site in [o for o in app.objectValues() if IPloneSiteRoot.providedBy(o)]:
             setSite(site)
             ended += end_overdue(site, manager)
+            remove_staff_without_access(manager)
     finally:
         setSite(before)
         manager.abort()

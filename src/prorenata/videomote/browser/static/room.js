@@ -113,6 +113,7 @@
       if (event.code === 4410) { return ended(); }
       if (event.code === 4403) { return setState("full"); }
       if (event.code === 4409) { return replaced(); }
+      if (event.code === 4411) { return removed(); }
       reconnect();
     };
   }
@@ -691,6 +692,13 @@
     // take the room back and the two windows would throw each other out in turn.
     room.leaving = true;
     stopped("replaced");
+  }
+
+  function removed() {
+    // The journal took us out of the meeting (removed from it, or no longer allowed to
+    // see the student's record): stop for good and say so; coming back is refused.
+    room.leaving = true;
+    stopped("removed");
   }
 
   function ended(reason) {
