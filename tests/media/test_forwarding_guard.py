@@ -66,7 +66,8 @@ def test_receiver_private_attributes_exist_on_a_real_receiver():
         for name in (
             forwarding._SENDER_MID,
             forwarding._SENDER_EXTENSIONS,
-            forwarding._SENDER_HISTORY,
+            forwarding._SENDER_RTX_PAYLOAD_TYPE,
+            forwarding._SENDER_RTX_SEQUENCE_NUMBER,
             forwarding._SENDER_STARTED,
             *forwarding._SENDER_COUNTERS,
         ):
@@ -182,7 +183,20 @@ def test_the_send_path_taken_over_to_the_socket_is_unchanged():
 
 def test_sender_keyframe_hook_and_packet_path_exist():
     source = inspect.getsource(RTCRtpSender)
-    assert "self.__rtp_history.get(sequence_number % RTP_HISTORY_SIZE)" in source
+    # A NACK reaches _retransmit (RtpRewriter answers it from its own history), which
+    # wraps the packet in RTX with these counters, as RtpRewriter._retransmit does.
+    assert "await self._retransmit(seq)" in inspect.getsource(RTCRtpSender._handle_rtcp_packet)
+    retransmit = inspect.getsource(RTCRtpSender._retransmit)
+    for line in (
+        "if self.__rtx_payload_type is not None:",
+        "payload_type=self.__rtx_payload_type,",
+        "sequence_number=self.__rtx_sequence_number,",
+        "ssrc=self._rtx_ssrc,",
+        "self.__rtx_sequence_number = uint16_add(self.__rtx_sequence_number, 1)",
+        "packet_bytes = packet.serialize(self.__rtp_header_extensions_map)",
+        "await self.transport._send_rtp(packet_bytes)",
+    ):
+        assert line in retransmit, line
     assert "self.__packet_count" in source and "self.__octet_count" in source
     assert "self._send_keyframe()" in source  # PLI and FIR handling calls it
     assert "payloads, timestamp = self.__encoder.pack(data)" in source  # av.Packet path
