@@ -160,3 +160,75 @@ def test_the_in_order_shortcut_leaves_the_nack_generator_as_aiortc_does():
     theirs, ours = _nack_states(sequence)
     assert ours == theirs
     assert theirs[1], "the sequence has gaps that are NACKed"
+
+
+def _packet_bytes(rng: random.Random, ids: dict) -> bytes:
+    packet = RtpPacket(
+        payload_type=rng.choice([96, 97, 111]),
+        marker=rng.randint(0, 1),
+        sequence_number=rng.randrange(1 << 16),
+        timestamp=rng.randrange(1 << 32),
+        ssrc=rng.randrange(1 << 32),
+        payload=rng.randbytes(rng.choice([0, 1, 50, 1200])),
+    )
+    if rng.random() < 0.3:
+        packet.extensions.mid = rng.choice(["0", "1", "screen"])
+    if rng.random() < 0.8:
+        packet.extensions.abs_send_time = rng.randrange(1 << 24)
+    if rng.random() < 0.5:
+        packet.extensions.audio_level = (rng.random() < 0.5, rng.randrange(128))
+    return packet.serialize(extensions_map(**ids))
+
+
+def _as_read(packet) -> tuple:
+    extensions = packet.extensions
+    return (
+        packet.version,
+        packet.marker,
+        packet.payload_type,
+        packet.sequence_number,
+        packet.timestamp,
+        packet.ssrc,
+        list(packet.csrc),
+        packet.padding_size,
+        packet.payload,
+        extensions.abs_send_time,
+        extensions.audio_level,
+    )
+
+
+def test_incoming_packets_are_read_as_aiortc_reads_them():
+    rng = random.Random(18)
+    for ids in ({"mid": 1, "send_time": 3, "level": 2}, {"mid": 4, "send_time": 14}, {}):
+        for _ in range(300):
+            data = _packet_bytes(rng, ids)
+            read = forwarding.read_rtp(data, ids.get("send_time"), ids.get("level"))
+            assert read is not None
+            assert _as_read(read) == _as_read(RtpPacket.parse(data, extensions_map(**ids)))
+
+
+def test_packets_with_padding_csrcs_or_two_byte_extensions_are_left_to_aiortc():
+    plain = RtpPacket(payload_type=96, sequence_number=1, timestamp=2, ssrc=3, payload=b"x")
+    data = plain.serialize()
+    padded = bytes([data[0] | 0x20]) + data[1:] + b"\x00\x00\x03"
+    with_csrc = bytes([data[0] | 0x01]) + data[1:12] + b"\x00\x00\x00\x07" + data[12:]
+    two_byte = bytes([data[0] | 0x10]) + data[1:12] + b"\x10\x00\x00\x01\x03\x01\x05\x00" + b"x"
+    for other in (padded, with_csrc, two_byte):
+        assert forwarding.read_rtp(other, 3, None) is None
+        RtpPacket.parse(other)  # aiortc reads it
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x80\x60\x00\x01\x00\x00",  # shorter than the fixed header
+        b"\x90\x60\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03\xbe\xde",  # cut in the profile
+        b"\x90\x60\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03\xbe\xde\x00\x02\x32\x01",  # words
+        b"\x90\x60\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03\xbe\xde\x00\x01\x05\x01\x02\x03",
+    ],
+)
+def test_a_truncated_packet_is_refused_as_aiortc_refuses_it(data):
+    with pytest.raises(ValueError):
+        RtpPacket.parse(data, extensions_map(send_time=3))
+    with pytest.raises(ValueError):
+        forwarding.read_rtp(data, 3, None)

@@ -317,8 +317,13 @@ def _direct_receiver(dtls: RTCDtlsTransport, stock: Callable[[bytes, int], None]
             stock(data, component)
             return
         arrival_time_ms = _now_ms()
+        extensions = dtls._rtp_header_extensions_map
         try:
-            packet = RtpPacket.parse(srtp.unprotect(data), dtls._rtp_header_extensions_map)
+            data = srtp.unprotect(data)
+            ids = getattr(extensions, _EXTENSION_IDS)
+            packet = read_rtp(data, ids.abs_send_time, ids.audio_level) or RtpPacket.parse(
+                data, extensions
+            )
         except (pylibsrtp.Error, ValueError):
             return  # what aiortc does too: a packet that cannot be read is dropped
         receiver = dtls._rtp_router.route_rtp(packet)
@@ -333,6 +338,91 @@ def _direct_receiver(dtls: RTCDtlsTransport, stock: Callable[[bytes, int], None]
             logger.exception("forwarding an RTP packet failed")
 
     return data_received
+
+
+class ReadPacket:
+    """An incoming RTP packet as the direct path reads it: RtpPacket's attributes, of
+    the header extensions only the send time and the audio level (the REMB estimate and
+    the forwarded level need them; aiortc's router reads none). Its own ``extensions``.
+    """
+
+    __slots__ = (
+        "marker",
+        "payload_type",
+        "sequence_number",
+        "timestamp",
+        "ssrc",
+        "payload",
+        "abs_send_time",
+        "audio_level",
+    )
+    version = 2
+    csrc = ()
+    padding_size = 0
+    mid = rtp_stream_id = repaired_rtp_stream_id = None
+    transmission_offset = transport_sequence_number = None
+
+    @property
+    def extensions(self) -> "ReadPacket":
+        return self
+
+
+_FIXED_HEADER = struct.Struct("!BBHII")
+_EXTENSION_HEADER = struct.Struct("!HH")
+
+
+def read_rtp(data: bytes, send_time_id: int | None, level_id: int | None) -> ReadPacket | None:
+    """``data`` (an RTP packet) read as RtpPacket.parse reads it, for the packets browsers
+    send nearly always: no padding, no CSRCs, no or one-byte header extensions. None for
+    any other packet (RtpPacket.parse reads those); ValueError where RtpPacket.parse
+    raises it. ``send_time_id``, ``level_id``: the negotiated extension IDs (or None).
+    """
+    if len(data) < 12:
+        raise ValueError("RTP packet length is less than 12 bytes")
+    first, second, seq, timestamp, ssrc = _FIXED_HEADER.unpack_from(data)
+    if first & 0xEF != 0x80:  # not version 2, or padding, or CSRCs
+        return None
+    packet = ReadPacket()
+    packet.marker = second >> 7
+    packet.payload_type = second & 0x7F
+    packet.sequence_number = seq
+    packet.timestamp = timestamp
+    packet.ssrc = ssrc
+    packet.abs_send_time = packet.audio_level = None
+    if not first & 0x10:
+        packet.payload = data[12:]
+        return packet
+    if len(data) < 16:
+        raise ValueError("RTP packet has truncated extension profile / length")
+    profile, words = _EXTENSION_HEADER.unpack_from(data, 12)
+    if profile != 0xBEDE:
+        return None
+    end = 16 + 4 * words
+    if len(data) < end:
+        raise ValueError("RTP packet has truncated extension value")
+    _read_extensions(packet, data, end, send_time_id, level_id)
+    packet.payload = data[end:]
+    return packet
+
+
+def _read_extensions(packet: ReadPacket, data: bytes, end: int, send_time_id, level_id) -> None:
+    """RFC 8285 one-byte elements from byte 16 to ``end``, as aiortc reads them."""
+    position = 16
+    while position < end:
+        byte = data[position]
+        position += 1
+        if not byte:  # padding
+            continue
+        element = byte >> 4
+        length = (byte & 0x0F) + 1
+        if position + length > end:
+            raise ValueError("RTP one-byte header extension value is truncated")
+        if element == send_time_id:
+            packet.abs_send_time = int.from_bytes(data[position : position + length], "big")
+        elif element == level_id:
+            value = data[position]
+            packet.audio_level = (value & 0x80 == 0x80, value & 0x7F)
+        position += length
 
 
 _background: set[asyncio.Future] = set()
