@@ -232,3 +232,59 @@ def test_a_truncated_packet_is_refused_as_aiortc_refuses_it(data):
         RtpPacket.parse(data, extensions_map(send_time=3))
     with pytest.raises(ValueError):
         forwarding.read_rtp(data, 3, None)
+
+
+def _sessions(key: bytes, profile: int):
+    from pylibsrtp import Policy
+    from pylibsrtp import Session
+
+    def policy(direction):
+        made = Policy(key=key, ssrc_type=direction, srtp_profile=profile)
+        made.allow_repeat_tx = True
+        return made
+
+    return (
+        Session(policy(Policy.SSRC_ANY_OUTBOUND)),
+        Session(policy(Policy.SSRC_ANY_OUTBOUND)),
+        Session(policy(Policy.SSRC_ANY_INBOUND)),
+    )
+
+
+@pytest.mark.parametrize(
+    "profile, key_size",
+    [("SRTP_PROFILE_AEAD_AES_128_GCM", 28), ("SRTP_PROFILE_AES128_CM_SHA1_80", 30)],
+)
+def test_the_route_encrypts_as_pylibsrtp_does_and_sends_to_the_nominated_pair(profile, key_size):
+    """_Route encrypts in the session's own buffer: byte for byte what Session.protect
+    gives (a twin session, same key), and the viewer's session reads it back."""
+    from aioice.ice import StunProtocol
+    from aiortc.rtcdtlstransport import State
+    from pylibsrtp import Policy
+    from types import SimpleNamespace
+
+    ours, twin, viewer = _sessions(bytes(range(key_size)), getattr(Policy, profile))
+    sent = []
+    protocol = StunProtocol(receiver=None)
+    protocol.transport = SimpleNamespace(
+        sendto=lambda data, address: sent.append((data, address)), is_closing=lambda: False
+    )
+    pair = SimpleNamespace(protocol=protocol, remote_addr=("127.0.0.1", 5004))
+    dtls = SimpleNamespace(
+        _state=State.CONNECTED,
+        _tx_srtp=ours,
+        transport=SimpleNamespace(_connection=SimpleNamespace(_nominated={1: pair})),
+    )
+    route = forwarding._Route(dtls)
+    header = forwarding.header_writer(96, 0xCAFE, mid_id=1, mid=b"0", send_time_id=3)
+    for seq, payload in enumerate([b"", b"x" * 1200, bytes(range(256))]):
+        data = header(seq & 1, seq, seq * 3000, NTP, None) + payload
+        assert route.send(data)
+        protected, address = sent[-1]
+        assert address == ("127.0.0.1", 5004)
+        assert protected == twin.protect(data)
+        assert viewer.unprotect(protected) == data
+    with pytest.raises(ValueError):
+        route.send(header(0, 9, 0, NTP, None) + bytes(1500))
+    dtls._state = State.CLOSED
+    assert not route.send(data)
+    assert len(sent) == 3

@@ -52,10 +52,13 @@ from prorenata.videomote.media.remb import BandwidthEstimator
 import asyncio
 import logging
 import pylibsrtp
+import pylibsrtp._binding
 import struct
 import time
 
 logger = logging.getLogger("prorenata.videomote.media")
+_srtp_ffi = pylibsrtp._binding.ffi
+_srtp_protect = pylibsrtp._binding.lib.srtp_protect
 
 #: The aiortc release this module was written against (and constraints.txt pins).
 AIORTC_VERSION = "1.16.0"
@@ -72,6 +75,10 @@ _RECEIVER_NACK = "_RTCRtpReceiver__nack_generator"
 _RECEIVER_ACTIVE_SSRC = "_RTCRtpReceiver__active_ssrc"
 _RECEIVER_RTCP_SSRC = "_RTCRtpReceiver__rtcp_ssrc"
 _DTLS_CONNECTED = DtlsState.CONNECTED
+# pylibsrtp's Session: its packet buffer (cffi char[] and its buffer view) and context.
+_SRTP_CDATA = "_cdata"
+_SRTP_BUFFER = "_buffer"
+_SRTP_CONTEXT = "_srtp"
 #: Our own attribute on a receiver: its packet handler on the direct path.
 _DIRECT_HANDLER = "_videomote_direct_handler"
 _SENDER_MID = "_RTCRtpSender__mid"
@@ -696,6 +703,10 @@ class _Route:
     aiortc's path to the socket is four nested coroutines per packet; for a forwarded
     packet per viewer that is most of the sending cost. A pair relayed through TURN keeps
     aioice's own (asynchronous) sending. The pair's address is read once per pair.
+
+    Encryption is pylibsrtp's Session.protect without its per-call allocation and
+    checks: the packet is copied into the session's own buffer and libsrtp's
+    ``srtp_protect`` called on it with a length cell allocated once per session.
     """
 
     def __init__(self, dtls: RTCDtlsTransport):
@@ -704,6 +715,10 @@ class _Route:
         self.pair = None
         self.address = None
         self.direct = False
+        self.session = None
+        self._cdata = self._buffer = self._srtp = None
+        self._length = _srtp_ffi.new("int *")
+        self._limit = 0
 
     def send(self, data: bytes) -> bool:
         """False when the viewer is not connected."""
@@ -716,7 +731,20 @@ class _Route:
                 return False
             self.pair, self.address = pair, pair.remote_addr
             self.direct = type(pair.protocol) is StunProtocol
-        data = dtls._tx_srtp.protect(data)
+        session = dtls._tx_srtp
+        if session is not self.session:
+            self._use(session)
+        size = len(data)
+        if size > self._limit:
+            raise ValueError("packet is too long")
+        buffer = self._buffer
+        buffer[0:size] = data
+        length = self._length
+        length[0] = size
+        status = _srtp_protect(self._srtp, self._cdata, length)
+        if status:
+            raise pylibsrtp.Error(f"srtp_protect failed ({status})")
+        data = buffer[0 : length[0]]
         if self.direct:
             transport = pair.protocol.transport
             if transport is None or transport.is_closing():
@@ -725,6 +753,14 @@ class _Route:
         else:
             _spawn(pair.protocol.send_data(data, self.address))
         return True
+
+    def _use(self, session: pylibsrtp.Session) -> None:
+        """The buffer and libsrtp context of ``session`` (kept referenced: it frees them)."""
+        self.session = session
+        self._cdata = getattr(session, _SRTP_CDATA)
+        self._buffer = getattr(session, _SRTP_BUFFER)
+        self._srtp = getattr(session, _SRTP_CONTEXT)[0]
+        self._limit = len(self._cdata) - pylibsrtp.SRTP_MAX_TRAILER_LEN
 
 
 def is_vp8_keyframe(data: bytes) -> bool:
