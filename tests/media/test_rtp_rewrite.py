@@ -262,29 +262,32 @@ def test_the_route_encrypts_as_pylibsrtp_does_and_sends_to_the_nominated_pair(pr
     from pylibsrtp import Policy
     from types import SimpleNamespace
 
-    ours, twin, viewer = _sessions(bytes(range(key_size)), getattr(Policy, profile))
-    sent = []
-    protocol = StunProtocol(receiver=None)
-    protocol.transport = SimpleNamespace(
-        sendto=lambda data, address: sent.append((data, address)), is_closing=lambda: False
-    )
-    pair = SimpleNamespace(protocol=protocol, remote_addr=("127.0.0.1", 5004))
-    dtls = SimpleNamespace(
-        _state=State.CONNECTED,
-        _tx_srtp=ours,
-        transport=SimpleNamespace(_connection=SimpleNamespace(_nominated={1: pair})),
-    )
-    route = forwarding._Route(dtls)
-    header = forwarding.header_writer(96, 0xCAFE, mid_id=1, mid=b"0", send_time_id=3)
-    for seq, payload in enumerate([b"", b"x" * 1200, bytes(range(256))]):
-        data = header(seq & 1, seq, seq * 3000, NTP, None) + payload
-        assert route.send(data)
-        protected, address = sent[-1]
-        assert address == ("127.0.0.1", 5004)
-        assert protected == twin.protect(data)
-        assert viewer.unprotect(protected) == data
-    with pytest.raises(ValueError):
-        route.send(header(0, 9, 0, NTP, None) + bytes(1500))
-    dtls._state = State.CLOSED
-    assert not route.send(data)
-    assert len(sent) == 3
+    async def check():
+        ours, twin, viewer = _sessions(bytes(range(key_size)), getattr(Policy, profile))
+        sent = []
+        protocol = StunProtocol(receiver=None)
+        protocol.transport = SimpleNamespace(
+            sendto=lambda data, address: sent.append((data, address)), is_closing=lambda: False
+        )
+        pair = SimpleNamespace(protocol=protocol, remote_addr=("127.0.0.1", 5004))
+        dtls = SimpleNamespace(
+            _state=State.CONNECTED,
+            _tx_srtp=ours,
+            transport=SimpleNamespace(_connection=SimpleNamespace(_nominated={1: pair})),
+        )
+        route = forwarding._Route(dtls)
+        header = forwarding.header_writer(96, 0xCAFE, mid_id=1, mid=b"0", send_time_id=3)
+        for seq, payload in enumerate([b"", b"x" * 1200, bytes(range(256))]):
+            data = header(seq & 1, seq, seq * 3000, NTP, None) + payload
+            assert route.send(data)
+            protected, address = sent[-1]
+            assert address == ("127.0.0.1", 5004)
+            assert protected == twin.protect(data)
+            assert viewer.unprotect(protected) == data
+        with pytest.raises(ValueError):
+            route.send(header(0, 9, 0, NTP, None) + bytes(1500))
+        dtls._state = State.CLOSED
+        assert not route.send(data)
+        assert len(sent) == 3
+
+    asyncio.run(check())
