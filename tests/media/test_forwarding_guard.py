@@ -66,7 +66,8 @@ def test_receiver_private_attributes_exist_on_a_real_receiver():
         for name in (
             forwarding._SENDER_MID,
             forwarding._SENDER_EXTENSIONS,
-            forwarding._SENDER_HISTORY,
+            forwarding._SENDER_RTX_PAYLOAD_TYPE,
+            forwarding._SENDER_RTX_SEQUENCE_NUMBER,
             forwarding._SENDER_STARTED,
             *forwarding._SENDER_COUNTERS,
         ):
@@ -94,6 +95,7 @@ def test_the_receive_path_taken_over_from_the_datagram_callback_is_unchanged():
     """receive_directly does what aioice's callback and aiortc's receive task do for RTP."""
     from aioice.ice import StunProtocol
     from aiortc.rtcdtlstransport import RTCDtlsTransport
+    from aiortc.rtcdtlstransport import RtpRouter
 
     callback = inspect.getsource(StunProtocol.datagram_received)
     # Anything that is not STUN goes to the connection: RTP and RTCP may skip the parse.
@@ -119,6 +121,9 @@ def test_the_receive_path_taken_over_from_the_datagram_callback_is_unchanged():
     handle = inspect.getsource(RTCDtlsTransport._handle_rtp_data)
     assert "RtpPacket.parse(data, self._rtp_header_extensions_map)" in handle
     assert "receiver = self._rtp_router.route_rtp(packet)" in handle
+    # Routing reads the SSRC and payload type only: read_rtp's packets carry no MID.
+    route = inspect.getsource(RtpRouter.route_rtp)
+    assert "packet.extensions" not in route and "packet.ssrc" in route
     assert "await receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)" in handle
 
 
@@ -182,7 +187,20 @@ def test_the_send_path_taken_over_to_the_socket_is_unchanged():
 
 def test_sender_keyframe_hook_and_packet_path_exist():
     source = inspect.getsource(RTCRtpSender)
-    assert "self.__rtp_history.get(sequence_number % RTP_HISTORY_SIZE)" in source
+    # A NACK reaches _retransmit (RtpRewriter answers it from its own history), which
+    # wraps the packet in RTX with these counters, as RtpRewriter._retransmit does.
+    assert "await self._retransmit(seq)" in inspect.getsource(RTCRtpSender._handle_rtcp_packet)
+    retransmit = inspect.getsource(RTCRtpSender._retransmit)
+    for line in (
+        "if self.__rtx_payload_type is not None:",
+        "payload_type=self.__rtx_payload_type,",
+        "sequence_number=self.__rtx_sequence_number,",
+        "ssrc=self._rtx_ssrc,",
+        "self.__rtx_sequence_number = uint16_add(self.__rtx_sequence_number, 1)",
+        "packet_bytes = packet.serialize(self.__rtp_header_extensions_map)",
+        "await self.transport._send_rtp(packet_bytes)",
+    ):
+        assert line in retransmit, line
     assert "self.__packet_count" in source and "self.__octet_count" in source
     assert "self._send_keyframe()" in source  # PLI and FIR handling calls it
     assert "payloads, timestamp = self.__encoder.pack(data)" in source  # av.Packet path
@@ -259,3 +277,24 @@ def test_our_clocks_agree_with_aiortcs():
 
     assert abs(forwarding.ntp_now() - clock.current_ntp_time()) < 2**32 // 100  # 10 ms
     assert abs(forwarding._now_ms() - clock.current_ms()) < 10
+
+
+def test_the_pylibsrtp_session_internals_the_route_encrypts_with_exist():
+    """_Route does what Session.protect does, in the session's own buffer."""
+    import pylibsrtp
+
+    process = inspect.getsource(pylibsrtp.Session._Session__process)
+    for line in (
+        "if len(data) > len(self._cdata) - trailer:",
+        "len_p[0] = len(data)",
+        "self._buffer[0 : len(data)] = data",
+        "_srtp_assert(func(self._srtp[0], self._cdata, len_p))",
+        "return self._buffer[0 : len_p[0]]",
+    ):
+        assert line in process, line
+    protect = inspect.getsource(pylibsrtp.Session.protect)
+    assert "self.__process(packet, lib.srtp_protect, SRTP_MAX_TRAILER_LEN)" in protect
+    assert forwarding._srtp_protect is pylibsrtp._binding.lib.srtp_protect
+    session = pylibsrtp.Session()
+    for name in (forwarding._SRTP_CDATA, forwarding._SRTP_BUFFER, forwarding._SRTP_CONTEXT):
+        assert hasattr(session, name), name

@@ -13,7 +13,12 @@ room saturates two cores. This module lets the media server pass media through i
   sender's SSRC, sequence numbers, timestamps and payload type, keeps them for
   retransmission, counts them for its sender reports and encrypts and sends them on the
   ICE pair directly. From the datagram that arrives to the datagrams that leave, nothing
-  waits and no task switches;
+  waits and no task switches. Per packet, the path does only what it must, in as few
+  Python steps as it can: :func:`read_rtp` reads the header with one unpack (and of the
+  extensions only the send time and audio level), :func:`header_writer` writes each
+  viewer's header with one pack, the history keeps the bytes sent (parsed again only
+  for a NACK), encryption happens in the SRTP session's own buffer, and an in-order
+  packet skips the NACK generator's walk over its missing set;
 - :func:`receive_raw` (synthetic viewers, benchmarks): every RTP packet to a counter;
 - :func:`request_keyframe` sends an RTCP PLI to a publisher (a new viewer, or a viewer's
   own PLI, needs a fresh keyframe, which only the publisher's browser can make);
@@ -45,16 +50,20 @@ from aiortc.rtp import RtcpPsfbPacket
 from aiortc.rtp import RtpPacket
 from aiortc.rtp import pack_remb_fci
 from aiortc.rtp import unwrap_rtx
+from aiortc.rtp import wrap_rtx
 from collections.abc import Callable
 from prorenata.videomote.media.remb import BandwidthEstimator
 
 import asyncio
 import logging
 import pylibsrtp
+import pylibsrtp._binding
 import struct
 import time
 
 logger = logging.getLogger("prorenata.videomote.media")
+_srtp_ffi = pylibsrtp._binding.ffi
+_srtp_protect = pylibsrtp._binding.lib.srtp_protect
 
 #: The aiortc release this module was written against (and constraints.txt pins).
 AIORTC_VERSION = "1.16.0"
@@ -71,12 +80,17 @@ _RECEIVER_NACK = "_RTCRtpReceiver__nack_generator"
 _RECEIVER_ACTIVE_SSRC = "_RTCRtpReceiver__active_ssrc"
 _RECEIVER_RTCP_SSRC = "_RTCRtpReceiver__rtcp_ssrc"
 _DTLS_CONNECTED = DtlsState.CONNECTED
+# pylibsrtp's Session: its packet buffer (cffi char[] and its buffer view) and context.
+_SRTP_CDATA = "_cdata"
+_SRTP_BUFFER = "_buffer"
+_SRTP_CONTEXT = "_srtp"
 #: Our own attribute on a receiver: its packet handler on the direct path.
 _DIRECT_HANDLER = "_videomote_direct_handler"
 _SENDER_MID = "_RTCRtpSender__mid"
 _SENDER_EXTENSIONS = "_RTCRtpSender__rtp_header_extensions_map"
-_SENDER_HISTORY = "_RTCRtpSender__rtp_history"
 _SENDER_STARTED = "_RTCRtpSender__started"
+_SENDER_RTX_PAYLOAD_TYPE = "_RTCRtpSender__rtx_payload_type"
+_SENDER_RTX_SEQUENCE_NUMBER = "_RTCRtpSender__rtx_sequence_number"
 _EXTENSION_IDS = "_HeaderExtensionsMap__ids"
 _SENDER_COUNTERS = (
     "_RTCRtpSender__ntp_timestamp",
@@ -87,8 +101,6 @@ _SENDER_COUNTERS = (
 
 
 _NTP_EPOCH_OFFSET = 2208988800  # seconds from 1900-01-01 to 1970-01-01
-_HEADER = struct.Struct("!BBHII")  # V=2, X=1 | M, PT | sequence | timestamp | SSRC
-_EXTENSION_HEADER = struct.Struct("!HH")
 
 
 class PacketCollector:
@@ -166,7 +178,8 @@ def forward_packets(
             packet = _unwrap_retransmission(packet, codec, codecs, rtx_ssrcs)
             if packet is None:
                 return
-        _request_missing(receiver, nacks, packet)
+        if nacks is not None:
+            _request_missing(receiver, nacks, packet)
         on_packet(packet, is_keyframe(packet))
 
     setattr(receiver, _DIRECT_HANDLER, handle)
@@ -236,8 +249,16 @@ def _unwrap_retransmission(
 
 
 def _request_missing(receiver: RTCRtpReceiver, nacks, packet: RtpPacket) -> None:
-    """NACK the packets a gap before ``packet`` shows missing."""
-    if nacks is not None and nacks.add(packet):
+    """NACK the packets a gap before ``packet`` shows missing.
+
+    The next packet in order with nothing missing (nearly every packet) only moves the
+    generator's last number on: all that NackGenerator.add does then (no gap to find,
+    nothing to truncate), without its per-packet walk over the missing set.
+    """
+    last = nacks.max_seq
+    if last is not None and not nacks.missing and packet.sequence_number == (last + 1) & 0xFFFF:
+        nacks.max_seq = packet.sequence_number
+    elif nacks.add(packet):
         _spawn(receiver._send_rtcp_nack(packet.ssrc, sorted(nacks.missing)))
 
 
@@ -308,8 +329,13 @@ def _direct_receiver(dtls: RTCDtlsTransport, stock: Callable[[bytes, int], None]
             stock(data, component)
             return
         arrival_time_ms = _now_ms()
+        extensions = dtls._rtp_header_extensions_map
         try:
-            packet = RtpPacket.parse(srtp.unprotect(data), dtls._rtp_header_extensions_map)
+            data = srtp.unprotect(data)
+            ids = getattr(extensions, _EXTENSION_IDS)
+            packet = read_rtp(data, ids.abs_send_time, ids.audio_level) or RtpPacket.parse(
+                data, extensions
+            )
         except (pylibsrtp.Error, ValueError):
             return  # what aiortc does too: a packet that cannot be read is dropped
         receiver = dtls._rtp_router.route_rtp(packet)
@@ -324,6 +350,91 @@ def _direct_receiver(dtls: RTCDtlsTransport, stock: Callable[[bytes, int], None]
             logger.exception("forwarding an RTP packet failed")
 
     return data_received
+
+
+class ReadPacket:
+    """An incoming RTP packet as the direct path reads it: RtpPacket's attributes, of
+    the header extensions only the send time and the audio level (the REMB estimate and
+    the forwarded level need them; aiortc's router reads none). Its own ``extensions``.
+    """
+
+    __slots__ = (
+        "marker",
+        "payload_type",
+        "sequence_number",
+        "timestamp",
+        "ssrc",
+        "payload",
+        "abs_send_time",
+        "audio_level",
+    )
+    version = 2
+    csrc = ()
+    padding_size = 0
+    mid = rtp_stream_id = repaired_rtp_stream_id = None
+    transmission_offset = transport_sequence_number = None
+
+    @property
+    def extensions(self) -> "ReadPacket":
+        return self
+
+
+_FIXED_HEADER = struct.Struct("!BBHII")
+_EXTENSION_HEADER = struct.Struct("!HH")
+
+
+def read_rtp(data: bytes, send_time_id: int | None, level_id: int | None) -> ReadPacket | None:
+    """``data`` (an RTP packet) read as RtpPacket.parse reads it, for the packets browsers
+    send nearly always: no padding, no CSRCs, no or one-byte header extensions. None for
+    any other packet (RtpPacket.parse reads those); ValueError where RtpPacket.parse
+    raises it. ``send_time_id``, ``level_id``: the negotiated extension IDs (or None).
+    """
+    if len(data) < 12:
+        raise ValueError("RTP packet length is less than 12 bytes")
+    first, second, seq, timestamp, ssrc = _FIXED_HEADER.unpack_from(data)
+    if first & 0xEF != 0x80:  # not version 2, or padding, or CSRCs
+        return None
+    packet = ReadPacket()
+    packet.marker = second >> 7
+    packet.payload_type = second & 0x7F
+    packet.sequence_number = seq
+    packet.timestamp = timestamp
+    packet.ssrc = ssrc
+    packet.abs_send_time = packet.audio_level = None
+    if not first & 0x10:
+        packet.payload = data[12:]
+        return packet
+    if len(data) < 16:
+        raise ValueError("RTP packet has truncated extension profile / length")
+    profile, words = _EXTENSION_HEADER.unpack_from(data, 12)
+    if profile != 0xBEDE:
+        return None
+    end = 16 + 4 * words
+    if len(data) < end:
+        raise ValueError("RTP packet has truncated extension value")
+    _read_extensions(packet, data, end, send_time_id, level_id)
+    packet.payload = data[end:]
+    return packet
+
+
+def _read_extensions(packet: ReadPacket, data: bytes, end: int, send_time_id, level_id) -> None:
+    """RFC 8285 one-byte elements from byte 16 to ``end``, as aiortc reads them."""
+    position = 16
+    while position < end:
+        byte = data[position]
+        position += 1
+        if not byte:  # padding
+            continue
+        element = byte >> 4
+        length = (byte & 0x0F) + 1
+        if position + length > end:
+            raise ValueError("RTP one-byte header extension value is truncated")
+        if element == send_time_id:
+            packet.abs_send_time = int.from_bytes(data[position : position + length], "big")
+        elif element == level_id:
+            value = data[position]
+            packet.audio_level = (value & 0x80 == 0x80, value & 0x7F)
+        position += length
 
 
 _background: set[asyncio.Future] = set()
@@ -359,11 +470,13 @@ class RtpRewriter:
         self._waiting = True
         self._seq_delta = 0
         self._ts_delta = 0
-        self._last: tuple[int, int, int] | None = None  # seq, timestamp, NTP time
-        self._extensions = None  # set up once the sender has started (extension IDs known)
+        # The last packet sent: sequence number, timestamp, NTP time (None: none yet).
+        self._last_seq = self._last_timestamp = self._last_ntp = None
+        self._header = None  # set up once the sender has started (extension IDs known)
+        self._extensions_map = None
         self.mid = None
         self.ssrc = sender._ssrc
-        self._history: dict = {}
+        self._history: dict[int, bytes] = {}
         self._route: _Route | None = None
 
     def assign(self, source: object) -> None:
@@ -376,15 +489,14 @@ class RtpRewriter:
         for all viewers)."""
         if source is not self.source:
             return
-        sender = self.sender
-        if self._extensions is None:
+        if self._header is None:
             # Not connected yet: nothing reaches the viewer, so no key frame is asked for
             # either. One asked for now would be lost, and it would use up the publisher's
             # key frame interval (Room.request_keyframe): the viewer's first picture would
             # then wait for the next interval, up to half a second longer.
-            if not getattr(sender, _SENDER_STARTED):
+            if not getattr(self.sender, _SENDER_STARTED):
                 return
-            self._extensions = self._extension_template()
+            self._start()
         if self._waiting:
             if not keyframe:
                 self.need_keyframe()
@@ -394,80 +506,194 @@ class RtpRewriter:
         seq = (packet.sequence_number + self._seq_delta) & 0xFFFF
         timestamp = (packet.timestamp + self._ts_delta) & 0xFFFFFFFF
         now = now or ntp_now()
-        abs_send_time = (now >> 14) & 0x00FFFFFF
-        level = packet.extensions.audio_level
         payload = packet.payload
-        data = (
-            _HEADER.pack(0x90, packet.marker << 7 | self.payload_type, seq, timestamp, self.ssrc)
-            + self._extensions(abs_send_time, level)
-            + payload
-        )
-        # Kept for retransmission (NACK), as the sender keeps what it sends itself.
-        kept = RtpPacket(self.payload_type, packet.marker, seq, timestamp, self.ssrc)
-        kept.payload = payload
-        extensions = kept.extensions
-        extensions.mid = self.mid
-        extensions.abs_send_time = abs_send_time
-        extensions.audio_level = level
-        self._history[seq % RTP_HISTORY_SIZE] = kept
+        # One pack for the whole header (the extensions' words included), one join.
+        data = self._header(packet.marker, seq, timestamp, now, packet.extensions.audio_level)
+        data += payload
+        # Kept for retransmission (NACK) as sent, unencrypted; parsed only when asked for.
+        self._history[seq % RTP_HISTORY_SIZE] = data
         if not self._route.send(data):
             return
-        self._last = (seq, timestamp, now)
+        self._last_seq, self._last_timestamp, self._last_ntp = seq, timestamp, now
         # The sender's own counters, for its RTCP sender reports (_SENDER_COUNTERS).
+        sender = self.sender
         sender._RTCRtpSender__ntp_timestamp = now
         sender._RTCRtpSender__rtp_timestamp = timestamp
         sender._RTCRtpSender__octet_count += len(payload)
         sender._RTCRtpSender__packet_count += 1
 
-    def _extension_template(self):
-        """RFC 8285 one-byte header extensions as the viewer negotiated them: the MID, the
-        send time (for the browser's bandwidth estimate), the audio level for audio."""
-        ids = getattr(getattr(self.sender, _SENDER_EXTENSIONS), _EXTENSION_IDS)
-        self.mid = getattr(self.sender, _SENDER_MID)
-        self.ssrc = self.sender._ssrc
-        self._history = getattr(self.sender, _SENDER_HISTORY)
-        self._route = _Route(self.sender.transport)
-        mid = self.mid.encode() if self.mid and ids.mid else b""
-        fixed = bytes([ids.mid << 4 | (len(mid) - 1)]) + mid if mid else b""
-        send_time_id = ids.abs_send_time or 0
-        level_id = ids.audio_level if self.kind == "audio" else None
-        size = len(fixed) + (4 if send_time_id else 0) + (2 if level_id else 0)
-        words = (size + 3) // 4
-        prefix = _EXTENSION_HEADER.pack(0xBEDE, words) + fixed
-        padding = bytes(words * 4 - size)
-        head = prefix + (bytes([send_time_id << 4 | 2]) if send_time_id else b"")
+    def _start(self) -> None:
+        """Once the sender has started: the extension IDs the viewer negotiated are known,
+        and NACKs are answered from this writer's history (:meth:`_retransmit`)."""
+        sender = self.sender
+        extensions = getattr(sender, _SENDER_EXTENSIONS)
+        ids = getattr(extensions, _EXTENSION_IDS)
+        self.mid = getattr(sender, _SENDER_MID)
+        self.ssrc = sender._ssrc
+        self._extensions_map = extensions
+        self._route = _Route(sender.transport)
+        sender._retransmit = self._retransmit
+        self._header = header_writer(
+            self.payload_type,
+            self.ssrc,
+            mid_id=ids.mid or 0,
+            mid=(self.mid or "").encode(),
+            send_time_id=ids.abs_send_time or 0,
+            level_id=(ids.audio_level or 0) if self.kind == "audio" else 0,
+        )
 
-        if level_id:
-
-            def extensions(abs_send_time: int, level) -> bytes:
-                vad, value = level if level is not None else (False, 127)
-                return (
-                    head
-                    + (abs_send_time.to_bytes(3, "big") if send_time_id else b"")
-                    + bytes([level_id << 4, (0x80 if vad else 0) | (value & 0x7F)])
-                    + padding
-                )
-
-        elif send_time_id:
-
-            def extensions(abs_send_time: int, level) -> bytes:
-                return head + abs_send_time.to_bytes(3, "big") + padding
-
-        else:
-
-            def extensions(abs_send_time: int, level) -> bytes:
-                return head + padding
-
-        return extensions
+    async def _retransmit(self, sequence_number: int) -> None:
+        """A viewer's NACK: the packet sent with ``sequence_number`` again, as aiortc's
+        sender does it (RTX when negotiated), from the bytes this writer kept."""
+        data = self._history.get(sequence_number % RTP_HISTORY_SIZE)
+        if data is None:
+            return
+        packet = RtpPacket.parse(data, self._extensions_map)
+        if packet.sequence_number != sequence_number:
+            return
+        sender = self.sender
+        rtx_payload_type = getattr(sender, _SENDER_RTX_PAYLOAD_TYPE)
+        if rtx_payload_type is not None:
+            rtx_sequence_number = getattr(sender, _SENDER_RTX_SEQUENCE_NUMBER)
+            packet = wrap_rtx(
+                packet,
+                payload_type=rtx_payload_type,
+                sequence_number=rtx_sequence_number,
+                ssrc=sender._rtx_ssrc,
+            )
+            setattr(sender, _SENDER_RTX_SEQUENCE_NUMBER, (rtx_sequence_number + 1) & 0xFFFF)
+        await sender.transport._send_rtp(packet.serialize(self._extensions_map))
 
     def _rebase(self, packet: RtpPacket) -> None:
-        if self._last is None:
+        if self._last_ntp is None:
             self._seq_delta = self._ts_delta = 0
             return
-        seq, timestamp, at = self._last
+        seq, timestamp, at = self._last_seq, self._last_timestamp, self._last_ntp
         elapsed = max(1, (ntp_now() - at) * self.clock_rate >> 32)
         self._seq_delta = (seq + 1 - packet.sequence_number) & 0xFFFF
         self._ts_delta = (timestamp + elapsed - packet.timestamp) & 0xFFFFFFFF
+
+
+def header_writer(
+    payload_type: int,
+    ssrc: int,
+    mid_id: int = 0,
+    mid: bytes = b"",
+    send_time_id: int = 0,
+    level_id: int = 0,
+) -> Callable[[int, int, int, int, tuple[bool, int] | None], bytes]:
+    """``header(marker, seq, timestamp, ntp_time, audio_level)``: an RTP header from
+    ``ssrc`` with ``payload_type`` and its RFC 8285 one-byte header extensions, as a viewer
+    negotiated them (an ID of 0: not negotiated): the MID, the send time (the browser's
+    bandwidth estimate reads it; from ``ntp_time``) and for audio the level (vad, level;
+    None: silence). The payload follows it directly.
+
+    Everything but the five arguments is fixed for a viewer's sender, so each header is
+    one ``struct`` pack: the send time's and the level's elements are packed as one word
+    each with their element headers, the MID's element (constant) last.
+    """
+    mid_element = bytes([mid_id << 4 | (len(mid) - 1)]) + mid if mid_id and mid else b""
+    size = (4 if send_time_id else 0) + (2 if level_id else 0) + len(mid_element)
+    if not size:
+        return _plain_header(payload_type, ssrc)
+    words = (size + 3) // 4
+    layout = "!BBHIIHH" + ("I" if send_time_id else "") + ("H" if level_id else "")
+    pack = struct.Struct(f"{layout}{len(mid_element)}s{words * 4 - size}x").pack
+    fixed = (ssrc, 0xBEDE, words, mid_element)
+    send_time_element = (send_time_id << 4 | 2) << 24  # ID, length - 1; then 3 bytes
+    level_element = level_id << 12  # ID, length - 1 (0); then 1 byte
+    if send_time_id and level_id:
+        return _header_with_send_time_and_level(
+            pack, payload_type, fixed, send_time_element, level_element
+        )
+    if send_time_id:
+        return _header_with_send_time(pack, payload_type, fixed, send_time_element)
+    if level_id:
+        return _header_with_level(pack, payload_type, fixed, level_element)
+    return _header_with_mid(pack, payload_type, fixed)
+
+
+def _level_byte(level: tuple[bool, int] | None) -> int:
+    """RFC 6464: the voice activity bit and the level (-dBov); None: silence."""
+    return 127 if level is None else (0x80 if level[0] else 0) | (level[1] & 0x7F)
+
+
+def _plain_header(payload_type, ssrc):
+    pack = struct.Struct("!BBHII").pack
+
+    def header(marker, seq, timestamp, ntp_time, level) -> bytes:
+        return pack(0x80, marker << 7 | payload_type, seq, timestamp, ssrc)
+
+    return header
+
+
+def _header_with_send_time_and_level(pack, payload_type, fixed, send_time_element, level_element):
+    ssrc, profile, words, mid_element = fixed
+
+    def header(marker, seq, timestamp, ntp_time, level) -> bytes:
+        return pack(
+            0x90,
+            marker << 7 | payload_type,
+            seq,
+            timestamp,
+            ssrc,
+            profile,
+            words,
+            send_time_element | (ntp_time >> 14) & 0xFFFFFF,
+            level_element | _level_byte(level),
+            mid_element,
+        )
+
+    return header
+
+
+def _header_with_send_time(pack, payload_type, fixed, send_time_element):
+    ssrc, profile, words, mid_element = fixed
+
+    def header(marker, seq, timestamp, ntp_time, level) -> bytes:
+        return pack(
+            0x90,
+            marker << 7 | payload_type,
+            seq,
+            timestamp,
+            ssrc,
+            profile,
+            words,
+            send_time_element | (ntp_time >> 14) & 0xFFFFFF,
+            mid_element,
+        )
+
+    return header
+
+
+def _header_with_level(pack, payload_type, fixed, level_element):
+    ssrc, profile, words, mid_element = fixed
+
+    def header(marker, seq, timestamp, ntp_time, level) -> bytes:
+        return pack(
+            0x90,
+            marker << 7 | payload_type,
+            seq,
+            timestamp,
+            ssrc,
+            profile,
+            words,
+            level_element | _level_byte(level),
+            mid_element,
+        )
+
+    return header
+
+
+def _header_with_mid(pack, payload_type, fixed):
+    ssrc, profile, words, mid_element = fixed
+
+    def header(marker, seq, timestamp, ntp_time, level) -> bytes:
+        return pack(
+            0x90, marker << 7 | payload_type, seq, timestamp, ssrc, profile, words, mid_element
+        )
+
+    return header
 
 
 def ntp_now() -> int:
@@ -482,6 +708,10 @@ class _Route:
     aiortc's path to the socket is four nested coroutines per packet; for a forwarded
     packet per viewer that is most of the sending cost. A pair relayed through TURN keeps
     aioice's own (asynchronous) sending. The pair's address is read once per pair.
+
+    Encryption is pylibsrtp's Session.protect without its per-call allocation and
+    checks: the packet is copied into the session's own buffer and libsrtp's
+    ``srtp_protect`` called on it with a length cell allocated once per session.
     """
 
     def __init__(self, dtls: RTCDtlsTransport):
@@ -490,6 +720,10 @@ class _Route:
         self.pair = None
         self.address = None
         self.direct = False
+        self.session = None
+        self._cdata = self._buffer = self._srtp = None
+        self._length = _srtp_ffi.new("int *")
+        self._limit = 0
 
     def send(self, data: bytes) -> bool:
         """False when the viewer is not connected."""
@@ -502,7 +736,20 @@ class _Route:
                 return False
             self.pair, self.address = pair, pair.remote_addr
             self.direct = type(pair.protocol) is StunProtocol
-        data = dtls._tx_srtp.protect(data)
+        session = dtls._tx_srtp
+        if session is not self.session:
+            self._use(session)
+        size = len(data)
+        if size > self._limit:
+            raise ValueError("packet is too long")
+        buffer = self._buffer
+        buffer[0:size] = data
+        length = self._length
+        length[0] = size
+        status = _srtp_protect(self._srtp, self._cdata, length)
+        if status:
+            raise pylibsrtp.Error(f"srtp_protect failed ({status})")
+        data = buffer[0 : length[0]]
         if self.direct:
             transport = pair.protocol.transport
             if transport is None or transport.is_closing():
@@ -511,6 +758,14 @@ class _Route:
         else:
             _spawn(pair.protocol.send_data(data, self.address))
         return True
+
+    def _use(self, session: pylibsrtp.Session) -> None:
+        """The buffer and libsrtp context of ``session`` (kept referenced: it frees them)."""
+        self.session = session
+        self._cdata = getattr(session, _SRTP_CDATA)
+        self._buffer = getattr(session, _SRTP_BUFFER)
+        self._srtp = getattr(session, _SRTP_CONTEXT)[0]
+        self._limit = len(self._cdata) - pylibsrtp.SRTP_MAX_TRAILER_LEN
 
 
 def is_vp8_keyframe(data: bytes) -> bool:
