@@ -209,18 +209,10 @@ def _media_module():
 
 def _rooms_per_media() -> dict:
     """Four-person rooms at full frame rate on one media process and on two (rooms
-    placed in turn, as Plone places meetings on the least loaded node)."""
+    placed in turn, as Plone places meetings on the least loaded node): media.py's
+    ``rooms_per_media``, whose JSON says how it measured (``rooms_media_method``)."""
     media = _media_module()
-    steps = (1,) if SMOKE else (1, 2, 4, 6, 8, 10, 12, 14, 16, 20, 24)
-    one, one_steps = media.rooms_at_full_fps(1, steps)
-    two, two_steps = media.rooms_at_full_fps(2, steps)
-    return {
-        "rooms_one_media": one,
-        "rooms_two_media": two,
-        "rooms_media_ratio": round(two / one, 2) if one else None,
-        "rooms_one_media_steps": one_steps,
-        "rooms_two_media_steps": two_steps,
-    }
+    return media.rooms_per_media((1,) if SMOKE else media.ROOM_STEPS)
 
 
 class _RoomPage(html.parser.HTMLParser):
