@@ -30,6 +30,7 @@ from aiortc import RTCSessionDescription
 from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcconfiguration import RTCBundlePolicy
+from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtp import HeaderExtensionsMap
 from aiortc.rtp import RtpPacket
 from fractions import Fraction
@@ -202,6 +203,7 @@ class _LeanStream:
         if self.send_time_at is not None:
             header[self.send_time_at : self.send_time_at + 3] = send_time.to_bytes(3, "big")
         last = len(payloads) - 1
+        picture = struct.pack("!H", 0x8000 | self.picture_id)
         packets = []
         for number, payload in enumerate(payloads):
             marker = 0x80 if number == last else 0
@@ -217,10 +219,12 @@ class _LeanStream:
             self.sequence = (self.sequence + 1) & 0xFFFF
             if self.vp8:
                 # VP8 payload descriptor with a 15-bit picture ID (aiortc's layout)
-                payload = payload[:2] + struct.pack("!H", 0x8000 | self.picture_id) + payload[4:]
+                parts = [header, payload[:2], picture, memoryview(payload)[4:]]
                 if marker:
-                    payload += STAMP.pack(MARK, now)
-            packets.append(bytes(header) + payload)
+                    parts.append(STAMP.pack(MARK, now))
+                packets.append(b"".join(parts))
+            else:
+                packets.append(bytes(header) + payload)
         if self.vp8:
             self.picture_id = (self.picture_id + 1) & 0x7FFF
         self.timestamp = (self.timestamp + step) & 0xFFFFFFFF
@@ -333,7 +337,7 @@ class LeanMedia:
         start = time.monotonic() + random.uniform(0, 1 / fps)  # noqa: S311 - a phase
         video_at = audio_at = start
         video_step = VIDEO_RATE // fps
-        while dtls.state == "connected":
+        while dtls._state is DtlsState.CONNECTED:  # (the public .state formats a string)
             now = time.monotonic()
             packets = []
             if self.video is not None and video_at <= now:
