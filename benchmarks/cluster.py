@@ -60,7 +60,8 @@ BURST_METHOD = (
     "from its own 127.0.x.y (opened and used once before), post a wrong meeting code "
     f"(POST /Plone/videomote) at the same instant (a barrier), {BURST_ROUNDS} rounds; "
     "p50/p95 over all answers, requests/s over the rounds, CPU % over the rounds of each "
-    "Zope instance, PostgreSQL (all backends), HAProxy and the load generator from /proc; "
+    "Zope instance, PostgreSQL (all backends), HAProxy and the load generator from /proc "
+    "(and 'machine': every process, 100 per core); "
     "4 waitress threads per instance, HAProxy maxconn 4 per instance (queue beyond)"
 )
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -163,7 +164,16 @@ def _cpu_snapshot(processes: dict) -> dict[str, float]:
     }
     usage = resource.getrusage(resource.RUSAGE_SELF)
     parts["load_generator"] = usage.ru_utime + usage.ru_stime
+    parts["machine"] = machine_cpu_seconds()
     return parts
+
+
+def machine_cpu_seconds() -> float:
+    """Busy CPU seconds of the whole machine (all processes, every core): beside the parts,
+    this shows whether the machine was full (100 % per core) with other work."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
 
 
 def _burst(cluster, base: int, processes: dict) -> dict:

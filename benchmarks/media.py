@@ -59,6 +59,13 @@ ROOM_STEPS = tuple(int(n) for n in os.environ.get("ROOM_STEPS", "").split(",") i
 SATURATED_PCT = 85
 
 
+def machine_cpu_seconds() -> float:
+    """Busy CPU seconds of the whole machine, all cores (from /proc/stat)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
@@ -229,6 +236,7 @@ def run_load(
     time.sleep(max(0.0, window_at - time.time()))
     first = [node.cpu() for node in servers]
     first_workers = [cpu_seconds(process.pid) for process in processes]
+    first_machine = machine_cpu_seconds()
     load_before = os.getloadavg()[0]
     time.sleep(max(0.0, end_at - time.time()))
     window_s = end_at - window_at
@@ -248,6 +256,7 @@ def run_load(
         "cpu_pct": sum(per_node),
         "cpu_pct_per_node": per_node,
         "clients_cpu_pct": workers_pct,
+        "machine_cpu_pct": 100 * (machine_cpu_seconds() - first_machine) / window_s,
         "loadavg_1min": round(max(load_before, os.getloadavg()[0]), 2),
         "joined_s": joined_s,
     }
@@ -332,7 +341,8 @@ ROOMS_METHOD = {
     "search": "room_steps until a step fails, then halving the gap; a failed step is "
     "measured once more and fails only if it fails again",
     "cpus": os.cpu_count(),
-    "cpu": "from /proc/<pid>/stat over the window, per media process and for the clients",
+    "cpu": "from /proc/<pid>/stat over the window, per media process and for the clients; "
+    "machine_cpu_pct: every process on the machine from /proc/stat (100 per core)",
 }
 
 
@@ -361,6 +371,9 @@ def _room_step(servers: list[Server], rooms: int) -> dict:
         "server_cpu_pct_per_node": [round(pct, 1) for pct in per_node],
         "server_cpu_pct_per_room": round(load["cpu_pct"] / rooms, 1),
         "clients_cpu_pct": round(load["clients_cpu_pct"], 1),
+        # Every process on the machine (100 per core): near full with the media processes
+        # well below a core each means other work took the rest.
+        "machine_cpu_pct": round(load["machine_cpu_pct"], 1),
         "latency_p50_ms": (
             round(statistics.median(load["latencies"]), 1) if load["latencies"] else None
         ),
@@ -370,13 +383,22 @@ def _room_step(servers: list[Server], rooms: int) -> dict:
     if low < FULL_FPS:
         # Who ran out: a media process near a whole core, or something else (the clients,
         # or other load on the machine) while the media processes still had room.
-        step["limit"] = (
-            "media process at its core"
-            if max(per_node) >= SATURATED_PCT
-            else "not the media processes (clients or other load)"
-        )
+        step["limit"] = _limit(per_node, load)
     print(json.dumps(step), flush=True)
     return step
+
+
+def _limit(per_node: list[float], load: dict) -> str:
+    """Who ran out when a step fell below full frame rate."""
+    full_machine = 0.9 * 100 * (os.cpu_count() or 1)
+    ours = load["cpu_pct"] + load["clients_cpu_pct"]
+    if max(per_node) >= SATURATED_PCT:
+        return "a media process at a whole core"
+    if load["machine_cpu_pct"] >= full_machine:
+        if ours >= 0.75 * load["machine_cpu_pct"]:
+            return "all cores full, mostly with the media processes and the clients"
+        return "all cores full, mostly with other work on the machine"
+    return "neither a media process nor the machine was full"
 
 
 def rooms_at_full_fps(
