@@ -45,6 +45,7 @@ import resource
 import shutil
 import ssl
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -449,7 +450,11 @@ def _media_failover(cluster, module, environ, log) -> dict:
         for process in nodes.values():
             if process.poll() is None:
                 process.terminate()
-                process.wait(15)
+                try:
+                    process.wait(30)
+                except subprocess.TimeoutExpired:  # a starved machine: not the figure
+                    process.kill()
+                    process.wait(10)
 
 
 def _turn_tcp_first_frame(cluster, module, environ, network, log) -> dict:
