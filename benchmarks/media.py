@@ -17,10 +17,13 @@ measured is the server's. In the same run:
    direct peer-to-peer connection (the send time travels after each frame's VP8 data).
 
 Rooms (2) are measured with synthetic.py's lean peers (``ROOMS_METHOD``; ``MEDIA_LEAN=0``
-for full aiortc peers) so that the clients cost much less than the server per packet; each
-step reports the media processes' and the clients' CPU. ``--rooms`` measures only four-person
-rooms on one and on two media processes (``rooms_one_media`` / ``rooms_two_media``, as
-bench-cluster does after its cluster stopped).
+for full aiortc peers): the clients share the cores with the server, so they must cost less
+than the server per packet, or a second media process has no core to use. Each step reports
+the media processes' CPU (each pinned to its own CPU; ``MEDIA_PIN=0`` not), the clients',
+the whole machine's, packets lost, connections dropped and the load average, and a failed
+step names what was full (``limit``). ``--rooms`` measures only four-person rooms on one and
+on two media processes (``rooms_one_media`` / ``rooms_two_media``, as bench-cluster does after
+its cluster stopped); ``ROOM_STEPS=1,2,4`` sets the steps.
 
 Prints one JSON object last. ``--quick`` shortens every phase (for a smoke run).
 """
