@@ -16,6 +16,15 @@ measured is the server's. In the same run:
 4. latency the relay adds: send-to-arrival through the server minus the same for a
    direct peer-to-peer connection (the send time travels after each frame's VP8 data).
 
+Rooms (2) are measured with synthetic.py's lean peers (``ROOMS_METHOD``; ``MEDIA_LEAN=0``
+for full aiortc peers): the clients share the cores with the server, so they must cost less
+than the server per packet, or a second media process has no core to use. Each step reports
+the media processes' CPU (each pinned to its own CPU; ``MEDIA_PIN=0`` not), the clients',
+the whole machine's, packets lost, connections dropped and the load average, and a failed
+step names what was full (``limit``). ``--rooms`` measures only four-person rooms on one and
+on two media processes (``rooms_one_media`` / ``rooms_two_media``, as bench-cluster does after
+its cluster stopped); ``ROOM_STEPS=1,2,4`` sets the steps.
+
 Prints one JSON object last. ``--quick`` shortens every phase (for a smoke run).
 """
 
@@ -26,6 +35,7 @@ import json
 import multiprocessing
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,8 +57,17 @@ SMOKE = "--smoke" in sys.argv
 QUICK = SMOKE or "--quick" in sys.argv
 WARMUP, WINDOW = (1.0, 1.5) if SMOKE else (2.0, 3.0) if QUICK else (3.0, 8.0)
 ROOM_STEPS = tuple(int(n) for n in os.environ.get("ROOM_STEPS", "").split(",") if n) or (
-    (1,) if SMOKE else (1, 2, 4) if QUICK else (1, 2, 4, 6, 8, 10, 12, 14, 16, 20, 24, 28)
+    (1,) if SMOKE else (1, 2, 4) if QUICK else (1, 2, 4, 8, 12, 16, 20, 24, 32, 40)
 )
+#: A media process using this much of a core (% over the window) counts as saturated.
+SATURATED_PCT = 85
+
+
+def machine_cpu_seconds() -> float:
+    """Busy CPU seconds of the whole machine, all cores (from /proc/stat)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
 
 
 def cpu_seconds(pid: int) -> float:
@@ -86,7 +105,11 @@ class Server:
     def stop(self) -> None:
         died = self.process.poll() is not None
         self.process.terminate()
-        self.process.wait(15)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:  # closing many connections on a starved machine
+            self.process.kill()
+            self.process.wait(10)
         self.output.close()
         if died:
             print(f"the media server exited early; its log: {self.log}", file=sys.stderr)
@@ -95,13 +118,15 @@ class Server:
 
 
 # -- load workers (processes of their own) ---------------------------------------------
-def worker(url, rooms, people, audio, ready, window, results, share=False):
+def worker(url, rooms, people, audio, ready, window, results, share=False, lean=False):
     """Join ``rooms`` rooms of ``people`` peers; count frames in the window it is given.
-    ``share``: the first of each room is staff and shares a screen too."""
-    results.put(asyncio.run(_load(url, rooms, people, audio, ready, window, share)))
+    ``share``: the first of each room is staff and shares a screen too. ``lean``: every
+    peer but the first sends and counts on synthetic.py's lean path (header-only counting,
+    pre-built packets); the first stays a full, decrypting aiortc peer (the check)."""
+    results.put(asyncio.run(_load(url, rooms, people, audio, ready, window, share, lean)))
 
 
-async def _load(url, rooms, people, audio, ready, window, share=False):
+async def _load(url, rooms, people, audio, ready, window, share=False, lean=False):
     from prorenata.videomote.access.jointoken import issue_join_token
     from prorenata.videomote.media.synthetic import SyntheticPeer
     from prorenata.videomote.media.synthetic import encoded_clip
@@ -124,6 +149,7 @@ async def _load(url, rooms, people, audio, ready, window, share=False):
                 audio=audio,
                 screen=share,
                 screen_clip=screen if sharer else None,
+                lean=lean and bool(peers or members),
             )
             await peer.join(timeout=30)
             members.append(peer)
@@ -136,21 +162,35 @@ async def _load(url, rooms, people, audio, ready, window, share=False):
     await asyncio.sleep(max(0.0, window_at - time.time()))
     before = [dict(p.frames) for p in peers]
     latency_mark = [len(p.latencies) for p in peers]
+    lost_mark = [p.lean.lost_packets() if p.lean else 0 for p in peers]
     await asyncio.sleep(max(0.0, end_at - time.time()))
     seconds = end_at - window_at
-    rates = []
-    latencies = []
+    rates, full_rates, latencies = [], [], []
     for peer, counts, mark in zip(peers, before, latency_mark, strict=True):
         # The people's cameras, and the screen share where this peer is shown one.
         mids = [slot["video"] for slot in peer.slots]
         if peer.screen.get("mid"):
             mids.append(peer.screen["mid"])
         for mid in mids:
-            rates.append((peer.frames.get(mid, 0) - counts.get(mid, 0)) / seconds)
+            rate = (peer.frames.get(mid, 0) - counts.get(mid, 0)) / seconds
+            rates.append(rate)
+            if peer.lean is None:
+                full_rates.append(rate)
         latencies += peer.latencies[mark:]
+    # Sequence numbers the lean peers saw skipped within the window.
+    lost = sum(p.lean.lost_packets() - m for p, m in zip(peers, lost_mark, strict=True) if p.lean)
+    # ICE consent (RFC 7675, aioice: 6 checks of 0.5 s missed) closes a connection whose
+    # process was starved for ~30 s: on a machine that busy the figure says so.
+    dropped = sum(1 for peer in peers if peer.pc.connectionState in ("closed", "failed"))
     for peer in peers:
         await peer.leave()
-    return {"rates": rates, "latencies": latencies}
+    return {
+        "rates": rates,
+        "full_rates": full_rates,
+        "latencies": latencies,
+        "lost": lost,
+        "dropped": dropped,
+    }
 
 
 async def _until(condition, seconds: float = 15) -> None:
@@ -162,13 +202,19 @@ async def _until(condition, seconds: float = 15) -> None:
 
 
 def run_load(
-    server: "Server | list[Server]", rooms: int, people: int, audio: bool, share: bool = False
+    server: "Server | list[Server]",
+    rooms: int,
+    people: int,
+    audio: bool,
+    share: bool = False,
+    lean: bool = False,
 ) -> dict:
     """Rooms spread over two worker processes; once all have joined, warm up, then
-    measure frame rates at the receivers and the server's CPU over the same window.
+    measure frame rates at the receivers, each server's CPU and the workers' CPU over
+    the same window.
 
     Several servers (media nodes): rooms taken in turn, as Plone places meetings on the
-    least loaded node; their CPU is added up."""
+    least loaded node; their CPU is added up (and kept per node)."""
     servers = server if isinstance(server, list) else [server]
     ready, results = multiprocessing.Queue(), multiprocessing.Queue()
     # Worker i joins rooms i, i + workers, …; on node (room mod nodes).
@@ -180,7 +226,8 @@ def run_load(
     windows = [multiprocessing.Queue() for _ in groups]
     processes = [
         multiprocessing.Process(
-            target=worker, args=(url, group, people, audio, ready, window, results, share)
+            target=worker,
+            args=(url, group, people, audio, ready, window, results, share, lean),
         )
         for ((url, _), group), window in zip(groups.items(), windows, strict=True)
     ]
@@ -195,14 +242,38 @@ def run_load(
     for window in windows:
         window.put((window_at, end_at))
     time.sleep(max(0.0, window_at - time.time()))
-    first = sum(node.cpu() for node in servers)
+    first = [node.cpu() for node in servers]
+    first_workers = [cpu_seconds(process.pid) for process in processes]
+    first_machine = machine_cpu_seconds()
+    load_before = os.getloadavg()[0]
     time.sleep(max(0.0, end_at - time.time()))
-    cpu_pct = 100 * (sum(node.cpu() for node in servers) - first) / (end_at - window_at)
-    merged = {"rates": [], "latencies": [], "cpu_pct": cpu_pct, "joined_s": joined_s}
+    window_s = end_at - window_at
+    per_node = [
+        100 * (node.cpu() - before) / window_s for node, before in zip(servers, first, strict=True)
+    ]
+    workers_pct = sum(
+        100 * (cpu_seconds(process.pid) - before) / window_s
+        for process, before in zip(processes, first_workers, strict=True)
+    )
+    merged = {
+        "rates": [],
+        "full_rates": [],
+        "latencies": [],
+        "lost": 0,
+        "dropped": 0,
+        "cpu_pct": sum(per_node),
+        "cpu_pct_per_node": per_node,
+        "clients_cpu_pct": workers_pct,
+        "machine_cpu_pct": 100 * (machine_cpu_seconds() - first_machine) / window_s,
+        "loadavg_1min": round(max(load_before, os.getloadavg()[0]), 2),
+        "joined_s": joined_s,
+    }
     for _ in processes:
         result = results.get(timeout=60)
-        merged["rates"] += result["rates"]
-        merged["latencies"] += result["latencies"]
+        for key in ("rates", "full_rates", "latencies"):
+            merged[key] += result[key]
+        merged["lost"] += result["lost"]
+        merged["dropped"] += result["dropped"]
     for process in processes:
         process.join(30)
     return merged
@@ -250,33 +321,164 @@ def compare_cpu(repeat: int) -> dict[str, dict]:
     return result
 
 
-def rooms_at_full_fps(nodes: int = 1, room_steps=ROOM_STEPS) -> tuple[int, list[dict]]:
+#: ``MEDIA_PIN=0``: leave the media processes where the scheduler puts them.
+PIN = os.environ.get("MEDIA_PIN", "1") != "0"
+#: ``MEDIA_LEAN=0``: every synthetic peer a full aiortc peer (as before issue #15).
+LEAN = os.environ.get("MEDIA_LEAN", "1") != "0"
+#: How rooms_at_full_fps measures (bench-media and bench-cluster put it in their JSON).
+ROOMS_METHOD = {
+    "server": "real videomote-media processes (aiortc, DTLS-SRTP, UDP on 127.0.0.1), "
+    "rooms placed on the nodes in turn",
+    "clients": (
+        "synthetic.py lean peers in 2 worker processes: pre-built VP8/Opus RTP packets "
+        "SRTP-protected and sent on the nominated ICE pair (30 fps, 20 ms audio); frames "
+        "counted from the clear RTP header (marker bit, per SSRC) without decrypting; "
+        "the first peer of each worker is a full decrypting aiortc peer (check: its "
+        "frame rate and the send-to-arrival latency it reads from inside the payload)"
+        if LEAN
+        else "full aiortc peers in 2 worker processes (decrypting, aiortc's send path)"
+    ),
+    "full_fps": f"every received camera stream >= {FULL_FPS:g} fps over the window",
+    "window_s": WINDOW,
+    "warmup_s": WARMUP,
+    "pinning": (
+        "media process i pinned to CPU i mod cpus (sched_setaffinity); clients unpinned"
+        if PIN
+        else "none"
+    ),
+    "search": "room_steps until a step fails, then halving the gap; a failed step is "
+    "measured once more and fails only if it fails again",
+    "cpus": os.cpu_count(),
+    "cpu": "from /proc/<pid>/stat over the window, per media process and for the clients; "
+    "machine_cpu_pct: every process on the machine from /proc/stat (100 per core)",
+}
+
+
+def _pin(servers: list[Server]) -> None:
+    if not PIN or not hasattr(os, "sched_setaffinity"):
+        return
+    cpus = sorted(os.sched_getaffinity(0))
+    for index, server in enumerate(servers):
+        os.sched_setaffinity(server.process.pid, {cpus[index % len(cpus)]})
+
+
+def _room_step(servers: list[Server], rooms: int) -> dict:
+    load = run_load(servers, rooms=rooms, people=4, audio=True, lean=LEAN)
+    low = min(load["rates"])
+    per_node = load["cpu_pct_per_node"]
+    step = {
+        "rooms": rooms,
+        "full_fps": low >= FULL_FPS,
+        "receivers": len(load["rates"]),
+        "min_fps": round(low, 1),
+        "median_fps": round(statistics.median(load["rates"]), 1),
+        "full_viewer_min_fps": round(min(load["full_rates"]), 1) if load["full_rates"] else None,
+        "lost_packets": load["lost"],
+        "connections_dropped": load["dropped"],
+        "server_cpu_pct": round(load["cpu_pct"], 1),
+        "server_cpu_pct_per_node": [round(pct, 1) for pct in per_node],
+        "server_cpu_pct_per_room": round(load["cpu_pct"] / rooms, 1),
+        "clients_cpu_pct": round(load["clients_cpu_pct"], 1),
+        # Every process on the machine (100 per core): near full with the media processes
+        # well below a core each means other work took the rest.
+        "machine_cpu_pct": round(load["machine_cpu_pct"], 1),
+        "latency_p50_ms": (
+            round(statistics.median(load["latencies"]), 1) if load["latencies"] else None
+        ),
+        "loadavg_1min": load["loadavg_1min"],
+        "joined_s": round(load["joined_s"], 1),
+    }
+    if low < FULL_FPS:
+        # Who ran out: a media process near a whole core, or something else (the clients,
+        # or other load on the machine) while the media processes still had room.
+        step["limit"] = _limit(per_node, load)
+    print(json.dumps(step), flush=True)
+    return step
+
+
+def _limit(per_node: list[float], load: dict) -> str:
+    """Who ran out when a step fell below full frame rate."""
+    full_machine = 0.9 * 100 * (os.cpu_count() or 1)
+    ours = load["cpu_pct"] + load["clients_cpu_pct"]
+    if max(per_node) >= SATURATED_PCT:
+        return "a media process at a whole core"
+    if load["machine_cpu_pct"] >= full_machine:
+        if ours >= 0.75 * load["machine_cpu_pct"]:
+            return "all cores full, mostly with the media processes and the clients"
+        return "all cores full, mostly with other work on the machine"
+    return "neither a media process nor the machine was full"
+
+
+def rooms_at_full_fps(
+    nodes: int = 1, room_steps=ROOM_STEPS, refine: bool = not SMOKE
+) -> tuple[int, list[dict]]:
     """The most four-person rooms that all still get full frame rate, on ``nodes`` media
-    processes (rooms spread over them in turn)."""
+    processes (rooms spread over them in turn). Steps up through ``room_steps`` until a
+    receiver falls below full frame rate, then (``refine``) halves the gap between the
+    last good and the first bad count. A step that fails is measured once more and
+    counts as failed only if it fails again (one burst of other load on a shared machine
+    is not the server's limit). Each step also says what the media processes and the
+    synthetic clients cost, so a limit set by the clients shows as such."""
     servers = [Server("forward") for _ in range(nodes)]
-    steps, best = [], 0
+    _pin(servers)
+    steps: list[dict] = []
+
+    def full(rooms: int) -> bool:
+        for _ in range(2):
+            steps.append(_room_step(servers, rooms))
+            if steps[-1]["full_fps"]:
+                return True
+        return False
+
+    best, failed = 0, None
     try:
         for rooms in room_steps:
-            load = run_load(servers, rooms=rooms, people=4, audio=True)
-            low = min(load["rates"])
-            steps.append(
-                {
-                    "rooms": rooms,
-                    "receivers": len(load["rates"]),
-                    "min_fps": round(low, 1),
-                    "median_fps": round(statistics.median(load["rates"]), 1),
-                    "server_cpu_pct": round(load["cpu_pct"], 1),
-                    "joined_s": round(load["joined_s"], 1),
-                }
-            )
-            print(json.dumps(steps[-1]), flush=True)
-            if low < FULL_FPS:
+            if not full(rooms):
+                failed = rooms
                 break
             best = rooms
+        while refine and failed is not None and failed - best > 1:
+            middle = (best + failed) // 2
+            if full(middle):
+                best = middle
+            else:
+                failed = middle
     finally:
         for server in servers:
             server.stop()
     return best, steps
+
+
+def rooms_per_media(room_steps=ROOM_STEPS) -> dict:
+    """``rooms_one_media`` / ``rooms_two_media`` and how they were measured."""
+    load_before = os.getloadavg()
+    one, one_steps = rooms_at_full_fps(1, room_steps)
+    two, two_steps = rooms_at_full_fps(2, room_steps)
+
+    def at(steps: list[dict], rooms: int) -> dict:
+        good = [step for step in steps if step["rooms"] == rooms and step["full_fps"]]
+        return good[-1] if good else {}
+
+    def limit(steps: list[dict]) -> str | None:
+        failed = [step for step in steps if not step["full_fps"]]
+        return failed[-1]["limit"] if failed else None
+
+    return {
+        "rooms_one_media": one,
+        "rooms_two_media": two,
+        "rooms_media_ratio": round(two / one, 2) if one else None,
+        # Measured at the largest count that held full frame rate: what a room costs.
+        "media_cpu_pct_per_room_one": at(one_steps, one).get("server_cpu_pct_per_room"),
+        "media_cpu_pct_per_room_two": at(two_steps, two).get("server_cpu_pct_per_room"),
+        "clients_cpu_pct_at_best_one": at(one_steps, one).get("clients_cpu_pct"),
+        "clients_cpu_pct_at_best_two": at(two_steps, two).get("clients_cpu_pct"),
+        "rooms_one_media_limit": limit(one_steps),
+        "rooms_two_media_limit": limit(two_steps),
+        "rooms_one_media_steps": one_steps,
+        "rooms_two_media_steps": two_steps,
+        "rooms_media_method": ROOMS_METHOD,
+        "rooms_media_loadavg": [round(x, 2) for x in load_before + os.getloadavg()],
+    }
 
 
 async def _first_frames(url: str, joins: int) -> list[float]:
@@ -345,6 +547,9 @@ async def _direct_latency(seconds: float) -> list[float]:
 
 def main() -> None:
     multiprocessing.set_start_method("fork")
+    if "--rooms" in sys.argv:  # only rooms_one_media / rooms_two_media (as bench-cluster)
+        print(json.dumps(rooms_per_media()))
+        return
     repeat = 1 if QUICK else 7
     cpu = compare_cpu(repeat)
     forward, without_remb, reencode, with_share = (
@@ -386,6 +591,7 @@ def main() -> None:
                 "rooms_at_full_fps": best,
                 "rooms_tried": steps[-1]["rooms"],
                 "room_steps": steps,
+                "rooms_method": ROOMS_METHOD,
                 "first_frame_ms": round(statistics.median(first), 1),
                 "first_frame_ms_max": round(max(first), 1),
                 "relay_latency_p50_ms": round(max(0.0, relay_p50 - direct_p50), 2),

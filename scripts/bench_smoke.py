@@ -73,6 +73,7 @@ KEYS = {
         "reencode_cpu_pct_per_stream",
         "cpu_ratio",
         "rooms_at_full_fps",
+        "rooms_method",
         "first_frame_ms",
         "relay_latency_p50_ms",
         "through_relay_p95_ms",
@@ -80,6 +81,11 @@ KEYS = {
     "cluster": (
         "verify_burst_p95_ms_two",
         "verify_burst_p95_ms_one",
+        "verify_burst_rps_two",
+        "verify_burst_rps_one",
+        "verify_burst_cpu_pct_two",
+        "verify_burst_cpu_pct_one",
+        "verify_burst_method",
         "bookings",
         "bookings_lost",
         "duplicate_invitations",
@@ -88,6 +94,10 @@ KEYS = {
         "turn_tcp_first_frame_ms",
         "rooms_one_media",
         "rooms_two_media",
+        "rooms_media_ratio",
+        "media_cpu_pct_per_room_one",
+        "media_cpu_pct_per_room_two",
+        "rooms_media_method",
     ),
 }
 #: Seconds one benchmark may take at its tiny size.

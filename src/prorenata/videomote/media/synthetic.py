@@ -11,13 +11,28 @@ frame's last packet ends with them), which gives the latency the relay adds.
 With ``screen=True`` it also offers a screen transceiver as the room page does (it
 receives others' screen shares there); with a ``screen_clip`` it sends that clip on it,
 and :meth:`SyntheticPeer.share` asks the server to share it.
+
+``lean=True`` makes a peer much cheaper than the server per packet, for capacity
+benchmarks on a machine whose cores the peers share with the server (``LeanMedia``):
+it sends the same clip as pre-built RTP packets (header, RFC 8285 extensions and VP8
+payload descriptor made once; per packet only the sequence number, timestamp,
+abs-send-time and picture ID are written, then SRTP-protected with the DTLS-SRTP keys
+and sent on the ICE pair aioice nominated), and it counts received video frames from
+the RTP header, which SRTP leaves in the clear (marker bit, sequence number, SSRC),
+taking RTP packets off the socket before aiortc's queue, without decrypting them.
+DTLS, STUN and RTCP keep aiortc's path. Such a peer cannot tell a forged packet from
+a real one, so a run keeps at least one full (decrypting) peer as a correctness check.
 """
 
 from aiortc import RTCConfiguration
 from aiortc import RTCPeerConnection
 from aiortc import RTCSessionDescription
+from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcconfiguration import RTCBundlePolicy
+from aiortc.rtcdtlstransport import State as DtlsState
+from aiortc.rtp import HeaderExtensionsMap
+from aiortc.rtp import RtpPacket
 from fractions import Fraction
 from prorenata.videomote.media import forwarding
 
@@ -26,6 +41,7 @@ import asyncio
 import av
 import json
 import os
+import random
 import socket
 import struct
 import subprocess
@@ -107,15 +123,20 @@ class SilenceTrack(MediaStreamTrack):
 
     def __init__(self):
         super().__init__()
+        self._data = self.encoded()
+        self._index = 0
+        self._start: float | None = None
+
+    @staticmethod
+    def encoded() -> bytes:
+        """One 20 ms Opus packet of stereo silence."""
         codec = av.CodecContext.create("libopus", "w")
         codec.sample_rate, codec.layout, codec.format = 48000, "stereo", "s16"
         frame = av.AudioFrame(format="s16", layout="stereo", samples=960)
         frame.planes[0].update(bytes(frame.planes[0].buffer_size))
         frame.sample_rate, frame.pts = 48000, 0
         packets = list(codec.encode(frame))
-        self._data = bytes(packets[0]) if packets else b"\xf8\xff\xfe"
-        self._index = 0
-        self._start: float | None = None
+        return bytes(packets[0]) if packets else b"\xf8\xff\xfe"
 
     async def recv(self):
         if self._start is None:
@@ -127,6 +148,237 @@ class SilenceTrack(MediaStreamTrack):
         packet.time_base = Fraction(1, 48000)
         self._index += 1
         return packet
+
+
+#: Seconds between 1900 (NTP) and 1970 (Unix): abs-send-time is NTP time, 6.18 fixed point.
+_NTP_OFFSET = 2_208_988_800
+_ABS_SEND_TIME_PROBE = 0xABCDEF
+_AUDIO_INTERVAL = 0.02
+
+
+class ParkedTrack(MediaStreamTrack):
+    """A track whose ``recv`` never returns: aiortc's own sender loop stays idle while
+    :class:`LeanMedia` sends on the sender's SSRC (the SDP still says sendrecv)."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        super().__init__()
+
+    async def recv(self):
+        await asyncio.Event().wait()  # cancelled when the sender stops
+
+
+class _LeanStream:
+    """One outgoing stream: packets made once, per packet four fields written."""
+
+    def __init__(self, parameters, frames: list[list[bytes]], vp8: bool):
+        extensions = HeaderExtensionsMap()
+        extensions.configure(parameters)
+        probe = RtpPacket(payload_type=parameters.codecs[0].payloadType)
+        probe.extensions.mid = parameters.muxId
+        probe.extensions.abs_send_time = _ABS_SEND_TIME_PROBE
+        self.header = probe.serialize(extensions)
+        found = self.header.find(_ABS_SEND_TIME_PROBE.to_bytes(3, "big"), 12)
+        self.send_time_at = found if found > 0 else None
+        self.payload_type = parameters.codecs[0].payloadType
+        self.frames = frames
+        self.vp8 = vp8  # picture IDs to write, and the send time after each frame's data
+        self.sequence = random.getrandbits(16)
+        self.timestamp = random.getrandbits(32)
+        self.ssrc = 0
+        self.picture_id = 0
+        self.index = 0
+        self.keyframe_next = False
+
+    def next_frame(self, step: int) -> list[bytes]:
+        """The RTP packets (plain) of the next frame, ``step`` clock ticks after the last."""
+        position = self.index % len(self.frames)
+        if self.keyframe_next:  # the clip's first frame is its keyframe
+            position, self.keyframe_next = 0, False
+        self.index += 1
+        payloads = self.frames[position]
+        now = time.time()
+        send_time = (int((now + _NTP_OFFSET) * 262144)) & 0xFFFFFF  # 2**18: 6.18 fixed point
+        header = bytearray(self.header)
+        if self.send_time_at is not None:
+            header[self.send_time_at : self.send_time_at + 3] = send_time.to_bytes(3, "big")
+        last = len(payloads) - 1
+        picture = struct.pack("!H", 0x8000 | self.picture_id)
+        packets = []
+        for number, payload in enumerate(payloads):
+            marker = 0x80 if number == last else 0
+            struct.pack_into(
+                "!BHLL",
+                header,
+                1,
+                marker | self.payload_type,
+                self.sequence,
+                self.timestamp,
+                self.ssrc,
+            )
+            self.sequence = (self.sequence + 1) & 0xFFFF
+            if self.vp8:
+                # VP8 payload descriptor with a 15-bit picture ID (aiortc's layout)
+                parts = [header, payload[:2], picture, memoryview(payload)[4:]]
+                if marker:
+                    parts.append(STAMP.pack(MARK, now))
+                packets.append(b"".join(parts))
+            else:
+                packets.append(bytes(header) + payload)
+        if self.vp8:
+            self.picture_id = (self.picture_id + 1) & 0x7FFF
+        self.timestamp = (self.timestamp + step) & 0xFFFFFFFF
+        return packets
+
+
+class LeanMedia:
+    """A :class:`SyntheticPeer`'s cheap media path (see the module's docstring)."""
+
+    def __init__(self, peer: "SyntheticPeer"):
+        self.peer = peer
+        self.parameters: dict[str, object] = {}  # "video"/"audio" -> RTCRtpSendParameters
+        self.video: _LeanStream | None = None
+        self.audio: _LeanStream | None = None
+        self.packets: dict[int, int] = {}  # SSRC -> RTP packets received
+        self.lost: dict[int, int] = {}  # SSRC -> sequence numbers skipped (since joining)
+        self._last_sequence: dict[int, int] = {}
+        self._where: dict[int, tuple[str, str] | None] = {}  # SSRC -> (mid, kind)
+        self._task: asyncio.Task | None = None
+
+    def capture(self, kind: str, sender) -> None:
+        """Note the parameters aiortc negotiates for ``sender`` (payload type, extension
+        IDs, MID) when it starts it: the lean stream sends with exactly those."""
+        stock = sender.send
+
+        async def send(parameters):
+            self.parameters[kind] = parameters
+            await stock(parameters)
+
+        sender.send = send
+
+    # -- receiving ---------------------------------------------------------------------
+    def install_receiver(self, pc: RTCPeerConnection) -> None:
+        """Count RTP off the socket (before aiortc's queue); the rest to aiortc."""
+        seen = set()
+        for transceiver in pc.getTransceivers():
+            dtls = transceiver.receiver.transport
+            connection = dtls.transport._connection
+            if id(connection) in seen:
+                continue
+            seen.add(id(connection))
+            for protocol in connection._protocols:
+                if getattr(protocol, "local_candidate", None) is not None:
+                    protocol.datagram_received = self._counting(protocol.datagram_received)
+
+    def _counting(self, stock):
+        def datagram_received(data: bytes, addr: tuple) -> None:
+            # RTP (RFC 7983: first byte 128-191; RTCP has packet types 192-208 next)
+            if len(data) >= 12 and 127 < data[0] < 192 and not 191 < data[1] < 209:
+                self._count(data)
+            else:
+                stock(data, addr)
+
+        return datagram_received
+
+    def _count(self, data: bytes) -> None:
+        sequence, _timestamp, ssrc = struct.unpack_from("!HLL", data, 2)
+        self.packets[ssrc] = self.packets.get(ssrc, 0) + 1
+        last = self._last_sequence.get(ssrc)
+        if last is not None:
+            gap = (sequence - last - 1) & 0xFFFF
+            if 0 < gap < 1000:
+                self.lost[ssrc] = self.lost.get(ssrc, 0) + gap
+        self._last_sequence[ssrc] = sequence
+        where = self._where.get(ssrc, False)
+        if where is False:
+            where = self._where[ssrc] = self._resolve(ssrc)
+        if where is None:
+            return
+        mid, kind = where
+        peer = self.peer
+        if kind == "audio":
+            peer.audio_packets[mid] = peer.audio_packets.get(mid, 0) + 1
+        elif data[1] & 0x80:  # the marker bit ends a video frame
+            if peer.first_frame_at is None:
+                peer.first_frame_at = time.monotonic()
+            peer.frames[mid] = peer.frames.get(mid, 0) + 1
+
+    def _resolve(self, ssrc: int) -> tuple[str, str] | None:
+        """The transceiver an SSRC arrives on: the SSRCs the server's answer announced
+        (aiortc's RTP router table), matched to our receivers."""
+        pc = self.peer.pc
+        for transceiver in pc.getTransceivers():
+            router = transceiver.receiver.transport._rtp_router
+            if router.ssrc_table.get(ssrc) is transceiver.receiver:
+                return transceiver.mid, transceiver.kind
+        return None
+
+    # -- sending -----------------------------------------------------------------------
+    def start(self, video_sender, audio_sender, clip, audio: bool) -> None:
+        """Send once aiortc has connected and started the senders (parameters known)."""
+        self._task = asyncio.ensure_future(self._send_loop(video_sender, audio_sender, clip, audio))
+
+    async def _send_loop(self, video_sender, audio_sender, clip, audio: bool, fps: int = 30):
+        """Frames at ``fps`` and 20 ms audio packets, paced on the monotonic clock (a late
+        wake-up sends what is due, skipping nothing), from a random phase so that the peers
+        of a worker do not all send at the same instant."""
+        dtls = video_sender.transport
+        if not await self._started(dtls, clip is not None, audio):
+            return
+        if clip is not None:
+            frames = [Vp8Encoder._packetize(data, 0) for data, _key in clip]
+            self.video = _LeanStream(self.parameters["video"], frames, vp8=True)
+            self.video.ssrc = video_sender._ssrc
+        if audio:
+            silence = [[SilenceTrack.encoded()]]
+            self.audio = _LeanStream(self.parameters["audio"], silence, vp8=False)
+            self.audio.ssrc = audio_sender._ssrc
+        pairs = dtls.transport._connection._nominated
+        start = time.monotonic() + random.uniform(0, 1 / fps)  # noqa: S311 - a phase
+        video_at = audio_at = start
+        video_step = VIDEO_RATE // fps
+        while dtls._state is DtlsState.CONNECTED:  # (the public .state formats a string)
+            now = time.monotonic()
+            packets = []
+            if self.video is not None and video_at <= now:
+                packets += self.video.next_frame(video_step)
+                video_at += 1 / fps
+            if self.audio is not None and audio_at <= now:
+                packets += self.audio.next_frame(960)
+                audio_at += _AUDIO_INTERVAL
+            pair = pairs.get(1)
+            transport = pair.protocol.transport if pair is not None else None
+            if packets and transport is not None and not transport.is_closing():
+                protect = dtls._tx_srtp.protect
+                for packet in packets:
+                    transport.sendto(protect(packet), pair.remote_addr)
+            wake = min(
+                video_at if self.video is not None else now + 1,
+                audio_at if self.audio is not None else now + 1,
+            )
+            await asyncio.sleep(max(0.0, wake - time.monotonic()))
+
+    async def _started(self, dtls, video: bool, audio: bool, seconds: float = 30) -> bool:
+        """Whether DTLS connected and aiortc started the senders we send for in time."""
+        wanted = {"video"} if video else set()
+        wanted |= {"audio"} if audio else set()
+        deadline = time.monotonic() + seconds
+        while dtls.state != "connected" or not wanted <= set(self.parameters):
+            if time.monotonic() > deadline or dtls.state in ("closed", "failed"):
+                return False
+            await asyncio.sleep(0.02)
+        return True
+
+    def keyframe_requested(self) -> None:
+        if self.video is not None:
+            self.video.keyframe_next = True
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    def lost_packets(self) -> int:
+        return sum(self.lost.values())
 
 
 class SyntheticPeer:
@@ -142,8 +394,11 @@ class SyntheticPeer:
         audio: bool = True,
         screen: bool = False,
         screen_clip=None,
+        lean: bool = False,
     ):
         self.url, self.meeting, self.token = url, meeting, token
+        #: The cheap media path (module docstring); None: aiortc's own, decrypting.
+        self.lean = LeanMedia(self) if lean else None
         self.screen_offered = screen or screen_clip is not None
         self.screen_clip = screen_clip
         self.screen_mid: str | None = None
@@ -175,14 +430,20 @@ class SyntheticPeer:
         pc = self.pc = RTCPeerConnection(
             RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
         )
-        own_video = pc.addTransceiver(
-            ReplayTrack(self.clip) if self.clip else "video",
-            direction="sendrecv" if self.clip else "recvonly",
+        lean = self.lean
+        if lean is not None:
+            camera = ParkedTrack("video") if self.clip else "video"
+            microphone = ParkedTrack("audio") if self.audio else "audio"
+        else:
+            camera = ReplayTrack(self.clip) if self.clip else "video"
+            microphone = SilenceTrack() if self.audio else "audio"
+        own_video = pc.addTransceiver(camera, direction="sendrecv" if self.clip else "recvonly")
+        own_audio = pc.addTransceiver(
+            microphone, direction="sendrecv" if self.audio else "recvonly"
         )
-        pc.addTransceiver(
-            SilenceTrack() if self.audio else "audio",
-            direction="sendrecv" if self.audio else "recvonly",
-        )
+        if lean is not None:
+            lean.capture("video", own_video.sender)
+            lean.capture("audio", own_audio.sender)
         for _ in range(self.slot_count - 1):
             pc.addTransceiver("video", direction="recvonly")
             pc.addTransceiver("audio", direction="recvonly")
@@ -208,15 +469,21 @@ class SyntheticPeer:
 
         forwarding.use_host_addresses(pc, ["127.0.0.1"])
         await pc.setLocalDescription(await pc.createOffer())
+        if lean is not None:  # the sockets are bound now
+            lean.install_receiver(pc)
         self._reader = asyncio.ensure_future(self._read())
         offer = {"type": "offer", "sdp": pc.localDescription.sdp}
         if screen is not None:
             self.screen_mid = offer["screen"] = screen.mid
         await self.socket.send_json(offer)
         await asyncio.wait_for(self.answered.wait(), timeout)
+        if lean is not None:  # the answer started the senders: parameters known
+            lean.start(own_video.sender, own_audio.sender, self.clip, self.audio)
 
     def _keyframe_requested(self) -> None:
         self.keyframe_requests += 1
+        if self.lean is not None:
+            self.lean.keyframe_requested()
         for transceiver in self.pc.getTransceivers():
             track = transceiver.sender.track
             if isinstance(track, ReplayTrack) and transceiver.mid != self.screen_mid:
@@ -285,6 +552,8 @@ class SyntheticPeer:
         await self.socket.send_json(message)
 
     async def leave(self) -> None:
+        if self.lean is not None:
+            self.lean.stop()
         if self.pc is not None:
             await self.pc.close()
         if self.socket is not None:
