@@ -92,7 +92,7 @@ def synthetic_peer(url, meeting, secret, name, role, clip, **options) -> Synthet
     return person
 
 
-async def until(condition, seconds=10, what="condition"):
+async def until(condition, seconds=15, what="condition"):
     """Wait (bounded) until ``condition()`` holds."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

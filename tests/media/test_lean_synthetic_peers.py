@@ -6,13 +6,11 @@ what they count without decrypting (the clear RTP header) must match what was se
 """
 
 from mediaserver import run_server
-from prorenata.videomote.access.jointoken import issue_join_token
-from prorenata.videomote.media.synthetic import SyntheticPeer
+from mediaserver import synthetic_peer
+from mediaserver import until
 from prorenata.videomote.media.synthetic import encoded_clip
 
-import asyncio
 import pytest
-import time
 
 pytestmark = pytest.mark.slow
 
@@ -22,19 +20,7 @@ CLIP = encoded_clip(30)
 
 
 def peer(url, name, role="participant", lean=False):
-    token = issue_join_token(MEETING, role, name, SECRET)
-    person = SyntheticPeer(url, MEETING, token, CLIP, lean=lean)
-    person.name = name
-    return person
-
-
-async def until(condition, seconds=15, what="condition"):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{what} not met within {seconds} s")
+    return synthetic_peer(url, MEETING, SECRET, name, role, CLIP, lean=lean)
 
 
 def test_lean_peers_send_media_a_full_peer_decrypts_and_count_frames_without_decrypting():

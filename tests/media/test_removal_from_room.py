@@ -13,6 +13,7 @@ from factories import add_students_folder
 from factories import booking_json
 from factories import session_as
 from factories import start_room
+from mediaserver import until
 from plone import api
 from plone.app.testing import SITE_OWNER_NAME
 from plone.app.testing import SITE_OWNER_PASSWORD
@@ -159,15 +160,6 @@ def _texts(page: str) -> dict:
     for raw in re.findall(r'data-texts="([^"]+)"', page):
         texts.update(json.loads(html.unescape(raw)))
     return texts
-
-
-async def until(condition, seconds=15, what="condition"):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{what} not met within {seconds} s")
 
 
 def _peer(media, meeting_uid, token, name) -> SyntheticPeer:
