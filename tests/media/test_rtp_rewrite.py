@@ -10,6 +10,7 @@ from aiortc.rtcrtpparameters import RTCRtpParameters
 from aiortc.rtcrtpreceiver import NackGenerator
 from aiortc.rtp import HeaderExtensionsMap
 from aiortc.rtp import RtpPacket
+from mediaserver import run_in_thread
 from prorenata.videomote.media import forwarding
 
 import asyncio
@@ -147,7 +148,7 @@ def _nack_states(sequence: list[int]) -> tuple[list, list]:
         await asyncio.sleep(0)
         return (their_states, expected_nacks), (our_states, receiver.nacks)
 
-    return asyncio.run(run())
+    return run_in_thread(run, 60)
 
 
 def test_the_in_order_shortcut_leaves_the_nack_generator_as_aiortc_does():
@@ -290,4 +291,4 @@ def test_the_route_encrypts_as_pylibsrtp_does_and_sends_to_the_nominated_pair(pr
         assert not route.send(data)
         assert len(sent) == 3
 
-    asyncio.run(check())
+    run_in_thread(check, 60)
