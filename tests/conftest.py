@@ -158,3 +158,40 @@ def _requests_time_out():
     with pytest.MonkeyPatch.context() as patch:
         default_timeout.install(patch)
         yield
+
+
+@pytest.fixture
+def fake_media_server(mail_portal):
+    """A stand-in for the media server's HTTP side: what Plone posts to it, as
+    ``(path, json)``, in the list this yields."""
+    from http.server import BaseHTTPRequestHandler
+    from http.server import ThreadingHTTPServer
+    from plone import api
+
+    import json
+    import threading
+    import transaction
+
+    received = []
+
+    class MediaServer(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server API
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.path, json.loads(body)))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), MediaServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    api.portal.set_registry_record(
+        "prorenata.videomote.media_server_url", f"ws://127.0.0.1:{server.server_port}/ws"
+    )
+    transaction.commit()
+    try:
+        yield received
+    finally:
+        server.shutdown()

@@ -9,8 +9,6 @@ from factories import add_students_folder
 from factories import book
 from factories import session_as
 from factories import start_room
-from http.server import BaseHTTPRequestHandler
-from http.server import ThreadingHTTPServer
 from plone import api
 from plone.app.testing import SITE_OWNER_NAME
 from plone.app.testing import SITE_OWNER_PASSWORD
@@ -23,37 +21,8 @@ from prorenata.videomote.visit import timer
 import json
 import pytest
 import requests
-import threading
 import time
 import transaction
-
-
-@pytest.fixture
-def media_posts(mail_portal):
-    """What Plone posts to the media server: ``(path, json)``."""
-    received = []
-
-    class MediaServer(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 - http.server API
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append((self.path, json.loads(body)))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), MediaServer)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    api.portal.set_registry_record(
-        "prorenata.videomote.media_server_url", f"ws://127.0.0.1:{server.server_port}/ws"
-    )
-    transaction.commit()
-    try:
-        yield received
-    finally:
-        server.shutdown()
 
 
 @pytest.fixture
@@ -91,33 +60,33 @@ def _wait_for(posts, path, count=1, seconds=10.0):
     raise AssertionError(f"no {path} posted: {posts}")
 
 
-def test_staff_in_the_room_are_remembered_by_their_opaque_name(clinic, media_posts):
+def test_staff_in_the_room_are_remembered_by_their_opaque_name(clinic, fake_media_server):
     meeting = _started_with_staff_in_room(clinic, "sara", "tove")
     assert media_room.room_staff(meeting) == {staff_who("sara"): "sara", staff_who("tove"): "tove"}
 
 
-def test_a_user_taken_out_of_the_group_that_gave_access_leaves_the_room(clinic, media_posts):
+def test_a_user_taken_out_of_the_group_that_gave_access_leaves_the_room(clinic, fake_media_server):
     meeting = _started_with_staff_in_room(clinic, "sara", "tove")
     with api.env.adopt_user(SITE_OWNER_NAME):
         api.group.remove_user(groupname="elevhalsan", username="tove")
     transaction.commit()
-    (removal,) = _wait_for(media_posts, "/remove")
+    (removal,) = _wait_for(fake_media_server, "/remove")
     assert removal["meeting"] == meeting.UID()
     assert (removal["who"], removal["reason"]) == ([staff_who("tove")], "access")
     assert "tove" not in json.dumps(removal)  # the media server learns no user id
 
 
-def test_a_deleted_user_leaves_the_room(clinic, media_posts):
+def test_a_deleted_user_leaves_the_room(clinic, fake_media_server):
     _started_with_staff_in_room(clinic, "sara", "tove")
     with api.env.adopt_user(SITE_OWNER_NAME):
         api.user.delete(username="tove")
     transaction.commit()
-    (removal,) = _wait_for(media_posts, "/remove")
+    (removal,) = _wait_for(fake_media_server, "/remove")
     assert removal["who"] == [staff_who("tove")]
 
 
 def test_sharing_taken_away_on_a_folder_above_the_record_removes_who_lost_access(
-    clinic, media_posts
+    clinic, fake_media_server
 ):
     _started_with_staff_in_room(clinic, "sara", "tove")
     admin = requests.Session()
@@ -129,56 +98,56 @@ def test_sharing_taken_away_on_a_folder_above_the_record_removes_who_lost_access
         json={"entries": [{"id": "sara", "type": "user", "roles": roles}]},
     )
     assert shared.status_code == 204, shared.text
-    (removal,) = _wait_for(media_posts, "/remove")
+    (removal,) = _wait_for(fake_media_server, "/remove")
     assert removal["who"] == [staff_who("sara")]  # Tove keeps her group's access
 
 
-def test_a_global_role_revoked_is_caught_by_the_timers_round(clinic, media_posts):
+def test_a_global_role_revoked_is_caught_by_the_timers_round(clinic, fake_media_server):
     _started_with_staff_in_room(clinic, "sara", "tove")
     transaction.begin()
     with api.env.adopt_user(SITE_OWNER_NAME):
         api.user.revoke_roles(username="sara", roles=["Clinician"])
     transaction.commit()
-    assert media_posts == []  # no event for it
+    assert fake_media_server == []  # no event for it
     # The visit timer's round, on its own connection, as every minute.
     timer.end_overdue_in_all_sites(clinic["portal"]._p_jar.db())
-    (removal,) = _wait_for(media_posts, "/remove")
+    (removal,) = _wait_for(fake_media_server, "/remove")
     assert removal["who"] == [staff_who("sara")]
     transaction.begin()
     assert check_started_meetings() == 0  # told once
 
 
-def test_staff_who_keep_access_are_not_removed(clinic, media_posts):
+def test_staff_who_keep_access_are_not_removed(clinic, fake_media_server):
     _started_with_staff_in_room(clinic, "sara", "tove")
     assert check_started_meetings() == 0
     transaction.commit()
     time.sleep(0.5)
-    assert [path for path, _ in media_posts] == []
+    assert [path for path, _ in fake_media_server] == []
 
 
-def test_cancelling_a_started_meeting_ends_its_room(clinic, media_posts):
+def test_cancelling_a_started_meeting_ends_its_room(clinic, fake_media_server):
     meeting = _started_with_staff_in_room(clinic)
     with api.env.adopt_user("sara"):
         cancel_meeting(meeting)
     transaction.commit()
-    (ended,) = _wait_for(media_posts, "/end")
+    (ended,) = _wait_for(fake_media_server, "/end")
     assert ended["meeting"] == meeting.UID()
 
 
-def test_deleting_a_started_meeting_or_its_record_ends_its_room(clinic, media_posts):
+def test_deleting_a_started_meeting_or_its_record_ends_its_room(clinic, fake_media_server):
     meeting = _started_with_staff_in_room(clinic)
     uid = meeting.UID()
     with api.env.adopt_user(SITE_OWNER_NAME):
         api.content.delete(obj=clinic["alva"])
     transaction.commit()
-    (ended,) = _wait_for(media_posts, "/end")
+    (ended,) = _wait_for(fake_media_server, "/end")
     assert ended["meeting"] == uid
 
 
-def test_a_booked_meeting_not_started_has_no_room_to_tell_about(clinic, media_posts):
+def test_a_booked_meeting_not_started_has_no_room_to_tell_about(clinic, fake_media_server):
     meeting = book(clinic["alva"])
     with api.env.adopt_user("sara"):
         cancel_meeting(meeting)
     transaction.commit()
     time.sleep(0.5)
-    assert media_posts == []
+    assert fake_media_server == []
