@@ -271,6 +271,23 @@ def _send_remb(receiver: RTCRtpReceiver, estimate: tuple[int, list[int]]) -> Non
         _spawn(receiver._send_rtcp(remb))
 
 
+def ice_connections(pc: RTCPeerConnection):
+    """Each of ``pc``'s ICE connections once (bundled transceivers share one), with the
+    DTLS transport on top of it: ``(dtls, connection)``."""
+    seen = set()
+    for transceiver in pc.getTransceivers():
+        dtls = transceiver.receiver.transport
+        connection = dtls.transport._connection
+        if id(connection) not in seen:
+            seen.add(id(connection))
+            yield dtls, connection
+
+
+def local_protocols(connection) -> list:
+    """The connection's sockets bound to a local candidate (where media arrives)."""
+    return [p for p in connection._protocols if getattr(p, "local_candidate", None) is not None]
+
+
 def receive_directly(pc: RTCPeerConnection) -> None:
     """Take incoming SRTP packets off the socket in aioice's datagram callback.
 
@@ -282,17 +299,10 @@ def receive_directly(pc: RTCPeerConnection) -> None:
     by their first byte instead (RFC 7983). Call after ``setLocalDescription`` (the
     bundled transport is known and its sockets are bound).
     """
-    seen = set()
-    for transceiver in pc.getTransceivers():
-        dtls = transceiver.receiver.transport
-        connection = dtls.transport._connection
-        if id(connection) in seen:
-            continue
-        seen.add(id(connection))
+    for dtls, connection in ice_connections(pc):
         connection.data_received = receive = _direct_receiver(dtls, connection.data_received)
-        for protocol in connection._protocols:
-            if getattr(protocol, "local_candidate", None) is not None:
-                protocol.datagram_received = _media_first(protocol, receive)
+        for protocol in local_protocols(connection):
+            protocol.datagram_received = _media_first(protocol, receive)
 
 
 def stop_forwarding(pc: RTCPeerConnection) -> None:

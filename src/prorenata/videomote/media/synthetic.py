@@ -259,16 +259,9 @@ class LeanMedia:
     # -- receiving ---------------------------------------------------------------------
     def install_receiver(self, pc: RTCPeerConnection) -> None:
         """Count RTP off the socket (before aiortc's queue); the rest to aiortc."""
-        seen = set()
-        for transceiver in pc.getTransceivers():
-            dtls = transceiver.receiver.transport
-            connection = dtls.transport._connection
-            if id(connection) in seen:
-                continue
-            seen.add(id(connection))
-            for protocol in connection._protocols:
-                if getattr(protocol, "local_candidate", None) is not None:
-                    protocol.datagram_received = self._counting(protocol.datagram_received)
+        for _dtls, connection in forwarding.ice_connections(pc):
+            for protocol in forwarding.local_protocols(connection):
+                protocol.datagram_received = self._counting(protocol.datagram_received)
 
     def _counting(self, stock):
         def datagram_received(data: bytes, addr: tuple) -> None:
