@@ -35,6 +35,7 @@ import json
 import multiprocessing
 import os
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -42,6 +43,7 @@ import time
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from prorenata.videomote.media import synthetic  # noqa: E402
 from support.instance import percentile  # noqa: E402
 
 SECRET = "media-benchmark-secret"
@@ -331,10 +333,14 @@ ROOMS_METHOD = {
     "rooms placed on the nodes in turn",
     "clients": (
         "synthetic.py lean peers in 2 worker processes: pre-built VP8/Opus RTP packets "
-        "SRTP-protected and sent on the nominated ICE pair (30 fps, 20 ms audio); frames "
-        "counted from the clear RTP header (marker bit, per SSRC) without decrypting; "
-        "the first peer of each worker is a full decrypting aiortc peer (check: its "
-        "frame rate and the send-to-arrival latency it reads from inside the payload)"
+        "SRTP-protected and sent on the nominated ICE pair (30 fps from a random phase per "
+        "peer, 20 ms audio); frames counted from the clear RTP header (marker bit, per "
+        "SSRC) without decrypting; one task per worker sends what is due (at most every "
+        f"{synthetic.LEAN_TICK_S * 1000:g} ms) and reads all its peers' sockets with "
+        f"recvmmsg every {synthetic.LEAN_READ_S * 1000:g} ms (the datagrams wait in the "
+        "kernel meanwhile); the first peer of each worker is a full decrypting aiortc peer "
+        "(check: its frame rate and the send-to-arrival latency it reads from inside the "
+        "payload)"
         if LEAN
         else "full aiortc peers in 2 worker processes (decrypting, aiortc's send path)"
     ),
@@ -545,12 +551,52 @@ async def _direct_latency(seconds: float) -> list[float]:
     return latencies[FPS:]  # leave out the first second
 
 
+def wakeup_cost(rounds: int = 200, idle_s: float = 0.002) -> dict:
+    """The same SRTP unprotect of a 1,200-byte packet done warm (the tenth of ten in a row)
+    and as the first work after ``idle_s`` asleep, medians in µs. On a virtual machine the
+    second is many times the first: a media process that wakes for every few packets pays
+    that on each wake-up, which is most of its CPU time per stream at one room's load."""
+    import pylibsrtp
+
+    key = bytes(range(30))
+    sender = pylibsrtp.Session(
+        policy=pylibsrtp.Policy(key=key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND)
+    )
+    receiver = pylibsrtp.Session(
+        policy=pylibsrtp.Policy(key=key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_INBOUND)
+    )
+    first, warm = [], []
+    sequence = 0
+    for _ in range(rounds):
+        packets = []
+        for _ in range(10):
+            sequence += 1
+            header = struct.pack("!BBHII", 0x80, 96, sequence & 0xFFFF, sequence * 3000, 1)
+            packets.append(sender.protect(header + bytes(1188)))
+        time.sleep(idle_s)
+        for index, packet in enumerate(packets):
+            started = time.perf_counter_ns()
+            receiver.unprotect(packet)
+            took = (time.perf_counter_ns() - started) / 1000
+            if index == 0:
+                first.append(took)
+            elif index == 9:
+                warm.append(took)
+    warm_us, first_us = statistics.median(warm), statistics.median(first)
+    return {
+        "unprotect_warm_us": round(warm_us, 1),
+        f"unprotect_after_{idle_s * 1000:g}ms_idle_us": round(first_us, 1),
+        "ratio": round(first_us / warm_us, 1),
+    }
+
+
 def main() -> None:
     multiprocessing.set_start_method("fork")
     if "--rooms" in sys.argv:  # only rooms_one_media / rooms_two_media (as bench-cluster)
         print(json.dumps(rooms_per_media()))
         return
     repeat = 1 if QUICK else 7
+    wakeup = wakeup_cost(50 if SMOKE else 200)
     cpu = compare_cpu(repeat)
     forward, without_remb, reencode, with_share = (
         cpu["forward"],
@@ -584,6 +630,7 @@ def main() -> None:
                     fps=FPS, **SCREEN
                 ),
                 "forward_runs": forward["per_stream_runs"],
+                "wakeup_cost": wakeup,
                 "forward_no_remb_runs": without_remb["per_stream_runs"],
                 "reencode_cpu_pct_per_stream": round(reencode["per_stream"], 2),
                 "reencode_runs": reencode["per_stream_runs"],
