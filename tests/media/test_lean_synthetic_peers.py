@@ -11,6 +11,7 @@ from mediaserver import until
 from prorenata.videomote.media.synthetic import encoded_clip
 
 import pytest
+import socket
 
 pytestmark = pytest.mark.slow
 
@@ -19,8 +20,8 @@ MEETING = "meeting-uid-lean"
 CLIP = encoded_clip(30)
 
 
-def peer(url, name, role="participant", lean=False):
-    return synthetic_peer(url, MEETING, SECRET, name, role, CLIP, lean=lean)
+def peer(url, name, role="participant", lean=False, decrypt=False):
+    return synthetic_peer(url, MEETING, SECRET, name, role, CLIP, lean=lean, decrypt=decrypt)
 
 
 def test_lean_peers_send_media_a_full_peer_decrypts_and_count_frames_without_decrypting():
@@ -50,6 +51,49 @@ def test_lean_peers_send_media_a_full_peer_decrypts_and_count_frames_without_dec
         assert len(sara.latencies) >= 0.9 * sara.total_frames()
         assert sorted(sara.latencies)[len(sara.latencies) // 2] < 100
         for person in (sara, anna, tove):
+            await person.leave()
+
+    run_server(scenario, SECRET)
+
+
+def test_a_decrypting_lean_peer_reads_real_media_and_refuses_a_forged_packet():
+    """The benchmarks' check peer: lean (batched, pre-built packets) but decrypting what
+    arrives with its own DTLS-SRTP keys; a packet not protected with them is not counted."""
+
+    async def scenario(session, url):
+        sara = peer(url, "Sara", "staff")
+        anna = peer(url, "Anna", lean=True)
+        ella = peer(url, "Ella", lean=True, decrypt=True)
+        for person in (sara, anna, ella):
+            await person.join()
+        await until(
+            lambda: ella.frames_from("Sara") >= 30 and ella.frames_from("Anna") >= 30,
+            what="the decrypting lean peer counts frames from a full and a lean peer",
+        )
+        await until(
+            lambda: sara.frames_from("Ella") >= 30,
+            what="the full peer decodes the decrypting lean peer's frames",
+        )
+        assert ella.lean.sockets_read_in_batches() >= 1
+        assert ella.lean.undecryptable == 0
+        # Its latencies come from inside the decrypted payload of each frame.
+        assert len(ella.latencies) >= 0.9 * ella.total_frames()
+        # A forged RTP packet (a header that looks right, no valid SRTP tag) on its socket.
+        (target,) = [
+            entry[0].getsockname()
+            for entry in ella.lean._driver.readers.values()
+            if entry[2] is ella.lean
+        ]
+        frames = ella.total_frames()
+        forger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            forged = bytes([0x80, 0xE0, 0, 1]) + bytes(8) + bytes(100)
+            forger.sendto(forged, target)
+            await until(lambda: ella.lean.undecryptable >= 1, what="the forged packet refused")
+        finally:
+            forger.close()
+        assert ella.total_frames() >= frames  # counting went on
+        for person in (sara, anna, ella):
             await person.leave()
 
     run_server(scenario, SECRET)

@@ -24,7 +24,9 @@ Once connected, one task per process (``_LeanDriver``) sends for all its lean pe
 reads their sockets in batches (``recvmmsg``), so that the clients wake rarely: on a
 virtual machine a wake-up costs far more than the packet it is for.
 DTLS, STUN and RTCP keep aiortc's path. Such a peer cannot tell a forged packet from
-a real one, so a run keeps at least one full (decrypting) peer as a correctness check.
+a real one, so a run keeps at least one decrypting peer as a correctness check: a
+full aiortc peer, or a lean one with ``decrypt=True`` (SRTP-unprotects what arrives with
+its own keys and reads each frame's send time from inside the payload).
 """
 
 from aiortc import RTCConfiguration
@@ -48,6 +50,7 @@ import errno
 import json
 import math
 import os
+import pylibsrtp
 import random
 import select
 import socket
@@ -245,8 +248,12 @@ class _LeanStream:
 class LeanMedia:
     """A :class:`SyntheticPeer`'s cheap media path (see the module's docstring)."""
 
-    def __init__(self, peer: "SyntheticPeer"):
+    def __init__(self, peer: "SyntheticPeer", decrypt: bool = False):
         self.peer = peer
+        #: Decrypt what arrives (a check on the others' lean counting): SRTP-unprotect
+        #: each RTP packet and read the send time from inside the payload.
+        self.decrypt = decrypt
+        self.undecryptable = 0
         self.parameters: dict[str, object] = {}  # "video"/"audio" -> RTCRtpSendParameters
         self.video: _LeanStream | None = None
         self.audio: _LeanStream | None = None
@@ -272,7 +279,8 @@ class LeanMedia:
     # -- receiving ---------------------------------------------------------------------
     def install_receiver(self, pc: RTCPeerConnection) -> None:
         """Count RTP off the socket (before aiortc's queue); the rest to aiortc."""
-        for _dtls, connection in forwarding.ice_connections(pc):
+        for dtls, connection in forwarding.ice_connections(pc):
+            self.dtls = dtls  # bundled: one
             for protocol in forwarding.local_protocols(connection):
                 protocol.datagram_received = self._counting(protocol.datagram_received)
 
@@ -287,8 +295,30 @@ class LeanMedia:
         return datagram_received
 
     def _count(self, data: bytes) -> None:
+        if self.decrypt:
+            self.receive_encrypted(data)
+            return
         sequence, _timestamp, ssrc = _SEQUENCE_SSRC.unpack_from(data, 2)
         self.count(data[1], sequence, ssrc)
+
+    def receive_encrypted(self, data: bytes) -> None:
+        """A decrypting peer's RTP packet: SRTP-unprotected with the keys of its DTLS
+        handshake (one that fails, forged or damaged, counts as ``undecryptable`` only),
+        counted, and a video frame's send time read after its VP8 data (the latency)."""
+        srtp = self.dtls._rx_srtp if self.dtls is not None else None
+        try:
+            if srtp is None:
+                raise pylibsrtp.Error("no keys yet")
+            data = srtp.unprotect(data)
+        except pylibsrtp.Error:
+            self.undecryptable += 1
+            return
+        sequence, _timestamp, ssrc = _SEQUENCE_SSRC.unpack_from(data, 2)
+        self.count(data[1], sequence, ssrc)
+        if data[1] & 0x80 and len(data) > STAMP.size + 12:
+            mark, sent = STAMP.unpack_from(data, len(data) - STAMP.size)
+            if mark == MARK:
+                self.peer.latencies.append((time.time() - sent) * 1000)
 
     def count(self, second_byte: int, sequence: int, ssrc: int) -> None:
         """One RTP packet received (its header's second byte, sequence number, SSRC)."""
@@ -460,6 +490,8 @@ class _LeanDriver:
             fd = sock.fileno()
             if remove_reader is None or fd < 0 or not remove_reader(fd):
                 continue
+            # Room for a second and more of its media while this process is starved.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
             self.readers[fd] = (sock, protocol, lean)
             self.poll.register(fd, select.EPOLLIN)
         if self.task is None or self.task.done():
@@ -515,6 +547,9 @@ class _LeanDriver:
                 for index in range(received):
                     data, offset, size = batch.datagram(index)
                     if size >= 12 and 127 < data[offset] < 192 and not 191 < data[offset + 1] < 209:
+                        if lean.decrypt:
+                            lean.receive_encrypted(bytes(data[offset : offset + size]))
+                            continue
                         sequence, _timestamp, ssrc = _SEQUENCE_SSRC.unpack_from(data, offset + 2)
                         lean.count(data[offset + 1], sequence, ssrc)
                     else:
@@ -625,10 +660,11 @@ class SyntheticPeer:
         screen: bool = False,
         screen_clip=None,
         lean: bool = False,
+        decrypt: bool = False,
     ):
         self.url, self.meeting, self.token = url, meeting, token
         #: The cheap media path (module docstring); None: aiortc's own, decrypting.
-        self.lean = LeanMedia(self) if lean else None
+        self.lean = LeanMedia(self, decrypt) if lean else None
         self.screen_offered = screen or screen_clip is not None
         self.screen_clip = screen_clip
         self.screen_mid: str | None = None
