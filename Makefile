@@ -132,7 +132,7 @@ bench-media: $(VENV)/.installed ## Media server: forward vs re-encode CPU, rooms
 	scripts/in_netns.sh $(BIN)/python benchmarks/media.py
 
 .PHONY: bench-cluster
-bench-cluster: $(VENV)/.installed ## Cluster: code-check burst p95 with two instances and one, bookings lost and invitations duplicated when an instance is killed
+bench-cluster: $(VENV)/.installed ## Cluster: 50 SMS-code submissions at one instant (p95) with two instances and one, bookings lost and invitations duplicated when an instance is killed
 	scripts/in_netns.sh $(BIN)/python benchmarks/cluster.py
 
 .PHONY: bench-smoke

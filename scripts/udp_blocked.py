@@ -40,6 +40,8 @@ def _sibling(name: str):
 
 
 _BROWSER = _sibling("chromium_flags")
+#: The site's texts the participant reads (the sign-in SMS).
+_CLIENT = _sibling("cluster_client")
 CHROMIUM = _BROWSER.CHROMIUM
 #: The browser tests' flags, and the cluster's self-signed certificate accepted (HTTPS
 #: and the media WebSocket).
@@ -311,7 +313,7 @@ def _until(page, expression: str, seconds: float = 30) -> None:
         page.wait_for_timeout(200)
 
 
-SMS_CODE = re.compile(r"Din inloggningskod till Prorenata Videomöte är (\d{6})")
+SMS_CODE = _CLIENT.SMS_CODE
 JOIN_ENABLED = "document.getElementById('pv-join').getAttribute('aria-disabled') === 'false'"
 
 
@@ -345,12 +347,17 @@ class Guardian:
         if page.get_by_role("button", name="Gå med nu").get_attribute("aria-disabled") != "true":
             raise AssertionError("'Gå med nu' open before the meeting started")
 
-    def join(self, page, seconds: float = 60) -> None:
-        """ "Gå med nu" once staff started the meeting: the participant's room."""
+    def join(self, page, seconds: float = 60) -> float:
+        """ "Gå med nu" once staff started the meeting: the participant's room. Returns
+        when (``time.monotonic()``) the button was clicked."""
         _until(page, JOIN_ENABLED, seconds)
-        page.get_by_role("button", name="Gå med nu").click()
+        button = page.get_by_role("button", name="Gå med nu")
+        button.wait_for()
+        clicked = time.monotonic()
+        button.click()
         page.wait_for_url(re.compile(r"/videomote/rum$"))
         _room_shown(page)
+        return clicked
 
 
 def call_through_turn_tcp(
@@ -358,16 +365,18 @@ def call_through_turn_tcp(
     playwright,
     meeting_url: str,
     staff: tuple[str, str],
-    participant: Guardian | tuple[str, str],
+    participant: Guardian,
     seconds: float = 60,
 ) -> dict:
     """Staff (our namespace) and the participant (theirs) in the meeting's room, until each
     decodes video from the other: what each page's selected candidate pair is, frames
-    decoded, and ms from the participant opening the room to its first remote frame.
+    decoded, and ``first_frame_ms``: ms from the participant's click on "Gå med nu" to the
+    first remote (staff's) video frame their page decoded.
 
-    ``participant``: a ``Guardian``, who signs in with the invitation's link and an SMS
-    code, waits, and joins once staff started the meeting; or another staff member's
-    credentials (logged in, in the room at once)."""
+    The participant signs in as the invitation brings them in (the link, an SMS code), and
+    waits in the waiting room; staff, logged in, then open the room and start the meeting
+    (staff are in the room before the participant joins); the participant clicks "Gå med
+    nu" once the waiting room enables it."""
     from playwright.sync_api import Error
 
     staff_browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
@@ -375,17 +384,10 @@ def call_through_turn_tcp(
     try:
         site_url = meeting_url[: meeting_url.index("/Plone/") + len("/Plone")]
         staff_context, staff_page = _logged_in(staff_browser, site_url, staff)
-        if isinstance(participant, Guardian):
-            their_context, their_page = _new_page(participant_browser)
-            participant.sign_in(their_page)
-            open_room(staff_page, meeting_url)
-            opened = time.monotonic()
-            participant.join(their_page)
-        else:
-            their_context, their_page = _logged_in(participant_browser, site_url, participant)
-            open_room(staff_page, meeting_url)
-            opened = time.monotonic()
-            open_room(their_page, meeting_url)
+        their_context, their_page = _new_page(participant_browser)
+        participant.sign_in(their_page)
+        open_room(staff_page, meeting_url)
+        opened = participant.join(their_page)
         first_frame_ms = None
         deadline = opened + seconds
         result: dict = {}

@@ -3,22 +3,12 @@ loopback ports in a temporary folder (PostgreSQL runs as the unprivileged ``vide
 user when we are root, so the folder is made traversable for it)."""
 
 from as_make_run import load_script
-from datetime import datetime
-from datetime import timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-import base64
 import email
 import email.policy
-import html
-import http.client
-import json as jsonlib
-import re
 import shutil
-import ssl
 import time
-import urllib.parse
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,65 +38,15 @@ def missing_engines(need_haproxy: bool = True) -> str | None:
     return None
 
 
-#: The demo site's staff member and manager (scripts/create_site.py).
-STAFF = ("skolskoterska", "videomote")
-ADMIN = ("admin", "admin")
-
-
-def https_request(cluster, method, path, body=None, auth=None, source="127.0.0.1", json=True):
-    """One request through HAProxy's TLS port, checked against the cluster's certificate,
-    on a fresh connection from ``source`` (any 127.0.0.0/8 address); ``json=False``: a
-    form's post (or a page's GET) instead of plone.restapi's JSON."""
-    context = ssl.create_default_context(cafile=str(cluster.var / "tls" / "site.crt"))
-    connection = http.client.HTTPSConnection(
-        "localhost", cluster.https_port, context=context, timeout=60, source_address=(source, 0)
-    )
-    headers = {"Accept": "application/json"} if json else {}
-    if auth:
-        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-        headers["Authorization"] = f"Basic {token}"
-    data = None
-    if body is not None:
-        if json:
-            data = jsonlib.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        else:
-            data = urllib.parse.urlencode(body).encode()
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-    try:
-        connection.request(method, path, body=data, headers=headers)
-        response = connection.getresponse()
-        return response.status, response.read().decode("utf-8", "replace")
-    finally:
-        connection.close()
-
-
-def student_uid(cluster) -> str:
-    """The UID of the demo site's first student (Alva, whose guardian has a mobile)."""
-    status, text = https_request(
-        cluster, "GET", "/Plone/elever/@search?portal_type=Patient&metadata_fields=UID", auth=ADMIN
-    )
-    assert status == 200, text
-    return jsonlib.loads(text)["items"][0]["UID"]
-
-
-def book_soon(cluster, title: str, minutes: int) -> dict:
-    """A half-hour meeting with the first student's guardian ``minutes`` from now
-    (Stockholm time, whole minutes), booked by staff over REST through HAProxy; the
-    meeting's JSON."""
-    soon = (datetime.now(ZoneInfo("Europe/Stockholm")) + timedelta(minutes=minutes)).replace(
-        second=0, microsecond=0
-    )
-    body = {
-        "title": title,
-        "start": soon.strftime("%Y-%m-%dT%H:%M"),
-        "end": (soon + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M"),
-        "patient": student_uid(cluster),
-        "contact_choice": "guardian",
-    }
-    status, text = https_request(cluster, "POST", "/Plone/@videomote-meetings", body, STAFF)
-    assert status == 201, text
-    return jsonlib.loads(text)
+#: Talking to a running cluster through HAProxy (shared with benchmarks/cluster.py).
+_client = load_script("cluster_client")
+STAFF = _client.STAFF
+ADMIN = _client.ADMIN
+DEMO_GUARDIAN_MOBILE = _client.DEMO_GUARDIAN_MOBILE
+https_request = _client.https_request
+student_uid = _client.student_uid
+book_soon = _client.book_soon
+sms_texts = _client.sms_texts
 
 
 def invitation_link(cluster, title: str, seconds: float = 90) -> str:
@@ -120,21 +60,8 @@ def invitation_link(cluster, title: str, seconds: float = 90) -> str:
                 if title not in str(message["Subject"]):
                     continue
                 text = message.get_body(preferencelist=("plain",)).get_content()
-                link = re.search(r"Gå till videomöte: (\S+)", text)
+                link = _client.INVITATION_LINK.search(text)
                 if link:
                     return link.group(1)
         time.sleep(0.5)
     raise AssertionError(f"no invitation to {title} within {seconds:.0f} s")
-
-
-SMS_ROW = re.compile(r"<td>([^<]*)</td>\s*<td>([^<]*)</td>\s*<td>([^<]*)</td>")
-
-
-def sms_texts(cluster, to: str) -> list[str]:
-    """The SMS to the number ``to`` in the site's SMS outbox (the gateway the demo and
-    the tests use), newest first, read as a manager through HAProxy."""
-    status, page = https_request(
-        cluster, "GET", "/Plone/@@videomote-sms-utkorg", auth=ADMIN, json=False
-    )
-    assert status == 200, page[:500]
-    return [html.unescape(text) for _time, number, text in SMS_ROW.findall(page) if number == to]

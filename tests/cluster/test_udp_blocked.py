@@ -11,6 +11,7 @@ time-limited credentials, one media node, HAProxy's TLS), reached on the link's 
 the participant's drops every UDP packet on the link."""
 
 from as_make_run import load_script
+from cluster_helpers import DEMO_GUARDIAN_MOBILE
 from cluster_helpers import STAFF
 from cluster_helpers import book_soon
 from cluster_helpers import invitation_link
@@ -22,9 +23,6 @@ import pytest
 import shutil
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
-
-#: Alva's guardian Anna in the demo site (scripts/create_site.py): the invitee.
-GUARDIAN_MOBILE = "+46701234502"
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +76,9 @@ def test_a_guardian_whose_network_drops_udp_signs_in_and_gets_video_both_ways_th
     assert meeting_url.startswith(f"https://{udp_blocked.OUTER}:")
     link = invitation_link(reachable_cluster, "Samtal utan UDP")
     assert link.startswith(f"https://{udp_blocked.OUTER}:")
-    guardian = udp_blocked.Guardian(link, lambda: sms_texts(reachable_cluster, GUARDIAN_MOBILE))
+    guardian = udp_blocked.Guardian(
+        link, lambda: sms_texts(reachable_cluster, DEMO_GUARDIAN_MOBILE)
+    )
     call = udp_blocked.call_through_turn_tcp(
         participant_network, playwright_driver, meeting_url, STAFF, guardian
     )
