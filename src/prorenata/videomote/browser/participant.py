@@ -395,7 +395,9 @@ class ParticipantView(RoomMixin, BrowserView):
         """What an earlier attempt of this very request sent (Zope publishes a request
         again after a database conflict, with the same WSGI environ): the SMS has gone,
         so the retry keeps its code instead of texting another (which would make the
-        first one fail as "Fel kod"). Only the code's keyed hash is kept there."""
+        first one fail as "Fel kod"). Only the code's keyed hash is kept there, and for a
+        gateway whose sending is part of the attempt's transaction (the outbox: its copy
+        was rolled back with the attempt) the text to keep once more."""
         environ = getattr(self.request, "_orig_env", None)
         return environ.setdefault(SENT_IN_REQUEST, {}) if environ is not None else {}
 
@@ -404,7 +406,9 @@ class ParticipantView(RoomMixin, BrowserView):
         quota = signins.quota(meeting, self.person_id)
         sent = self._sent_in_this_request()
         if signin.signin_id in sent:
-            signin.code_hash, signin.issued_at = sent[signin.signin_id]
+            signin.code_hash, signin.issued_at, again = sent[signin.signin_id]
+            if again is not None:
+                sms_gateway().send(self._mobile(meeting), again)
             signin.attempts, signin.used = 0, False
             self._code_sent(meeting, signin, quota, now)
             return
@@ -427,8 +431,9 @@ class ParticipantView(RoomMixin, BrowserView):
                 )
             self._audit(audit.SMS_REFUSED, meeting, limit=refused.scope)
             return
+        gateway, text = sms_gateway(), self._sms_text(code)
         try:
-            sms_gateway().send(self._mobile(meeting), self._sms_text(code))
+            gateway.send(self._mobile(meeting), text)
         except SMSFailed as failure:
             otp.withdraw(signin, before)  # a code sent earlier still works
             signins.save_pending(meeting, signin)
@@ -436,7 +441,8 @@ class ParticipantView(RoomMixin, BrowserView):
             self._audit(audit.SMS_FAILED, meeting, reason=failure.reason)
             self.error = _("SMS kunde inte skickas, försök igen")
             return
-        sent[signin.signin_id] = (signin.code_hash, signin.issued_at)
+        again = text if getattr(gateway, "transactional", False) else None
+        sent[signin.signin_id] = (signin.code_hash, signin.issued_at, again)
         self._code_sent(meeting, signin, quota, now)
 
     def _code_sent(self, meeting, signin, quota, now) -> None:

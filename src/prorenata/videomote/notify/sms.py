@@ -42,6 +42,11 @@ class OutboxGateway:
     Managers read it at ``@@videomote-sms-utkorg``; only the newest 500 are kept.
     """
 
+    #: Its "sending" is a write in the request's transaction: an attempt that ends in a
+    #: database conflict loses it, where an operator's SMS has gone (the sign-in keeps
+    #: the message again on the retry).
+    transactional = True
+
     def send(self, to: str, text: str) -> str:
         box = _outbox_tree(api.portal.get(), create=True)
         now = datetime.now(UTC)
