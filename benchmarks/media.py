@@ -123,8 +123,8 @@ class Server:
 def worker(url, rooms, people, audio, ready, window, results, share=False, lean=False):
     """Join ``rooms`` rooms of ``people`` peers; count frames in the window it is given.
     ``share``: the first of each room is staff and shares a screen too. ``lean``: every
-    peer but the first sends and counts on synthetic.py's lean path (header-only counting,
-    pre-built packets); the first stays a full, decrypting aiortc peer (the check)."""
+    peer sends on synthetic.py's lean path (pre-built packets) and counts from the clear
+    header, but the first of the worker, which decrypts what it receives (the check)."""
     results.put(asyncio.run(_load(url, rooms, people, audio, ready, window, share, lean)))
 
 
@@ -151,7 +151,10 @@ async def _load(url, rooms, people, audio, ready, window, share=False, lean=Fals
                 audio=audio,
                 screen=share,
                 screen_clip=screen if sharer else None,
-                lean=lean and bool(peers or members),
+                lean=lean,
+                # The first of each worker decrypts what it receives: the check on the
+                # others' counting from the clear header.
+                decrypt=lean and not (peers or members),
             )
             await peer.join(timeout=30)
             members.append(peer)
@@ -176,7 +179,7 @@ async def _load(url, rooms, people, audio, ready, window, share=False, lean=Fals
         for mid in mids:
             rate = (peer.frames.get(mid, 0) - counts.get(mid, 0)) / seconds
             rates.append(rate)
-            if peer.lean is None:
+            if peer.lean is None or peer.lean.decrypt:
                 full_rates.append(rate)
         latencies += peer.latencies[mark:]
     # Sequence numbers the lean peers saw skipped within the window.
@@ -192,6 +195,7 @@ async def _load(url, rooms, people, audio, ready, window, share=False, lean=Fals
         "latencies": latencies,
         "lost": lost,
         "dropped": dropped,
+        "undecryptable": sum(p.lean.undecryptable for p in peers if p.lean),
     }
 
 
@@ -263,6 +267,7 @@ def run_load(
         "latencies": [],
         "lost": 0,
         "dropped": 0,
+        "undecryptable": 0,
         "cpu_pct": sum(per_node),
         "cpu_pct_per_node": per_node,
         "clients_cpu_pct": workers_pct,
@@ -276,6 +281,7 @@ def run_load(
             merged[key] += result[key]
         merged["lost"] += result["lost"]
         merged["dropped"] += result["dropped"]
+        merged["undecryptable"] += result["undecryptable"]
     for process in processes:
         process.join(30)
     return merged
@@ -338,9 +344,10 @@ ROOMS_METHOD = {
         "SSRC) without decrypting; one task per worker sends what is due (at most every "
         f"{synthetic.LEAN_TICK_S * 1000:g} ms) and reads all its peers' sockets with "
         f"recvmmsg every {synthetic.LEAN_READ_S * 1000:g} ms (the datagrams wait in the "
-        "kernel meanwhile); the first peer of each worker is a full decrypting aiortc peer "
-        "(check: its frame rate and the send-to-arrival latency it reads from inside the "
-        "payload)"
+        "kernel meanwhile); the first peer of each worker decrypts every RTP packet it "
+        "receives with its own DTLS-SRTP keys (check: its frame rate, packets that fail "
+        "to decrypt, and the send-to-arrival latency it reads from inside the payload, "
+        f"which includes up to {synthetic.LEAN_READ_S * 1000:g} ms of its read interval)"
         if LEAN
         else "full aiortc peers in 2 worker processes (decrypting, aiortc's send path)"
     ),
@@ -374,13 +381,15 @@ def _room_step(servers: list[Server], rooms: int) -> dict:
     per_node = load["cpu_pct_per_node"]
     step = {
         "rooms": rooms,
-        "full_fps": low >= FULL_FPS,
+        # Full frame rate of media that decrypts: a forged or damaged packet fails the step.
+        "full_fps": low >= FULL_FPS and not load["undecryptable"],
         "receivers": len(load["rates"]),
         "min_fps": round(low, 1),
         "median_fps": round(statistics.median(load["rates"]), 1),
         "full_viewer_min_fps": round(min(load["full_rates"]), 1) if load["full_rates"] else None,
         "lost_packets": load["lost"],
         "connections_dropped": load["dropped"],
+        "undecryptable_packets": load["undecryptable"],
         "server_cpu_pct": round(load["cpu_pct"], 1),
         "server_cpu_pct_per_node": [round(pct, 1) for pct in per_node],
         "server_cpu_pct_per_room": round(load["cpu_pct"] / rooms, 1),
@@ -394,7 +403,9 @@ def _room_step(servers: list[Server], rooms: int) -> dict:
         "loadavg_1min": load["loadavg_1min"],
         "joined_s": round(load["joined_s"], 1),
     }
-    if low < FULL_FPS:
+    if load["undecryptable"]:
+        step["limit"] = "packets that did not decrypt at the checking peer"
+    elif low < FULL_FPS:
         # Who ran out: a media process near a whole core, or something else (the clients,
         # or other load on the machine) while the media processes still had room.
         step["limit"] = _limit(per_node, load)
