@@ -287,12 +287,18 @@ def run_load(
     return merged
 
 
-def cpu_per_stream(mode: str, remb: bool = True, share: bool = False) -> dict:
+def cpu_per_stream(
+    mode: str, remb: bool = True, share: bool = False, lean: bool | None = None
+) -> dict:
     """One four-person room: the server's CPU per forwarded (or re-encoded) stream;
-    ``share``: staff share a screen as well (three more streams)."""
+    ``share``: staff share a screen as well (three more streams). ``lean`` (default
+    ``LEAN``): synthetic.py's lean peers, the first decrypting (``CPU_METHOD``); False:
+    full aiortc peers, which share the cores with the server and wake for every packet."""
     server = Server(mode, remb)
     try:
-        load = run_load(server, rooms=1, people=4, audio=False, share=share)
+        load = run_load(
+            server, rooms=1, people=4, audio=False, share=share, lean=LEAN if lean is None else lean
+        )
     finally:
         server.stop()
     streams = len(load["rates"])
@@ -301,6 +307,7 @@ def cpu_per_stream(mode: str, remb: bool = True, share: bool = False) -> dict:
         "cpu_pct": load["cpu_pct"],
         "streams": streams,
         "min_fps": min(load["rates"]),
+        "undecryptable": load["undecryptable"],
     }
 
 
@@ -309,21 +316,26 @@ def compare_cpu(repeat: int) -> dict[str, dict]:
     turn, so that the ratio compares runs from the same minutes (this shared 2-core
     machine drifts and varies by ±20 % run to run); the median run of each."""
     variants = {
-        "forward": ("forward", True, False),
-        "forward without REMB": ("forward", False, False),
-        "reencode": ("reencode", True, False),
-        "forward with share": ("forward", True, True),
+        "forward": ("forward", True, False, None),
+        "forward without REMB": ("forward", False, False, None),
+        "reencode": ("reencode", True, False, None),
+        "forward with share": ("forward", True, True, None),
+        # The same rooms with full aiortc peers as clients (the method before issue #18's
+        # last round): the server's CPU then includes waking them on this machine.
+        "forward, full clients": ("forward", True, False, False),
+        "forward with share, full clients": ("forward", True, True, False),
     }
     runs: dict[str, list[dict]] = {name: [] for name in variants}
     for _ in range(repeat):
-        for name, (mode, remb, share) in variants.items():
-            runs[name].append(cpu_per_stream(mode, remb, share))
+        for name, (mode, remb, share, lean) in variants.items():
+            runs[name].append(cpu_per_stream(mode, remb, share, lean))
     result = {}
     for name, measured in runs.items():
         measured.sort(key=lambda run: run["per_stream"])
         median = dict(measured[len(measured) // 2])
         median["per_stream_runs"] = [round(run["per_stream"], 3) for run in measured]
         median["min_fps"] = min(run["min_fps"] for run in measured)
+        median["undecryptable"] = sum(run["undecryptable"] for run in measured)
         result[name] = median
         print(json.dumps({name: median}), flush=True)
     return result
@@ -333,6 +345,20 @@ def compare_cpu(repeat: int) -> dict[str, dict]:
 PIN = os.environ.get("MEDIA_PIN", "1") != "0"
 #: ``MEDIA_LEAN=0``: every synthetic peer a full aiortc peer (as before issue #15).
 LEAN = os.environ.get("MEDIA_LEAN", "1") != "0"
+#: How the CPU per stream is measured (bench-media's JSON).
+CPU_METHOD = (
+    "one four-person room per run on a fresh videomote-media process (unpinned), video only, "
+    "the server's CPU from /proc over the window divided by the streams it forwards; the "
+    "clients are synthetic.py lean peers in 2 worker processes (pre-built VP8 RTP, one task "
+    "per worker sending and reading in batches; the first peer decrypts all it receives and "
+    "a packet that does not decrypt fails the run), the screen sent by a full aiortc sender; "
+    "*_full_clients: the same with full aiortc peers, which wake for every packet on the "
+    "same 2 cores, so that the server's sends include waking them. Variants taken in turn, "
+    "medians of the rounds"
+    if LEAN
+    else "as above with full aiortc peers as clients (MEDIA_LEAN=0)"
+)
+
 #: How rooms_at_full_fps measures (bench-media and bench-cluster put it in their JSON).
 ROOMS_METHOD = {
     "server": "real videomote-media processes (aiortc, DTLS-SRTP, UDP on 127.0.0.1), "
@@ -615,6 +641,9 @@ def main() -> None:
         cpu["reencode"],
         cpu["forward with share"],
     )
+    undecryptable = sum(run["undecryptable"] for run in cpu.values())
+    if undecryptable:
+        raise SystemExit(f"{undecryptable} packets did not decrypt at the checking peers")
 
     best, steps = rooms_at_full_fps()
 
@@ -641,6 +670,13 @@ def main() -> None:
                     fps=FPS, **SCREEN
                 ),
                 "forward_runs": forward["per_stream_runs"],
+                "forward_cpu_pct_per_stream_full_clients": round(
+                    cpu["forward, full clients"]["per_stream"], 3
+                ),
+                "forward_cpu_pct_per_stream_with_share_full_clients": round(
+                    cpu["forward with share, full clients"]["per_stream"], 3
+                ),
+                "cpu_method": CPU_METHOD,
                 "wakeup_cost": wakeup,
                 "forward_no_remb_runs": without_remb["per_stream_runs"],
                 "reencode_cpu_pct_per_stream": round(reencode["per_stream"], 2),

@@ -70,6 +70,10 @@ KEYS = {
     "media": (
         "forward_cpu_pct_per_stream",
         "forward_cpu_pct_per_stream_with_share",
+        "forward_cpu_pct_per_stream_full_clients",
+        "forward_cpu_pct_per_stream_with_share_full_clients",
+        "cpu_method",
+        "wakeup_cost",
         "reencode_cpu_pct_per_stream",
         "cpu_ratio",
         "rooms_at_full_fps",

@@ -206,9 +206,9 @@ class _LeanStream:
 
     def next_frame(self, step: int) -> list[bytes]:
         """The RTP packets (plain) of the next frame, ``step`` clock ticks after the last."""
+        if self.keyframe_next:  # the clip's first frame is its keyframe; on from there
+            self.index, self.keyframe_next = 0, False
         position = self.index % len(self.frames)
-        if self.keyframe_next:  # the clip's first frame is its keyframe
-            position, self.keyframe_next = 0, False
         self.index += 1
         payloads = self.frames[position]
         now = time.time()
