@@ -31,6 +31,7 @@ Prints one JSON object last. ``--quick`` shortens every phase (for a smoke run).
 from pathlib import Path
 
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import os
@@ -124,45 +125,36 @@ def worker(url, rooms, people, audio, ready, window, results, share=False, lean=
     """Join ``rooms`` rooms of ``people`` peers; count frames in the window it is given.
     ``share``: the first of each room is staff and shares a screen too. ``lean``: every
     peer sends on synthetic.py's lean path (pre-built packets) and counts from the clear
-    header, but the first of the worker, which decrypts what it receives (the check)."""
-    results.put(asyncio.run(_load(url, rooms, people, audio, ready, window, share, lean)))
+    header, but the first of the worker, which decrypts what it receives (the check).
+
+    Peers that cannot join in time (a machine full of other work) fail the step, not the
+    run: the worker says so on both queues (``None``, ``{"failed": …}``)."""
+    joined: list[bool] = []
+    try:
+        result = asyncio.run(_load(url, rooms, people, audio, ready, window, share, lean, joined))
+    except Exception as error:
+        if not joined:
+            ready.put(None)
+        result = {"failed": type(error).__name__}
+    results.put(result)
 
 
-async def _load(url, rooms, people, audio, ready, window, share=False, lean=False):
-    from prorenata.videomote.access.jointoken import issue_join_token
-    from prorenata.videomote.media.synthetic import SyntheticPeer
+async def _load(url, rooms, people, audio, ready, window, share=False, lean=False, joined=None):
     from prorenata.videomote.media.synthetic import encoded_clip
 
     clip = encoded_clip(90)
     screen = encoded_clip(60, **SCREEN) if share else None
-    peers = []
-    for room in rooms:
-        meeting = f"bench-room-{room}-{os.getpid()}"
-        members = []
-        for index in range(people):
-            sharer = share and index == 0
-            role = "staff" if sharer else "participant"
-            token = issue_join_token(meeting, role, f"P{index}", SECRET.encode())
-            peer = SyntheticPeer(
-                url,
-                meeting,
-                token,
-                clip,
-                audio=audio,
-                screen=share,
-                screen_clip=screen if sharer else None,
-                lean=lean,
-                # The first of each worker decrypts what it receives: the check on the
-                # others' counting from the clear header.
-                decrypt=lean and not (peers or members),
-            )
-            await peer.join(timeout=30)
-            members.append(peer)
-        if share:
-            await members[0].share()
-            await _until(lambda members=members: all(p.screen.get("id") for p in members))
-        peers += members
+    peers: list = []
+    try:
+        await _join_rooms(url, rooms, people, audio, share, lean, clip, screen, peers)
+    except Exception:
+        for peer in peers:  # none left on the server for the next step
+            with contextlib.suppress(Exception):
+                await peer.leave()
+        raise
     ready.put(len(peers))
+    if joined is not None:
+        joined.append(True)
     window_at, end_at = await asyncio.get_running_loop().run_in_executor(None, window.get)
     await asyncio.sleep(max(0.0, window_at - time.time()))
     before = [dict(p.frames) for p in peers]
@@ -197,6 +189,41 @@ async def _load(url, rooms, people, audio, ready, window, share=False, lean=Fals
         "dropped": dropped,
         "undecryptable": sum(p.lean.undecryptable for p in peers if p.lean),
     }
+
+
+async def _join_rooms(url, rooms, people, audio, share, lean, clip, screen, peers) -> None:
+    """Every room's peers joined, added to ``peers`` as they join (the caller makes them
+    leave when one fails)."""
+    from prorenata.videomote.access.jointoken import issue_join_token
+    from prorenata.videomote.media.synthetic import SyntheticPeer
+
+    first = len(peers)
+    for room in rooms:
+        meeting = f"bench-room-{room}-{os.getpid()}"
+        members = []
+        for index in range(people):
+            sharer = share and index == 0
+            role = "staff" if sharer else "participant"
+            token = issue_join_token(meeting, role, f"P{index}", SECRET.encode())
+            peer = SyntheticPeer(
+                url,
+                meeting,
+                token,
+                clip,
+                audio=audio,
+                screen=share,
+                screen_clip=screen if sharer else None,
+                lean=lean,
+                # The first of each worker decrypts what it receives: the check on the
+                # others' counting from the clear header.
+                decrypt=lean and len(peers) == first,
+            )
+            peers.append(peer)
+            await peer.join(timeout=30)
+            members.append(peer)
+        if share:
+            await members[0].share()
+            await _until(lambda members=members: all(p.screen.get("id") for p in members))
 
 
 async def _until(condition, seconds: float = 15) -> None:
@@ -240,8 +267,9 @@ def run_load(
     started = time.monotonic()
     for process in processes:
         process.start()
+    joins_failed = 0
     for _ in processes:
-        ready.get(timeout=60 + 5 * rooms * people)
+        joins_failed += ready.get(timeout=60 + 5 * rooms * people) is None
     joined_s = time.monotonic() - started
     window_at = time.time() + WARMUP
     end_at = window_at + WINDOW
@@ -274,9 +302,13 @@ def run_load(
         "machine_cpu_pct": 100 * (machine_cpu_seconds() - first_machine) / window_s,
         "loadavg_1min": round(max(load_before, os.getloadavg()[0]), 2),
         "joined_s": joined_s,
+        "joins_failed": joins_failed,
     }
     for _ in processes:
         result = results.get(timeout=60)
+        if "failed" in result:
+            merged["joins_failed"] = max(merged["joins_failed"], 1)
+            continue
         for key in ("rates", "full_rates", "latencies"):
             merged[key] += result[key]
         merged["lost"] += result["lost"]
@@ -301,6 +333,8 @@ def cpu_per_stream(
         )
     finally:
         server.stop()
+    if load["joins_failed"]:
+        raise SystemExit("the synthetic peers of one room could not all join in time")
     streams = len(load["rates"])
     return {
         "per_stream": load["cpu_pct"] / streams,
@@ -403,15 +437,17 @@ def _pin(servers: list[Server]) -> None:
 
 def _room_step(servers: list[Server], rooms: int) -> dict:
     load = run_load(servers, rooms=rooms, people=4, audio=True, lean=LEAN)
-    low = min(load["rates"])
+    low = min(load["rates"], default=0.0)
     per_node = load["cpu_pct_per_node"]
     step = {
         "rooms": rooms,
-        # Full frame rate of media that decrypts: a forged or damaged packet fails the step.
-        "full_fps": low >= FULL_FPS and not load["undecryptable"],
+        # Full frame rate of media that decrypts, every peer joined: a forged or damaged
+        # packet, or peers that could not join in time, fail the step.
+        "full_fps": low >= FULL_FPS and not load["undecryptable"] and not load["joins_failed"],
         "receivers": len(load["rates"]),
+        "joins_failed": load["joins_failed"],
         "min_fps": round(low, 1),
-        "median_fps": round(statistics.median(load["rates"]), 1),
+        "median_fps": round(statistics.median(load["rates"] or [0.0]), 1),
         "full_viewer_min_fps": round(min(load["full_rates"]), 1) if load["full_rates"] else None,
         "lost_packets": load["lost"],
         "connections_dropped": load["dropped"],
@@ -429,7 +465,9 @@ def _room_step(servers: list[Server], rooms: int) -> dict:
         "loadavg_1min": load["loadavg_1min"],
         "joined_s": round(load["joined_s"], 1),
     }
-    if load["undecryptable"]:
+    if load["joins_failed"]:
+        step["limit"] = "peers could not join in time (a worker's joins timed out)"
+    elif load["undecryptable"]:
         step["limit"] = "packets that did not decrypt at the checking peer"
     elif low < FULL_FPS:
         # Who ran out: a media process near a whole core, or something else (the clients,
