@@ -26,14 +26,22 @@ def _run_script():
     return load_script("run", "videomote_run")
 
 
-def start_media_server(port: int, secret: str, output=None, settings: dict | None = None):
+def start_media_server(
+    port: int,
+    secret: str,
+    output=None,
+    settings: dict | None = None,
+    environ: dict[str, str] | None = None,
+):
     """``videomote-media`` as ``make run`` starts it, but on ``port`` with ``secret``;
     ``settings`` (``VIDEOMOTE_MEDIA_<KEY>``): only what a test breaks on purpose (a
-    node's UDP range that the test then blocks), never what the room needs to work."""
+    node's UDP range that the test then blocks), never what the room needs to work;
+    ``environ``: the environment to start from (default: this process's now)."""
     from prorenata.videomote.media.synthetic import start_server_process
 
     run = _run_script()
-    base = {k: v for k, v in os.environ.items() if not k.startswith("VIDEOMOTE_MEDIA_")}
+    environ = os.environ if environ is None else environ
+    base = {k: v for k, v in environ.items() if not k.startswith("VIDEOMOTE_MEDIA_")}
     environ = run.environment({**base, "VIDEOMOTE_MEDIA_SECRET": secret})
     return start_server_process(port, settings or {}, run.media_command(port), output, environ)
 

@@ -2,6 +2,8 @@
 
 from as_make_run import load_script
 from as_make_run import require_loopback_only
+from concurrent.futures import Future
+from concurrent.futures import ThreadPoolExecutor
 from factories import STAFF_PASSWORD
 from factories import add_staff
 from factories import add_student
@@ -12,6 +14,8 @@ from pages import logged_in_page
 from pages import participant_page
 from prorenata.videomote.notify.sms import sms_outbox
 
+import contextlib
+import os
 import pytest
 import re
 import time
@@ -56,8 +60,8 @@ def journal(mail_portal):
 
 
 @pytest.fixture
-def staff_page(chromium, journal):
-    context, page = logged_in_page(chromium, journal["url"], STAFF[0], STAFF[2])
+def staff_page(chromium, journal, mail_portal):
+    context, page = logged_in_page(chromium, journal["url"], STAFF[0], STAFF[2], mail_portal)
     yield page
     context.close()
 
@@ -65,7 +69,17 @@ def staff_page(chromium, journal):
 @pytest.fixture
 def invitation(journal, smtp_sink):
     """A meeting starting in ten minutes; returns the e-mail's link and code."""
-    meeting = book(journal["alva"], 10, "guardian", "Uppföljande samtal", organiser="sara")
+    from ZODB.POSException import ConflictError
+
+    for attempt in range(5):  # the server's threads may be writing at the same time
+        try:
+            meeting = book(journal["alva"], 10, "guardian", "Uppföljande samtal", organiser="sara")
+            break
+        except ConflictError:
+            transaction.abort()
+            if attempt == 4:
+                raise
+            time.sleep(0.2)
     (message,) = smtp_sink.wait_for(1)
     text = message.get_body(("plain",)).get_content()
     return {
@@ -119,18 +133,77 @@ def network_namespace():
     require_loopback_only()
 
 
+class SpareMediaServers:
+    """``videomote-media`` processes started ahead, one for each the last test used (with
+    the shipped defaults and its secret): they start while the next test sets up its site
+    and browsers instead of in its own time. Each spare is a fresh process, used by one
+    test only and stopped after it, started from the environment of the session's start
+    (what it reads of it is its ``VIDEOMOTE_MEDIA_*`` settings, which it never takes
+    from there: see as_make_run.start_media_server)."""
+
+    def __init__(self, directory):
+        self._directory = directory
+        self._environ = dict(os.environ)
+        self._starting = ThreadPoolExecutor(1, thread_name_prefix="spare-media")
+        self._spares: dict[str, list[tuple[MediaServer, Future]]] = {}
+        self._count = 0
+
+    def _start(self, secret: str) -> tuple[MediaServer, Future]:
+        self._count += 1
+        log = self._directory / f"media-{self._count}.log"
+        server = MediaServer(secret, log, environ=self._environ)
+        return server, self._starting.submit(server.start)
+
+    def take(self, secret: str) -> MediaServer:
+        """A running server with ``secret``: a spare if there is one, else a new one."""
+        spares = self._spares.get(secret) or []
+        while spares:
+            server, started = spares.pop(0)
+            if started.exception(timeout=60) is None and server.process.poll() is None:
+                return server
+            server.stop()  # it did not start, or ended since: not for a test
+        server, started = self._start(secret)
+        try:
+            started.result(timeout=60)
+        except BaseException:
+            server.stop()
+            raise
+        return server
+
+    def prepare(self, secret: str, count: int) -> None:
+        """Have ``count`` spares with ``secret`` starting for the next test."""
+        spares = self._spares.setdefault(secret, [])
+        while len(spares) < count:
+            spares.append(self._start(secret))
+
+    def close(self) -> None:
+        for spares in self._spares.values():
+            for server, started in spares:
+                with contextlib.suppress(Exception):
+                    started.result(timeout=60)
+                server.stop()
+        self._starting.shutdown()
+
+
+@pytest.fixture(scope="session")
+def spare_media_servers(tmp_path_factory):
+    spares = SpareMediaServers(tmp_path_factory.mktemp("spare-media"))
+    yield spares
+    spares.close()
+
+
 @pytest.fixture
-def media_server(network_namespace, mail_portal, monkeypatch, tmp_path):
+def media_server(network_namespace, mail_portal, monkeypatch, spare_media_servers):
     from plone import api
 
     secret = "media-secret-for-room-tests"
     monkeypatch.setenv("VIDEOMOTE_MEDIA_SECRET", secret)
-    server = MediaServer(secret, tmp_path / "media.log")
-    server.start()
+    server = spare_media_servers.take(secret)
     api.portal.set_registry_record("prorenata.videomote.media_server_url", server.url)
     transaction.commit()
     yield server
     server.stop()
+    spare_media_servers.prepare(secret, 1)
 
 
 #: The setting of the several media nodes (``media_nodes`` in the control panel).
@@ -138,24 +211,30 @@ NODES = "prorenata.videomote.media_nodes"
 
 
 @pytest.fixture
-def media_nodes(network_namespace, mail_portal, monkeypatch, tmp_path):
+def media_nodes(network_namespace, mail_portal, monkeypatch, tmp_path, spare_media_servers):
     """``start(count, settings=None)``: that many ``videomote-media`` processes (as
     ``make run`` starts them; ``settings[i]`` for node ``i`` only what a test breaks on
     purpose) listed as the site's media nodes; all stopped after the test."""
     secret = "media-secret-for-node-tests"
     monkeypatch.setenv("VIDEOMOTE_MEDIA_SECRET", secret)
     started = []
+    defaults = []  # how many nodes ran with the shipped defaults (spares for the next)
 
     def start(count: int, settings: dict | None = None) -> list[MediaServer]:
         from plone import api
 
-        nodes = [
-            MediaServer(secret, tmp_path / f"media{n}.log", (settings or {}).get(n))
-            for n in range(count)
-        ]
-        for node in nodes:
-            started.append(node)
-            node.start()
+        nodes = []
+        for n in range(count):
+            own = (settings or {}).get(n)
+            if own:
+                node = MediaServer(secret, tmp_path / f"media{n}.log", own)
+                started.append(node)
+                node.start()
+            else:
+                node = spare_media_servers.take(secret)
+                started.append(node)
+                defaults.append(node)
+            nodes.append(node)
         # The single server's setting points nowhere: only the nodes are used.
         api.portal.set_registry_record(
             "prorenata.videomote.media_server_url", "ws://127.0.0.1:9/ws"
@@ -167,6 +246,8 @@ def media_nodes(network_namespace, mail_portal, monkeypatch, tmp_path):
     yield start
     for node in started:
         node.stop()
+    if defaults:
+        spare_media_servers.prepare(secret, len(defaults))
 
 
 @pytest.fixture

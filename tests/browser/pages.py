@@ -56,12 +56,48 @@ def participant_page(chromium):
     return context, page
 
 
-def logged_in_page(chromium, url: str, userid: str, password: str):
-    """A fresh browser context with ``userid`` logged in through Plone's login form."""
+def session_cookie(portal, url: str, userid: str, password: str) -> dict:
+    """The session cookie (``__ac``) Plone's session plugin (plone.session) gives
+    ``userid`` when the login form accepts ``password``, made here with the test's own
+    connection to the site: the form's two page loads are the same in every test, and
+    the secret it signs with is the site's as the test sees it (a login through the form
+    also rotates it, in that test's database only)."""
+    from urllib.parse import urlsplit
+    from ZPublisher.cookie import getCookieValuePolicy
+    from ZPublisher.HTTPResponse import HTTPResponse
+
+    plugin = portal.acl_users.session
+    accepted = portal.acl_users.source_users.authenticateCredentials(
+        {"login": userid, "password": password}
+    )
+    assert accepted is not None, f"{userid} cannot log in with that password"
+    response = HTTPResponse()
+    plugin._setupSession(accepted[0], response)
+    name = plugin.getProperty("cookie_name")
+    # The value as the Set-Cookie header carries it (Zope's cookie value policy).
+    value = getCookieValuePolicy().dump(name, response.cookies[name]["value"])
+    return {
+        "name": name,
+        "value": value,
+        "domain": urlsplit(url).hostname,
+        "path": plugin.getProperty("path") or "/",
+        "httpOnly": True,
+        "sameSite": "Lax",
+    }
+
+
+def logged_in_page(chromium, url: str, userid: str, password: str, portal=None):
+    """A fresh browser context with ``userid`` logged in: with the session cookie the
+    login form would set (see session_cookie) when given the test's ``portal`` (the
+    context then starts on a blank page), else through Plone's login form."""
     context = chromium.new_context(locale="sv-SE", viewport={"width": 1280, "height": 1000})
     watch_csp(context)
+    if portal is not None:
+        context.add_cookies([session_cookie(portal, url, userid, password)])
     page = context.new_page()
     page.set_default_timeout(15000)
+    if portal is not None:
+        return context, page
     page.goto(f"{url}/login")
     page.get_by_label("Användarnamn").fill(userid)
     page.get_by_label("Lösenord").fill(password)
@@ -171,13 +207,20 @@ def staff_and_guardian_in_the_room(staff, guardian, invitation, portal, sign_in_
 class MediaServer:
     """``videomote-media`` as ``make run`` starts it (shipped defaults), restartable."""
 
-    def __init__(self, secret: str, log_path, settings: dict | None = None):
+    def __init__(
+        self,
+        secret: str,
+        log_path,
+        settings: dict | None = None,
+        environ: dict[str, str] | None = None,
+    ):
         from prorenata.videomote.media.synthetic import free_port
 
         self.port = free_port()
         self.secret = secret
         self.log_path = log_path
         self.settings = settings or {}
+        self.environ = environ
         self.process = None
 
     @property
@@ -190,6 +233,7 @@ class MediaServer:
             self.secret,
             output=open(self.log_path, "ab"),  # noqa: SIM115
             settings=self.settings,
+            environ=self.environ,
         )
 
     def stop(self) -> None:

@@ -49,7 +49,9 @@ def colleague_page(chromium, journal):
         except ConflictError:
             transaction.abort()
             time.sleep(0.2)
-    context, page = logged_in_page(chromium, journal["url"], "tove", STAFF_PASSWORD)
+    context, page = logged_in_page(
+        chromium, journal["url"], "tove", STAFF_PASSWORD, api.portal.get()
+    )
     yield page
     context.close()
 

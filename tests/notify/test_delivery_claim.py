@@ -6,6 +6,7 @@ outbox before either delivers, as two workers woken at once do.
 """
 
 from email.message import EmailMessage
+from mail_quiet import nothing_due
 from prorenata.videomote.notify.delivery import deliver_due
 from prorenata.videomote.notify.delivery import stop_all
 from prorenata.videomote.notify.outbox import OutgoingMail
@@ -68,6 +69,6 @@ def test_two_workers_that_see_the_same_message_due_send_it_once(mail_portal, smt
         second_manager.abort()
         first.close()
         second.close()
-    assert len(smtp_sink.wait_for(2, timeout=2)) == 1
+    assert len(smtp_sink.wait_for(2, timeout=2, settled=nothing_due(mail_portal))) == 1
     transaction.begin()
     assert outbox_for(mail_portal).messages[mail_id].status == "sent"

@@ -14,6 +14,7 @@ from factories import add_student
 from factories import add_students_folder
 from factories import book
 from factories import session_as
+from mail_quiet import nothing_due
 from plone import api
 from plone.app.testing import SITE_OWNER_NAME
 from plone.app.testing import SITE_OWNER_PASSWORD
@@ -69,6 +70,11 @@ def _invitation_code(smtp_sink) -> str:
 def _deliver(now) -> tuple[int, int]:
     transaction.begin()
     return deliver_reminders(api.portal.get(), transaction.commit, now=now)
+
+
+def _quiet():
+    """Ends a "no further mail" wait once nothing is left to send (mail_quiet.py)."""
+    return nothing_due(api.portal.get())
 
 
 def _start(meeting):
@@ -326,7 +332,7 @@ def test_two_instances_that_see_the_same_reminder_due_send_it_once(patient, smtp
         for manager, connection in ((first_manager, first), (second_manager, second)):
             manager.abort()
             connection.close()
-    assert len(smtp_sink.wait_for(2, timeout=2)) == 1
+    assert len(smtp_sink.wait_for(2, timeout=2, settled=_quiet())) == 1
 
 
 def test_a_reminder_the_worker_reaches_while_the_meeting_is_cancelled_is_not_sent(
@@ -521,7 +527,8 @@ def test_an_interpreter_added_later_gets_her_own_reminders_by_mail_and_sms(patie
     start = _start(meeting)
 
     assert _deliver(start - timedelta(hours=24)) == (2, 0)
-    time.sleep(1)  # her invitation may be at the sink too
+    # her invitation may be at the sink too; nothing else is still to come
+    smtp_sink.wait_for(len(smtp_sink.messages) + 1, timeout=1, settled=_quiet())
     mails = {
         m["To"].addresses[0].addr_spec: m
         for m in list(smtp_sink.messages)
@@ -542,7 +549,8 @@ def test_a_person_removed_from_the_meeting_gets_no_reminder(patient, smtp_sink):
     _patch_people(meeting, [])
     start = _start(meeting)
     assert _deliver(start - timedelta(hours=24)) == (1, 0)
-    time.sleep(1)  # Tina's invitation and cancellation may be at the sink too
+    # Tina's invitation and cancellation may be at the sink too; nothing else is to come
+    smtp_sink.wait_for(len(smtp_sink.messages) + 1, timeout=1, settled=_quiet())
     reminded = [
         m["To"].addresses[0].addr_spec
         for m in list(smtp_sink.messages)
