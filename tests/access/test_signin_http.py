@@ -337,14 +337,30 @@ def test_sign_ins_nobody_can_continue_are_not_kept(mail_portal, patient):
     assert f"many-{signins.MAX_PENDING + 19}" in kept and "recent" not in kept
 
 
+def _ask_for_sms_through_one_conflict(browser, portal, monkeypatch) -> None:
+    """Ask for the SMS code in a request whose first attempt ends in a database conflict
+    (Zope publishes it again); the page says the code was sent."""
+    from prorenata.videomote.access import signins
+    from ZODB.POSException import ConflictError
+
+    real_save_quota, conflicts = signins.save_quota, []
+
+    def save_quota_once_in_conflict(meeting, quota, *person):
+        if not conflicts:
+            conflicts.append(True)
+            raise ConflictError("another request wrote the meeting at the same time")
+        return real_save_quota(meeting, quota, *person)
+
+    monkeypatch.setattr(signins, "save_quota", save_quota_once_in_conflict)
+    assert "Vi har skickat en engångskod" in _sms(browser, portal).text
+    assert conflicts  # the conflict did happen
+
+
 def test_a_request_retried_after_a_database_conflict_texts_one_code(
     mail_portal, patient, smtp_sink, elks, monkeypatch
 ):
     """Zope publishes a request again after a conflict. The SMS of the first attempt has
     gone out: the retry must not text another code (the first would then fail)."""
-    from prorenata.videomote.access import signins
-    from ZODB.POSException import ConflictError
-
     url, operator = elks
     _book(mail_portal, patient)
     for name, value in (
@@ -356,17 +372,7 @@ def test_a_request_retried_after_a_database_conflict_texts_one_code(
         api.portal.set_registry_record(f"prorenata.videomote.{name}", value)
     transaction.commit()
     browser = _entered(mail_portal, _code(smtp_sink))
-    real_save_quota, conflicts = signins.save_quota, []
-
-    def save_quota_once_in_conflict(meeting, quota, *person):
-        if not conflicts:
-            conflicts.append(True)
-            raise ConflictError("another request wrote the meeting at the same time")
-        return real_save_quota(meeting, quota, *person)
-
-    monkeypatch.setattr(signins, "save_quota", save_quota_once_in_conflict)
-    assert "Vi har skickat en engångskod" in _sms(browser, mail_portal).text
-    assert conflicts  # the conflict did happen
+    _ask_for_sms_through_one_conflict(browser, mail_portal, monkeypatch)
     (sms,) = operator.received
     assert _try(browser, mail_portal, sms["message"][-6:]).url.endswith("/videomote/vantrum")
 
@@ -377,25 +383,13 @@ def test_a_request_retried_after_a_database_conflict_keeps_its_sms_in_the_outbox
     """With the outbox as the SMS service (the demo's phone) the first attempt's SMS was a
     write in the attempt's transaction, rolled back with the conflict: the retry keeps it
     again, once, and its code works (found by 50 sign-ins at one instant on the cluster)."""
-    from prorenata.videomote.access import signins
     from prorenata.videomote.notify.sms import sms_outbox
-    from ZODB.POSException import ConflictError
 
     _book(mail_portal, patient)
     transaction.commit()
     browser = _entered(mail_portal, _code(smtp_sink))
     before = len(sms_outbox(mail_portal))
-    real_save_quota, conflicts = signins.save_quota, []
-
-    def save_quota_once_in_conflict(meeting, quota, *person):
-        if not conflicts:
-            conflicts.append(True)
-            raise ConflictError("another request wrote the meeting at the same time")
-        return real_save_quota(meeting, quota, *person)
-
-    monkeypatch.setattr(signins, "save_quota", save_quota_once_in_conflict)
-    assert "Vi har skickat en engångskod" in _sms(browser, mail_portal).text
-    assert conflicts  # the conflict did happen
+    _ask_for_sms_through_one_conflict(browser, mail_portal, monkeypatch)
     transaction.begin()
     messages = sms_outbox(mail_portal)[before:]
     assert len(messages) == 1
