@@ -71,10 +71,10 @@ async def join_socket(session, url, meeting, secret, role, name, token=None):
     return socket
 
 
-async def receive(socket, kind):
+async def receive(socket, kind, timeout=5):
     """The next message of type ``kind`` (others skipped), or the closing message."""
     while True:
-        message = await socket.receive(timeout=5)
+        message = await socket.receive(timeout=timeout)
         if message.type != aiohttp.WSMsgType.TEXT:
             return message
         data = json.loads(message.data)
@@ -90,6 +90,20 @@ def synthetic_peer(url, meeting, secret, name, role, clip, **options) -> Synthet
     )
     person.name = name
     return person
+
+
+async def each_receives_from_the_others(people, frames, names=None):
+    """Wait (bounded) until every one of ``people`` has counted ``frames`` video frames from
+    each of the others (by their ``name``; ``names``: the whole room, if more than these)."""
+    names = names or [person.name for person in people]
+    for person in people:
+        others = [name for name in names if name != person.name]
+        await until(
+            lambda person=person, others=others: all(
+                person.frames_from(name) >= frames for name in others
+            ),
+            what=f"{person.name} receives video from {others}",
+        )
 
 
 async def until(condition, seconds=15, what="condition"):

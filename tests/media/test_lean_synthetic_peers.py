@@ -5,6 +5,7 @@ handshake), reads the send time after each frame's VP8 data and counts whole fra
 what they count without decrypting (the clear RTP header) must match what was sent.
 """
 
+from mediaserver import each_receives_from_the_others
 from mediaserver import run_server
 from mediaserver import synthetic_peer
 from mediaserver import until
@@ -34,14 +35,8 @@ def test_lean_peers_send_media_a_full_peer_decrypts_and_count_frames_without_dec
             lambda: sara.frames_from("Anna") >= 30 and sara.frames_from("Tove") >= 30,
             what="the full peer decodes frames from both lean peers",
         )
+        await each_receives_from_the_others((anna, tove), 30, ["Sara", "Anna", "Tove"])
         for lean in (anna, tove):
-            others = [p for p in ("Sara", "Anna", "Tove") if p != lean.name]
-            await until(
-                lambda lean=lean, others=others: all(
-                    lean.frames_from(name) >= 30 for name in others
-                ),
-                what=f"{lean.name} counts frames from {others}",
-            )
             assert sum(lean.audio_packets.values()) > 30
             # Counted from batches read by the process's driver, not by the event loop.
             assert lean.lean.sockets_read_in_batches() >= 1

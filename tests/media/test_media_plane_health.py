@@ -3,6 +3,7 @@ connections in two rooms that never get media through (their ICE checks go into 
 black hole) and nobody connected; one room's failures alone are that family's network.
 And ``/move`` sends a room's pages away (not ended) when Plone moved the meeting."""
 
+from mediaserver import receive
 from mediaserver import run_server
 from prorenata.videomote.access.jointoken import issue_join_token
 from prorenata.videomote.media import forwarding
@@ -13,7 +14,6 @@ from prorenata.videomote.media.synthetic import encoded_clip
 
 import aiohttp
 import asyncio
-import json
 import re
 import socket
 import time
@@ -27,16 +27,6 @@ async def health(session, url) -> dict:
         return await response.json()
 
 
-async def receive(ws, kind):
-    while True:
-        message = await ws.receive(timeout=10)
-        if message.type != aiohttp.WSMsgType.TEXT:
-            return message
-        data = json.loads(message.data)
-        if data["type"] == kind:
-            return data
-
-
 async def media_into_a_black_hole(session, url, meeting, name, hole: int):
     """A page in ``meeting`` whose offer names a UDP port that swallows everything (as
     when the media plane between the page and the node drops every packet): the server
@@ -46,7 +36,7 @@ async def media_into_a_black_hole(session, url, meeting, name, hole: int):
     ws = await session.ws_connect(url)
     token = issue_join_token(meeting, "participant", name, SECRET)
     await ws.send_json({"type": "join", "meeting": meeting, "token": token})
-    await receive(ws, "welcome")
+    await receive(ws, "welcome", timeout=10)
     pc = RTCPeerConnection()
     pc.addTransceiver("video")
     pc.addTransceiver("audio")
@@ -57,7 +47,7 @@ async def media_into_a_black_hole(session, url, meeting, name, hole: int):
     )
     await pc.close()
     await ws.send_json({"type": "offer", "sdp": sdp})
-    assert (await receive(ws, "answer"))["sdp"]
+    assert (await receive(ws, "answer", timeout=10))["sdp"]
     return ws
 
 
@@ -128,7 +118,7 @@ def test_move_disconnects_the_rooms_pages_without_ending_the_meeting():
         meeting = "meeting-d"
         join = {"type": "join", "meeting": meeting}
         await ws.send_json({**join, "token": issue_join_token(meeting, "participant", "A", SECRET)})
-        await receive(ws, "welcome")
+        await receive(ws, "welcome", timeout=10)
         base = url.rsplit("/", 1)[0]
         forged = issue_join_token(meeting, "participant", "A", SECRET)
         async with session.post(base + "/move", json={"meeting": meeting, "token": forged}) as r:
@@ -136,11 +126,11 @@ def test_move_disconnects_the_rooms_pages_without_ending_the_meeting():
         staff = issue_join_token(meeting, "staff", "Plone", SECRET)
         async with session.post(base + "/move", json={"meeting": meeting, "token": staff}) as r:
             assert (r.status, (await r.json())["closed"]) == (200, 1)
-        closed = await receive(ws, "no more messages: the close")
+        closed = await receive(ws, "no more messages: the close", timeout=10)
         assert (closed.type, closed.data) == (aiohttp.WSMsgType.CLOSE, server.CLOSE_MOVED)
         again = await session.ws_connect(url)  # not ended: the room opens again
         await again.send_json({**join, "token": issue_join_token(meeting, "staff", "S", SECRET)})
-        assert (await receive(again, "welcome"))["type"] == "welcome"
+        assert (await receive(again, "welcome", timeout=10))["type"] == "welcome"
         await again.close()
 
     run_server(scenario, SECRET, CONFIG)
