@@ -104,9 +104,9 @@ def interpreter(chromium):
     context.close()
 
 
-def test_staff_guardian_and_interpreter_each_sign_in_and_see_each_other(
-    staff_page, participant, interpreter, journal, media_server, mail_portal, smtp_sink
-):
+def _booked_with_interpreter(journal, smtp_sink):
+    """A meeting in ten minutes with the guardian and an interpreter; each one's link
+    from their own invitation, by address."""
     start = datetime.now(ZoneInfo("Europe/Stockholm")).replace(tzinfo=None) + timedelta(minutes=10)
     meeting = book_at(journal["alva"], start, "Samtal med tolk", extra_participants=[TOLK])
     mails = _mails_by_recipient(smtp_sink, 2)
@@ -114,6 +114,13 @@ def test_staff_guardian_and_interpreter_each_sign_in_and_see_each_other(
         who: re.search(r"Gå till videomöte: (\S+)", _plain(message)).group(1)
         for who, message in mails.items()
     }
+    return meeting, links
+
+
+def test_staff_guardian_and_interpreter_each_sign_in_and_see_each_other(
+    staff_page, participant, interpreter, journal, media_server, mail_portal, smtp_sink
+):
+    meeting, links = _booked_with_interpreter(journal, smtp_sink)
     assert links["anna@example.se"] != links["tina@tolk.se"]
 
     open_staff_room(staff_page, meeting)
@@ -134,13 +141,7 @@ def test_staff_guardian_and_interpreter_each_sign_in_and_see_each_other(
 def test_an_interpreter_removed_over_rest_sees_why_and_the_others_go_on(
     staff_page, participant, interpreter, journal, media_server, mail_portal, smtp_sink
 ):
-    start = datetime.now(ZoneInfo("Europe/Stockholm")).replace(tzinfo=None) + timedelta(minutes=10)
-    meeting = book_at(journal["alva"], start, "Samtal med tolk", extra_participants=[TOLK])
-    mails = _mails_by_recipient(smtp_sink, 2)
-    links = {
-        who: re.search(r"Gå till videomöte: (\S+)", _plain(message)).group(1)
-        for who, message in mails.items()
-    }
+    meeting, links = _booked_with_interpreter(journal, smtp_sink)
     open_staff_room(staff_page, meeting)
     _enter(participant, links["anna@example.se"], mail_portal, "+46701234502", "070-*** **02")
     _enter(interpreter, links["tina@tolk.se"], mail_portal, "+46701112233", "070-*** **33")
