@@ -569,6 +569,7 @@ class _Batch:
 
     def __init__(self, size: int = 64):
         self.size = size
+        self._filled = 0
         self.buffers = ctypes.create_string_buffer(self.SLOT * size)
         self.data = memoryview(self.buffers).cast("B")
         self.names = ctypes.create_string_buffer(_SOCKADDR_SIZE * size)
@@ -591,9 +592,11 @@ class _Batch:
 
     def receive(self, fd: int) -> int:
         """How many datagrams were read (0: none waiting; -1: the socket is gone)."""
-        for index in range(self.size):  # the kernel shortens it to each address's length
+        # The kernel shortened the address lengths of those it filled last time.
+        for index in range(self._filled):
             self.messages[index].header.name_length = _SOCKADDR_SIZE
         received = self._recvmmsg(fd, self.messages, self.size, socket.MSG_DONTWAIT, None)
+        self._filled = max(received, 0)
         if received >= 0:
             return received
         return 0 if ctypes.get_errno() in (errno.EAGAIN, errno.EINTR) else -1
