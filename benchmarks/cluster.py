@@ -463,6 +463,9 @@ def _bookings_with_a_kill(cluster, module, sink) -> dict:
             answers.append(future.result(timeout=300))
             if index == BOOKINGS // 4:
                 cluster.processes["zope1"].kill()
+    refused = [text for status, text in answers if status is not None and 400 <= status < 500]
+    if refused:  # the booking itself was wrong (not the kill): no figure to report
+        raise RuntimeError(f"{len(refused)} bookings refused: {refused[0][:300]}")
     saved = [json.loads(text) for status, text in answers if status == 201]
     lost = 0
     for meeting in saved:
@@ -617,6 +620,8 @@ def _media_failover(cluster, module, environ, log) -> dict:
             raise RuntimeError(f"media nodes not configured ({status})")
         patient = CLIENT.student_uid(cluster)
         status, text = _book_one(cluster, patient, date.today() + timedelta(days=1), 7)
+        if status != 201:
+            raise RuntimeError(f"meeting for the failover not booked ({status}): {text[:300]}")
         path = urllib.parse.urlsplit(json.loads(text)["@id"]).path
         rooms = {STAFF: _room(cluster, path, STAFF)}
         rooms[ADMIN] = _room(cluster, path, ADMIN)
