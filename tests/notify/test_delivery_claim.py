@@ -5,12 +5,15 @@ database (RelStorage in the cluster; here the test layer's storage): both load t
 outbox before either delivers, as two workers woken at once do.
 """
 
+from datetime import timedelta
 from email.message import EmailMessage
 from mail_quiet import nothing_due
 from prorenata.videomote.notify.delivery import deliver_due
 from prorenata.videomote.notify.delivery import stop_all
+from prorenata.videomote.notify.outbox import CLAIM_SECONDS
 from prorenata.videomote.notify.outbox import OutgoingMail
 from prorenata.videomote.notify.outbox import outbox_for
+from prorenata.videomote.notify.outbox import utcnow
 from ZODB.POSException import ConflictError
 from zope.component.hooks import getSite
 from zope.component.hooks import setSite
@@ -69,6 +72,47 @@ def test_two_workers_that_see_the_same_message_due_send_it_once(mail_portal, smt
         second_manager.abort()
         first.close()
         second.close()
+    assert len(smtp_sink.wait_for(2, timeout=2, settled=nothing_due(mail_portal))) == 1
+    transaction.begin()
+    assert outbox_for(mail_portal).messages[mail_id].status == "sent"
+
+
+def test_a_sent_message_whose_record_conflicts_is_not_sent_again(mail_portal, smtp_sink):
+    """Another instance commits a write that the worker's record of a sent message
+    conflicts with (here the message itself; in production the audit log's last bucket
+    or the outbox's indexes, busy while many people sign in). The record is written
+    again on the new state: the message is marked sent and does not go out a second
+    time when its claim runs out."""
+    stop_all()
+    mail_id = _queue_one(mail_portal)
+    previous = getSite()
+    manager, connection, site = _instance(mail_portal)
+    other_manager, other, other_site = _instance(mail_portal)
+    conflicts = []
+
+    def commit_while_another_instance_writes():
+        if smtp_sink.messages and not conflicts:  # the message went out: record it
+            conflicts.append(True)
+            other_manager.begin()
+            outbox_for(other_site).messages[mail_id]._p_changed = True
+            other_manager.commit()
+        manager.commit()
+
+    try:
+        setSite(site)
+        try:
+            deliver_due(site, commit=commit_while_another_instance_writes)
+        except ConflictError:  # as the worker does: abort, go again later
+            manager.abort()
+        manager.begin()
+        claim_ran_out = utcnow() + timedelta(seconds=CLAIM_SECONDS + 1)
+        deliver_due(site, commit=manager.commit, now=claim_ran_out)
+    finally:
+        setSite(previous)
+        for one_manager, one in ((manager, connection), (other_manager, other)):
+            one_manager.abort()
+            one.close()
+    assert conflicts
     assert len(smtp_sink.wait_for(2, timeout=2, settled=nothing_due(mail_portal))) == 1
     transaction.begin()
     assert outbox_for(mail_portal).messages[mail_id].status == "sent"

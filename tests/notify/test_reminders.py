@@ -25,6 +25,7 @@ from prorenata.videomote.content.scheduling import cancel_meeting
 from prorenata.videomote.content.scheduling import move_meeting
 from prorenata.videomote.notify import reminders
 from prorenata.videomote.notify.delivery import stop_all
+from prorenata.videomote.notify.outbox import CLAIM_SECONDS
 from prorenata.videomote.notify.reminders import deliver_reminders
 from prorenata.videomote.notify.reminders import reminder_outbox
 from prorenata.videomote.notify.reminders import reminders_of
@@ -333,6 +334,61 @@ def test_two_instances_that_see_the_same_reminder_due_send_it_once(patient, smtp
             manager.abort()
             connection.close()
     assert len(smtp_sink.wait_for(2, timeout=2, settled=_quiet())) == 1
+
+
+@pytest.mark.parametrize("gateway", ["46elks", "outbox"])
+def test_a_sent_sms_reminder_whose_record_conflicts_is_sent_once(patient, smtp_sink, elks, gateway):
+    """As the outbox's mail (test_delivery_claim.py): another instance commits a write
+    the record of a sent SMS reminder conflicts with. The record is written again and
+    the reminder is not sent again when its claim runs out: the operator gets it once,
+    and the demo's SMS outbox, whose copy went with the aborted attempt, keeps it once."""
+    url, operator = elks
+    for name, value in (
+        ("sms_gateway", gateway),
+        ("sms_api_url", url),
+        ("sms_api_username", "u123"),
+        ("sms_api_password", "secret"),
+    ):
+        api.portal.set_registry_record(f"prorenata.videomote.{name}", value)
+    meeting = _book(patient)
+    _invitation_code(smtp_sink)
+    due = _start(meeting) - timedelta(minutes=59)
+    (sms_id,) = [
+        m.id for m in reminder_outbox(api.portal.get()).messages.values() if m.channel == "sms"
+    ]
+    previous = getSite()
+    manager, connection, site = _connection(api.portal.get())
+    other_manager, other, other_site = _connection(api.portal.get())
+    conflicts, before = [], len(sms_outbox(site))
+
+    def sent() -> int:
+        return len(operator.received) + len(sms_outbox(site)) - before
+
+    def commit_while_another_instance_writes():
+        if sent() and not conflicts:  # the SMS went out: record it
+            conflicts.append(True)
+            reminder_outbox(other_site).messages[sms_id]._p_changed = True
+            other_manager.commit()
+        manager.commit()
+
+    try:
+        setSite(site)
+        try:
+            deliver_reminders(site, commit_while_another_instance_writes, now=due)
+        except ConflictError:  # as the worker does: abort, go again later
+            manager.abort()
+        manager.begin()
+        claim_ran_out = due + timedelta(seconds=CLAIM_SECONDS + 1)
+        deliver_reminders(site, manager.commit, now=claim_ran_out)
+        manager.abort()
+        assert sent() == 1
+    finally:
+        setSite(previous)
+        for one_manager, one in ((manager, connection), (other_manager, other)):
+            one_manager.abort()
+            one.close()
+    assert conflicts
+    assert ("sms", "sent") in _statuses(meeting)
 
 
 def test_a_reminder_the_worker_reaches_while_the_meeting_is_cancelled_is_not_sent(

@@ -9,9 +9,11 @@ connection and transaction manager. (The audit log's retention is the audit pack
 own timer, ``audit/retention.py``, not this thread's.)
 """
 
+from collections.abc import Callable
 from datetime import datetime
 from email import message_from_bytes
 from email.message import EmailMessage
+from functools import partial
 from plone.base.interfaces import IPloneSiteRoot
 from Products.CMFCore.utils import getToolByName
 from prorenata.videomote import _
@@ -33,8 +35,10 @@ from zope.interface import Interface
 from zope.interface import implementer
 
 import email.policy
+import random
 import smtplib
 import threading
+import time
 import transaction
 
 INTERVAL_SECONDS = 15.0
@@ -122,8 +126,10 @@ def deliver_due(site, commit, now: datetime | None = None) -> tuple[int, int]:
     (one delivery worker each) two workers that both see a message due write the same
     object, so ZODB's conflict detection lets one claim succeed and the other's commit
     raise ConflictError before it sends anything (the caller aborts and goes again, and
-    then sees the claim). A message is sent once unless a worker dies between the SMTP
-    reply and its commit (then again after ``outbox.CLAIM_SECONDS``).
+    then sees the claim). What became of a message once it went out is recorded with
+    :func:`record_after_sending` (a conflict there is retried, not left to the claim's
+    expiry). A message is sent once unless a worker dies between the SMTP reply and its
+    commit (then again after ``outbox.CLAIM_SECONDS``).
     """
     outbox = outbox_for(site, create=False)
     if outbox is None:
@@ -144,26 +150,69 @@ def deliver_due(site, commit, now: datetime | None = None) -> tuple[int, int]:
                 immediate=True,
             )
         except Exception as error:  # any SMTP or network failure: keep it, retry later
-            code = refused_code(error)
-            if code is not None:
-                outbox.mark_refused(mail, code, utcnow())
-            else:
-                outbox.mark_failed(mail, _describe(error), utcnow())
-            logger.warning(
-                "E-mail %s (%s) for meeting %s not delivered, attempt %d: %s",
-                mail.id,
-                mail.kind,
-                mail.meeting_uid,
-                mail.attempts,
-                mail.last_error,
-            )
+            record_after_sending(site, commit, partial(_failed, outbox, mail, error))
             failed += 1
         else:
-            outbox.mark_sent(mail, utcnow())
-            _audit_sent(site, mail)
+            record_after_sending(site, commit, partial(_sent, site, outbox, mail))
             sent += 1
-        commit()
     return sent, failed
+
+
+def _sent(site, outbox, mail: OutgoingMail) -> None:
+    outbox.mark_sent(mail, utcnow())
+    _audit_sent(site, mail)
+
+
+def _failed(outbox, mail: OutgoingMail, error: Exception) -> None:
+    code = refused_code(error)
+    if code is not None:
+        outbox.mark_refused(mail, code, utcnow())
+    else:
+        outbox.mark_failed(mail, _describe(error), utcnow())
+    logger.warning(
+        "E-mail %s (%s) for meeting %s not delivered, attempt %d: %s",
+        mail.id,
+        mail.kind,
+        mail.meeting_uid,
+        mail.attempts,
+        mail.last_error,
+    )
+
+
+#: How often what became of a sent message is written again after a database conflict.
+RECORD_ATTEMPTS = 5
+
+
+def record_after_sending(
+    site, commit, record: Callable[[], None], send_again: Callable[[], object] | None = None
+) -> None:
+    """Run ``record`` (it writes what became of a message that went out, or failed to)
+    and commit it; on a database conflict abort, and write it again on the state other
+    instances committed meanwhile, up to ``RECORD_ATTEMPTS`` times.
+
+    The message stays claimed by this worker all along, so no other worker sends it; a
+    conflict here comes from other writes in the same commit (the outbox's indexes, the
+    audit log's last bucket while many people sign in). Leaving it to the caller would
+    abort the record and leave the claim to expire: the family would get the message
+    again after ``outbox.CLAIM_SECONDS``. After the last attempt the ConflictError is
+    raised as before (at least once, never lost). ``send_again``: where the sending was
+    itself a write in this transaction (the demo's SMS outbox), it is done again after
+    an abort, since the abort took it back.
+    """
+    manager = site._p_jar.transaction_manager
+    for attempt in range(1, RECORD_ATTEMPTS + 1):
+        if attempt > 1 and send_again is not None:
+            send_again()
+        record()
+        try:
+            commit()
+            return
+        except ConflictError:
+            manager.abort()
+            if attempt == RECORD_ATTEMPTS:
+                raise
+            logger.info("Recording a sent message conflicted; writing it again (%d)", attempt)
+            time.sleep(random.uniform(0, 0.05 * attempt))  # noqa: S311 - spreading only
 
 
 class DeliveryWorker:

@@ -17,11 +17,13 @@ control panel) with the mail outbox's backoff on failure. A reminder SMS goes st
 to the gateway: it is not a one-time code and counts against no sign-in's limit.
 """
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from email import message_from_bytes
+from functools import partial
 from plone import api
 from Products.CMFCore.utils import getToolByName
 from prorenata.videomote import _
@@ -32,6 +34,7 @@ from prorenata.videomote.audit.record import audit_log
 from prorenata.videomote.booking import reminders as rules
 from prorenata.videomote.content import participants
 from prorenata.videomote.interfaces import SMSFailed
+from prorenata.videomote.notify.delivery import record_after_sending
 from prorenata.videomote.notify.delivery import refused_code
 from prorenata.videomote.notify.outbox import DROPPED
 from prorenata.videomote.notify.outbox import FAILED
@@ -242,8 +245,10 @@ def _audit(site, meeting, mail: Reminder, action: str, now: datetime, **detail) 
     )
 
 
-def _send(site, meeting, mail: Reminder, now: datetime) -> None:
-    """Build the reminder from the meeting as it is now and hand it over."""
+def _send(site, meeting, mail: Reminder, now: datetime) -> Callable[[], object] | None:
+    """Build the reminder from the meeting as it is now and hand it over; the same
+    sending again where it was a write in this transaction (the demo's SMS outbox),
+    else None."""
     notice = notice_for(meeting, REMINDER, moved=mail.after_move)
     mobile = meeting.invitee_mobile
     if mail.person:  # an extra participant: their own name, address and mobile
@@ -251,8 +256,9 @@ def _send(site, meeting, mail: Reminder, now: datetime) -> None:
         notice = replace(notice, invitee_name=person["name"], invitee_email=person["email"])
         mobile = person["mobile"]
     if mail.channel == rules.SMS:
-        sms_gateway().send(mobile, sms_text(notice, now))
-        return
+        gateway, text = sms_gateway(), sms_text(notice, now)
+        gateway.send(mobile, text)
+        return partial(gateway.send, mobile, text) if _transactional(gateway) else None
     message = build_reminder(notice, now)
     getToolByName(site, "MailHost").send(
         # SMTP policy: CRLF line ends on the wire, as RFC 5321 requires
@@ -261,6 +267,11 @@ def _send(site, meeting, mail: Reminder, now: datetime) -> None:
         mfrom=notice.service_address,
         immediate=True,
     )
+    return None
+
+
+def _transactional(gateway) -> bool:
+    return getattr(gateway, "transactional", False)
 
 
 def _failed(box: MailOutbox, mail: Reminder, error: Exception, now: datetime) -> None:
@@ -312,16 +323,21 @@ def deliver_reminders(site, commit, now: datetime | None = None) -> tuple[int, i
         box.claim(mail, clock())
         commit()  # ConflictError here: another worker has it, or a request dropped it
         try:
-            _send(site, meeting, mail, clock())
+            send_again = _send(site, meeting, mail, clock())
         except Exception as error:  # any SMTP, gateway or network failure: retried later
-            _failed(box, mail, error, clock())
+            record_after_sending(site, commit, partial(_failed, box, mail, error, clock()))
             failed += 1
         else:
-            box.mark_sent(mail, clock())
-            _audit(site, meeting, mail, log.REMINDER_SENT, clock())
+            record_after_sending(
+                site, commit, partial(_sent, site, box, meeting, mail, clock()), send_again
+            )
             sent += 1
-        commit()
     return sent, failed
+
+
+def _sent(site, box: MailOutbox, meeting, mail: Reminder, now: datetime) -> None:
+    box.mark_sent(mail, now)
+    _audit(site, meeting, mail, log.REMINDER_SENT, now)
 
 
 def deliver_round(event) -> None:
