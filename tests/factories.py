@@ -190,3 +190,25 @@ def caldav_sync(portal, secret: str) -> dict:
     assert response.status_code == 200, response.text
     transaction.begin()
     return response.json()
+
+
+def staff_clock_at(monkeypatch, moment) -> None:
+    """The staff pages' clock (the calendar's "Idag" and first free slot, "Dagens
+    aktiviteter") at ``moment`` (naive: Stockholm wall time), so that a test of "today"
+    runs the same at any hour of the day, midnight included."""
+    from prorenata.videomote.browser import meetings
+    from zoneinfo import ZoneInfo
+
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo("Europe/Stockholm"))
+    monkeypatch.setattr(meetings, "now", lambda: moment)
+
+
+def tomorrow_at(hour: int, minute: int = 0):
+    """Tomorrow at ``hour``.``minute``, Stockholm wall time (naive, as bookings give it)."""
+    from datetime import datetime
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    tomorrow = datetime.now(ZoneInfo("Europe/Stockholm")).date() + timedelta(days=1)
+    return datetime(tomorrow.year, tomorrow.month, tomorrow.day, hour, minute)

@@ -11,6 +11,8 @@ from factories import STAFF_PASSWORD
 from factories import add_staff
 from factories import add_student
 from factories import add_students_folder
+from factories import staff_clock_at
+from factories import tomorrow_at
 from plone import api
 from plone.app.testing import SITE_OWNER_NAME
 from plone.app.testing import SITE_OWNER_PASSWORD
@@ -43,11 +45,9 @@ def _text(response) -> str:
 
 
 def _soon() -> datetime:
-    """A start later today (so "Dagens aktiviteter" lists it), in wall-clock time."""
-    now = datetime.now(STOCKHOLM).replace(tzinfo=None, second=0, microsecond=0)
-    if now.hour == 23 and now.minute >= 50:
-        pytest.skip("too close to midnight for a meeting later today")
-    return now + timedelta(minutes=2)
+    """A start later on the staff pages' "today" (so "Dagens aktiviteter" lists it): 10.00
+    tomorrow, their clock at 08.00 (``journal``), whatever the hour the test runs."""
+    return tomorrow_at(10)
 
 
 def _add_events_portlet(portal) -> None:
@@ -64,7 +64,7 @@ def _add_events_portlet(portal) -> None:
 
 
 @pytest.fixture
-def journal(mail_portal, smtp_sink):
+def journal(mail_portal, smtp_sink, monkeypatch):
     """Sara (staff) has Reader and Contributor on Alva's record and books a meeting later
     today over REST; Olle is staff without access to Alva."""
     portal = mail_portal
@@ -74,6 +74,7 @@ def journal(mail_portal, smtp_sink):
     add_staff("olle")
     _add_events_portlet(portal)
     transaction.commit()
+    staff_clock_at(monkeypatch, tomorrow_at(8))
     start = _soon()
     created = _session("sara").post(
         f"{portal.absolute_url()}/@videomote-meetings",

@@ -134,14 +134,16 @@ def test_today_on_a_sunday_is_the_week_that_ends_that_day(calendar, monkeypatch)
     assert grid["rows"]["09.00"][6] == ["Söndagssamtal"]
 
 
-def test_the_grids_tab_stop_starts_on_todays_next_free_time(calendar):
+@pytest.mark.parametrize("hour, minute", [(7, 0), (10, 40), (17, 29)])
+def test_the_grids_tab_stop_starts_on_todays_next_free_time(calendar, monkeypatch, hour, minute):
     """The free slots are one tab stop (videomote.js): this week it starts at the half
-    hour now running today, or the next free one; another week at the first slot."""
+    hour now running today, or the next free one; another week at the first slot. The
+    calendar's clock is set to today's grid hours (07.00–18.00), whenever the test runs."""
+    from prorenata.videomote.browser import meetings
     from zoneinfo import ZoneInfo
 
-    now = datetime.now(ZoneInfo("Europe/Stockholm"))
-    if not 7 <= now.hour < 17:
-        pytest.skip("outside the grid's hours (07.00–18.00) there is no free time left today")
+    now = datetime.now(ZoneInfo("Europe/Stockholm")).replace(hour=hour, minute=minute)
+    monkeypatch.setattr(meetings, "now", lambda: now)
     answer = requests.get(calendar["url"], params={"view": "week"}, auth=("sara", STAFF_PASSWORD))
     entries = html.fromstring(answer.text).cssselect("a.videomote-slot[data-entry]")
     assert len(entries) == 1

@@ -1,12 +1,12 @@
 """ "Dagens aktiviteter" on the staff home page: when, what, with whom, and the way in."""
 
-from datetime import datetime
 from factories import add_staff
 from factories import add_student
 from factories import add_students_folder
-from factories import book
+from factories import book_at
 from factories import session_as
-from zoneinfo import ZoneInfo
+from factories import staff_clock_at
+from factories import tomorrow_at
 
 import pytest
 import re
@@ -14,15 +14,14 @@ import transaction
 
 
 @pytest.fixture
-def today(mail_portal):
-    now = datetime.now(ZoneInfo("Europe/Stockholm"))
-    if now.hour == 23 and now.minute >= 15:
-        pytest.skip("too close to midnight for a meeting later today")
+def today(mail_portal, monkeypatch):
+    """A meeting at 10.00 on the staff pages' "today" (tomorrow, their clock at 08.00)."""
     folder = add_students_folder(mail_portal)
     add_staff("sara", "Sara Skolsköterska", access_to=folder)
     alva = add_student(folder)
     transaction.commit()
-    meeting = book(alva, 10, "student", "Uppföljande samtal", organiser="sara")
+    staff_clock_at(monkeypatch, tomorrow_at(8))
+    meeting = book_at(alva, tomorrow_at(10), "Uppföljande samtal", "student", "sara")
     return {"url": mail_portal.absolute_url(), "meeting": meeting}
 
 

@@ -99,9 +99,14 @@ def local(dt: datetime) -> datetime:
     return dt.astimezone(site_zone())
 
 
+def now() -> datetime:
+    """The calendar's clock: the time now as the site's zone shows it."""
+    return now_in(configured_zone())
+
+
 def today() -> date:
     """Today in the site's time zone (the calendar's "Idag")."""
-    return now_in(configured_zone()).date()
+    return now().date()
 
 
 def room_url(meeting) -> str:
@@ -147,8 +152,7 @@ def parse_day(value) -> date | None:
         day = date.fromisoformat(value)
     except ValueError:
         return None
-    today = date.today()
-    if abs((day - today).days) > 10 * MAX_DAYS_AHEAD:
+    if abs((day - today()).days) > 10 * MAX_DAYS_AHEAD:
         return None
     return day
 
@@ -303,11 +307,11 @@ class CalendarView(MeetingsMixin, BrowserView):
     def _mark_entry(self, rows: list[dict], first: int) -> None:
         """The free slot the grid's one tab stop starts on (videomote.js moves it with the
         arrow keys): today's current or next free half hour when today is shown."""
-        now = datetime.now(site_zone())
-        if now.date() not in self.days:
+        moment = now()
+        if moment.date() not in self.days:
             return
-        column = self.days.index(now.date())
-        current = (now.hour * 60 + now.minute - first) // SLOT_MINUTES
+        column = self.days.index(moment.date())
+        current = (moment.hour * 60 + moment.minute - first) // SLOT_MINUTES
         for row in rows[max(current, 0) :]:
             cell = row["cells"][column]
             if not cell["busy"]:
@@ -776,8 +780,7 @@ class TodaysActivities(MeetingsMixin):
         if api.user.is_anonymous():
             return []
         zone = site_zone()
-        today = datetime.now(zone).date()
-        start = zone.localize(datetime.combine(today, time(0)))
+        start = zone.localize(datetime.combine(today(), time(0)))
         meetings = get_events(
             api.portal.get(),
             start=start,
