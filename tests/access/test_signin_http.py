@@ -397,13 +397,14 @@ def test_a_request_retried_after_a_database_conflict_keeps_its_sms_in_the_outbox
     assert _try(browser, mail_portal, code).url.endswith("/videomote/vantrum")
 
 
-def test_ending_in_plone_tells_the_media_server_with_a_staff_token(
+def test_ending_in_plone_tells_the_media_server_with_its_own_signed_call(
     mail_portal, patient, fake_media_server
 ):
     """The staff page's own "end" may not have gone (its connection was down): Plone
-    tells the media server itself, once the end is committed."""
+    tells the media server itself, once the end is committed, with a call signed for
+    ending (no join token: the media server refuses those there)."""
     from prorenata.videomote.access.jointoken import media_secret
-    from prorenata.videomote.access.jointoken import verify_join_token
+    from prorenata.videomote.access.jointoken import verify_control_token
     from prorenata.videomote.access.keys import secret_key
 
     meeting = _book(mail_portal, patient)
@@ -416,10 +417,10 @@ def test_ending_in_plone_tells_the_media_server_with_a_staff_token(
     ((path, payload),) = fake_media_server
     assert path == "/end" and payload["meeting"] == meeting.UID()
     transaction.begin()
-    claims = verify_join_token(
-        payload["token"], media_secret(secret_key(mail_portal)), meeting.UID()
+    claims = verify_control_token(
+        payload["token"], media_secret(secret_key(mail_portal)), meeting.UID(), "end"
     )
-    assert claims["r"] == "staff"
+    assert claims is not None and "reason" not in claims
 
 
 # -- whoever else holds the meeting code (a forwarded invitation, a shared mailbox) -------
@@ -586,7 +587,7 @@ def test_moving_tells_the_media_server_to_end_the_old_times_room(
     mail_portal, patient, smtp_sink, fake_media_server
 ):
     from prorenata.videomote.access.jointoken import media_secret
-    from prorenata.videomote.access.jointoken import verify_join_token
+    from prorenata.videomote.access.jointoken import verify_control_token
     from prorenata.videomote.access.keys import secret_key
 
     meeting = _book(mail_portal, patient)
@@ -597,10 +598,10 @@ def test_moving_tells_the_media_server_to_end_the_old_times_room(
     ((path, payload),) = fake_media_server
     assert path == "/end" and payload["reason"] == "moved"
     transaction.begin()
-    claims = verify_join_token(
-        payload["token"], media_secret(secret_key(mail_portal)), meeting.UID()
+    claims = verify_control_token(
+        payload["token"], media_secret(secret_key(mail_portal)), meeting.UID(), "end"
     )
-    assert claims["r"] == "staff" and "g" not in claims  # the old time's room
+    assert claims["reason"] == "moved" and "g" not in claims  # the old time's room
 
 
 # -- starting the meeting: a POST with the CSRF token, never a GET ---------------------------

@@ -6,7 +6,7 @@ server restart one after the other: while the retired key is listed in
 tokens from the new key are accepted at once.
 """
 
-from prorenata.videomote.access.jointoken import issue_join_token
+from prorenata.videomote.access.jointoken import issue_control_token
 from prorenata.videomote.media.synthetic import free_port
 from prorenata.videomote.media.synthetic import start_server_process
 
@@ -29,7 +29,7 @@ def media_port():
 
 
 def _end_with_token_from(port: int, key: str) -> int:
-    token = issue_join_token(MEETING, "staff", "Sara", key.encode())
+    token = issue_control_token(MEETING, "end", key.encode())
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/end",
         data=json.dumps({"token": token, "meeting": MEETING}).encode(),

@@ -5,6 +5,7 @@ And ``/move`` sends a room's pages away (not ended) when Plone moved the meeting
 
 from mediaserver import receive
 from mediaserver import run_server
+from prorenata.videomote.access.jointoken import issue_control_token
 from prorenata.videomote.access.jointoken import issue_join_token
 from prorenata.videomote.media import forwarding
 from prorenata.videomote.media import server
@@ -120,11 +121,13 @@ def test_move_disconnects_the_rooms_pages_without_ending_the_meeting():
         await ws.send_json({**join, "token": issue_join_token(meeting, "participant", "A", SECRET)})
         await receive(ws, "welcome", timeout=10)
         base = url.rsplit("/", 1)[0]
-        forged = issue_join_token(meeting, "participant", "A", SECRET)
-        async with session.post(base + "/move", json={"meeting": meeting, "token": forged}) as r:
-            assert r.status == 403  # only Plone's staff token moves a room
-        staff = issue_join_token(meeting, "staff", "Plone", SECRET)
-        async with session.post(base + "/move", json={"meeting": meeting, "token": staff}) as r:
+        for page in ("participant", "staff"):  # the tokens pages hold
+            forged = issue_join_token(meeting, page, "A", SECRET)
+            body = {"meeting": meeting, "token": forged}
+            async with session.post(base + "/move", json=body) as r:
+                assert r.status == 403  # only Plone's own signed call moves a room
+        plone = issue_control_token(meeting, "move", SECRET)
+        async with session.post(base + "/move", json={"meeting": meeting, "token": plone}) as r:
             assert (r.status, (await r.json())["closed"]) == (200, 1)
         closed = await receive(ws, "no more messages: the close", timeout=10)
         assert (closed.type, closed.data) == (aiohttp.WSMsgType.CLOSE, server.CLOSE_MOVED)

@@ -22,6 +22,11 @@ import os
 PURPOSE = "join"
 LIFETIME = timedelta(minutes=2)
 ROLES = ("staff", "participant")
+#: Plone's own calls to a media node (end a room, move it, take people out): signed for
+#: this purpose and one action, so that no join token, which every page in the room
+#: holds, opens any of them.
+CONTROL_PURPOSE = "media-control"
+CONTROL_ACTIONS = ("end", "move", "remove")
 ENVIRONMENT_KEY = "VIDEOMOTE_MEDIA_SECRET"
 OLD_ENVIRONMENT_KEY = "VIDEOMOTE_MEDIA_OLD_SECRETS"
 
@@ -83,5 +88,39 @@ def verify_join_token(
     keys), unexpired and for ``meeting_uid``; else None."""
     claims = unsign(token, key, PURPOSE, now)
     if claims is None or claims.get("m") != meeting_uid or claims.get("r") not in ROLES:
+        return None
+    return claims
+
+
+def issue_control_token(
+    meeting_uid: str,
+    action: str,
+    key: bytes,
+    generation: int = 0,
+    now: datetime | None = None,
+    **details,
+) -> str:
+    """Plone's call ``action`` on the room of ``meeting_uid``'s time ``generation``, with
+    its ``details`` (who is removed, since when, why) signed with it."""
+    if action not in CONTROL_ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    now = now or datetime.now(UTC)
+    claims = {**details, "m": meeting_uid, "c": action}
+    if generation:
+        claims["g"] = generation
+    return sign(claims, key, CONTROL_PURPOSE, now + LIFETIME)
+
+
+def verify_control_token(
+    token: str,
+    key: bytes | Sequence[bytes],
+    meeting_uid: str,
+    action: str,
+    now: datetime | None = None,
+) -> dict | None:
+    """The claims of Plone's call ``action`` if genuine, unexpired and for ``meeting_uid``;
+    else None (a join token is never one)."""
+    claims = unsign(token, key, CONTROL_PURPOSE, now)
+    if claims is None or claims.get("m") != meeting_uid or claims.get("c") != action:
         return None
     return claims

@@ -11,6 +11,7 @@ from plone.protect.utils import safeWrite
 from prorenata.videomote import logger
 from prorenata.videomote.access import media_failover
 from prorenata.videomote.access import signins
+from prorenata.videomote.access.jointoken import issue_control_token
 from prorenata.videomote.access.jointoken import issue_join_token
 from prorenata.videomote.access.jointoken import media_secret
 from prorenata.videomote.access.keys import secret_key
@@ -188,7 +189,7 @@ def tell_node_moved(meeting, base: str) -> None:
     """Once committed, best effort: the old node closes the meeting's room (not ended:
     its pages ask for a fresh token and follow to the new node)."""
     uid = meeting.UID()
-    token = join_token_for(meeting, "staff", "Plone", generation=signins.generation(meeting))
+    token = control_token(meeting, "move", signins.generation(meeting))
     payload = {"meeting": uid, "token": token}
 
     def after_commit(committed: bool) -> None:
@@ -219,10 +220,10 @@ def tell_media_server_ended(meeting, generation: int | None = None, reason: str 
     if not endpoints:
         return
     uid = meeting.UID()
-    # An explicit generation: Plone's own call, not a person entering the room.
     generation = signins.generation(meeting) if generation is None else generation
-    token = join_token_for(meeting, "staff", "Plone", generation=generation)
-    payload = {"meeting": uid, "token": token, **({"reason": reason} if reason else {})}
+    details = {"reason": reason} if reason else {}
+    token = control_token(meeting, "end", generation, **details)
+    payload = {"meeting": uid, "token": token, **details}
 
     def after_commit(committed: bool) -> None:
         if not committed:
@@ -241,41 +242,50 @@ def tell_media_server_ended(meeting, generation: int | None = None, reason: str 
     transaction.get().addAfterCommitHook(after_commit)
 
 
+def control_key() -> bytes:
+    """The key of Plone's calls to the media nodes (the join tokens' key)."""
+    return media_secret(secret_key(api.portal.get()))
+
+
+def control_token(meeting, action: str, generation: int, **details) -> str:
+    """Plone's own signed call ``action`` ("end", "move") on the room of the meeting's
+    time ``generation``: never a join token, which every page in the room holds."""
+    return issue_control_token(meeting.UID(), action, control_key(), generation, **details)
+
+
 def join_token_for(
     meeting,
     role: str,
     display_name: str,
-    generation: int | None = None,
     identification: tuple[str, str] | None = None,
     who: str = "",
 ) -> str:
     """A join token for the current staff member, or for the meeting's one invitee, into
-    the room of the meeting's current time (``generation``: a moved meeting's room is
-    another room on the media server, so the old one can end and the new one start).
+    the room of the meeting's current time (a moved meeting's room is another room on the
+    media server, so the old one can end and the new one start).
 
-    For a token into the room (not Plone's own "end" call), how this person was identified
-    is kept for the visit note (``identification``: method and eIDAS level; staff: their
-    journal login, participants: the SMS check their session was opened with)."""
+    How this person was identified is kept for the visit note (``identification``:
+    method and eIDAS level; staff: their journal login, participants: the SMS check their
+    session was opened with). Plone's own calls to the media nodes are no join tokens
+    (``control_token``)."""
     if role == "staff":
         # Opaque to the media server: which Plone user, not who they are.
         user_id = api.user.get_current().getId()
         who = staff_who(user_id)
-        if generation is None:
-            remember_staff(meeting, who, user_id)
+        remember_staff(meeting, who, user_id)
     else:
         # The invitee, or an extra participant's id: each replaces only their own
         # older connection.
         who = who or "invitee"
-    if generation is None:
-        remember_identification(meeting, role, who, identification)
+    remember_identification(meeting, role, who, identification)
     return issue_join_token(
         meeting.UID(),
         role,
         display_name,
-        media_secret(secret_key(api.portal.get())),
+        control_key(),
         who=who,
-        generation=signins.generation(meeting) if generation is None else generation,
-        report_url=attendance_store.report_url() if generation is None else "",
+        generation=signins.generation(meeting),
+        report_url=attendance_store.report_url(),
     )
 
 
@@ -317,19 +327,15 @@ def tell_media_server_removed(meeting, who: list[str], reason: str) -> None:
     if not endpoints or not who:
         return
     uid = meeting.UID()
-    token = join_token_for(meeting, "staff", "Plone", generation=signins.generation(meeting))
+    generation, key = signins.generation(meeting), control_key()
 
     def after_commit(committed: bool) -> None:
         if not committed:
             return
         # Plone's clock, as the tokens' issue times: every token issued up to now.
-        payload = {
-            "meeting": uid,
-            "token": token,
-            "who": list(who),
-            "before": time.time(),
-            "reason": reason,
-        }
+        details = {"who": list(who), "before": time.time(), "reason": reason}
+        token = issue_control_token(uid, "remove", key, generation, **details)
+        payload = {"meeting": uid, "token": token, **details}
         sender = threading.Thread(
             target=_send_removal,
             args=(endpoints, payload),

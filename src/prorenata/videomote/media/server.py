@@ -36,6 +36,7 @@ from datetime import UTC
 from datetime import datetime
 from prorenata.videomote.access import media_failover
 from prorenata.videomote.access.jointoken import media_secrets
+from prorenata.videomote.access.jointoken import verify_control_token
 from prorenata.videomote.access.jointoken import verify_join_token
 from prorenata.videomote.access.revocation import Removals
 from prorenata.videomote.access.revocation import clean_reason
@@ -879,43 +880,43 @@ async def _control(app: web.Application, room: Room, person: Person, kind: str, 
     return True
 
 
-async def _from_plone(request: web.Request) -> tuple[dict, dict] | web.Response:
-    """The JSON body of a POST by Plone and its staff join token's claims (Plone signs its
-    calls with a staff token of its own for the room), or the refusal to answer with."""
+async def _from_plone(request: web.Request, action: str) -> dict | web.Response:
+    """The claims of Plone's call ``action`` (``{"meeting", "token"}``, the token signed
+    for that call, with its details: ``jointoken.issue_control_token``), or the refusal
+    to answer with. A join token, which every page in the room holds, is refused: staff
+    who lost access to the record must not end the room or take the family out."""
     try:
         data = await request.json()
     except ValueError:
         data = None
     if not isinstance(data, dict):
         return web.json_response({"error": "malformed"}, status=400)
-    claims = verify_join_token(
-        str(data.get("token", "")), request.app[SECRET_KEY], str(data.get("meeting", ""))
+    claims = verify_control_token(
+        str(data.get("token", "")), request.app[SECRET_KEY], str(data.get("meeting", "")), action
     )
-    if claims is None or claims["r"] != "staff":
-        return web.json_response({"error": "staff token required"}, status=403)
-    return data, claims
+    if claims is None:
+        return web.json_response({"error": "Plone's signed call required"}, status=403)
+    return claims
 
 
 async def end_meeting(request: web.Request) -> web.Response:
     """POST by Plone when staff end the meeting there ("Avsluta mötet" while the page's
-    own connection was down) or move it to a new time: ``{"meeting", "token",
-    "reason"?}``, a staff join token for the room (time) to end; ``reason`` "moved"."""
-    answer = await _from_plone(request)
-    if isinstance(answer, web.Response):
-        return answer
-    data, claims = answer
-    reason = "moved" if data.get("reason") == "moved" else ""
+    own connection was down) or move it to a new time: ``{"meeting", "token"}``, the
+    token Plone's "end" call for the room (time) to end, its ``reason`` "moved" or none."""
+    claims = await _from_plone(request, "end")
+    if isinstance(claims, web.Response):
+        return claims
+    reason = "moved" if claims.get("reason") == "moved" else ""
     await request.app[ROOMS_KEY].end(room_key(claims), reason=reason)
     return web.json_response({"ended": True})
 
 
 async def move_meeting(request: web.Request) -> web.Response:
     """POST by Plone when a meeting left this node (its media failed here): ``{"meeting",
-    "token"}``, a staff join token for the room; its pages are disconnected and follow."""
-    answer = await _from_plone(request)
-    if isinstance(answer, web.Response):
-        return answer
-    _data, claims = answer
+    "token"}``, Plone's "move" call for the room; its pages are disconnected and follow."""
+    claims = await _from_plone(request, "move")
+    if isinstance(claims, web.Response):
+        return claims
     closed = await request.app[ROOMS_KEY].move(room_key(claims))
     return web.json_response({"moved": True, "closed": closed})
 
@@ -934,19 +935,18 @@ async def _refuse_removed(app: web.Application, socket: web.WebSocketResponse, c
 
 async def remove_people(request: web.Request) -> web.Response:
     """POST by Plone once it committed that people lost the right to be in a meeting:
-    ``{"meeting", "token", "who": [...], "before", "reason"}``; ``token`` a staff join
-    token of Plone's own for the room (time), ``who`` the tokens' ``w`` of the people,
-    ``before`` Plone's time of the removal (seconds). Their connections close now (the
+    ``{"meeting", "token"}``; ``token`` Plone's "remove" call for the room (time), with
+    ``who`` (the join tokens' ``w`` of the people), ``before`` (Plone's time of the
+    removal, seconds) and ``reason`` signed in it. Their connections close now (the
     page is told ``{"type": "removed", "reason"}`` and gets 4411) and their tokens issued
     up to ``before`` are refused from now on; everybody else stays connected."""
-    answer = await _from_plone(request)
-    if isinstance(answer, web.Response):
-        return answer
-    data, claims = answer
-    who, before = clean_who(data.get("who")), data.get("before")
+    claims = await _from_plone(request, "remove")
+    if isinstance(claims, web.Response):
+        return claims
+    who, before = clean_who(claims.get("who")), claims.get("before")
     if not who or not isinstance(before, int | float) or isinstance(before, bool):
         return web.json_response({"error": "malformed"}, status=400)
-    reason = clean_reason(data.get("reason"))
+    reason = clean_reason(claims.get("reason"))
     key = room_key(claims)
     request.app[REMOVALS_KEY].add(key, who, float(before), reason)
     closed = await _close_removed(request.app, key, set(who), reason)
