@@ -267,16 +267,23 @@ def test_plone_s_own_reads_of_a_meeting_show_no_contact_details(journal):
         assert json_.get(journal["meeting"]["@id"]).json().get("invitee_email") is None
 
 
-def test_the_meeting_services_still_show_contact_details_and_audit_the_read(journal):
+def test_every_answer_of_the_meeting_service_shows_contact_details_and_is_audited(journal):
     def reads() -> list:
         transaction.begin()
         entries = audit_log(journal["portal"]).query(meeting_uid=journal["meeting"]["UID"])
         return [(e.action, e.actor) for e in entries if e.action == "viewed"]
 
-    before = reads()
-    response = _session("sara").get(f"{journal['meeting']['@id']}/@videomote-meeting")
-    assert response.json()["invitee"]["mobile"] == "+46701234501"
-    assert reads() == [*before, ("viewed", "sara")]
+    service = f"{journal['meeting']['@id']}/@videomote-meeting"
+    for call in (
+        lambda sara: sara.get(service),
+        lambda sara: sara.patch(service, json={}),  # changes nothing: no event of its own
+        lambda sara: sara.delete(service),
+        lambda sara: sara.delete(service),  # cancelled already: no event either
+    ):
+        before = reads()
+        response = call(_session("sara"))
+        assert response.json()["invitee"]["mobile"] == "+46701234501"
+        assert reads() == [*before, ("viewed", "sara")]
 
 
 # -- The booking dialog inside a record ------------------------------------------------------

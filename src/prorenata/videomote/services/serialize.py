@@ -1,5 +1,7 @@
 """The JSON shape of a meeting and of a refusal, shared by the services."""
 
+from prorenata.videomote.audit import log as audit
+from prorenata.videomote.audit.record import record
 from prorenata.videomote.booking.rules import AccessRefused
 from prorenata.videomote.booking.rules import BookingRefused
 from prorenata.videomote.browser.meetings import invitation_status
@@ -19,8 +21,13 @@ from zope.i18n import translate
 from zope.interface import implementer
 
 
-def meeting_json(meeting, request) -> dict:
-    """The meeting as every service answers with it (see :class:`MeetingSerializer`)."""
+def meeting_json(meeting, request, via: str = "rest") -> dict:
+    """The meeting as every service answers with it (see :class:`MeetingSerializer`).
+
+    Its contact details go out in every answer, so each is audited here as an access
+    ("viewed", ``via``), whatever the call did: a PATCH that changed nothing or a
+    second DELETE fire no event of their own."""
+    record(audit.VIEWED, meeting, request=request, via=via)
     return getMultiAdapter((meeting, request), ISerializeMeetingToJson)()
 
 

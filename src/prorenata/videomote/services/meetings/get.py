@@ -10,8 +10,6 @@ from plone.app.event.base import get_events
 from plone.protect.interfaces import IDisableCSRFProtection
 from prorenata.videomote import _
 from prorenata.videomote.access.staff import may_manage
-from prorenata.videomote.audit import log as audit
-from prorenata.videomote.audit.record import record
 from prorenata.videomote.booking.rules import MAX_DAYS_AHEAD
 from prorenata.videomote.browser.meetings import site_zone
 from prorenata.videomote.request_input import InputRefused
@@ -82,6 +80,5 @@ class MeetingsGet(VideomoteService):
         items = []
         for meeting in meetings:
             if may_manage(meeting):  # the organiser may have lost access to the student
-                record(audit.VIEWED, meeting, via="rest-lista")  # contact details go out
-                items.append(meeting_json(meeting, self.request))
+                items.append(meeting_json(meeting, self.request, via="rest-lista"))
         return {"@id": self.request.URL, "items": items, "items_total": len(items)}
