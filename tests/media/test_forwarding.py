@@ -172,6 +172,60 @@ def test_a_malformed_offer_is_refused_and_the_room_keeps_running():
     run_server(scenario, SECRET)
 
 
+def _offer_with_pairs(pairs: int, candidates: int = 0) -> str:
+    """A parseable offer with ``pairs`` camera and microphone sections (a page makes 3 and
+    the screen) and ``candidates`` remote candidates."""
+    head = (
+        "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
+        "a=group:BUNDLE " + " ".join(str(i) for i in range(2 * pairs)) + "\r\n"
+        "a=ice-ufrag:XMfk\r\na=ice-pwd:Jgdtuh4GvxHoulZQcWikKO\r\n"
+        "a=fingerprint:sha-256 " + ":".join(["AB"] * 32) + "\r\na=setup:actpass\r\n"
+    )
+    section = (
+        "m={kind} 9 UDP/TLS/RTP/SAVPF {pt}\r\nc=IN IP4 0.0.0.0\r\na=mid:{mid}\r\n"
+        "a=sendrecv\r\na=rtcp-mux\r\na=rtpmap:{pt} {codec}\r\n"
+    )
+    body = ""
+    for index in range(pairs):
+        body += section.format(kind="video", pt=97, mid=2 * index, codec="VP8/90000")
+        if index == 0:
+            body += "".join(
+                f"a=candidate:{n} 1 udp 2122260223 127.0.0.{n % 250 + 1} {10000 + n} typ host\r\n"
+                for n in range(candidates)
+            )
+        body += section.format(kind="audio", pt=96, mid=2 * index + 1, codec="opus/48000/2")
+    return head + body
+
+
+def test_an_offer_larger_than_a_page_makes_is_refused_before_anything_is_made_for_it():
+    """A page offers three pairs and the screen; 250 pairs made 500 transceivers and a
+    half-megabyte answer, 1.75 s of the node's one event loop each. Refused, as
+    is an offer naming more remote candidates than a browser does (each a target of this
+    server's checks); the page's own size is answered."""
+
+    async def scenario(session, url):
+        socket = await session.ws_connect(url)
+        token = issue_join_token(MEETING, "participant", "Eve", SECRET)
+        await socket.send_json({"type": "join", "meeting": MEETING, "token": token})
+        await socket.receive_json(timeout=5)  # welcome
+
+        async def reply_to(sdp):
+            await socket.send_json({"type": "offer", "sdp": sdp})
+            for _ in range(20):  # room news ("screen", ...) may come first
+                message = await socket.receive_json(timeout=30)
+                if message["type"] in ("answer", "error"):
+                    return message
+            raise AssertionError("no reply to the offer")
+
+        for sdp in (_offer_with_pairs(250), _offer_with_pairs(3, candidates=500)):
+            assert await reply_to(sdp) == {"type": "error", "reason": "bad offer"}
+        answered = await reply_to(_offer_with_pairs(3, candidates=2))
+        assert answered["type"] == "answer" and answered["sdp"].count("\nm=") == 6
+        await socket.close()
+
+    run_server(scenario, SECRET)
+
+
 def test_candidates_use_the_configured_ports_and_announced_address():
     async def scenario(session, url):
         sara = peer(url, "Sara", "staff")

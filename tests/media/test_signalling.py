@@ -92,6 +92,33 @@ def test_join_must_come_first_and_malformed_json_gets_an_error():
     run(scenario)
 
 
+def test_json_nested_too_deep_is_malformed_like_any_other(caplog):
+    """``[[[[…`` within the message size makes the parser give up (RecursionError): the
+    same answers as other bad JSON, on the socket and on Plone's endpoints, and no
+    traceback in the log."""
+    deep = "[" * 60000
+
+    async def scenario(session, url):
+        socket = await session.ws_connect(url)
+        await socket.send_str(deep)
+        await socket.receive(timeout=5)
+        assert socket.close_code == CLOSE_PROTOCOL
+        anna = await join(session, url)
+        await receive(anna, "welcome")
+        await anna.send_str(deep)
+        assert (await receive(anna, "error"))["reason"] == "malformed"
+        await anna.send_json({"type": "chat", "text": "still here"})
+        assert (await receive(anna, "chat"))["text"] == "still here"
+        base = url.replace("ws://", "http://").rsplit("/ws", 1)[0]
+        for endpoint in ("/end", "/move", "/remove"):
+            answer = await session.post(base + endpoint, data=deep)
+            assert (answer.status, await answer.json()) == (400, {"error": "malformed"})
+
+    with caplog.at_level("ERROR"):
+        run(scenario)
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
 def test_fifth_person_is_refused_and_the_room_keeps_running():
     async def scenario(session, url):
         people = [await join(session, url, name=f"P{i}") for i in range(4)]

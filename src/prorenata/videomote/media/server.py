@@ -57,6 +57,7 @@ import contextlib
 import ipaddress
 import json
 import logging
+import math
 import os
 import secrets
 import time
@@ -68,6 +69,14 @@ logger = logging.getLogger("prorenata.videomote.media")
 MAX_PEOPLE = 4
 MAX_CHAT_LENGTH = 1000
 MAX_MESSAGE_BYTES = 64 * 1024
+#: The media sections an offer may have: a camera and microphone pair per other person
+#: (the first also sends the page's own) and the screen (room.js, synthetic.py). Each
+#: costs two transceivers and their part of the answer: a larger offer is refused
+#: before anything is made for it.
+MAX_OFFER_MEDIA = 2 * (MAX_PEOPLE - 1) + 1
+#: The remote candidates an offer may name: each is a target of connectivity checks this
+#: server sends (a browser names a handful).
+MAX_OFFER_CANDIDATES = 32
 #: Messages a person may send per 10 seconds in a room, over all their connections: of
 #: any kind, chat, and offers (each offer makes a peer connection: a certificate, a UDP
 #: port, candidate gathering); screen share starts/stops and staff's permission changes
@@ -575,13 +584,23 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     return socket
 
 
+def parse_json(text: str | bytes) -> object:
+    """JSON from a page or a caller, or None where it is none (also nested too deep for
+    the parser: ``[[[[…`` within the message size raises RecursionError)."""
+    try:
+        return json.loads(text)
+    except (ValueError, TypeError, RecursionError):
+        return None
+
+
 async def _first_message(socket: web.WebSocketResponse) -> object:
     """The parsed first text message (anything JSON), or {} when none came in time."""
     try:
         first = await socket.receive(timeout=JOIN_TIMEOUT_SECONDS)
-        return json.loads(first.data) if first.type == aiohttp.WSMsgType.TEXT else {}
-    except (TimeoutError, ValueError, TypeError):
+    except TimeoutError:
         return {}
+    parsed = parse_json(first.data) if first.type == aiohttp.WSMsgType.TEXT else None
+    return {} if parsed is None else parsed
 
 
 async def _replace(earlier: Person, room: Room) -> None:
@@ -668,6 +687,7 @@ async def answer(
 ) -> str:
     """Answer a browser's offer: its own media in, the other people out through slots;
     ``screen_mid``: the offer's transceiver for screen sharing (see the module's text)."""
+    check_offer_size(sdp)
     config: MediaConfig = app[CONFIG_KEY]
     if room.sharer is person:
         # A new connection: the page asks again once it sends its screen on it.
@@ -694,6 +714,16 @@ async def answer(
         forwarding.receive_directly(pc)
     await room.assign_slots()
     return pc.localDescription.sdp
+
+
+def check_offer_size(sdp: str) -> None:
+    """Refuse (ValueError) an offer with more media sections or remote candidates than a
+    page makes, before a peer connection, transceiver or check is made for it."""
+    lines = sdp.splitlines()
+    if sum(1 for line in lines if line.startswith("m=")) > MAX_OFFER_MEDIA:
+        raise ValueError("too many media sections")
+    if sum(1 for line in lines if line.startswith("a=candidate:")) > MAX_OFFER_CANDIDATES:
+        raise ValueError("too many candidates")
 
 
 def _take_input(
@@ -746,7 +776,8 @@ def _add_slots(config: MediaConfig, room: Room, person: Person, pc: RTCPeerConne
         person.screen_mid = None  # names no video transceiver of this offer
     videos = [t for t in pc.getTransceivers() if t.kind == "video" and t is not screen]
     audios = [t for t in pc.getTransceivers() if t.kind == "audio"]
-    for video, audio in zip(videos, audios, strict=False):
+    pairs = list(zip(videos, audios, strict=False))[: MAX_PEOPLE - 1]  # the others, at most
+    for video, audio in pairs:
         person.slots.append(_slot(config, room, video, audio))
     if screen is not None and person.slots:
         person.screen_slot = _screen_slot(config, room, screen)
@@ -822,15 +853,15 @@ async def read_decoded(room: Room, person: Person, track, kind: str) -> None:
 
 async def handle(app: web.Application, room: Room, person: Person, raw: str) -> bool:
     """One message from ``person``; False closes their socket."""
-    try:
-        data = json.loads(raw)
-        kind = data["type"]
-    except (ValueError, TypeError, KeyError):
-        await person.socket.send_str(json.dumps({"type": "error", "reason": "malformed"}))
-        return True
+    data = parse_json(raw)
+    kind = data.get("type") if isinstance(data, dict) else None
+    # Malformed messages count too (each is parsed): under "*", the limit of any kind.
     if app[ROOMS_KEY].flood.over((room.key, *person.identity()), str(kind)):
         await person.socket.close(code=CLOSE_FLOOD, message=b"too many messages")
         return False
+    if not isinstance(kind, str):
+        await person.socket.send_str(json.dumps({"type": "error", "reason": "malformed"}))
+        return True
     if kind == "chat":
         text = clean_chat(str(data.get("text", "")))
         if text:
@@ -885,10 +916,7 @@ async def _from_plone(request: web.Request, action: str) -> dict | web.Response:
     for that call, with its details: ``jointoken.issue_control_token``), or the refusal
     to answer with. A join token, which every page in the room holds, is refused: staff
     who lost access to the record must not end the room or take the family out."""
-    try:
-        data = await request.json()
-    except ValueError:
-        data = None
+    data = parse_json(await request.text())
     if not isinstance(data, dict):
         return web.json_response({"error": "malformed"}, status=400)
     claims = verify_control_token(
@@ -943,16 +971,27 @@ async def remove_people(request: web.Request) -> web.Response:
     claims = await _from_plone(request, "remove")
     if isinstance(claims, web.Response):
         return claims
-    who, before = clean_who(claims.get("who")), claims.get("before")
-    if not who or not isinstance(before, int | float) or isinstance(before, bool):
+    who, before = clean_who(claims.get("who")), _seconds(claims.get("before"))
+    if not who or before is None:
         return web.json_response({"error": "malformed"}, status=400)
     reason = clean_reason(claims.get("reason"))
     key = room_key(claims)
-    request.app[REMOVALS_KEY].add(key, who, float(before), reason)
+    request.app[REMOVALS_KEY].add(key, who, before, reason)
     closed = await _close_removed(request.app, key, set(who), reason)
     # No names: how many connections closed, in which meeting.
     logger.info("removed %d connection(s) from meeting %s (%s)", closed, claims["m"], reason)
     return web.json_response({"removed": closed})
+
+
+def _seconds(value: object) -> float | None:
+    """A finite time in seconds, or None (not a number, NaN, or too large for a float)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:
+        return None
+    return seconds if math.isfinite(seconds) else None
 
 
 async def _close_removed(app: web.Application, key: str, who: set, reason: str) -> int:
