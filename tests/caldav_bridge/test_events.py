@@ -57,3 +57,23 @@ def test_an_odd_sequence_written_by_a_client_is_read_as_zero():
 def test_a_task_is_no_event():
     text = _calendar("SUMMARY:x").replace("VEVENT", "VTODO")
     assert from_ical(text) is None
+
+
+@pytest.mark.parametrize(
+    "repeated",
+    [
+        ("SUMMARY:Samtal", "SUMMARY:Föräldrasamtal"),
+        ("DESCRIPTION:Första anteckning", "DESCRIPTION:Andra"),
+        ("STATUS:CONFIRMED", "STATUS:CANCELLED"),
+        ("UID:e2@client",),
+        ("X-VIDEOMOTE-UID:a", "X-VIDEOMOTE-UID:b"),
+        ("DTSTART:20261201T090000Z",),
+    ],
+    ids=["summary", "description", "status", "uid", "meeting", "start"],
+)
+def test_a_property_given_twice_that_an_event_has_once_makes_it_unreadable(repeated):
+    """Which of two titles or statuses the clinician meant is not guessed (it was read as
+    Python's list text, ``[vText(b'Samtal'), …]``, and became a meeting's title)."""
+    with pytest.raises(UnreadableEvent) as caught:
+        from_ical(_calendar("DTSTART:20261201T080000Z", "DTEND:20261201T083000Z", *repeated))
+    assert caught.value.uid == "e1@client"

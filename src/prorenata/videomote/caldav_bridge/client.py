@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from prorenata.videomote.booking.rules import MAX_EVENT_BYTES
+from prorenata.videomote.caldav_bridge.events import RepeatedProperty
 from prorenata.videomote.caldav_bridge.events import UnreadableEvent
 from prorenata.videomote.caldav_bridge.events import from_ical
 from prorenata.videomote.caldav_bridge.reconcile import RemoteItem
@@ -22,6 +23,9 @@ from urllib.parse import quote
 import caldav
 import hashlib
 import icalendar
+import logging
+
+logger = logging.getLogger("prorenata.videomote")
 
 CALENDAR_NAME = "Videomöten"
 #: How caldav marks the token it makes up for a server without RFC 6578 sync tokens.
@@ -267,9 +271,18 @@ class CalendarAccount:
             raise ServerUnavailable(f"http {response.status}")
         if len(response.raw) > MAX_EVENT_BYTES:
             return href, etag  # grown past the limit since it was read: not parsed
-        calendar = icalendar.Calendar.from_ical(response.raw)
-        vevent = calendar.walk("VEVENT")[0]
-        description = str(vevent.get("description", ""))
+        try:
+            calendar = icalendar.Calendar.from_ical(response.raw)
+            vevent = calendar.walk("VEVENT")[0]
+            description = vevent.get("description", "")
+            if isinstance(description, list):
+                raise RepeatedProperty("DESCRIPTION")
+        except (ValueError, IndexError) as error:
+            # Read as an event, but the whole object does not parse (a broken VTIMEZONE,
+            # which the event's reading skips): left as it is, the round goes on.
+            logger.info("Calendar item not annotated: %s", type(error).__name__)
+            return href, etag
+        description = str(description)
         if note in description:
             return href, etag
         vevent.pop("description", None)

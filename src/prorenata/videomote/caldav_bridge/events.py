@@ -234,6 +234,8 @@ def _event(text: str | bytes, zone: str) -> CalendarEvent | None:
     attendee = attendees[0] if attendees else None
     email = emails[0] if emails else ""
     name = str(attendee.params.get("CN", "")) if attendee is not None else ""
+    for name in ("dtstart", "dtend", "duration"):
+        _one(vevent, name)
     first = vevent.decoded("dtstart")
     start = _as_datetime(first, zone)
     if "dtend" in vevent:
@@ -246,19 +248,19 @@ def _event(text: str | bytes, zone: str) -> CalendarEvent | None:
     if not isinstance(end, datetime):
         raise ValueError("DTEND is not a date")
     try:
-        sequence = int(vevent.get("sequence", 0))
-    except (TypeError, ValueError):
+        sequence = int(_one(vevent, "sequence", "0"))
+    except ValueError:
         sequence = 0  # only ever written by us; a client's odd value changes nothing
     event = CalendarEvent(
-        uid=str(vevent.get("uid", "")),
-        title=str(vevent.get("summary", "")),
+        uid=_one(vevent, "uid"),
+        title=_one(vevent, "summary"),
         start=start,
         end=end,
-        cancelled=str(vevent.get("status", "")).upper() == "CANCELLED",
+        cancelled=_one(vevent, "status").upper() == "CANCELLED",
         attendee_email=email,
         attendee_name=name,
         is_video=CATEGORY in categories or MEETING_PROPERTY in vevent,
-        meeting_uid=str(vevent.get(MEETING_PROPERTY, "")),
+        meeting_uid=_one(vevent, MEETING_PROPERTY),
         sequence=sequence,
         attendee_emails=emails,
         recurring=_recurring(vevent, raw),
@@ -269,8 +271,22 @@ def _event(text: str | bytes, zone: str) -> CalendarEvent | None:
         ),
     )
     names = [str(a.params.get("CN", "")) for a in attendees]
-    _check_limits(event, str(vevent.get("description", "")), names)
+    _check_limits(event, _one(vevent, "description"), names)
     return event
+
+
+class RepeatedProperty(ValueError):
+    """A property RFC 5545 allows once per event given twice or more (two SUMMARY lines,
+    two STATUS): which one the clinician meant is not ours to guess (a cancellation could
+    be missed), so the event is not read."""
+
+
+def _one(vevent, name: str, default: str = "") -> str:
+    """The text of a property an event has once; RepeatedProperty if it has more."""
+    value = vevent.get(name, default)
+    if isinstance(value, list):
+        raise RepeatedProperty(name.upper())
+    return str(value)
 
 
 def _recurring(vevent, raw: str) -> bool:
