@@ -178,14 +178,17 @@ def calendar_journal(portal, caldav_url: str) -> dict:
     return {"portal": portal, "alva": alva, "calendar": CalendarAccount(caldav_url, "sara", "tok")}
 
 
-def caldav_sync(portal, secret: str) -> dict:
+def caldav_sync(portal, secret: str, only: str | None = None) -> dict:
     """One round of the CalDAV worker (``@@videomote-caldav-sync`` with its secret), as
-    the worker process calls it; its answer, with a fresh transaction to read the result."""
+    the worker process calls it (``only="changes"``: its incremental round every few
+    seconds; else the full one); its answer, with a fresh transaction to read the result."""
     import requests
     import transaction
 
     response = requests.post(
-        f"{portal.absolute_url()}/@@videomote-caldav-sync", headers={"X-Videomote-Worker": secret}
+        f"{portal.absolute_url()}/@@videomote-caldav-sync",
+        headers={"X-Videomote-Worker": secret},
+        params={"only": only} if only else {},
     )
     assert response.status_code == 200, response.text
     transaction.begin()

@@ -12,6 +12,8 @@ from factories import caldav_sync
 from factories import calendar_journal
 from mail_quiet import nothing_due
 from plone import api
+from plone.app.testing import SITE_OWNER_NAME
+from plone.app.testing import SITE_OWNER_PASSWORD
 from prorenata.videomote.access.keys import seal
 from prorenata.videomote.caldav_bridge.accounts import CalDAVAccountRecord
 from prorenata.videomote.caldav_bridge.accounts import accounts
@@ -108,6 +110,28 @@ def test_booked_meeting_appears_in_the_calendar_with_the_staff_link(journal, smt
     assert int(vevent["SEQUENCE"]) == 0
     _sync(journal["portal"])  # idempotent: nothing changes
     assert _remote(journal)[meeting.ical_uid].etag == item.etag
+
+
+def test_each_write_of_a_meeting_to_the_calendar_is_audited_as_an_access(journal, smtp_sink):
+    """The event carries who the meeting is with (the invitee's name and address) to a
+    server outside the journal: each write is in the audit log, none for a round that
+    writes nothing."""
+    from prorenata.videomote.audit.record import audit_log
+
+    def written() -> list:
+        transaction.begin()
+        entries = audit_log(journal["portal"]).query(meeting_uid=meeting.UID())
+        return [(e.actor, e.detail) for e in entries if e.action == "calendar_written"]
+
+    meeting = _book(journal)
+    _sync(journal["portal"])
+    assert written() == [("sara", "via=caldav")]
+    _sync(journal["portal"])  # nothing to write
+    assert written() == [("sara", "via=caldav")]
+    move_meeting(meeting, _tomorrow(11), _tomorrow(11) + timedelta(minutes=30))
+    transaction.commit()
+    _sync(journal["portal"])
+    assert written() == [("sara", "via=caldav")] * 2
 
 
 @pytest.mark.usefixtures("one_vobject_process")
@@ -662,6 +686,55 @@ def test_a_meeting_whose_organiser_lost_access_leaves_her_calendar_and_stays_boo
     assert meeting.state == "booked"
     # the invitation only
     assert len(smtp_sink.wait_for(2, timeout=1.5, settled=_quiet(journal))) == 1
+
+
+@pytest.mark.parametrize("how", ["sharing page", "group", "user deleted"])
+def test_an_organiser_who_loses_access_has_the_meeting_leave_her_calendar_at_the_next_quick_round(
+    journal, smtp_sink, how
+):
+    """Access taken away the ways an administrator does it (the sharing page, taking her
+    out of the group that gave it, deleting her account): the worker's next incremental
+    round (seconds) is a full one for her and drops the meeting, with the student's
+    name and the guardian's address, from her calendar; it used to stay until the next
+    full round (minutes)."""
+    folder = journal["alva"].aq_parent
+    if how == "group":
+        with api.env.adopt_user(SITE_OWNER_NAME):
+            api.group.create(groupname="elevhalsan")
+            api.group.grant_roles(groupname="elevhalsan", obj=folder, roles=["Reader", "Editor"])
+            api.group.add_user(groupname="elevhalsan", username="sara")
+        folder.manage_delLocalRoles(["sara"])
+        folder.reindexObjectSecurity()
+        transaction.commit()
+    meeting = _book(journal)
+    _sync(journal["portal"])
+    assert meeting.ical_uid in _remote(journal)
+    if how == "sharing page":
+        taken = requests.post(
+            f"{folder.absolute_url()}/@sharing",
+            auth=(SITE_OWNER_NAME, SITE_OWNER_PASSWORD),
+            headers={"Accept": "application/json"},
+            json={
+                "entries": [
+                    {
+                        "id": "sara",
+                        "type": "user",
+                        "roles": {"Reader": False, "Contributor": False, "Editor": False},
+                    }
+                ]
+            },
+        )
+        assert taken.status_code == 204, taken.text
+    else:
+        with api.env.adopt_user(SITE_OWNER_NAME):
+            if how == "group":
+                api.group.remove_user(groupname="elevhalsan", username="sara")
+            else:
+                api.user.delete(username="sara")
+        transaction.commit()
+    caldav_sync(journal["portal"], SECRET, only="changes")
+    assert _remote(journal) == {}
+    assert meeting.state == "booked"
 
 
 def test_a_412_does_not_lose_a_move_made_in_the_calendar_before_the_round(

@@ -52,6 +52,9 @@ MEDIA_NODE_CHANGED = "media_node_changed"
 #: Someone lost the right to be in the meeting and the media servers were told to close
 #: their connection and refuse their tokens (access/leave_room.py).
 REMOVED_FROM_ROOM = "removed_from_room"
+#: The meeting (title, time, invitee's name and address) written to its organiser's own
+#: calendar server by the CalDAV sync (caldav_bridge/sync.py).
+CALENDAR_WRITTEN = "calendar_written"
 
 #: Message ids (Swedish msgids); the admin view translates them for its request.
 ACTION_TITLES = {
@@ -89,6 +92,7 @@ ACTION_TITLES = {
     REMINDER_DROPPED: _("Påminnelse inte skickad"),
     MEDIA_NODE_CHANGED: _("Mötet flyttat till en annan medianod"),
     REMOVED_FROM_ROOM: _("Borttagen ur mötesrummet"),
+    CALENDAR_WRITTEN: _("Skrivet till personlig kalender (CalDAV)"),
 }
 
 FORBIDDEN_DETAILS = {"code", "token", "personnummer", "password", "otp", "join_token"}

@@ -18,6 +18,8 @@ from prorenata.videomote import _
 from prorenata.videomote import logger
 from prorenata.videomote.access.keys import unseal
 from prorenata.videomote.access.staff import may_manage
+from prorenata.videomote.audit import log as audit
+from prorenata.videomote.audit.record import record as audit_record
 from prorenata.videomote.behaviors.contact_details import IContactDetails
 from prorenata.videomote.booking.participants import ROLE_NAMES
 from prorenata.videomote.booking.rules import BookingRefused
@@ -70,6 +72,17 @@ def _zone() -> str:
     return configured_zone()
 
 
+def as_organiser(userid: str):
+    """Acting as the organiser, with her rights as they are now; as nobody if her account
+    was deleted: she may manage no meeting any more, so each leaves her calendar (which
+    the journal still reaches with her app password), and nothing is booked in her name
+    (a failing round every few minutes would have kept them there for good)."""
+    try:
+        return api.env.adopt_user(username=userid)
+    except api.exc.UserNotFoundError:
+        return api.env.adopt_roles(["Anonymous"])
+
+
 def local_events(
     userid: str, meeting_uids: Collection[str] | None = None
 ) -> dict[str, tuple[CalendarEvent, object]]:
@@ -85,7 +98,7 @@ def local_events(
         if not meeting_uids:
             return found
         query["UID"] = sorted(meeting_uids)
-    with api.env.adopt_user(username=userid):
+    with as_organiser(userid):
         meetings = [
             meeting
             for brain in catalog.unrestrictedSearchResults(**query)
@@ -274,7 +287,7 @@ def _run(state: _Round, incremental: bool) -> dict[str, str] | None:
         in_scope,
         **guard,
     )
-    with api.env.adopt_user(username=record.userid):
+    with as_organiser(record.userid):
         for action in state.plan.actions:
             state.count(action.do.value)
             state.guard.keep()  # a long round renews its lease (LeaseLost: it stops)
@@ -351,13 +364,24 @@ def _push_write(state: _Round, uid: str, create: bool) -> None:
     etag = remote.etag if remote else (known.etag if known else None)
     if create and uid not in state.changes.changed:
         etag = None
-    href, new_etag = state.account.put(
+    href, new_etag = _put_meeting(
+        state.account,
+        state.record.userid,
+        meeting,
         uid,
         to_ical(event, state.zone, _room_url(meeting)),
         etag=etag,
         href=(remote.href if remote else (known.href if known else None)),
     )
     state.status[uid] = ItemStatus(href, new_etag, event.fingerprint(), event.fingerprint())
+
+
+def _put_meeting(account, userid: str, meeting, uid: str, text: str, **where) -> tuple[str, str]:
+    """Write a meeting's event (title, time, the invitee's name and address) to its
+    organiser's own calendar server: an access to the meeting, audited as one."""
+    written = account.put(uid, text, **where)
+    audit_record(audit.CALENDAR_WRITTEN, meeting, actor=userid, role="staff", via="caldav")
+    return written
 
 
 def _push_create(state: _Round, uid: str) -> None:
@@ -407,7 +431,10 @@ def _pull_update(state: _Round, uid: str) -> None:
         _removed(state.status, uid, {uid: (refreshed, meeting)})
         return
     if refreshed.fingerprint() != remote.event.fingerprint():
-        href, etag = state.account.put(
+        href, etag = _put_meeting(
+            state.account,
+            state.record.userid,
+            meeting,
             uid,
             to_ical(refreshed, state.zone, _room_url(meeting)),
             etag=remote.etag,
@@ -707,7 +734,10 @@ def _pull_create(account, record, remote, zone, now, booking_class, book_meeting
             )
         else:
             mine = _event_of(meeting)
-            href, etag = account.put(
+            href, etag = _put_meeting(
+                account,
+                record.userid,
+                meeting,
                 event.uid,
                 to_ical(mine, zone, _room_url(meeting)),
                 etag=remote.etag,
@@ -757,7 +787,9 @@ def _unreadable(account, record, status, mine, uid: str, item: UnreadableItem, z
         if event.cancelled:
             _removed(status, uid, mine)
             return True
-        href, etag = account.put(uid, to_ical(event, zone, _room_url(meeting)))
+        href, etag = _put_meeting(
+            account, record.userid, meeting, uid, to_ical(event, zone, _room_url(meeting))
+        )
         status[uid] = ItemStatus(href, etag, event.fingerprint(), event.fingerprint())
         _remember(record, "conflicts", [_label(event, zone)])
         return True

@@ -54,4 +54,4 @@ class MeetingsPost(VideomoteService):
         meeting = book_meeting(booking, organiser=api.user.get_current().getId())
         self.request.response.setStatus(201)
         self.request.response.setHeader("Location", meeting.absolute_url())
-        return meeting_json(meeting, self.request)
+        return meeting_json(meeting, self.request, via="rest-bokning")
