@@ -120,6 +120,34 @@ def test_admin_exports_the_log_as_csv_and_staff_cannot_read_it(booked):
     assert booked["sara"].get(url, allow_redirects=False).status_code in (302, 401, 403)
 
 
+def test_the_csv_export_is_made_in_chunks_and_names_every_row(booked, monkeypatch):
+    """Years of entries are written a chunk at a time to a file and streamed from it: a
+    chunk's end changes nothing in what the rows say, and every entry is there."""
+    from prorenata.videomote.audit import view
+    from prorenata.videomote.audit.log import make_entry
+
+    portal, meeting = booked["portal"], booked["meeting"]
+    log = audit_log(portal)
+    for _ in range(7):
+        log.append(
+            make_entry("viewed", actor="sara", role="staff", meeting_uid=meeting["UID"], via="rest")
+        )
+    transaction.commit()
+    monkeypatch.setattr(view, "CSV_CHUNK", 3)
+    answer = requests.get(
+        f"{portal.absolute_url()}/@@videomote-granskningslogg",
+        params={"format": "csv", "meeting": meeting["UID"]},
+        auth=(SITE_OWNER_NAME, SITE_OWNER_PASSWORD),
+    )
+    assert answer.status_code == 200
+    assert int(answer.headers["Content-Length"]) == len(answer.content)
+    rows = list(csv.reader(io.StringIO(answer.text.lstrip("\ufeff")), delimiter=";"))[1:]
+    transaction.begin()
+    assert len(rows) == len(audit_log(portal).query(meeting_uid=meeting["UID"])) > 9
+    assert {row[4] for row in rows} == {rows[0][4]} and rows[0][4].startswith(meeting["title"])
+    assert [row[0] for row in rows] == sorted((row[0] for row in rows), reverse=True)
+
+
 def test_staff_reading_a_meeting_in_the_dialog_or_over_rest_is_audited(booked):
     """Each shows the invitee's contact details: every one is written down."""
     sara, meeting, portal = booked["sara"], booked["meeting"], booked["portal"]
