@@ -51,9 +51,13 @@ _LAST = float("inf")  # a time after every stored one, for range ends
 _KEEP = (float("-inf"), "")
 
 #: How long a delivery worker holds a message it claimed (several Zope instances run
-#: one worker each): longer than one SMTP attempt; a worker that died mid-send lets the
-#: message go to another after this.
-CLAIM_SECONDS = 300
+#: one worker each); a worker that died mid-send lets the message go to another after
+#: this. Longer than one attempt can take: MailHost gives each SMTP step 10 s (connect,
+#: EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA, the body: well under 2 minutes even when each
+#: nearly times out), an SMS gateway call 10 s (``sms.TIMEOUT_SECONDS``), and recording
+#: the outcome seconds (``delivery.record_after_sending``). It was 5 minutes: a family
+#: waited that long for an invitation a crashed instance had claimed.
+CLAIM_SECONDS = 120
 
 
 def utcnow() -> datetime:
