@@ -14,6 +14,7 @@ from prorenata.videomote.notify.outbox import CLAIM_SECONDS
 from prorenata.videomote.notify.outbox import OutgoingMail
 from prorenata.videomote.notify.outbox import outbox_for
 from prorenata.videomote.notify.outbox import utcnow
+from record_conflict import deliver_through_a_conflict
 from ZODB.POSException import ConflictError
 from zope.component.hooks import getSite
 from zope.component.hooks import setSite
@@ -87,29 +88,20 @@ def test_a_sent_message_whose_record_conflicts_is_not_sent_again(mail_portal, sm
     mail_id = _queue_one(mail_portal)
     previous = getSite()
     manager, connection, site = _instance(mail_portal)
-    other_manager, other, other_site = _instance(mail_portal)
-    conflicts = []
-
-    def commit_while_another_instance_writes():
-        if smtp_sink.messages and not conflicts:  # the message went out: record it
-            conflicts.append(True)
-            other_manager.begin()
-            outbox_for(other_site).messages[mail_id]._p_changed = True
-            other_manager.commit()
-        manager.commit()
-
+    other = _instance(mail_portal)
     try:
         setSite(site)
-        try:
-            deliver_due(site, commit=commit_while_another_instance_writes)
-        except ConflictError:  # as the worker does: abort, go again later
-            manager.abort()
-        manager.begin()
-        claim_ran_out = utcnow() + timedelta(seconds=CLAIM_SECONDS + 1)
-        deliver_due(site, commit=manager.commit, now=claim_ran_out)
+        conflicts = deliver_through_a_conflict(
+            lambda site, commit, now=None: deliver_due(site, commit=commit, now=now),
+            (manager, connection, site),
+            other,
+            went_out=lambda: bool(smtp_sink.messages),
+            same_object=lambda other_site: outbox_for(other_site).messages[mail_id],
+            claim_ran_out=utcnow() + timedelta(seconds=CLAIM_SECONDS + 1),
+        )
     finally:
         setSite(previous)
-        for one_manager, one in ((manager, connection), (other_manager, other)):
+        for one_manager, one, _site in ((manager, connection, site), other):
             one_manager.abort()
             one.close()
     assert conflicts

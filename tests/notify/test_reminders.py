@@ -30,6 +30,7 @@ from prorenata.videomote.notify.reminders import deliver_reminders
 from prorenata.videomote.notify.reminders import reminder_outbox
 from prorenata.videomote.notify.reminders import reminders_of
 from prorenata.videomote.notify.sms import sms_outbox
+from record_conflict import deliver_through_a_conflict
 from ZODB.POSException import ConflictError
 from zope.component.hooks import getSite
 from zope.component.hooks import setSite
@@ -361,33 +362,26 @@ def test_a_sent_sms_reminder_whose_record_conflicts_is_sent_once(patient, smtp_s
     ]
     previous = getSite()
     manager, connection, site = _connection(api.portal.get())
-    other_manager, other, other_site = _connection(api.portal.get())
-    conflicts, before = [], len(sms_outbox(site))
+    other = _connection(api.portal.get())
+    before = len(sms_outbox(site))
 
     def sent() -> int:
         return len(operator.received) + len(sms_outbox(site)) - before
 
-    def commit_while_another_instance_writes():
-        if sent() and not conflicts:  # the SMS went out: record it
-            conflicts.append(True)
-            reminder_outbox(other_site).messages[sms_id]._p_changed = True
-            other_manager.commit()
-        manager.commit()
-
     try:
         setSite(site)
-        try:
-            deliver_reminders(site, commit_while_another_instance_writes, now=due)
-        except ConflictError:  # as the worker does: abort, go again later
-            manager.abort()
-        manager.begin()
-        claim_ran_out = due + timedelta(seconds=CLAIM_SECONDS + 1)
-        deliver_reminders(site, manager.commit, now=claim_ran_out)
-        manager.abort()
+        conflicts = deliver_through_a_conflict(
+            lambda site, commit, now=due: deliver_reminders(site, commit, now=now),
+            (manager, connection, site),
+            other,
+            went_out=lambda: sent() > 0,
+            same_object=lambda other_site: reminder_outbox(other_site).messages[sms_id],
+            claim_ran_out=due + timedelta(seconds=CLAIM_SECONDS + 1),
+        )
         assert sent() == 1
     finally:
         setSite(previous)
-        for one_manager, one in ((manager, connection), (other_manager, other)):
+        for one_manager, one, _site in ((manager, connection, site), other):
             one_manager.abort()
             one.close()
     assert conflicts
