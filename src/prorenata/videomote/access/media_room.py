@@ -242,15 +242,16 @@ def tell_media_server_ended(meeting, generation: int | None = None, reason: str 
     transaction.get().addAfterCommitHook(after_commit)
 
 
-def control_key() -> bytes:
-    """The key of Plone's calls to the media nodes (the join tokens' key)."""
+def media_key() -> bytes:
+    """The key Plone signs what media nodes take from it with: join tokens and its own
+    calls (``control_token``)."""
     return media_secret(secret_key(api.portal.get()))
 
 
 def control_token(meeting, action: str, generation: int, **details) -> str:
     """Plone's own signed call ``action`` ("end", "move") on the room of the meeting's
     time ``generation``: never a join token, which every page in the room holds."""
-    return issue_control_token(meeting.UID(), action, control_key(), generation, **details)
+    return issue_control_token(meeting.UID(), action, media_key(), generation, **details)
 
 
 def join_token_for(
@@ -282,7 +283,7 @@ def join_token_for(
         meeting.UID(),
         role,
         display_name,
-        control_key(),
+        media_key(),
         who=who,
         generation=signins.generation(meeting),
         report_url=attendance_store.report_url(),
@@ -327,7 +328,7 @@ def tell_media_server_removed(meeting, who: list[str], reason: str) -> None:
     if not endpoints or not who:
         return
     uid = meeting.UID()
-    generation, key = signins.generation(meeting), control_key()
+    generation, key = signins.generation(meeting), media_key()
 
     def after_commit(committed: bool) -> None:
         if not committed:
