@@ -52,6 +52,11 @@ MEDIA_NODE_CHANGED = "media_node_changed"
 #: Someone lost the right to be in the meeting and the media servers were told to close
 #: their connection and refuse their tokens (access/leave_room.py).
 REMOVED_FROM_ROOM = "removed_from_room"
+#: A participant's page showed the meeting (its title, time or whether it is still on)
+#: to a valid link, code or session, in a request that wrote nothing else about it.
+PAGE_SHOWN = "participant_page_shown"
+#: Someone changed a visit note (its text or title) through a form or the REST API.
+NOTE_EDITED = "visit_note_edited"
 
 #: Message ids (Swedish msgids); the admin view translates them for its request.
 ACTION_TITLES = {
@@ -89,6 +94,8 @@ ACTION_TITLES = {
     REMINDER_DROPPED: _("Påminnelse inte skickad"),
     MEDIA_NODE_CHANGED: _("Mötet flyttat till en annan medianod"),
     REMOVED_FROM_ROOM: _("Borttagen ur mötesrummet"),
+    PAGE_SHOWN: _("Mötet visat för deltagaren"),
+    NOTE_EDITED: _("Besöksanteckning ändrad"),
 }
 
 FORBIDDEN_DETAILS = {"code", "token", "personnummer", "password", "otp", "join_token"}

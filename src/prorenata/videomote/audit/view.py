@@ -72,6 +72,9 @@ DETAIL_KEYS = {
     "person": _("Person"),
     "person_role": _("Roll"),
     "channel": _("Kanal"),
+    "page": _("Sida"),
+    "window": _("Inloggningstid"),
+    "fields": _("Fält"),
 }
 DETAIL_VALUES = {
     ("contact", "student"): _("eleven"),
@@ -95,6 +98,11 @@ DETAIL_VALUES = {
     ("via", "rum"): _("mötesrummet, före start"),
     ("via", "paminnelser"): _("påminnelser"),
     ("via", "narvaro"): _("närvaro och utfall"),
+    ("page", "logga-in"): _("inloggningen"),
+    ("page", "lamna"): _("du har lämnat mötet"),
+    ("window", "early"): _("inte öppen än"),
+    ("window", "open"): _("öppen"),
+    ("window", "over"): _("mötet avslutat eller inställt"),
     ("limit", "meeting"): _("mötets SMS-gräns"),
     ("limit", "signin"): _("inloggningens SMS-gräns"),
     ("method", "sms-otp"): _("engångskod via SMS"),
