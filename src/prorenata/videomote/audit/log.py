@@ -57,6 +57,8 @@ REMOVED_FROM_ROOM = "removed_from_room"
 PAGE_SHOWN = "participant_page_shown"
 #: Someone changed a visit note (its text or title) through a form or the REST API.
 NOTE_EDITED = "visit_note_edited"
+#: Someone was shown a visit note (its page, its edit form, the REST API).
+NOTE_VIEWED = "visit_note_viewed"
 
 #: Message ids (Swedish msgids); the admin view translates them for its request.
 ACTION_TITLES = {
@@ -96,6 +98,7 @@ ACTION_TITLES = {
     REMOVED_FROM_ROOM: _("Borttagen ur mötesrummet"),
     PAGE_SHOWN: _("Mötet visat för deltagaren"),
     NOTE_EDITED: _("Besöksanteckning ändrad"),
+    NOTE_VIEWED: _("Besöksanteckning visad"),
 }
 
 FORBIDDEN_DETAILS = {"code", "token", "personnummer", "password", "otp", "join_token"}

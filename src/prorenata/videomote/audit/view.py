@@ -98,6 +98,8 @@ DETAIL_VALUES = {
     ("via", "rum"): _("mötesrummet, före start"),
     ("via", "paminnelser"): _("påminnelser"),
     ("via", "narvaro"): _("närvaro och utfall"),
+    ("via", "view"): _("sidan"),
+    ("via", "edit"): _("redigeringsformuläret"),
     ("page", "logga-in"): _("inloggningen"),
     ("page", "lamna"): _("du har lämnat mötet"),
     ("window", "early"): _("inte öppen än"),

@@ -91,3 +91,30 @@ def test_the_administrator_reads_the_note_edit_in_swedish(ended):
         params={"meeting": ended["meeting"].UID()},
     )
     assert "Besöksanteckning ändrad" in log.text and "Fält: text" in log.text
+
+
+def reads(ended) -> list[tuple[str, str]]:
+    transaction.begin()
+    entries = audit_log(ended["portal"]).query(meeting_uid=ended["meeting"].UID())
+    return [
+        (e.actor, e.detail.split("via=")[-1]) for e in entries if e.action == "visit_note_viewed"
+    ]
+
+
+def test_every_read_of_the_note_is_audited_with_its_reader(ended):
+    url = ended["note"]
+    page = session_as("tove").get(url)
+    assert page.status_code == 200 and "Uppföljande samtal" in page.text
+    form = session_as("sara").get(f"{url}/edit")
+    assert form.status_code == 200
+    rest = session_as("sara", json=True).get(url)
+    assert rest.status_code == 200 and rest.json()["clinician"] == "sara"
+    assert reads(ended) == [("tove", "view"), ("sara", "edit"), ("sara", "rest")]
+
+
+def test_a_read_refused_to_someone_without_access_records_nothing(ended):
+    add_staff("olle")
+    transaction.commit()
+    assert session_as("olle").get(ended["note"]).status_code in (401, 403, 200)
+    assert session_as("olle", json=True).get(ended["note"]).status_code in (401, 403)
+    assert reads(ended) == []
