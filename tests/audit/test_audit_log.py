@@ -151,16 +151,20 @@ def test_the_csv_export_is_made_in_chunks_and_names_every_row(booked, monkeypatc
 def test_staff_reading_a_meeting_in_the_dialog_or_over_rest_is_audited(booked):
     """Each shows the invitee's contact details: every one is written down."""
     sara, meeting, portal = booked["sara"], booked["meeting"], booked["portal"]
+
+    def entries() -> list:
+        transaction.begin()
+        return [
+            e for e in audit_log(portal).query(meeting_uid=meeting["UID"]) if e.action == "viewed"
+        ]
+
+    # Booking (its answer) and opening the room before it started were looks of their own.
+    before = len(entries())
     sara.get(f"{meeting['@id']}/@videomote-meeting").raise_for_status()
     sara.get(meeting["@id"], headers={"Accept": "text/html"}).raise_for_status()
     sara.get(f"{portal.absolute_url()}/@videomote-meetings", params={"start": TOMORROW})
-    transaction.begin()
-    viewed = [
-        e for e in audit_log(portal).query(meeting_uid=meeting["UID"]) if e.action == "viewed"
-    ]
-    # and the booking's own answer (it carries the contact details the record gave)
-    details = sorted(e.detail for e in viewed)
-    assert details == ["", "via=rest", "via=rest-bokning", "via=rest-lista"]
+    viewed = entries()[before:]
+    assert sorted(e.detail for e in viewed) == ["", "via=rest", "via=rest-lista"]
     assert {(e.actor, e.ip) for e in viewed} == {("sara", "127.0.0.1")}
 
 

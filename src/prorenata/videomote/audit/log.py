@@ -55,6 +55,13 @@ REMOVED_FROM_ROOM = "removed_from_room"
 #: The meeting (title, time, invitee's name and address) written to its organiser's own
 #: calendar server by the CalDAV sync (caldav_bridge/sync.py).
 CALENDAR_WRITTEN = "calendar_written"
+#: A participant's page showed the meeting (its title, time or whether it is still on)
+#: to a valid link, code or session, in a request that wrote nothing else about it.
+PAGE_SHOWN = "participant_page_shown"
+#: Someone changed a visit note (its text or title) through a form or the REST API.
+NOTE_EDITED = "visit_note_edited"
+#: Someone was shown a visit note (its page, its edit form, the REST API).
+NOTE_VIEWED = "visit_note_viewed"
 
 #: Message ids (Swedish msgids); the admin view translates them for its request.
 ACTION_TITLES = {
@@ -93,6 +100,9 @@ ACTION_TITLES = {
     MEDIA_NODE_CHANGED: _("Mötet flyttat till en annan medianod"),
     REMOVED_FROM_ROOM: _("Borttagen ur mötesrummet"),
     CALENDAR_WRITTEN: _("Skrivet till personlig kalender (CalDAV)"),
+    PAGE_SHOWN: _("Mötet visat för deltagaren"),
+    NOTE_EDITED: _("Besöksanteckning ändrad"),
+    NOTE_VIEWED: _("Besöksanteckning visad"),
 }
 
 FORBIDDEN_DETAILS = {"code", "token", "personnummer", "password", "otp", "join_token"}

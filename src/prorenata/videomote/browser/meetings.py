@@ -24,6 +24,7 @@ from prorenata.videomote.access.staff import may_manage
 from prorenata.videomote.access.staff import may_view
 from prorenata.videomote.audit import log as audit
 from prorenata.videomote.audit.record import record
+from prorenata.videomote.audit.record import record_viewed
 from prorenata.videomote.behaviors.contact_details import IContactDetails
 from prorenata.videomote.booking.participants import MAX_EXTRA_PARTICIPANTS
 from prorenata.videomote.booking.participants import PERSON_FIELDS
@@ -319,15 +320,23 @@ class CalendarView(MeetingsMixin, BrowserView):
                 return
 
     def booked(self):
+        """The meeting just booked, for the notification that polls its invitation's
+        state. Only its uid: whom it is with is read (and audited) by that poll."""
         uid = query_value(self.request.form, "booked")
         meeting = visible_meeting(uid)
         if meeting is None:
             return None
-        return {"uid": uid, "name": meeting.invitee_name}
+        return {"uid": uid}
+
+
+#: The calendar's notification asks for the invitation's state for up to 20 seconds:
+#: one look at the meeting, one audit entry (videomote.js).
+STATUS_POLL_AUDITED_ONCE = timedelta(minutes=1)
 
 
 class InvitationStatusView(BrowserView):
-    """JSON for the notification after saving: has the invitation gone out yet?"""
+    """JSON for the notification after saving: has the invitation gone out yet?
+    It names the invitee and the extra participants: audited."""
 
     def __call__(self):
         meeting = visible_meeting(self.request.form.get("uid", ""))
@@ -335,6 +344,8 @@ class InvitationStatusView(BrowserView):
         self.request.response.setHeader("Cache-Control", "no-store")
         if meeting is None:
             return json.dumps({"status": "unknown"})
+        alsoProvides(self.request, IDisableCSRFProtection)
+        record_viewed(meeting, "inbjudan-status", self.request, within=STATUS_POLL_AUDITED_ONCE)
         status = invitation_status(meeting)
         name = self._everyone(meeting)
         if status["status"] == SENT:
@@ -530,9 +541,14 @@ class MeetingView(MeetingsMixin, BrowserView):
 
     def __call__(self):
         # It shows the invitee's contact details: audited. That entry is the only write.
-        alsoProvides(self.request, IDisableCSRFProtection)
-        record(audit.VIEWED, self.context)
+        self._viewed()
         return self.index()
+
+    def _viewed(self, via: str | None = None) -> None:
+        """Audit that this page shows the meeting (once per request: the fragments it
+        includes, reminders and attendance, are the same look)."""
+        alsoProvides(self.request, IDisableCSRFProtection)
+        record_viewed(self.context, via, self.request)
 
     def patient(self):
         return self.context.aq_parent
@@ -597,6 +613,8 @@ class MoveView(MeetingView):
                 else:
                     IStatusMessage(self.request).add(_moved_message(before, meeting), type="info")
                     return self.request.response.redirect(self.context.absolute_url())
+        # The form shows the meeting's title and time: audited.
+        self._viewed("flytta")
         return self.index()
 
     def value(self, name: str) -> str:
@@ -629,6 +647,8 @@ class CancelView(MeetingView):
                     type="info",
                 )
             return self.request.response.redirect(self.calendar_url())
+        # "Vill du avboka …": names the invitee. Audited.
+        self._viewed("avboka")
         return self.index()
 
 
@@ -690,6 +710,9 @@ class RoomView(RoomMixin, MeetingView):
             # staff came here from the journal itself or from outside any site (their
             # calendar program, a bookmark), never when another site sent them.
             self.autostart = self.request.getHeader("Sec-Fetch-Site") in AUTOSTART_FROM
+            # Its title and time are shown before it is started: audited as a look (the
+            # started room is audited as opened, below).
+            self._viewed("rum")
             return self.index()
         # Opening the started room is audited: that entry is the only write.
         alsoProvides(self.request, IDisableCSRFProtection)

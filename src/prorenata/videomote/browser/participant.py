@@ -127,6 +127,8 @@ class ParticipantView(RoomMixin, BrowserView):
     person_id = signins.INVITEE
     # The room page is as wide as the window allows (room.css, no ``:has()``).
     body_class = ""
+    #: Whether this request has written its audit entry about the meeting already.
+    audited = False
 
     def publishTraverse(self, request, name):  # noqa: N802 - Zope API
         if self.step or name not in STEPS:
@@ -248,6 +250,7 @@ class ParticipantView(RoomMixin, BrowserView):
             detail["person"] = person["name"]
         else:
             actor = f"deltagare:{meeting.contact_choice}"
+        self.audited = True
         record(
             action,
             meeting,
@@ -256,6 +259,13 @@ class ParticipantView(RoomMixin, BrowserView):
             request=self.request,
             **detail,
         )
+
+    def _shown(self, meeting, page: str, **detail) -> None:
+        """A page that shows the meeting (its title, time or state) to the holder of its
+        link, code or session: audited, unless this request has an entry of its own
+        already (a code sent, a wrong code)."""
+        if not self.audited:
+            self._audit(audit.PAGE_SHOWN, meeting, page=page, **detail)
 
     def _audit_unknown(self, action: str) -> None:
         """A code or link that leads to no meeting: who tried, from where (guessing)."""
@@ -346,13 +356,18 @@ class ParticipantView(RoomMixin, BrowserView):
             return self.signin_page()  # its script posts the link's token, if any
         window = signins.window_state(meeting)
         if window == "early":
+            self._shown(meeting, "logga-in", window=window)
             return self.signin_page()
         if window == "over":
             # Cancelled or ended since the link or code was given: no SMS for it.
+            self._shown(meeting, "logga-in", window=window)
             return self._over(meeting)
         if self.request.method == "POST" and not self._limited():
-            return self._code_form(meeting, signin)
-        return self.signin_page()
+            page = self._code_form(meeting, signin)
+        else:
+            page = self.signin_page()
+        self._shown(meeting, "logga-in", window=window)
+        return page
 
     def _open_link(self, token: str):
         """The invitation's link (its token posted by the page's script, never in a URL)."""
@@ -367,7 +382,9 @@ class ParticipantView(RoomMixin, BrowserView):
             )
             return self.code_page()
         if signins.window_state(meeting) == "over":
-            # The link proves the invitation: saying that it is over reveals nothing.
+            # The link proves the invitation: saying that it is over reveals nothing
+            # more than the invitation did; that it was opened is written down.
+            self._audit(audit.LINK_OPENED, meeting, window="over")
             return self._over(meeting)
         if self._in_session_for(meeting):
             return self.request.response.redirect(self._url("vantrum"))
@@ -589,6 +606,9 @@ class ParticipantView(RoomMixin, BrowserView):
         meeting, session = self._session()
         if meeting is not None and self.request.method == "POST":
             self._audit(audit.LEFT, meeting)
+        elif meeting is not None:
+            # Shows whether the meeting is still on ("Gå med igen"): audited too.
+            self._shown(meeting, "lamna")
         self.message = _("Du har lämnat mötet. Du kan stänga webbläsarfönstret.")
         self.left = True
         self.meeting = meeting

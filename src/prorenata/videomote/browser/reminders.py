@@ -5,10 +5,13 @@ details, so the dialog's view stays as it was.
 """
 
 from datetime import datetime
+from plone.protect.interfaces import IDisableCSRFProtection
 from Products.Five.browser import BrowserView
 from prorenata.videomote import _
+from prorenata.videomote.audit.record import record_viewed
 from prorenata.videomote.notify.reminders import reminders_of
 from zope.i18n import translate
+from zope.interface import alsoProvides
 
 CHANNELS = {"email": _("E-post"), "sms": _("SMS")}
 STATUSES = {
@@ -29,7 +32,16 @@ NOT_SENT = _("Skickas inte")
 
 
 class RemindersView(BrowserView):
-    """``<dt>``/``<dd>`` of the reminders for the meeting's current time."""
+    """``<dt>``/``<dd>`` of the reminders for the meeting's current time.
+
+    How and when the family is reminded, and whether it reached them, is the meeting's
+    data: audited, once with the dialog that includes it, by its own name if opened
+    alone."""
+
+    def __call__(self):
+        alsoProvides(self.request, IDisableCSRFProtection)
+        record_viewed(self.context, "paminnelser", self.request)
+        return self.index()
 
     def _t(self, message) -> str:
         return translate(message, context=self.request)

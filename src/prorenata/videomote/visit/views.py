@@ -13,6 +13,7 @@ from prorenata.videomote.access.jointoken import media_secret
 from prorenata.videomote.access.jointoken import media_secrets
 from prorenata.videomote.access.keys import secret_key
 from prorenata.videomote.access.staff import may_manage
+from prorenata.videomote.audit.record import record_viewed
 from prorenata.videomote.media.attendance import SIGNATURE_HEADER
 from prorenata.videomote.media.attendance import sign_body
 from prorenata.videomote.request_input import query_value
@@ -129,6 +130,11 @@ class AttendanceSection(BrowserView):
             alsoProvides(self.request, IDisableCSRFProtection)
             ending.settle_if_overdue(self.context)
         self.facts = ending.attendance_json(self.context, self.request)
+        if self.available():
+            # Who was in the room, when, identified how: audited (once with the meeting
+            # dialog that includes it, by its own name if opened alone).
+            alsoProvides(self.request, IDisableCSRFProtection)
+            record_viewed(self.context, "narvaro", self.request)
 
     def available(self) -> bool:
         return self.facts is not None and bool(self.facts["outcome"] or self.facts["participants"])
