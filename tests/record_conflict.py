@@ -4,6 +4,8 @@ database can do to a worker's commit (test_delivery_claim.py, test_reminders.py)
 
 from collections.abc import Callable
 from ZODB.POSException import ConflictError
+from zope.component.hooks import getSite
+from zope.component.hooks import setSite
 
 
 def deliver_through_a_conflict(
@@ -13,14 +15,16 @@ def deliver_through_a_conflict(
     went_out: Callable[[], bool],
     same_object: Callable[[object], object],
     claim_ran_out,
-) -> list:
+    observe: Callable[[], object] = lambda: None,
+) -> tuple[list, object]:
     """``deliver(site, commit, now=None)`` on the worker's ``(manager, connection, site)``:
     the first commit after ``went_out()`` turns true finds that the ``other`` instance has
     just committed ``same_object(other_site)``; a ConflictError is handled as the worker
-    does (abort, go again later); then a round at ``claim_ran_out``. Returns the conflicts
-    that happened (one, or the test proves nothing)."""
-    manager, _connection, site = worker
-    other_manager, _other_connection, other_site = other
+    does (abort, go again later); then a round at ``claim_ran_out``. Both connections are
+    closed afterwards (the site hook as it was). Returns the conflicts that happened (one,
+    or the test proves nothing) and what ``observe()`` saw before the connections closed."""
+    manager, connection, site = worker
+    other_manager, other_connection, other_site = other
     conflicts = []
 
     def commit_while_another_instance_writes():
@@ -31,11 +35,19 @@ def deliver_through_a_conflict(
             other_manager.commit()
         manager.commit()
 
+    previous = getSite()
     try:
-        deliver(site, commit_while_another_instance_writes)
-    except ConflictError:
+        setSite(site)
+        try:
+            deliver(site, commit_while_another_instance_writes)
+        except ConflictError:
+            manager.abort()
+        manager.begin()
+        deliver(site, manager.commit, now=claim_ran_out)
         manager.abort()
-    manager.begin()
-    deliver(site, manager.commit, now=claim_ran_out)
-    manager.abort()
-    return conflicts
+        return conflicts, observe()
+    finally:
+        setSite(previous)
+        for one_manager, one in ((manager, connection), (other_manager, other_connection)):
+            one_manager.abort()
+            one.close()

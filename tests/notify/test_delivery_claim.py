@@ -86,24 +86,14 @@ def test_a_sent_message_whose_record_conflicts_is_not_sent_again(mail_portal, sm
     time when its claim runs out."""
     stop_all()
     mail_id = _queue_one(mail_portal)
-    previous = getSite()
-    manager, connection, site = _instance(mail_portal)
-    other = _instance(mail_portal)
-    try:
-        setSite(site)
-        conflicts = deliver_through_a_conflict(
-            lambda site, commit, now=None: deliver_due(site, commit=commit, now=now),
-            (manager, connection, site),
-            other,
-            went_out=lambda: bool(smtp_sink.messages),
-            same_object=lambda other_site: outbox_for(other_site).messages[mail_id],
-            claim_ran_out=utcnow() + timedelta(seconds=CLAIM_SECONDS + 1),
-        )
-    finally:
-        setSite(previous)
-        for one_manager, one, _site in ((manager, connection, site), other):
-            one_manager.abort()
-            one.close()
+    conflicts, _ = deliver_through_a_conflict(
+        lambda site, commit, now=None: deliver_due(site, commit=commit, now=now),
+        _instance(mail_portal),
+        _instance(mail_portal),
+        went_out=lambda: bool(smtp_sink.messages),
+        same_object=lambda other_site: outbox_for(other_site).messages[mail_id],
+        claim_ran_out=utcnow() + timedelta(seconds=CLAIM_SECONDS + 1),
+    )
     assert conflicts
     assert len(smtp_sink.wait_for(2, timeout=2, settled=nothing_due(mail_portal))) == 1
     transaction.begin()

@@ -13,6 +13,7 @@ from factories import add_staff
 from factories import add_student
 from factories import add_students_folder
 from factories import book
+from factories import book_at
 from factories import session_as
 from mail_quiet import nothing_due
 from plone import api
@@ -32,6 +33,7 @@ from prorenata.videomote.notify.reminders import reminders_of
 from prorenata.videomote.notify.sms import sms_outbox
 from record_conflict import deliver_through_a_conflict
 from ZODB.POSException import ConflictError
+from zoneinfo import ZoneInfo
 from zope.component.hooks import getSite
 from zope.component.hooks import setSite
 
@@ -42,6 +44,7 @@ import time
 import transaction
 
 DAY = 24 * 60
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
 @pytest.fixture
@@ -55,8 +58,15 @@ def patient(mail_portal):
 
 
 def _book(patient, minutes_from_now=3 * DAY):
-    meeting = book(patient, minutes_from_now, organiser="sara", title="Uppföljande samtal")
-    return meeting
+    """A meeting at 12.00 (Stockholm) on the day ``minutes_from_now`` ahead: its reminders
+    a day and an hour before fall in daytime on the day before and on its own day ("i
+    dag"), whatever the hour the test runs (booked "now + 3 days" at 00.12, the hour-before
+    SMS said "i morgon")."""
+    day = (datetime.now(STOCKHOLM) + timedelta(minutes=minutes_from_now)).date()
+    start = datetime(day.year, day.month, day.day, 12)
+    return book_at(
+        patient, start, "Uppföljande samtal", "student", "sara", booked_by=SITE_OWNER_NAME
+    )
 
 
 def _invitation_code(smtp_sink) -> str:
@@ -360,30 +370,22 @@ def test_a_sent_sms_reminder_whose_record_conflicts_is_sent_once(patient, smtp_s
     (sms_id,) = [
         m.id for m in reminder_outbox(api.portal.get()).messages.values() if m.channel == "sms"
     ]
-    previous = getSite()
-    manager, connection, site = _connection(api.portal.get())
-    other = _connection(api.portal.get())
-    before = len(sms_outbox(site))
+    worker = _connection(api.portal.get())
+    before = len(sms_outbox(worker[2]))
 
     def sent() -> int:
-        return len(operator.received) + len(sms_outbox(site)) - before
+        return len(operator.received) + len(sms_outbox(worker[2])) - before
 
-    try:
-        setSite(site)
-        conflicts = deliver_through_a_conflict(
-            lambda site, commit, now=due: deliver_reminders(site, commit, now=now),
-            (manager, connection, site),
-            other,
-            went_out=lambda: sent() > 0,
-            same_object=lambda other_site: reminder_outbox(other_site).messages[sms_id],
-            claim_ran_out=due + timedelta(seconds=CLAIM_SECONDS + 1),
-        )
-        assert sent() == 1
-    finally:
-        setSite(previous)
-        for one_manager, one, _site in ((manager, connection, site), other):
-            one_manager.abort()
-            one.close()
+    conflicts, sent_in_all = deliver_through_a_conflict(
+        lambda site, commit, now=due: deliver_reminders(site, commit, now=now),
+        worker,
+        _connection(api.portal.get()),
+        went_out=lambda: sent() > 0,
+        same_object=lambda other_site: reminder_outbox(other_site).messages[sms_id],
+        claim_ran_out=due + timedelta(seconds=CLAIM_SECONDS + 1),
+        observe=sent,
+    )
+    assert sent_in_all == 1
     assert conflicts
     assert ("sms", "sent") in _statuses(meeting)
 
