@@ -240,7 +240,6 @@ def make_entry(
     leaked = FORBIDDEN_DETAILS & set(detail)
     if leaked:
         raise ValueError(f"audit details must not contain {sorted(leaked)}")
-    text = ", ".join(f"{key}={value}" for key, value in sorted(detail.items()))
     return AuditEntry(
         when=now or datetime.now(UTC),
         action=action,
@@ -249,8 +248,13 @@ def make_entry(
         meeting_uid=meeting_uid or "",
         patient_uid=patient_uid or "",
         ip=ip or "",
-        detail=text,
+        detail=detail_text(**detail),
     )
+
+
+def detail_text(**detail) -> str:
+    """How an entry stores its details: ``key=value`` pairs, sorted, ", " between."""
+    return ", ".join(f"{key}={value}" for key, value in sorted(detail.items()))
 
 
 def retention_cutoff(years: int, now: datetime | None = None) -> datetime:

@@ -6,6 +6,7 @@ from datetime import timedelta
 from plone import api
 from prorenata.videomote.audit.log import VIEWED
 from prorenata.videomote.audit.log import AuditLog
+from prorenata.videomote.audit.log import detail_text
 from prorenata.videomote.audit.log import make_entry
 from prorenata.videomote.audit.log import retention_cutoff
 from prorenata.videomote.storage import annotated
@@ -81,7 +82,7 @@ def _recorded_lately(meeting, within: timedelta, **detail) -> bool:
     if log is None or api.user.is_anonymous():
         return False
     actor = api.user.get_current().getId()
-    text = ", ".join(f"{key}={value}" for key, value in sorted(detail.items()))
+    text = detail_text(**detail)
     since = ((datetime.now(UTC) - within).isoformat(),)
     return any(
         values[1] == VIEWED

@@ -1,7 +1,6 @@
 """The JSON shape of a meeting and of a refusal, shared by the services."""
 
-from prorenata.videomote.audit import log as audit
-from prorenata.videomote.audit.record import record
+from prorenata.videomote.audit.record import record_viewed
 from prorenata.videomote.booking.rules import AccessRefused
 from prorenata.videomote.booking.rules import BookingRefused
 from prorenata.videomote.browser.meetings import invitation_status
@@ -27,7 +26,7 @@ def meeting_json(meeting, request, via: str = "rest") -> dict:
     Its contact details go out in every answer, so each is audited here as an access
     ("viewed", ``via``), whatever the call did: a PATCH that changed nothing or a
     second DELETE fire no event of their own."""
-    record(audit.VIEWED, meeting, request=request, via=via)
+    record_viewed(meeting, via, request)
     return getMultiAdapter((meeting, request), ISerializeMeetingToJson)()
 
 

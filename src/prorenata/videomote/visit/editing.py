@@ -18,7 +18,6 @@ from zope.interface import alsoProvides
 
 def note_edited(note, event) -> None:
     """IObjectModifiedEvent of a visit note: who changed which fields (names only)."""
-    meeting = uuidToObject(note.meeting_uid, unrestricted=True) if note.meeting_uid else None
     fields = sorted(
         {
             name.rsplit(".", 1)[-1]
@@ -30,7 +29,7 @@ def note_edited(note, event) -> None:
     if fields:
         # "+" joined: the audit view splits details on ", ".
         detail["fields"] = "+".join(fields)
-    record(audit.NOTE_EDITED, meeting, **detail)
+    record(audit.NOTE_EDITED, _meeting_of(note), **detail)
 
 
 def note_read(event) -> None:
@@ -49,8 +48,14 @@ def note_read(event) -> None:
     if not IVisitNote.providedBy(note):
         return
     alsoProvides(request, IDisableCSRFProtection)  # the audit entry is the only write
-    meeting = uuidToObject(note.meeting_uid, unrestricted=True) if note.meeting_uid else None
-    record(audit.NOTE_VIEWED, meeting, request=request, note=note.UID(), via=_via(published))
+    record(
+        audit.NOTE_VIEWED, _meeting_of(note), request=request, note=note.UID(), via=_via(published)
+    )
+
+
+def _meeting_of(note):
+    """The meeting the note is about (the entry is filed under it and its student)."""
+    return uuidToObject(note.meeting_uid, unrestricted=True) if note.meeting_uid else None
 
 
 def _via(published) -> str:
