@@ -36,6 +36,7 @@ from prorenata.videomote.interfaces import IIdentityCheck
 from prorenata.videomote.interfaces import SMSFailed
 from prorenata.videomote.notify.imip import MeetingNotice
 from prorenata.videomote.notify.imip import swedish_when
+from prorenata.videomote.notify.sms import is_transactional
 from prorenata.videomote.notify.sms import sms_gateway
 from prorenata.videomote.notify.sms import sms_outbox
 from prorenata.videomote.notify.subscribers import base_url
@@ -458,7 +459,7 @@ class ParticipantView(RoomMixin, BrowserView):
             self._audit(audit.SMS_FAILED, meeting, reason=failure.reason)
             self.error = _("SMS kunde inte skickas, försök igen")
             return
-        again = text if getattr(gateway, "transactional", False) else None
+        again = text if is_transactional(gateway) else None
         sent[signin.signin_id] = (signin.code_hash, signin.issued_at, again)
         self._code_sent(meeting, signin, quota, now)
 

@@ -45,6 +45,7 @@ from prorenata.videomote.notify.outbox import utcnow
 from prorenata.videomote.notify.reminder_texts import REMINDER
 from prorenata.videomote.notify.reminder_texts import build_reminder
 from prorenata.videomote.notify.reminder_texts import sms_text
+from prorenata.videomote.notify.sms import is_transactional
 from prorenata.videomote.notify.sms import sms_gateway
 from prorenata.videomote.notify.subscribers import notice_for
 from prorenata.videomote.storage import annotated
@@ -258,7 +259,7 @@ def _send(site, meeting, mail: Reminder, now: datetime) -> Callable[[], object] 
     if mail.channel == rules.SMS:
         gateway, text = sms_gateway(), sms_text(notice, now)
         gateway.send(mobile, text)
-        return partial(gateway.send, mobile, text) if _transactional(gateway) else None
+        return partial(gateway.send, mobile, text) if is_transactional(gateway) else None
     message = build_reminder(notice, now)
     getToolByName(site, "MailHost").send(
         # SMTP policy: CRLF line ends on the wire, as RFC 5321 requires
@@ -268,10 +269,6 @@ def _send(site, meeting, mail: Reminder, now: datetime) -> Callable[[], object] 
         immediate=True,
     )
     return None
-
-
-def _transactional(gateway) -> bool:
-    return getattr(gateway, "transactional", False)
 
 
 def _failed(box: MailOutbox, mail: Reminder, error: Exception, now: datetime) -> None:

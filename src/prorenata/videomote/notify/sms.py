@@ -24,6 +24,12 @@ def sms_gateway() -> ISMSGateway:
     return getUtility(ISMSGateway, name=name or "outbox")
 
 
+def is_transactional(gateway) -> bool:
+    """Whether the gateway's "sending" is a write in the current transaction (the outbox):
+    an attempt that ends in a database conflict takes it back, so it is done again."""
+    return getattr(gateway, "transactional", False)
+
+
 def _outbox_tree(site, create: bool = False) -> OOBTree | None:
     # A BTree keyed by time: concurrent sends insert different keys and do not conflict.
     return annotated(site, OUTBOX_KEY, OOBTree, create)
