@@ -13,6 +13,7 @@ from caldav.lib.url import URL
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
+from prorenata.videomote import logger
 from prorenata.videomote.booking.rules import MAX_EVENT_BYTES
 from prorenata.videomote.caldav_bridge.events import RepeatedProperty
 from prorenata.videomote.caldav_bridge.events import UnreadableEvent
@@ -23,9 +24,6 @@ from urllib.parse import quote
 import caldav
 import hashlib
 import icalendar
-import logging
-
-logger = logging.getLogger("prorenata.videomote")
 
 CALENDAR_NAME = "Videomöten"
 #: How caldav marks the token it makes up for a server without RFC 6578 sync tokens.
