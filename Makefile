@@ -20,10 +20,22 @@ help: ## Show the targets
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: $(BIN)/python setup.py requirements.txt constraints.txt
+# The media server's packet path is a C extension (src/prorenata/videomote/media/_sendpath.c):
+# installing builds it, with a C compiler and Python's headers (build-tools).
+$(VENV)/.installed: $(BIN)/python setup.py requirements.txt constraints.txt \
+  src/prorenata/videomote/media/_sendpath.c | build-tools
 	PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(BIN)/python -m pip install -q -U pip setuptools wheel
 	PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(BIN)/python -m pip install -q -r requirements.txt
 	touch $@
+
+.PHONY: build-tools
+build-tools: ## A C compiler and Python's headers (gcc, python3-dev from apt when missing)
+	@if ! command -v cc >/dev/null || ! $(PYTHON) -c "import sysconfig, pathlib, sys; \
+	  sys.exit(not pathlib.Path(sysconfig.get_paths()['include'], 'Python.h').exists())"; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -q gcc libc6-dev python3-dev; \
+	  else echo "Please install: gcc libc6-dev python3-dev (apt)"; exit 1; fi; \
+	fi
 
 .PHONY: install
 install: $(VENV)/.installed system-packages node_modules/.installed ## Create .venv and install everything (pinned)

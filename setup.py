@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from setuptools import Extension
 from setuptools import find_namespace_packages
 from setuptools import setup
 
@@ -29,6 +30,15 @@ setup(
     package_dir={"": "src"},
     include_package_data=True,
     zip_safe=False,
+    # The media server's per-packet send path (join, SRTP-protect, sendto) in C; a C
+    # compiler and Python's headers are needed to install (see README, "Installing").
+    ext_modules=[
+        Extension(
+            "prorenata.videomote.media._sendpath",
+            ["src/prorenata/videomote/media/_sendpath.c"],
+            extra_compile_args=["-O2", "-Wall"],
+        )
+    ],
     python_requires=">=3.11",
     install_requires=[
         "setuptools",

@@ -10,16 +10,25 @@ from aiortc import RTCRtpReceiver
 from aiortc import RTCRtpSender
 from aiortc import rtcrtpreceiver
 from aiortc.jitterbuffer import JitterBuffer
+from aiortc.rtcdtlstransport import RTCDtlsTransport
+from aiortc.rtp import RTP_HISTORY_SIZE
 from aiortc.rtp import RtpPacket
 from aiortc.rtp import is_rtcp
 from importlib.metadata import version
 from mediaserver import run_in_thread
+from pathlib import Path
+from prorenata.videomote.media import _sendpath
 from prorenata.videomote.media import forwarding
 
 import asyncio
 import inspect
+import pylibsrtp
+import pylibsrtp._binding
 import pytest
 import sys
+
+_srtp_ffi = pylibsrtp._binding.ffi
+_srtp_lib = pylibsrtp._binding.lib
 
 
 def test_aiortc_is_the_version_forwarding_was_written_for():
@@ -94,7 +103,6 @@ def test_receiver_private_attributes_exist_on_a_real_receiver():
 def test_the_receive_path_taken_over_from_the_datagram_callback_is_unchanged():
     """receive_directly does what aioice's callback and aiortc's receive task do for RTP."""
     from aioice.ice import StunProtocol
-    from aiortc.rtcdtlstransport import RTCDtlsTransport
     from aiortc.rtcdtlstransport import RtpRouter
 
     callback = inspect.getsource(StunProtocol.datagram_received)
@@ -155,7 +163,6 @@ def test_the_receiver_bookkeeping_forward_packets_repeats_is_unchanged():
 def test_the_send_path_taken_over_to_the_socket_is_unchanged():
     """RtpRewriter encrypts and sends as the DTLS transport, ICE transport and aioice do."""
     from aioice.ice import StunProtocol
-    from aiortc.rtcdtlstransport import RTCDtlsTransport
     from aiortc.rtcdtlstransport import State
     from aiortc.rtcicetransport import RTCIceTransport
 
@@ -180,9 +187,21 @@ def test_the_send_path_taken_over_to_the_socket_is_unchanged():
         aioice_source
     )
     assert forwarding._DTLS_CONNECTED is State.CONNECTED
-    write = inspect.getsource(forwarding.RtpRewriter.write)
-    for name in forwarding._SENDER_COUNTERS:  # written literally there, for speed
-        assert f"sender.{name}" in write, name
+    # The C lane writes the sender's counters and reads the transport's state by name.
+    lane = (Path(forwarding.__file__).parent / "_sendpath.c").read_text()
+    for name in forwarding._SENDER_COUNTERS:
+        assert f'PyUnicode_InternFromString("{name}")' in lane, name
+        assert f"self.{name.replace('_RTCRtpSender', '')}" in inspect.getsource(RTCRtpSender)
+    assert 'PyUnicode_InternFromString("_state")' in lane
+    assert "self._state = " in inspect.getsource(RTCDtlsTransport)
+    # The lane keeps as many packets for retransmission as aiortc's sender would.
+    assert _sendpath.HISTORY == RTP_HISTORY_SIZE
+    # pylibsrtp's libsrtp 2 signatures the C path calls through.
+    assert str(_srtp_ffi.typeof(_srtp_lib.srtp_protect)) == (
+        "<ctype 'srtp_err_status_t(*)(struct srtp_ctx_t_ *, void *, int *)'>"
+    )
+    assert _srtp_ffi.typeof(_srtp_lib.srtp_unprotect) == _srtp_ffi.typeof(_srtp_lib.srtp_protect)
+    assert _sendpath.TRAILER == pylibsrtp.SRTP_MAX_TRAILER_LEN
 
 
 def test_sender_keyframe_hook_and_packet_path_exist():

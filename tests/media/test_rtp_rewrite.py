@@ -251,13 +251,73 @@ def _sessions(key: bytes, profile: int):
     )
 
 
-@pytest.mark.parametrize(
+PROFILES = pytest.mark.parametrize(
     "profile, key_size",
     [("SRTP_PROFILE_AEAD_AES_128_GCM", 28), ("SRTP_PROFILE_AES128_CM_SHA1_80", 30)],
 )
+
+
+@PROFILES
 def test_the_route_encrypts_as_pylibsrtp_does_and_sends_to_the_nominated_pair(profile, key_size):
-    """_Route encrypts in the session's own buffer: byte for byte what Session.protect
-    gives (a twin session, same key), and the viewer's session reads it back."""
+    """On a direct pair the route's C sink encrypts with the session's own libsrtp
+    context and sends on the pair's socket: byte for byte what Session.protect gives (a
+    twin session, same key) arrives at the pair's remote address, and the viewer's
+    session reads it back."""
+    from aioice.ice import StunProtocol
+    from aiortc.rtcdtlstransport import State
+    from pylibsrtp import Policy
+    from types import SimpleNamespace
+
+    import socket
+
+    async def check():
+        ours, twin, viewer = _sessions(bytes(range(key_size)), getattr(Policy, profile))
+        loop = asyncio.get_running_loop()
+        ice = SimpleNamespace(protocol_lost=lambda protocol, error: None)
+        transport, protocol = await loop.create_datagram_endpoint(
+            lambda: StunProtocol(receiver=ice), local_addr=("127.0.0.1", 0)
+        )
+        protocol.local_candidate = SimpleNamespace(type="host")
+        browser = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        browser.bind(("127.0.0.1", 0))
+        browser.settimeout(5)
+        pair = SimpleNamespace(protocol=protocol, remote_addr=browser.getsockname())
+        dtls = SimpleNamespace(
+            _state=State.CONNECTED,
+            _tx_srtp=ours,
+            transport=SimpleNamespace(_connection=SimpleNamespace(_nominated={1: pair})),
+        )
+        route = forwarding._Route(dtls)
+        header = forwarding.header_writer(96, 0xCAFE, mid_id=1, mid=b"0", send_time_id=3)
+        try:
+            for seq, payload in enumerate([b"", b"x" * 1200, bytes(range(256))]):
+                data = header(seq & 1, seq, seq * 3000, NTP, None)
+                assert route.send(data, payload)
+                protected, address = browser.recvfrom(2048)
+                assert address == transport.get_extra_info("sockname")
+                assert protected == twin.protect(data + payload)
+                assert viewer.unprotect(protected) == data + payload
+            assert route.sink is not None and route.sink.sent == 3
+            with pytest.raises(ValueError):
+                route.send(header(0, 9, 0, NTP, None), bytes(1500))
+            transport.close()
+            assert not route.send(data)  # its socket closed: nothing sent
+            dtls._state = State.CLOSED
+            assert not route.send(data)
+            assert route.sink.sent == 3
+        finally:
+            transport.close()
+            browser.close()
+
+    run_in_thread(check, 60)
+
+
+@PROFILES
+def test_a_pair_relayed_through_turn_is_encrypted_as_pylibsrtp_does_and_sent_by_aioice(
+    profile, key_size
+):
+    """A relayed pair's transport (aioice's TurnTransport) has no socket of its own: the
+    route encrypts in Python in the session's buffer and hands the packet to it."""
     from aioice.ice import StunProtocol
     from aiortc.rtcdtlstransport import State
     from pylibsrtp import Policy
@@ -267,8 +327,11 @@ def test_the_route_encrypts_as_pylibsrtp_does_and_sends_to_the_nominated_pair(pr
         ours, twin, viewer = _sessions(bytes(range(key_size)), getattr(Policy, profile))
         sent = []
         protocol = StunProtocol(receiver=None)
+        protocol.local_candidate = SimpleNamespace(type="relay")
         protocol.transport = SimpleNamespace(
-            sendto=lambda data, address: sent.append((data, address)), is_closing=lambda: False
+            sendto=lambda data, address: sent.append((data, address)),
+            is_closing=lambda: False,
+            get_extra_info=lambda name, default=None: default,
         )
         pair = SimpleNamespace(protocol=protocol, remote_addr=("127.0.0.1", 5004))
         dtls = SimpleNamespace(
@@ -285,6 +348,7 @@ def test_the_route_encrypts_as_pylibsrtp_does_and_sends_to_the_nominated_pair(pr
             assert address == ("127.0.0.1", 5004)
             assert protected == twin.protect(data)
             assert viewer.unprotect(protected) == data
+        assert route.sink is None
         with pytest.raises(ValueError):
             route.send(header(0, 9, 0, NTP, None) + bytes(1500))
         dtls._state = State.CLOSED

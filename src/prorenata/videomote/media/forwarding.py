@@ -45,13 +45,13 @@ from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import RTCP_PSFB_APP
-from aiortc.rtp import RTP_HISTORY_SIZE
 from aiortc.rtp import RtcpPsfbPacket
 from aiortc.rtp import RtpPacket
 from aiortc.rtp import pack_remb_fci
 from aiortc.rtp import unwrap_rtx
 from aiortc.rtp import wrap_rtx
 from collections.abc import Callable
+from prorenata.videomote.media import _sendpath
 from prorenata.videomote.media.remb import BandwidthEstimator
 
 import asyncio
@@ -64,6 +64,15 @@ import time
 logger = logging.getLogger("prorenata.videomote.media")
 _srtp_ffi = pylibsrtp._binding.ffi
 _srtp_protect = pylibsrtp._binding.lib.srtp_protect
+
+
+def _address_of(function: str) -> int:
+    """Where libsrtp's ``function`` (linked into pylibsrtp's binding) is, for the C path."""
+    return int(_srtp_ffi.cast("uintptr_t", _srtp_ffi.addressof(pylibsrtp._binding.lib, function)))
+
+
+_SRTP_PROTECT_ADDRESS = _address_of("srtp_protect")
+_SRTP_UNPROTECT_ADDRESS = _address_of("srtp_unprotect")
 
 #: The aiortc release this module was written against (and constraints.txt pins).
 AIORTC_VERSION = "1.16.0"
@@ -331,7 +340,19 @@ def _media_first(protocol: StunProtocol, receive: Callable[[bytes, int], None]):
     return datagram_received
 
 
+def _reader_for(session: pylibsrtp.Session) -> _sendpath.Reader:
+    """A C reader decrypting with ``session``'s libsrtp context in a buffer of its own."""
+    return _sendpath.Reader(
+        unprotect=_SRTP_UNPROTECT_ADDRESS,
+        context=int(_srtp_ffi.cast("uintptr_t", getattr(session, _SRTP_CONTEXT)[0])),
+        owner=session,
+        limit=len(getattr(session, _SRTP_CDATA)),
+    )
+
+
 def _direct_receiver(dtls: RTCDtlsTransport, stock: Callable[[bytes, int], None]):
+    reader = None
+
     def data_received(data: bytes, component: int) -> None:
         srtp = dtls._rx_srtp
         # Not SRTP (RFC 7983), or RTCP (aiortc's is_rtcp): aiortc's own path.
@@ -339,14 +360,18 @@ def _direct_receiver(dtls: RTCDtlsTransport, stock: Callable[[bytes, int], None]
             stock(data, component)
             return
         arrival_time_ms = _now_ms()
+        nonlocal reader
+        if reader is None or reader.owner is not srtp:
+            reader = _reader_for(srtp)
         extensions = dtls._rtp_header_extensions_map
+        ids = getattr(extensions, _EXTENSION_IDS)
         try:
-            data = srtp.unprotect(data)
-            ids = getattr(extensions, _EXTENSION_IDS)
-            packet = read_rtp(data, ids.abs_send_time, ids.audio_level) or RtpPacket.parse(
-                data, extensions
-            )
-        except (pylibsrtp.Error, ValueError):
+            # Decrypted and read in one C call (ValueError: libsrtp refused it); bytes
+            # back: a packet only aiortc reads (padding, CSRCs, two-byte extensions).
+            packet = reader.read(data, ids.abs_send_time or 0, ids.audio_level or 0)
+            if type(packet) is bytes:
+                packet = RtpPacket.parse(packet, extensions)
+        except ValueError:
             return  # what aiortc does too: a packet that cannot be read is dropped
         receiver = dtls._rtp_router.route_rtp(packet)
         if receiver is None:
@@ -362,89 +387,19 @@ def _direct_receiver(dtls: RTCDtlsTransport, stock: Callable[[bytes, int], None]
     return data_received
 
 
-class ReadPacket:
-    """An incoming RTP packet as the direct path reads it: RtpPacket's attributes, of
-    the header extensions only the send time and the audio level (the REMB estimate and
-    the forwarded level need them; aiortc's router reads none). Its own ``extensions``.
+def read_rtp(data: bytes, send_time_id: int | None, level_id: int | None):
+    """``data`` (a clear RTP packet) read as RtpPacket.parse reads it, for the packets
+    browsers send nearly always: no padding, no CSRCs, no or one-byte header extensions;
+    of the extensions only the send time and the audio level (the REMB estimate and the
+    forwarded level need them; aiortc's router reads none). None for any other packet
+    (RtpPacket.parse reads those); ValueError where RtpPacket.parse raises it.
+    ``send_time_id``, ``level_id``: the negotiated extension IDs (or None).
+
+    The server's receive path does the same (after decrypting) in one C call,
+    :meth:`_sendpath.Reader.read`.
     """
-
-    __slots__ = (
-        "marker",
-        "payload_type",
-        "sequence_number",
-        "timestamp",
-        "ssrc",
-        "payload",
-        "abs_send_time",
-        "audio_level",
-    )
-    version = 2
-    csrc = ()
-    padding_size = 0
-    mid = rtp_stream_id = repaired_rtp_stream_id = None
-    transmission_offset = transport_sequence_number = None
-
-    @property
-    def extensions(self) -> "ReadPacket":
-        return self
-
-
-_FIXED_HEADER = struct.Struct("!BBHII")
-_EXTENSION_HEADER = struct.Struct("!HH")
-
-
-def read_rtp(data: bytes, send_time_id: int | None, level_id: int | None) -> ReadPacket | None:
-    """``data`` (an RTP packet) read as RtpPacket.parse reads it, for the packets browsers
-    send nearly always: no padding, no CSRCs, no or one-byte header extensions. None for
-    any other packet (RtpPacket.parse reads those); ValueError where RtpPacket.parse
-    raises it. ``send_time_id``, ``level_id``: the negotiated extension IDs (or None).
-    """
-    if len(data) < 12:
-        raise ValueError("RTP packet length is less than 12 bytes")
-    first, second, seq, timestamp, ssrc = _FIXED_HEADER.unpack_from(data)
-    if first & 0xEF != 0x80:  # not version 2, or padding, or CSRCs
-        return None
-    packet = ReadPacket()
-    packet.marker = second >> 7
-    packet.payload_type = second & 0x7F
-    packet.sequence_number = seq
-    packet.timestamp = timestamp
-    packet.ssrc = ssrc
-    packet.abs_send_time = packet.audio_level = None
-    if not first & 0x10:
-        packet.payload = data[12:]
-        return packet
-    if len(data) < 16:
-        raise ValueError("RTP packet has truncated extension profile / length")
-    profile, words = _EXTENSION_HEADER.unpack_from(data, 12)
-    if profile != 0xBEDE:
-        return None
-    end = 16 + 4 * words
-    if len(data) < end:
-        raise ValueError("RTP packet has truncated extension value")
-    _read_extensions(packet, data, end, send_time_id, level_id)
-    packet.payload = data[end:]
-    return packet
-
-
-def _read_extensions(packet: ReadPacket, data: bytes, end: int, send_time_id, level_id) -> None:
-    """RFC 8285 one-byte elements from byte 16 to ``end``, as aiortc reads them."""
-    position = 16
-    while position < end:
-        byte = data[position]
-        position += 1
-        if not byte:  # padding
-            continue
-        element = byte >> 4
-        length = (byte & 0x0F) + 1
-        if position + length > end:
-            raise ValueError("RTP one-byte header extension value is truncated")
-        if element == send_time_id:
-            packet.abs_send_time = int.from_bytes(data[position : position + length], "big")
-        elif element == level_id:
-            value = data[position]
-            packet.audio_level = (value & 0x80 == 0x80, value & 0x7F)
-        position += length
+    packet = _sendpath.read(data, send_time_id or 0, level_id or 0)
+    return None if packet is data else packet
 
 
 _background: set[asyncio.Future] = set()
@@ -467,6 +422,13 @@ class RtpRewriter:
 
     Sequence numbers and timestamps continue smoothly when the source changes (a person
     leaves and another takes the slot); video from a new source starts at a key frame.
+
+    The steady state, a packet read by the C reader for a viewer connected on a direct
+    pair, is its :class:`_sendpath.Lane`'s: :meth:`write` is the lane's, which rewrites
+    the header, keeps the packet for retransmission, counts it for the sender's reports,
+    encrypts and sends it in one C call. Everything else (not started yet, waiting for a
+    key frame, a new pair or session, a pair relayed through TURN, a packet aiortc read)
+    the lane hands to :meth:`_write` here.
     """
 
     def __init__(self, sender: RTCRtpSender, transceiver, need_keyframe=lambda: None):
@@ -476,28 +438,31 @@ class RtpRewriter:
         self.payload_type = codec.payloadType
         self.clock_rate = codec.clockRate
         self.need_keyframe = need_keyframe
-        self.source: object = None
         self._waiting = True
-        self._seq_delta = 0
-        self._ts_delta = 0
-        # The last packet sent: sequence number, timestamp, NTP time (None: none yet).
-        self._last_seq = self._last_timestamp = self._last_ntp = None
         self._header = None  # set up once the sender has started (extension IDs known)
         self._extensions_map = None
         self.mid = None
         self.ssrc = sender._ssrc
-        self._history: dict[int, bytes] = {}
         self._route: _Route | None = None
+        self.lane = _sendpath.Lane(self._write, sender)
+        #: ``write(source, packet, keyframe, now)``: send ``packet`` of ``source`` to this
+        #: viewer (``now``: NTP time, once per packet for all viewers).
+        self.write = self.lane.write
+
+    @property
+    def source(self) -> object:
+        return self.lane.source
 
     def assign(self, source: object) -> None:
-        if source is not self.source:
-            self.source = source
+        if source is not self.lane.source:
+            self.lane.detach()
+            self.lane.assign(source)
             self._waiting = True
 
-    def write(self, source: object, packet: RtpPacket, keyframe: bool, now: int = 0) -> None:
-        """Send ``packet`` of ``source`` to this viewer (``now``: NTP time, once per packet
-        for all viewers)."""
-        if source is not self.source:
+    def _write(self, source: object, packet: RtpPacket, keyframe: bool, now: int = 0) -> None:
+        """:meth:`write` where the lane cannot send on its own."""
+        lane = self.lane
+        if source is not lane.source:
             return
         if self._header is None:
             # Not connected yet: nothing reaches the viewer, so no key frame is asked for
@@ -513,24 +478,31 @@ class RtpRewriter:
                 return
             self._waiting = False
             self._rebase(packet)
-        seq = (packet.sequence_number + self._seq_delta) & 0xFFFF
-        timestamp = (packet.timestamp + self._ts_delta) & 0xFFFFFFFF
         now = now or ntp_now()
-        payload = packet.payload
-        # One pack for the whole header (the extensions' words included), one join.
-        data = self._header(packet.marker, seq, timestamp, now, packet.extensions.audio_level)
-        data += payload
-        # Kept for retransmission (NACK) as sent, unencrypted; parsed only when asked for.
-        self._history[seq % RTP_HISTORY_SIZE] = data
-        if not self._route.send(data):
+        route = self._route
+        if not route.ready():
             return
-        self._last_seq, self._last_timestamp, self._last_ntp = seq, timestamp, now
-        # The sender's own counters, for its RTCP sender reports (_SENDER_COUNTERS).
-        sender = self.sender
-        sender._RTCRtpSender__ntp_timestamp = now
-        sender._RTCRtpSender__rtp_timestamp = timestamp
-        sender._RTCRtpSender__octet_count += len(payload)
-        sender._RTCRtpSender__packet_count += 1
+        if route.sink is not None and type(packet) is _sendpath.ReadPacket:
+            # From now on the lane sends on its own while this route holds.
+            lane.attach(
+                route.sink,
+                route.dtls,
+                route.nominated,
+                route.pair,
+                route.pair.protocol.transport,
+                _DTLS_CONNECTED,
+            )
+            lane.send(packet, now)
+            return
+        lane.detach()
+        seq = (packet.sequence_number + lane.seq_delta) & 0xFFFF
+        timestamp = (packet.timestamp + lane.ts_delta) & 0xFFFFFFFF
+        payload = packet.payload
+        header = self._header(packet.marker, seq, timestamp, now, packet.extensions.audio_level)
+        if route.send(header, payload):
+            # Kept for retransmission (NACK) as sent, unencrypted, and counted for the
+            # sender's reports (_SENDER_COUNTERS), as the lane does it.
+            lane.remember(seq, timestamp, now, header, payload)
 
     def _start(self) -> None:
         """Once the sender has started: the extension IDs the viewer negotiated are known,
@@ -543,24 +515,24 @@ class RtpRewriter:
         self._extensions_map = extensions
         self._route = _Route(sender.transport)
         sender._retransmit = self._retransmit
-        self._header = header_writer(
-            self.payload_type,
-            self.ssrc,
-            mid_id=ids.mid or 0,
-            mid=(self.mid or "").encode(),
-            send_time_id=ids.abs_send_time or 0,
-            level_id=(ids.audio_level or 0) if self.kind == "audio" else 0,
-        )
+        layout = {
+            "payload_type": self.payload_type,
+            "ssrc": self.ssrc,
+            "mid_id": ids.mid or 0,
+            "mid": (self.mid or "").encode(),
+            "send_time_id": ids.abs_send_time or 0,
+            "level_id": (ids.audio_level or 0) if self.kind == "audio" else 0,
+        }
+        self._header = header_writer(**layout)
+        self.lane.configure(**layout)
 
     async def _retransmit(self, sequence_number: int) -> None:
         """A viewer's NACK: the packet sent with ``sequence_number`` again, as aiortc's
         sender does it (RTX when negotiated), from the bytes this writer kept."""
-        data = self._history.get(sequence_number % RTP_HISTORY_SIZE)
-        if data is None:
+        sent = self.lane.sent(sequence_number)
+        if sent is None:
             return
-        packet = RtpPacket.parse(data, self._extensions_map)
-        if packet.sequence_number != sequence_number:
-            return
+        packet = RtpPacket.parse(b"".join(sent), self._extensions_map)
         sender = self.sender
         rtx_payload_type = getattr(sender, _SENDER_RTX_PAYLOAD_TYPE)
         if rtx_payload_type is not None:
@@ -575,13 +547,19 @@ class RtpRewriter:
         await sender.transport._send_rtp(packet.serialize(self._extensions_map))
 
     def _rebase(self, packet: RtpPacket) -> None:
-        if self._last_ntp is None:
-            self._seq_delta = self._ts_delta = 0
+        """Number and time the source's packets on from the last one sent."""
+        lane = self.lane
+        last = lane.last()
+        if last is None:
+            lane.assign(lane.source)
             return
-        seq, timestamp, at = self._last_seq, self._last_timestamp, self._last_ntp
+        seq, timestamp, at = last
         elapsed = max(1, (ntp_now() - at) * self.clock_rate >> 32)
-        self._seq_delta = (seq + 1 - packet.sequence_number) & 0xFFFF
-        self._ts_delta = (timestamp + elapsed - packet.timestamp) & 0xFFFFFFFF
+        lane.assign(
+            lane.source,
+            (seq + 1 - packet.sequence_number) & 0xFFFF,
+            (timestamp + elapsed - packet.timestamp) & 0xFFFFFFFF,
+        )
 
 
 def header_writer(
@@ -712,16 +690,17 @@ def ntp_now() -> int:
 
 
 class _Route:
-    """Where a viewer's packets go: encrypted with the viewer's SRTP session and sent on
-    the ICE pair aioice nominated, in one go.
+    """Where a viewer's packets go: joined, encrypted with the viewer's SRTP session and
+    sent on the ICE pair aioice nominated, in one go.
 
     aiortc's path to the socket is four nested coroutines per packet; for a forwarded
-    packet per viewer that is most of the sending cost. A pair relayed through TURN keeps
-    aioice's own (asynchronous) sending. The pair's address is read once per pair.
-
-    Encryption is pylibsrtp's Session.protect without its per-call allocation and
-    checks: the packet is copied into the session's own buffer and libsrtp's
-    ``srtp_protect`` called on it with a length cell allocated once per session.
+    packet per viewer that is most of the sending cost. On a direct pair (the viewer's
+    address, no TURN) a :class:`_sendpath.Sink` does the join, libsrtp's
+    ``srtp_protect`` with the session's own context and ``sendto(2)`` on the pair's
+    socket in one C call, the address converted once per pair. A pair relayed through
+    TURN keeps aioice's own (asynchronous) sending, after the same encryption in Python:
+    pylibsrtp's Session.protect without its per-call allocation and checks, in the
+    session's own buffer.
     """
 
     def __init__(self, dtls: RTCDtlsTransport):
@@ -731,24 +710,50 @@ class _Route:
         self.address = None
         self.direct = False
         self.session = None
+        self.sink: _sendpath.Sink | None = None
         self._cdata = self._buffer = self._srtp = None
         self._length = _srtp_ffi.new("int *")
         self._limit = 0
 
-    def send(self, data: bytes) -> bool:
-        """False when the viewer is not connected."""
+    def ready(self) -> bool:
+        """Whether the viewer is connected (DTLS, a nominated pair, its socket open); the
+        pair, its address and socket and the session are read again when they changed."""
         dtls = self.dtls
         if dtls._state is not _DTLS_CONNECTED:
             return False
         pair = self.nominated.get(1)
-        if pair is not self.pair:
+        session = dtls._tx_srtp
+        if pair is not self.pair or session is not self.session:
             if pair is None:
                 return False
-            self.pair, self.address = pair, pair.remote_addr
-            self.direct = type(pair.protocol) is StunProtocol
-        session = dtls._tx_srtp
-        if session is not self.session:
-            self._use(session)
+            self._use(pair, session)
+        if not self.direct:
+            return True
+        transport = pair.protocol.transport
+        return transport is not None and not transport.is_closing()
+
+    def send(self, header: bytes, payload: bytes = b"") -> bool:
+        """``header + payload`` to the viewer; False when the viewer is not connected
+        (or the kernel dropped it, as UDP may)."""
+        if not self.ready():
+            return False
+        sink = self.sink
+        if sink is not None:
+            return sink.send(header, payload)
+        return self._send_in_python(self.pair, header + payload)
+
+    def _use(self, pair, session: pylibsrtp.Session) -> None:
+        """The new pair's address and socket, the session's buffer and libsrtp context
+        (the sink and this route keep the session referenced: it frees them)."""
+        self.pair, self.address, self.session = pair, pair.remote_addr, session
+        self.direct = type(pair.protocol) is StunProtocol
+        self._cdata = getattr(session, _SRTP_CDATA)
+        self._buffer = getattr(session, _SRTP_BUFFER)
+        self._srtp = getattr(session, _SRTP_CONTEXT)[0]
+        self._limit = len(self._cdata) - pylibsrtp.SRTP_MAX_TRAILER_LEN
+        self.sink = _sink_for(pair, session, self._srtp, self._limit) if self.direct else None
+
+    def _send_in_python(self, pair, data: bytes) -> bool:
         size = len(data)
         if size > self._limit:
             raise ValueError("packet is too long")
@@ -760,22 +765,37 @@ class _Route:
         if status:
             raise pylibsrtp.Error(f"srtp_protect failed ({status})")
         data = buffer[0 : length[0]]
-        if self.direct:
-            transport = pair.protocol.transport
-            if transport is None or transport.is_closing():
-                return False
-            transport.sendto(data, self.address)
+        if self.direct:  # (the transport is open: checked by send)
+            pair.protocol.transport.sendto(data, self.address)
         else:
             _spawn(pair.protocol.send_data(data, self.address))
         return True
 
-    def _use(self, session: pylibsrtp.Session) -> None:
-        """The buffer and libsrtp context of ``session`` (kept referenced: it frees them)."""
-        self.session = session
-        self._cdata = getattr(session, _SRTP_CDATA)
-        self._buffer = getattr(session, _SRTP_BUFFER)
-        self._srtp = getattr(session, _SRTP_CONTEXT)[0]
-        self._limit = len(self._cdata) - pylibsrtp.SRTP_MAX_TRAILER_LEN
+
+def _sink_for(pair, session: pylibsrtp.Session, context, limit: int) -> "_sendpath.Sink | None":
+    """A C sink sending on ``pair``'s socket to its remote address with ``session``'s
+    libsrtp context; None where it cannot (a pair relayed through TURN: its transport
+    has no socket of its own; an address that is not numeric): the route then sends in
+    Python."""
+    transport = pair.protocol.transport
+    if transport is None or pair.protocol.local_candidate.type != "host":
+        return None
+    socket = transport.get_extra_info("socket")
+    if socket is None or pylibsrtp.SRTP_MAX_TRAILER_LEN != _sendpath.TRAILER:
+        return None
+    host, port = pair.remote_addr
+    try:
+        return _sendpath.Sink(
+            protect=_SRTP_PROTECT_ADDRESS,
+            context=int(_srtp_ffi.cast("uintptr_t", context)),
+            owner=session,
+            fd=socket.fileno(),
+            host=host,
+            port=port,
+            limit=limit,
+        )
+    except ValueError:
+        return None
 
 
 def is_vp8_keyframe(data: bytes) -> bool:

@@ -1,0 +1,245 @@
+"""The media server's packet path in C (``media/_sendpath.c``) does what the Python it
+replaced does: the reader decrypts and reads as pylibsrtp and aiortc do, a lane writes
+the headers ``header_writer`` writes, sends them encrypted to the viewer's address,
+keeps them for retransmission and counts them for the sender's reports, and hands
+everything but the steady state back to Python.
+"""
+
+from aiortc.rtcdtlstransport import State
+from aiortc.rtp import RtpPacket
+from mediaserver import run_in_thread
+from prorenata.videomote.media import _sendpath
+from prorenata.videomote.media import forwarding
+from pylibsrtp import Policy
+from pylibsrtp import Session
+from test_rtp_rewrite import extensions_map
+from types import SimpleNamespace
+
+import asyncio
+import itertools
+import pytest
+import random
+import socket
+
+NTP = 0xE5D1_2345_6789_ABCD
+KEY = bytes(range(28))
+GCM = Policy.SRTP_PROFILE_AEAD_AES_128_GCM
+
+
+def _session(direction: int) -> Session:
+    policy = Policy(key=KEY, ssrc_type=direction, srtp_profile=GCM)
+    policy.allow_repeat_tx = True
+    return Session(policy)
+
+
+def _reader(session: Session) -> _sendpath.Reader:
+    return forwarding._reader_for(session)
+
+
+@pytest.mark.parametrize(
+    "mid_id, mid, send_time_id, level_id",
+    list(itertools.product((0, 1), (b"", b"0", b"screen"), (0, 3, 14), (0, 2))),
+)
+def test_a_lane_writes_the_header_header_writer_writes(mid_id, mid, send_time_id, level_id):
+    layout = {
+        "payload_type": 111 if level_id else 96,
+        "ssrc": 0xDEADBEEF,
+        "mid_id": mid_id,
+        "mid": mid,
+        "send_time_id": send_time_id,
+        "level_id": level_id,
+    }
+    header = forwarding.header_writer(**layout)
+    lane = _sendpath.Lane(lambda *args: None, SimpleNamespace())
+    lane.configure(**layout)
+    rng = random.Random(18)
+    for _ in range(50):
+        arguments = (
+            rng.randrange(2),
+            rng.randrange(1 << 16),
+            rng.randrange(1 << 32),
+            rng.randrange(1 << 64),
+            rng.choice([None, (True, rng.randrange(128)), (False, rng.randrange(128))]),
+        )
+        assert lane.header(*arguments) == header(*arguments)
+
+
+def test_the_reader_decrypts_and_reads_as_pylibsrtp_and_aiortc_do():
+    sender, receiver = _session(Policy.SSRC_ANY_OUTBOUND), _session(Policy.SSRC_ANY_INBOUND)
+    check = _session(Policy.SSRC_ANY_INBOUND)
+    reader = _reader(receiver)
+    rng = random.Random(7)
+    for seq in range(200):
+        packet = RtpPacket(
+            payload_type=96,
+            marker=seq & 1,
+            sequence_number=seq,
+            timestamp=rng.randrange(1 << 32),
+            ssrc=4711,
+            payload=rng.randbytes(rng.choice([0, 1, 300, 1200])),
+        )
+        packet.extensions.abs_send_time = rng.randrange(1 << 24)
+        packet.extensions.audio_level = (rng.random() < 0.5, rng.randrange(128))
+        data = packet.serialize(extensions_map(send_time=3, level=2))
+        protected = sender.protect(data)
+        read = reader.read(protected, 3, 2)
+        expected = forwarding.read_rtp(check.unprotect(protected), 3, 2)
+        for name in (
+            "marker",
+            "payload_type",
+            "sequence_number",
+            "timestamp",
+            "ssrc",
+            "payload",
+            "abs_send_time",
+            "audio_level",
+            "csrc",
+            "padding_size",
+            "mid",
+        ):
+            assert getattr(read, name) == getattr(expected, name), name
+        assert read.extensions is read
+    # What libsrtp refuses (a replay, a changed byte) or what is too long: ValueError.
+    with pytest.raises(ValueError):
+        reader.read(protected, 3, 2)
+    changed = bytearray(sender.protect(data[:2] + b"\x01\x00" + data[4:]))
+    changed[-1] ^= 1
+    with pytest.raises(ValueError):
+        reader.read(bytes(changed), 3, 2)
+    with pytest.raises(ValueError):
+        reader.read(bytes(2000), 3, 2)
+
+
+def test_a_packet_only_aiortc_reads_comes_back_decrypted_as_bytes():
+    sender, receiver = _session(Policy.SSRC_ANY_OUTBOUND), _session(Policy.SSRC_ANY_INBOUND)
+    data = RtpPacket(payload_type=96, sequence_number=1, timestamp=2, ssrc=3, payload=b"x")
+    plain = data.serialize()
+    padded = bytes([plain[0] | 0x20]) + plain[1:] + b"\x00\x00\x03"
+    read = _reader(receiver).read(sender.protect(padded), 3, 0)
+    assert read == padded
+    assert RtpPacket.parse(read).padding_size == 3
+
+
+class _Sender:
+    """The counters aiortc's RTCRtpSender keeps for its sender reports."""
+
+    def __init__(self):
+        self._RTCRtpSender__ntp_timestamp = 0
+        self._RTCRtpSender__rtp_timestamp = 0
+        self._RTCRtpSender__octet_count = 0
+        self._RTCRtpSender__packet_count = 0
+
+
+def test_a_lane_sends_rewritten_packets_keeps_them_and_counts_them_and_hands_the_rest_back():
+    async def check():
+        from aioice.ice import StunProtocol
+
+        loop = asyncio.get_running_loop()
+        ice = SimpleNamespace(protocol_lost=lambda protocol, error: None)
+        transport, protocol = await loop.create_datagram_endpoint(
+            lambda: StunProtocol(receiver=ice), local_addr=("127.0.0.1", 0)
+        )
+        protocol.local_candidate = SimpleNamespace(type="host")
+        browser = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        browser.bind(("127.0.0.1", 0))
+        browser.settimeout(5)
+        ours, viewer = _session(Policy.SSRC_ANY_OUTBOUND), _session(Policy.SSRC_ANY_INBOUND)
+        publisher = _session(Policy.SSRC_ANY_OUTBOUND)
+        incoming = _reader(_session(Policy.SSRC_ANY_INBOUND))
+        pair = SimpleNamespace(protocol=protocol, remote_addr=browser.getsockname())
+        nominated = {1: pair}
+        dtls = SimpleNamespace(
+            _state=State.CONNECTED,
+            _tx_srtp=ours,
+            transport=SimpleNamespace(_connection=SimpleNamespace(_nominated=nominated)),
+        )
+        route = forwarding._Route(dtls)
+        assert route.ready()
+        handed_back = []
+        sender = _Sender()
+        lane = _sendpath.Lane(lambda *args: handed_back.append(args), sender)
+        layout = {
+            "payload_type": 100,
+            "ssrc": 0xCAFE,
+            "mid_id": 1,
+            "mid": b"2",
+            "send_time_id": 3,
+            "level_id": 0,
+        }
+        lane.configure(**layout)
+        header = forwarding.header_writer(**layout)
+        source = object()
+        lane.assign(source, 1000, 90_000)
+        lane.attach(route.sink, dtls, nominated, pair, transport, State.CONNECTED)
+        extensions = extensions_map(mid=5, send_time=7)
+        try:
+            sizes = 0
+            for seq in (65_000, 65_535, 0, 1):
+                packet = RtpPacket(
+                    payload_type=96, sequence_number=seq, timestamp=3000 * seq, ssrc=9
+                )
+                packet.payload = bytes([seq & 0xFF]) * 900
+                packet.extensions.abs_send_time = 12345
+                read = incoming.read(publisher.protect(packet.serialize(extensions)), 7, 0)
+                lane.write(source, read, True, NTP)
+                sent = viewer.unprotect(browser.recv(2048))
+                rewritten = (seq + 1000) & 0xFFFF, (3000 * seq + 90_000) & 0xFFFFFFFF
+                assert sent == header(0, *rewritten, NTP, None) + read.payload
+                assert lane.sent(rewritten[0]) == (header(0, *rewritten, NTP, None), read.payload)
+                sizes += len(read.payload)
+            assert lane.last() == (*rewritten, NTP)
+            assert sender._RTCRtpSender__packet_count == 4
+            assert sender._RTCRtpSender__octet_count == sizes
+            assert sender._RTCRtpSender__rtp_timestamp == rewritten[1]
+            assert sender._RTCRtpSender__ntp_timestamp == NTP
+            assert handed_back == []
+            # Someone else's packets: not this lane's; nothing sent, nothing handed back.
+            lane.write(object(), read, True, NTP)
+            # A packet aiortc read (not the C reader's), or a route that no longer holds:
+            # the Python write takes it, with the same arguments.
+            parsed = RtpPacket.parse(packet.serialize(extensions), extensions)
+            lane.write(source, parsed, False, NTP)
+            assert handed_back == [(source, parsed, False, NTP)]
+
+            def attached_again():
+                lane.attach(route.sink, dtls, nominated, pair, transport, State.CONNECTED)
+                assert lane.attached
+
+            nominated[1] = SimpleNamespace(protocol=protocol, remote_addr=("127.0.0.1", 9))
+            lane.write(source, read, True, NTP)  # ICE nominated another pair
+            assert handed_back[-1] == (source, read, True, NTP)
+            assert not lane.attached
+            nominated[1] = pair
+            attached_again()
+            dtls._state = State.CLOSED
+            lane.write(source, read, False, NTP)
+            assert handed_back[-1] == (source, read, False, NTP)
+            assert not lane.attached
+            dtls._state = State.CONNECTED
+            attached_again()
+            transport.close()
+            lane.write(source, read, True, NTP)
+            assert len(handed_back) == 4
+            assert not lane.attached
+            assert sender._RTCRtpSender__packet_count == 4
+            browser.settimeout(0.2)
+            with pytest.raises(TimeoutError):
+                browser.recv(2048)
+        finally:
+            transport.close()
+            browser.close()
+
+    run_in_thread(check, 60)
+
+
+def test_a_lane_without_a_route_or_header_sends_nothing_itself():
+    handed_back = []
+    lane = _sendpath.Lane(lambda *args: handed_back.append(args), _Sender())
+    with pytest.raises(RuntimeError):  # no header yet
+        lane.attach(_sendpath.Sink(1, 1, None, 0, "127.0.0.1", 9, 100), 0, {}, 0, 0, 0)
+    packet = _sendpath.read(RtpPacket(payload_type=96).serialize(), 0, 0)
+    lane.assign("someone")
+    lane.write("someone", packet, True, NTP)
+    assert handed_back == [("someone", packet, True, NTP)]
+    assert lane.sent(packet.sequence_number) is None
+    assert lane.last() is None
