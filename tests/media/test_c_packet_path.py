@@ -236,10 +236,130 @@ def test_a_lane_without_a_route_or_header_sends_nothing_itself():
     handed_back = []
     lane = _sendpath.Lane(lambda *args: handed_back.append(args), _Sender())
     with pytest.raises(RuntimeError):  # no header yet
-        lane.attach(_sendpath.Sink(1, 1, None, 0, "127.0.0.1", 9, 100), 0, {}, 0, 0, 0)
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sink = _sendpath.Sink(1, 1, None, SimpleNamespace(), udp, "127.0.0.1", 9, 100)
+        lane.attach(sink, 0, {}, 0, 0, 0)
+    udp.close()
+    with pytest.raises(RuntimeError):  # made but never set up: refused, not a crash
+        _sendpath.Sink.__new__(_sendpath.Sink).send(b"", b"")
+    with pytest.raises(RuntimeError):
+        _sendpath.Lane.__new__(_sendpath.Lane).write("someone", None, True, NTP)
     packet = _sendpath.read(RtpPacket(payload_type=96).serialize(), 0, 0)
     lane.assign("someone")
     lane.write("someone", packet, True, NTP)
     assert handed_back == [("someone", packet, True, NTP)]
     assert lane.sent(packet.sequence_number) is None
     assert lane.last() is None
+
+
+class _Queueing:
+    """The event loop's datagram transport with datagrams of its own still queued."""
+
+    def __init__(self, transport):
+        self.transport = transport
+        self.handed = []
+
+    def get_write_buffer_size(self) -> int:
+        return 1
+
+    def sendto(self, data, address) -> None:
+        self.handed.append((data, address))
+        self.transport.sendto(data, address)
+
+    def __getattr__(self, name):
+        return getattr(self.transport, name)
+
+
+def test_a_sink_leaves_datagrams_to_the_transport_that_has_some_queued_and_loses_none():
+    """Behind datagrams the event loop still holds (a full socket buffer), the sink hands
+    its datagram to the transport, which sends them in order; one the kernel refuses is
+    still kept for a NACK."""
+
+    async def check():
+        from aioice.ice import StunProtocol
+
+        loop = asyncio.get_running_loop()
+        ice = SimpleNamespace(protocol_lost=lambda protocol, error: None)
+        transport, protocol = await loop.create_datagram_endpoint(
+            lambda: StunProtocol(receiver=ice), local_addr=("127.0.0.1", 0)
+        )
+        browser = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        browser.bind(("127.0.0.1", 0))
+        browser.settimeout(5)
+        ours, viewer = _session(Policy.SSRC_ANY_OUTBOUND), _session(Policy.SSRC_ANY_INBOUND)
+        queueing = _Queueing(transport)
+        protocol.transport = queueing
+        protocol.local_candidate = SimpleNamespace(type="host")
+        pair = SimpleNamespace(protocol=protocol, remote_addr=browser.getsockname())
+        dtls = SimpleNamespace(
+            _state=State.CONNECTED,
+            _tx_srtp=ours,
+            transport=SimpleNamespace(_connection=SimpleNamespace(_nominated={1: pair})),
+        )
+        route = forwarding._Route(dtls)
+        try:
+            assert route.send(b"\x80\x60\x00\x01" + bytes(8), b"queued")
+            assert viewer.unprotect(browser.recv(2048)).endswith(b"queued")
+            assert len(queueing.handed) == 1
+            assert route.sink.sent == 0  # the kernel was not asked directly
+
+            # A viewer's address the socket cannot send to (IPv6 on an IPv4 socket): the
+            # kernel refuses; the lane keeps and counts the packet all the same.
+            protocol.transport = transport
+            pair.remote_addr = ("::1", 9)
+            route = forwarding._Route(dtls)
+            assert route.ready()
+            sender = _Sender()
+            lane = _sendpath.Lane(lambda *args: None, sender)
+            lane.configure(payload_type=96, ssrc=1, mid_id=0, mid=b"", send_time_id=0, level_id=0)
+            source = object()
+            lane.assign(source)
+            lane.attach(
+                route.sink,
+                dtls,
+                dtls.transport._connection._nominated,
+                pair,
+                transport,
+                State.CONNECTED,
+            )
+            packet = _sendpath.read(
+                RtpPacket(payload_type=96, sequence_number=7, payload=b"x").serialize(), 0, 0
+            )
+            assert lane.send(packet, NTP) is False
+            assert route.sink.last_errno != 0
+            assert lane.sent(7) is not None
+            assert sender._RTCRtpSender__packet_count == 1
+        finally:
+            transport.close()
+            browser.close()
+
+    run_in_thread(check, 60)
+
+
+def test_an_extension_element_with_id_0_is_read_as_aiortc_reads_it():
+    """ID 0 is padding's (RFC 8285); an element with it is skipped, also where the send time
+    or audio level was not negotiated (their IDs are then 0 for the reader)."""
+    plain = RtpPacket(payload_type=96, sequence_number=1, timestamp=2, ssrc=3, payload=b"x")
+    data = plain.serialize()
+    with_zero = (
+        bytes([data[0] | 0x10]) + data[1:12] + b"\xbe\xde\x00\x01" + b"\x02\x01\x02\x03" + b"x"
+    )
+    read = forwarding.read_rtp(with_zero, None, None)
+    parsed = RtpPacket.parse(with_zero, extensions_map())
+    assert read.abs_send_time is None and read.audio_level is None
+    assert parsed.extensions.abs_send_time is None
+    assert read.payload == parsed.payload == b"x"
+
+
+def test_one_viewer_whose_write_fails_does_not_keep_a_packet_from_the_others():
+    from prorenata.videomote.media.server import Room
+
+    publisher, received = object(), []
+
+    def failing(*args):
+        raise RuntimeError("this viewer's connection is broken")
+
+    room = Room(key="meeting")
+    room.routes = {(publisher, "video"): (failing, lambda *args: received.append(args[1]))}
+    room.forward(publisher, "video", "packet", True)
+    assert received == ["packet"]

@@ -316,8 +316,9 @@ def test_the_route_encrypts_as_pylibsrtp_does_and_sends_to_the_nominated_pair(pr
 def test_a_pair_relayed_through_turn_is_encrypted_as_pylibsrtp_does_and_sent_by_aioice(
     profile, key_size
 ):
-    """A relayed pair's transport (aioice's TurnTransport) has no socket of its own: the
-    route encrypts in Python in the session's buffer and hands the packet to it."""
+    """A relayed pair's transport (aioice's TurnTransport) has no socket of its own and no
+    ``is_closing`` (it checks that itself): the route encrypts in Python in the session's
+    buffer and hands the packet to it."""
     from aioice.ice import StunProtocol
     from aiortc.rtcdtlstransport import State
     from pylibsrtp import Policy
@@ -328,9 +329,9 @@ def test_a_pair_relayed_through_turn_is_encrypted_as_pylibsrtp_does_and_sent_by_
         sent = []
         protocol = StunProtocol(receiver=None)
         protocol.local_candidate = SimpleNamespace(type="relay")
-        protocol.transport = SimpleNamespace(
+        protocol.transport = SimpleNamespace(  # what aioice's TurnTransport has
             sendto=lambda data, address: sent.append((data, address)),
-            is_closing=lambda: False,
+            close=lambda: None,
             get_extra_info=lambda name, default=None: default,
         )
         pair = SimpleNamespace(protocol=protocol, remote_addr=("127.0.0.1", 5004))

@@ -37,6 +37,8 @@ typedef struct {
     protect_function protect;
     void *context;
     PyObject *owner; /* the pylibsrtp Session the context belongs to */
+    PyObject *transport; /* the event loop's datagram transport on that socket */
+    PyObject *socket;    /* its socket object (for audit hooks, as socket.sendto gives it) */
     int fd;
     struct sockaddr_storage address;
     socklen_t address_length;
@@ -53,6 +55,8 @@ Sink_dealloc(Sink *self)
     PyObject_GC_UnTrack(self);
     Py_CLEAR(self->owner);
     Py_CLEAR(self->peer);
+    Py_CLEAR(self->transport);
+    Py_CLEAR(self->socket);
     PyMem_Free(self->buffer);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -61,6 +65,8 @@ static int
 Sink_traverse(Sink *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->owner);
+    Py_VISIT(self->transport);
+    Py_VISIT(self->socket);
     return 0;
 }
 
@@ -69,21 +75,31 @@ Sink_clear(Sink *self)
 {
     Py_CLEAR(self->owner);
     Py_CLEAR(self->peer);
+    Py_CLEAR(self->transport);
+    Py_CLEAR(self->socket);
+    self->protect = NULL;
     return 0;
 }
 
 static int
 Sink_init(Sink *self, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {
-        "protect", "context", "owner", "fd", "host", "port", "limit", NULL};
+    static char *keywords[] = {"protect", "context", "owner", "transport", "socket",
+                               "host",    "port",    "limit", NULL};
     unsigned long long protect, context;
-    PyObject *owner;
-    int fd, port;
+    PyObject *owner, *transport, *socket;
+    int port;
     const char *host;
     Py_ssize_t limit;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "KKOisin", keywords, &protect, &context,
-                                     &owner, &fd, &host, &port, &limit))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "KKOOOsin", keywords, &protect, &context,
+                                     &owner, &transport, &socket, &host, &port, &limit))
+        return -1;
+    PyObject *number = PyObject_CallMethod(socket, "fileno", NULL);
+    if (number == NULL)
+        return -1;
+    int fd = (int)PyLong_AsLong(number);
+    Py_DECREF(number);
+    if (fd == -1 && PyErr_Occurred())
         return -1;
     if (!protect || !context) {
         PyErr_SetString(PyExc_ValueError, "no libsrtp function or context");
@@ -124,35 +140,64 @@ Sink_init(Sink *self, PyObject *args, PyObject *kwargs)
     self->context = (void *)(uintptr_t)context;
     Py_INCREF(owner);
     Py_XSETREF(self->owner, owner);
+    Py_XSETREF(self->transport, Py_NewRef(transport));
+    Py_XSETREF(self->socket, Py_NewRef(socket));
     self->fd = fd;
     self->limit = limit;
     return 0;
 }
 
-/* sendto(2) on the sink's socket, announced to audit hooks as Python's socket.sendto is
- * (sys.addaudithook: the tests watch every address the server sends to). 1: sent; 0: the
- * kernel did not take it; -1: a hook refused it (exception set). */
+static PyObject *str_get_write_buffer_size, *str_sendto;
+
+/* Hand the datagram to the event loop's transport, which queues it (a full socket buffer,
+ * or datagrams it queued before: they go first). 1: handed over; -1: error. */
+static int
+queue_datagram(Sink *self, const unsigned char *data, int length)
+{
+    PyObject *datagram = PyBytes_FromStringAndSize((const char *)data, length);
+    if (datagram == NULL)
+        return -1;
+    PyObject *result = PyObject_CallMethodObjArgs(self->transport, str_sendto, datagram,
+                                                  self->peer, NULL);
+    Py_DECREF(datagram);
+    if (result == NULL)
+        return -1;
+    Py_DECREF(result);
+    return 1;
+}
+
+/* The encrypted datagram to the peer: sendto(2) on the socket, announced to audit hooks
+ * as Python's socket.sendto is (sys.addaudithook: the tests watch every address the
+ * server sends to); through the event loop's transport when it has datagrams queued or
+ * the kernel's buffer is full, as the transport itself would. 1: sent or queued; 0: the
+ * kernel refused it (UDP's loss: an unreachable network); -1: error. */
 static int
 send_datagram(Sink *self, const unsigned char *data, int length)
 {
-    PyObject *fd = PyLong_FromLong(self->fd);
-    if (fd == NULL)
+    PyObject *queued = PyObject_CallMethodNoArgs(self->transport, str_get_write_buffer_size);
+    if (queued == NULL)
         return -1;
-    int audited = PySys_Audit("socket.sendto", "OO", fd, self->peer);
-    Py_DECREF(fd);
-    if (audited < 0)
+    int waiting = PyObject_IsTrue(queued);
+    Py_DECREF(queued);
+    if (waiting < 0)
+        return -1;
+    if (waiting)
+        return queue_datagram(self, data, length);
+    if (PySys_Audit("socket.sendto", "OO", self->socket, self->peer) < 0)
         return -1;
     ssize_t done;
     do {
         done = sendto(self->fd, data, (size_t)length, MSG_DONTWAIT,
                       (struct sockaddr *)&self->address, self->address_length);
     } while (done < 0 && errno == EINTR);
-    if (done < 0) {
-        self->last_errno = errno;
-        return 0;
+    if (done >= 0) {
+        self->sent++;
+        return 1;
     }
-    self->sent++;
-    return 1;
+    self->last_errno = errno;
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+        return queue_datagram(self, data, length);
+    return 0;
 }
 
 PyDoc_STRVAR(Sink_send_doc,
@@ -166,6 +211,10 @@ Sink_send(Sink *self, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 2) {
         PyErr_SetString(PyExc_TypeError, "send(header, payload)");
+        return NULL;
+    }
+    if (self->protect == NULL || self->buffer == NULL || self->transport == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "the sink is not set up");
         return NULL;
     }
     Py_buffer header, payload;
@@ -297,14 +346,14 @@ static PyGetSetDef ReadPacket_getset[] = {
     {NULL}};
 
 static PyMemberDef ReadPacket_members[] = {
-    {"marker", T_INT, offsetof(ReadPacket, marker), 0, NULL},
-    {"payload_type", T_INT, offsetof(ReadPacket, payload_type), 0, NULL},
-    {"sequence_number", T_INT, offsetof(ReadPacket, sequence_number), 0, NULL},
-    {"timestamp", T_UINT, offsetof(ReadPacket, timestamp), 0, NULL},
-    {"ssrc", T_UINT, offsetof(ReadPacket, ssrc), 0, NULL},
-    {"payload", T_OBJECT, offsetof(ReadPacket, payload), 0, NULL},
-    {"abs_send_time", T_OBJECT, offsetof(ReadPacket, abs_send_time), 0, NULL},
-    {"audio_level", T_OBJECT, offsetof(ReadPacket, audio_level), 0, NULL},
+    {"marker", T_INT, offsetof(ReadPacket, marker), READONLY, NULL},
+    {"payload_type", T_INT, offsetof(ReadPacket, payload_type), READONLY, NULL},
+    {"sequence_number", T_INT, offsetof(ReadPacket, sequence_number), READONLY, NULL},
+    {"timestamp", T_UINT, offsetof(ReadPacket, timestamp), READONLY, NULL},
+    {"ssrc", T_UINT, offsetof(ReadPacket, ssrc), READONLY, NULL},
+    {"payload", T_OBJECT, offsetof(ReadPacket, payload), READONLY, NULL},
+    {"abs_send_time", T_OBJECT, offsetof(ReadPacket, abs_send_time), READONLY, NULL},
+    {"audio_level", T_OBJECT, offsetof(ReadPacket, audio_level), READONLY, NULL},
     {NULL}};
 
 static PyTypeObject ReadPacketType = {
@@ -374,14 +423,14 @@ parse_rtp(const unsigned char *data, Py_ssize_t size, PyObject *original, int se
                                 "RTP one-byte header extension value is truncated");
                 return NULL;
             }
-            if (element == send_time_id) {
+            if (send_time_id && element == send_time_id) {
                 unsigned long long value = 0;
                 for (Py_ssize_t i = 0; i < length; i++)
                     value = value << 8 | data[position + i];
                 Py_XSETREF(send_time, PyLong_FromUnsignedLongLong(value));
                 if (send_time == NULL)
                     goto failed;
-            } else if (element == level_id) {
+            } else if (level_id && element == level_id) {
                 unsigned char value = data[position];
                 Py_XSETREF(level, Py_BuildValue("(Oi)", value & 0x80 ? Py_True : Py_False,
                                                 value & 0x7F));
@@ -469,6 +518,7 @@ static int
 Reader_clear(Reader *self)
 {
     Py_CLEAR(self->owner);
+    self->unprotect = NULL;
     return 0;
 }
 
@@ -517,6 +567,10 @@ Reader_read(Reader *self, PyObject *const *args, Py_ssize_t nargs)
     int level_id = (int)PyLong_AsLong(args[2]);
     if (PyErr_Occurred())
         return NULL;
+    if (self->unprotect == NULL || self->buffer == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "the reader is not set up");
+        return NULL;
+    }
     Py_ssize_t size = PyBytes_GET_SIZE(args[0]);
     if (size > self->limit) {
         PyErr_SetString(PyExc_ValueError, "packet is too long");
@@ -597,7 +651,7 @@ typedef struct {
     Kept kept[HISTORY];
 } Lane;
 
-static PyObject *str_state, *str_is_closing, *str_ntp_timestamp, *str_rtp_timestamp,
+static PyObject *str_state, *str_tx_srtp, *str_is_closing, *str_ntp_timestamp, *str_rtp_timestamp,
     *str_octet_count, *str_packet_count, *one;
 
 static void
@@ -756,8 +810,10 @@ level_byte(PyObject *level)
         return -1;
     }
     int vad = PyObject_IsTrue(PyTuple_GET_ITEM(level, 0));
+    if (vad < 0)
+        return -1;
     long value = PyLong_AsLong(PyTuple_GET_ITEM(level, 1));
-    if (vad < 0 || (value == -1 && PyErr_Occurred()))
+    if (value == -1 && PyErr_Occurred())
         return -1;
     return (vad ? 0x80 : 0) | (int)(value & 0x7F);
 }
@@ -830,6 +886,12 @@ route_holds(Lane *self)
     PyObject *pair = PyDict_GetItemWithError(self->nominated, one);
     if (pair != self->pair)
         return PyErr_Occurred() ? -1 : 0;
+    PyObject *session = PyObject_GetAttr(self->dtls, str_tx_srtp);
+    if (session == NULL)
+        return -1;
+    Py_DECREF(session);
+    if (session != self->sink->owner)
+        return 0;
     PyObject *closing = PyObject_CallMethodNoArgs(self->transport, str_is_closing);
     if (closing == NULL)
         return -1;
@@ -843,23 +905,26 @@ route_holds(Lane *self)
 static int
 send_read_packet(Lane *self, ReadPacket *packet, unsigned long long ntp)
 {
-    Sink *sink = self->sink;
     int seq = (int)((packet->sequence_number + self->seq_delta) & 0xFFFF);
     unsigned int ts = packet->timestamp + self->ts_delta;
     int level = 127;
     if (self->level_id && (level = level_byte(packet->audio_level)) < 0)
         return -1;
     PyObject *payload = packet->payload;
-    if (!PyBytes_Check(payload)) {
+    if (payload == NULL || !PyBytes_Check(payload)) {
         PyErr_SetString(PyExc_TypeError, "payload must be bytes");
         return -1;
     }
     unsigned char header[LONGEST_HEADER];
     int header_length = write_header(self, header, packet->marker & 1, seq, ts, ntp, level);
+    /* Held for the send: an audit hook may detach the lane meanwhile. */
+    Sink *sink = (Sink *)Py_NewRef(self->sink);
+    Py_INCREF(payload);
+    int result = -1;
     Py_ssize_t size = header_length + PyBytes_GET_SIZE(payload);
     if (size > sink->limit) {
         PyErr_SetString(PyExc_ValueError, "packet is too long");
-        return -1;
+        goto done;
     }
     unsigned char *buffer = sink->buffer;
     memcpy(buffer, header, (size_t)header_length);
@@ -868,12 +933,20 @@ send_read_packet(Lane *self, ReadPacket *packet, unsigned long long ntp)
     int status = sink->protect(sink->context, buffer, &length);
     if (status) {
         PyErr_Format(PyExc_RuntimeError, "srtp_protect failed (%d)", status);
-        return -1;
+        goto done;
     }
     int sent = send_datagram(sink, buffer, length);
-    if (sent <= 0)
-        return sent;
-    return note_sent(self, header, header_length, payload, seq, ts, ntp) < 0 ? -1 : 1;
+    if (sent < 0)
+        goto done;
+    /* Kept and counted also when the kernel refused it, as aiortc counts what it hands
+     * to its transport: a NACK for it is answered. */
+    if (note_sent(self, header, header_length, payload, seq, ts, ntp) < 0)
+        goto done;
+    result = sent;
+done:
+    Py_DECREF(payload);
+    Py_DECREF(sink);
+    return result;
 }
 
 PyDoc_STRVAR(Lane_write_doc,
@@ -886,6 +959,10 @@ Lane_write(Lane *self, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs < 3 || nargs > 4) {
         PyErr_SetString(PyExc_TypeError, "write(source, packet, keyframe, now=0)");
+        return NULL;
+    }
+    if (self->fallback == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "the lane is not set up");
         return NULL;
     }
     if (args[0] != self->source)
@@ -922,7 +999,7 @@ Lane_send(Lane *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "send(packet: ReadPacket, now)");
         return NULL;
     }
-    if (self->sink == NULL || !self->configured) {
+    if (self->sink == NULL || !self->configured || self->sender == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "the lane has no route or header yet");
         return NULL;
     }
@@ -968,6 +1045,10 @@ Lane_remember(Lane *self, PyObject *args)
     unsigned long long ntp;
     Py_buffer header;
     PyObject *payload;
+    if (self->sender == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "the lane is not set up");
+        return NULL;
+    }
     if (!PyArg_ParseTuple(args, "iIKy*S", &seq, &ts, &ntp, &header, &payload))
         return NULL;
     if (header.len > LONGEST_HEADER) {
@@ -1013,7 +1094,7 @@ Lane_attach(Lane *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "O!OO!OOO", &SinkType, &sink, &dtls, &PyDict_Type, &nominated,
                           &pair, &transport, &connected))
         return NULL;
-    if (!self->configured) {
+    if (!self->configured || self->sender == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "the lane has no header yet");
         return NULL;
     }
@@ -1130,13 +1211,17 @@ PyInit__sendpath(void)
         PyType_Ready(&ReadPacketType) < 0 || PyType_Ready(&LaneType) < 0)
         return NULL;
     str_state = PyUnicode_InternFromString("_state");
+    str_tx_srtp = PyUnicode_InternFromString("_tx_srtp");
+    str_get_write_buffer_size = PyUnicode_InternFromString("get_write_buffer_size");
+    str_sendto = PyUnicode_InternFromString("sendto");
     str_is_closing = PyUnicode_InternFromString("is_closing");
     str_ntp_timestamp = PyUnicode_InternFromString("_RTCRtpSender__ntp_timestamp");
     str_rtp_timestamp = PyUnicode_InternFromString("_RTCRtpSender__rtp_timestamp");
     str_octet_count = PyUnicode_InternFromString("_RTCRtpSender__octet_count");
     str_packet_count = PyUnicode_InternFromString("_RTCRtpSender__packet_count");
     one = PyLong_FromLong(1);
-    if (!str_state || !str_is_closing || !str_ntp_timestamp || !str_rtp_timestamp ||
+    if (!str_state || !str_tx_srtp || !str_get_write_buffer_size || !str_sendto ||
+        !str_is_closing || !str_ntp_timestamp || !str_rtp_timestamp ||
         !str_octet_count || !str_packet_count || !one)
         return NULL;
     PyObject *m = PyModule_Create(&module);

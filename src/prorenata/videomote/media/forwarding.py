@@ -694,13 +694,14 @@ class _Route:
     sent on the ICE pair aioice nominated, in one go.
 
     aiortc's path to the socket is four nested coroutines per packet; for a forwarded
-    packet per viewer that is most of the sending cost. On a direct pair (the viewer's
-    address, no TURN) a :class:`_sendpath.Sink` does the join, libsrtp's
-    ``srtp_protect`` with the session's own context and ``sendto(2)`` on the pair's
-    socket in one C call, the address converted once per pair. A pair relayed through
-    TURN keeps aioice's own (asynchronous) sending, after the same encryption in Python:
-    pylibsrtp's Session.protect without its per-call allocation and checks, in the
-    session's own buffer.
+    packet per viewer that is most of the sending cost. On a pair of the server's own
+    address a :class:`_sendpath.Sink` does the join, libsrtp's ``srtp_protect`` with the
+    session's own context and ``sendto(2)`` on the pair's socket in one C call, the
+    address converted once per pair (through the event loop's transport when that has
+    datagrams queued, or the kernel's buffer is full). A pair relayed through TURN
+    (aioice's TurnTransport: no socket of its own, it checks itself whether it is
+    closed) gets the packet encrypted in Python, pylibsrtp's Session.protect without its
+    per-call allocation and checks, in the session's own buffer.
     """
 
     def __init__(self, dtls: RTCDtlsTransport):
@@ -708,7 +709,7 @@ class _Route:
         self.nominated = dtls.transport._connection._nominated  # filled in place by aioice
         self.pair = None
         self.address = None
-        self.direct = False
+        self.relayed = False
         self.session = None
         self.sink: _sendpath.Sink | None = None
         self._cdata = self._buffer = self._srtp = None
@@ -716,8 +717,9 @@ class _Route:
         self._limit = 0
 
     def ready(self) -> bool:
-        """Whether the viewer is connected (DTLS, a nominated pair, its socket open); the
-        pair, its address and socket and the session are read again when they changed."""
+        """Whether the viewer is connected (DTLS, a nominated pair, its transport open);
+        the pair, its address and socket and the session are read again when they
+        changed."""
         dtls = self.dtls
         if dtls._state is not _DTLS_CONNECTED:
             return False
@@ -727,14 +729,12 @@ class _Route:
             if pair is None:
                 return False
             self._use(pair, session)
-        if not self.direct:
-            return True
         transport = pair.protocol.transport
-        return transport is not None and not transport.is_closing()
+        return transport is not None and (self.relayed or not transport.is_closing())
 
     def send(self, header: bytes, payload: bytes = b"") -> bool:
         """``header + payload`` to the viewer; False when the viewer is not connected
-        (or the kernel dropped it, as UDP may)."""
+        (or the kernel refused it, as UDP may)."""
         if not self.ready():
             return False
         sink = self.sink
@@ -746,12 +746,12 @@ class _Route:
         """The new pair's address and socket, the session's buffer and libsrtp context
         (the sink and this route keep the session referenced: it frees them)."""
         self.pair, self.address, self.session = pair, pair.remote_addr, session
-        self.direct = type(pair.protocol) is StunProtocol
+        self.relayed = pair.protocol.local_candidate.type == "relay"
         self._cdata = getattr(session, _SRTP_CDATA)
         self._buffer = getattr(session, _SRTP_BUFFER)
         self._srtp = getattr(session, _SRTP_CONTEXT)[0]
         self._limit = len(self._cdata) - pylibsrtp.SRTP_MAX_TRAILER_LEN
-        self.sink = _sink_for(pair, session, self._srtp, self._limit) if self.direct else None
+        self.sink = None if self.relayed else _sink_for(pair, session, self._srtp, self._limit)
 
     def _send_in_python(self, pair, data: bytes) -> bool:
         size = len(data)
@@ -764,23 +764,17 @@ class _Route:
         status = _srtp_protect(self._srtp, self._cdata, length)
         if status:
             raise pylibsrtp.Error(f"srtp_protect failed ({status})")
-        data = buffer[0 : length[0]]
-        if self.direct:  # (the transport is open: checked by send)
-            pair.protocol.transport.sendto(data, self.address)
-        else:
-            _spawn(pair.protocol.send_data(data, self.address))
+        # (the transport is open, or a TurnTransport, which checks that itself)
+        pair.protocol.transport.sendto(buffer[0 : length[0]], self.address)
         return True
 
 
 def _sink_for(pair, session: pylibsrtp.Session, context, limit: int) -> "_sendpath.Sink | None":
     """A C sink sending on ``pair``'s socket to its remote address with ``session``'s
-    libsrtp context; None where it cannot (a pair relayed through TURN: its transport
-    has no socket of its own; an address that is not numeric): the route then sends in
-    Python."""
+    libsrtp context; None where it cannot (a transport without a socket of its own, an
+    address that is not numeric): the route then sends in Python."""
     transport = pair.protocol.transport
-    if transport is None or pair.protocol.local_candidate.type != "host":
-        return None
-    socket = transport.get_extra_info("socket")
+    socket = transport.get_extra_info("socket") if transport is not None else None
     if socket is None or pylibsrtp.SRTP_MAX_TRAILER_LEN != _sendpath.TRAILER:
         return None
     host, port = pair.remote_addr
@@ -789,7 +783,8 @@ def _sink_for(pair, session: pylibsrtp.Session, context, limit: int) -> "_sendpa
             protect=_SRTP_PROTECT_ADDRESS,
             context=int(_srtp_ffi.cast("uintptr_t", context)),
             owner=session,
-            fd=socket.fileno(),
+            transport=transport,
+            socket=socket,
             host=host,
             port=port,
             limit=limit,

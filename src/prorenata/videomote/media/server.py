@@ -197,7 +197,10 @@ class Room:
         if writers:
             now = forwarding.ntp_now()
             for write in writers:
-                write(publisher, packet, keyframe, now)
+                try:
+                    write(publisher, packet, keyframe, now)
+                except Exception:  # one viewer's failure must not keep it from the others
+                    logger.exception("forwarding an RTP packet to a viewer failed")
 
     def _route_table(self) -> dict:
         table: dict = {}
