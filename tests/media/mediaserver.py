@@ -114,3 +114,37 @@ async def until(condition, seconds=15, what="condition"):
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"{what} not met within {seconds} s")
+
+
+async def ice_socket_and_browser():
+    """A server-side ICE socket (aioice's StunProtocol on a real UDP socket, a host
+    candidate) and a "browser": a plain UDP socket (5 s time-out) it can send to.
+    Returns ``(transport, protocol, browser)``; close the first and the last."""
+    from aioice.ice import StunProtocol
+    from types import SimpleNamespace
+
+    import socket
+
+    loop = asyncio.get_running_loop()
+    ice = SimpleNamespace(protocol_lost=lambda protocol, error: None)
+    transport, protocol = await loop.create_datagram_endpoint(
+        lambda: StunProtocol(receiver=ice), local_addr=("127.0.0.1", 0)
+    )
+    protocol.local_candidate = SimpleNamespace(type="host")
+    browser = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    browser.bind(("127.0.0.1", 0))
+    browser.settimeout(5)
+    return transport, protocol, browser
+
+
+def connected_dtls(session, pair):
+    """What forwarding's route reads of aiortc's DTLS transport: connected, ``session``
+    for sending, ``pair`` nominated by ICE."""
+    from aiortc.rtcdtlstransport import State
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        _state=State.CONNECTED,
+        _tx_srtp=session,
+        transport=SimpleNamespace(_connection=SimpleNamespace(_nominated={1: pair})),
+    )

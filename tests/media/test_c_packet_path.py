@@ -7,6 +7,8 @@ everything but the steady state back to Python.
 
 from aiortc.rtcdtlstransport import State
 from aiortc.rtp import RtpPacket
+from mediaserver import connected_dtls
+from mediaserver import ice_socket_and_browser
 from mediaserver import run_in_thread
 from prorenata.videomote.media import _sendpath
 from prorenata.videomote.media import forwarding
@@ -15,7 +17,6 @@ from pylibsrtp import Session
 from test_rtp_rewrite import extensions_map
 from types import SimpleNamespace
 
-import asyncio
 import itertools
 import pytest
 import random
@@ -132,27 +133,13 @@ class _Sender:
 
 def test_a_lane_sends_rewritten_packets_keeps_them_and_counts_them_and_hands_the_rest_back():
     async def check():
-        from aioice.ice import StunProtocol
-
-        loop = asyncio.get_running_loop()
-        ice = SimpleNamespace(protocol_lost=lambda protocol, error: None)
-        transport, protocol = await loop.create_datagram_endpoint(
-            lambda: StunProtocol(receiver=ice), local_addr=("127.0.0.1", 0)
-        )
-        protocol.local_candidate = SimpleNamespace(type="host")
-        browser = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        browser.bind(("127.0.0.1", 0))
-        browser.settimeout(5)
+        transport, protocol, browser = await ice_socket_and_browser()
         ours, viewer = _session(Policy.SSRC_ANY_OUTBOUND), _session(Policy.SSRC_ANY_INBOUND)
         publisher = _session(Policy.SSRC_ANY_OUTBOUND)
         incoming = _reader(_session(Policy.SSRC_ANY_INBOUND))
         pair = SimpleNamespace(protocol=protocol, remote_addr=browser.getsockname())
-        nominated = {1: pair}
-        dtls = SimpleNamespace(
-            _state=State.CONNECTED,
-            _tx_srtp=ours,
-            transport=SimpleNamespace(_connection=SimpleNamespace(_nominated=nominated)),
-        )
+        dtls = connected_dtls(ours, pair)
+        nominated = dtls.transport._connection._nominated
         route = forwarding._Route(dtls)
         assert route.ready()
         handed_back = []
@@ -244,6 +231,9 @@ def test_a_lane_without_a_route_or_header_sends_nothing_itself():
         _sendpath.Sink.__new__(_sendpath.Sink).send(b"", b"")
     with pytest.raises(RuntimeError):
         _sendpath.Lane.__new__(_sendpath.Lane).write("someone", None, True, NTP)
+    reader = _reader(_session(Policy.SSRC_ANY_INBOUND))
+    with pytest.raises(RuntimeError):  # a second set-up would free a buffer in use
+        reader.__init__(1, 1, None, 100)
     packet = _sendpath.read(RtpPacket(payload_type=96).serialize(), 0, 0)
     lane.assign("someone")
     lane.write("someone", packet, True, NTP)
@@ -276,26 +266,12 @@ def test_a_sink_leaves_datagrams_to_the_transport_that_has_some_queued_and_loses
     still kept for a NACK."""
 
     async def check():
-        from aioice.ice import StunProtocol
-
-        loop = asyncio.get_running_loop()
-        ice = SimpleNamespace(protocol_lost=lambda protocol, error: None)
-        transport, protocol = await loop.create_datagram_endpoint(
-            lambda: StunProtocol(receiver=ice), local_addr=("127.0.0.1", 0)
-        )
-        browser = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        browser.bind(("127.0.0.1", 0))
-        browser.settimeout(5)
+        transport, protocol, browser = await ice_socket_and_browser()
         ours, viewer = _session(Policy.SSRC_ANY_OUTBOUND), _session(Policy.SSRC_ANY_INBOUND)
         queueing = _Queueing(transport)
         protocol.transport = queueing
-        protocol.local_candidate = SimpleNamespace(type="host")
         pair = SimpleNamespace(protocol=protocol, remote_addr=browser.getsockname())
-        dtls = SimpleNamespace(
-            _state=State.CONNECTED,
-            _tx_srtp=ours,
-            transport=SimpleNamespace(_connection=SimpleNamespace(_nominated={1: pair})),
-        )
+        dtls = connected_dtls(ours, pair)
         route = forwarding._Route(dtls)
         try:
             assert route.send(b"\x80\x60\x00\x01" + bytes(8), b"queued")

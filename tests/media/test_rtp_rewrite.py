@@ -10,6 +10,8 @@ from aiortc.rtcrtpparameters import RTCRtpParameters
 from aiortc.rtcrtpreceiver import NackGenerator
 from aiortc.rtp import HeaderExtensionsMap
 from aiortc.rtp import RtpPacket
+from mediaserver import connected_dtls
+from mediaserver import ice_socket_and_browser
 from mediaserver import run_in_thread
 from prorenata.videomote.media import forwarding
 
@@ -263,30 +265,15 @@ def test_the_route_encrypts_as_pylibsrtp_does_and_sends_to_the_nominated_pair(pr
     context and sends on the pair's socket: byte for byte what Session.protect gives (a
     twin session, same key) arrives at the pair's remote address, and the viewer's
     session reads it back."""
-    from aioice.ice import StunProtocol
     from aiortc.rtcdtlstransport import State
     from pylibsrtp import Policy
     from types import SimpleNamespace
 
-    import socket
-
     async def check():
         ours, twin, viewer = _sessions(bytes(range(key_size)), getattr(Policy, profile))
-        loop = asyncio.get_running_loop()
-        ice = SimpleNamespace(protocol_lost=lambda protocol, error: None)
-        transport, protocol = await loop.create_datagram_endpoint(
-            lambda: StunProtocol(receiver=ice), local_addr=("127.0.0.1", 0)
-        )
-        protocol.local_candidate = SimpleNamespace(type="host")
-        browser = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        browser.bind(("127.0.0.1", 0))
-        browser.settimeout(5)
+        transport, protocol, browser = await ice_socket_and_browser()
         pair = SimpleNamespace(protocol=protocol, remote_addr=browser.getsockname())
-        dtls = SimpleNamespace(
-            _state=State.CONNECTED,
-            _tx_srtp=ours,
-            transport=SimpleNamespace(_connection=SimpleNamespace(_nominated={1: pair})),
-        )
+        dtls = connected_dtls(ours, pair)
         route = forwarding._Route(dtls)
         header = forwarding.header_writer(96, 0xCAFE, mid_id=1, mid=b"0", send_time_id=3)
         try:
@@ -335,11 +322,7 @@ def test_a_pair_relayed_through_turn_is_encrypted_as_pylibsrtp_does_and_sent_by_
             get_extra_info=lambda name, default=None: default,
         )
         pair = SimpleNamespace(protocol=protocol, remote_addr=("127.0.0.1", 5004))
-        dtls = SimpleNamespace(
-            _state=State.CONNECTED,
-            _tx_srtp=ours,
-            transport=SimpleNamespace(_connection=SimpleNamespace(_nominated={1: pair})),
-        )
+        dtls = connected_dtls(ours, pair)
         route = forwarding._Route(dtls)
         header = forwarding.header_writer(96, 0xCAFE, mid_id=1, mid=b"0", send_time_id=3)
         for seq, payload in enumerate([b"", b"x" * 1200, bytes(range(256))]):

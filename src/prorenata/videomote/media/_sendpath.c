@@ -32,19 +32,96 @@ typedef int (*protect_function)(void *context, void *packet, int *length);
  * packet for the authentication tag and MKI. */
 #define TRAILER 144
 
+/* One libsrtp context of a pylibsrtp Session, used in a buffer of our own. */
+typedef struct {
+    protect_function function; /* srtp_protect or srtp_unprotect (NULL: not set up) */
+    void *context;
+    PyObject *owner; /* the pylibsrtp Session the context belongs to (it frees it) */
+    unsigned char *buffer;
+    Py_ssize_t limit; /* the longest packet */
+} Srtp;
+
+/* ``function`` and ``context`` (addresses) of ``owner``, for packets up to ``limit``
+ * bytes that may grow by ``room`` bytes. 0, or -1 with an exception set. */
+static int
+srtp_use(Srtp *srtp, unsigned long long function, unsigned long long context, PyObject *owner,
+         Py_ssize_t limit, Py_ssize_t room)
+{
+    if (srtp->buffer != NULL) {
+        /* (a second __init__ would free the buffer a send in progress may be using) */
+        PyErr_SetString(PyExc_RuntimeError, "set up once only");
+        return -1;
+    }
+    if (!function || !context || limit <= 0 || limit > 65536) {
+        PyErr_SetString(PyExc_ValueError, "no libsrtp function or context, or a bad limit");
+        return -1;
+    }
+    unsigned char *buffer = PyMem_Malloc((size_t)(limit + room));
+    if (buffer == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    srtp->buffer = buffer;
+    srtp->function = (protect_function)(uintptr_t)function;
+    srtp->context = (void *)(uintptr_t)context;
+    Py_XSETREF(srtp->owner, Py_NewRef(owner));
+    srtp->limit = limit;
+    return 0;
+}
+
+/* Not usable any more (the owner may free the context). */
+static void
+srtp_clear(Srtp *srtp)
+{
+    srtp->function = NULL;
+    Py_CLEAR(srtp->owner);
+}
+
+static void
+srtp_free(Srtp *srtp)
+{
+    srtp_clear(srtp);
+    PyMem_Free(srtp->buffer);
+    srtp->buffer = NULL;
+}
+
+/* ``first`` and ``second`` joined in the buffer and run through the libsrtp function:
+ * the packet's new length there; -1 with ValueError (too long, or libsrtp refused it:
+ * a forged, damaged or replayed packet) or RuntimeError (not set up). */
+static int
+srtp_run(Srtp *srtp, const void *first, Py_ssize_t first_size, const void *second,
+         Py_ssize_t second_size)
+{
+    if (srtp->function == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "not set up");
+        return -1;
+    }
+    Py_ssize_t size = first_size + second_size;
+    if (size > srtp->limit) {
+        PyErr_SetString(PyExc_ValueError, "packet is too long");
+        return -1;
+    }
+    memcpy(srtp->buffer, first, (size_t)first_size);
+    if (second_size)
+        memcpy(srtp->buffer + first_size, second, (size_t)second_size);
+    int length = (int)size;
+    int status = srtp->function(srtp->context, srtp->buffer, &length);
+    if (status) {
+        PyErr_Format(PyExc_ValueError, "libsrtp refused the packet (%d)", status);
+        return -1;
+    }
+    return length;
+}
+
 typedef struct {
     PyObject_HEAD
-    protect_function protect;
-    void *context;
-    PyObject *owner; /* the pylibsrtp Session the context belongs to */
+    Srtp srtp; /* srtp_protect, limit: before protection (TRAILER more in the buffer) */
     PyObject *transport; /* the event loop's datagram transport on that socket */
     PyObject *socket;    /* its socket object (for audit hooks, as socket.sendto gives it) */
     int fd;
     struct sockaddr_storage address;
     socklen_t address_length;
     PyObject *peer; /* (host, port): the address for audit hooks */
-    Py_ssize_t limit; /* the longest packet before protection */
-    unsigned char *buffer;
     unsigned long long sent;
     int last_errno;
 } Sink;
@@ -53,18 +130,17 @@ static void
 Sink_dealloc(Sink *self)
 {
     PyObject_GC_UnTrack(self);
-    Py_CLEAR(self->owner);
+    srtp_free(&self->srtp);
     Py_CLEAR(self->peer);
     Py_CLEAR(self->transport);
     Py_CLEAR(self->socket);
-    PyMem_Free(self->buffer);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static int
 Sink_traverse(Sink *self, visitproc visit, void *arg)
 {
-    Py_VISIT(self->owner);
+    Py_VISIT(self->srtp.owner);
     Py_VISIT(self->transport);
     Py_VISIT(self->socket);
     return 0;
@@ -73,11 +149,10 @@ Sink_traverse(Sink *self, visitproc visit, void *arg)
 static int
 Sink_clear(Sink *self)
 {
-    Py_CLEAR(self->owner);
+    srtp_clear(&self->srtp);
     Py_CLEAR(self->peer);
     Py_CLEAR(self->transport);
     Py_CLEAR(self->socket);
-    self->protect = NULL;
     return 0;
 }
 
@@ -94,6 +169,10 @@ Sink_init(Sink *self, PyObject *args, PyObject *kwargs)
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "KKOOOsin", keywords, &protect, &context,
                                      &owner, &transport, &socket, &host, &port, &limit))
         return -1;
+    if (self->srtp.buffer != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "set up once only");
+        return -1;
+    }
     PyObject *number = PyObject_CallMethod(socket, "fileno", NULL);
     if (number == NULL)
         return -1;
@@ -101,12 +180,8 @@ Sink_init(Sink *self, PyObject *args, PyObject *kwargs)
     Py_DECREF(number);
     if (fd == -1 && PyErr_Occurred())
         return -1;
-    if (!protect || !context) {
-        PyErr_SetString(PyExc_ValueError, "no libsrtp function or context");
-        return -1;
-    }
-    if (fd < 0 || port <= 0 || port > 65535 || limit <= 0 || limit > 65536) {
-        PyErr_SetString(PyExc_ValueError, "bad socket, port or limit");
+    if (fd < 0 || port <= 0 || port > 65535) {
+        PyErr_SetString(PyExc_ValueError, "bad socket or port");
         return -1;
     }
     memset(&self->address, 0, sizeof(self->address));
@@ -127,23 +202,14 @@ Sink_init(Sink *self, PyObject *args, PyObject *kwargs)
     PyObject *peer = Py_BuildValue("(si)", host, port);
     if (peer == NULL)
         return -1;
-    unsigned char *buffer = PyMem_Malloc((size_t)limit + TRAILER);
-    if (buffer == NULL) {
+    if (srtp_use(&self->srtp, protect, context, owner, limit, TRAILER) < 0) {
         Py_DECREF(peer);
-        PyErr_NoMemory();
         return -1;
     }
-    PyMem_Free(self->buffer);
-    self->buffer = buffer;
     Py_XSETREF(self->peer, peer);
-    self->protect = (protect_function)(uintptr_t)protect;
-    self->context = (void *)(uintptr_t)context;
-    Py_INCREF(owner);
-    Py_XSETREF(self->owner, owner);
     Py_XSETREF(self->transport, Py_NewRef(transport));
     Py_XSETREF(self->socket, Py_NewRef(socket));
     self->fd = fd;
-    self->limit = limit;
     return 0;
 }
 
@@ -213,7 +279,7 @@ Sink_send(Sink *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "send(header, payload)");
         return NULL;
     }
-    if (self->protect == NULL || self->buffer == NULL || self->transport == NULL) {
+    if (self->transport == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "the sink is not set up");
         return NULL;
     }
@@ -224,24 +290,12 @@ Sink_send(Sink *self, PyObject *const *args, Py_ssize_t nargs)
         PyBuffer_Release(&header);
         return NULL;
     }
-    Py_ssize_t size = header.len + payload.len;
-    if (size > self->limit) {
-        PyBuffer_Release(&header);
-        PyBuffer_Release(&payload);
-        PyErr_SetString(PyExc_ValueError, "packet is too long");
-        return NULL;
-    }
-    memcpy(self->buffer, header.buf, (size_t)header.len);
-    memcpy(self->buffer + header.len, payload.buf, (size_t)payload.len);
+    int length = srtp_run(&self->srtp, header.buf, header.len, payload.buf, payload.len);
     PyBuffer_Release(&header);
     PyBuffer_Release(&payload);
-    int length = (int)size;
-    int status = self->protect(self->context, self->buffer, &length);
-    if (status) {
-        PyErr_Format(PyExc_RuntimeError, "srtp_protect failed (%d)", status);
+    if (length < 0)
         return NULL;
-    }
-    int sent = send_datagram(self, self->buffer, length);
+    int sent = send_datagram(self, self->srtp.buffer, length);
     if (sent < 0)
         return NULL;
     return PyBool_FromLong(sent);
@@ -253,19 +307,19 @@ static PyMethodDef Sink_methods[] = {
 
 static PyMemberDef Sink_members[] = {
     {"fd", T_INT, offsetof(Sink, fd), READONLY, "the socket sent on"},
-    {"limit", T_PYSSIZET, offsetof(Sink, limit), READONLY, "the longest packet"},
+    {"limit", T_PYSSIZET, offsetof(Sink, srtp.limit), READONLY, "the longest packet"},
     {"sent", T_ULONGLONG, offsetof(Sink, sent), READONLY, "packets the kernel took"},
     {"last_errno", T_INT, offsetof(Sink, last_errno), READONLY,
      "errno of the last packet the kernel did not take (0: none yet)"},
-    {"owner", T_OBJECT, offsetof(Sink, owner), READONLY, "the SRTP session"},
+    {"owner", T_OBJECT, offsetof(Sink, srtp.owner), READONLY, "the SRTP session"},
     {NULL}};
 
 static PyTypeObject SinkType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "prorenata.videomote.media._sendpath.Sink",
     .tp_doc = PyDoc_STR(
-        "Sink(protect, context, owner, fd, host, port, limit): SRTP-protect and send to one\n"
-        "address on one socket (see the module's comment)."),
+        "Sink(protect, context, owner, transport, socket, host, port, limit): SRTP-protect\n"
+        "and send to one address on one socket (see the module's comment)."),
     .tp_basicsize = sizeof(Sink),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_new = PyType_GenericNew,
@@ -488,37 +542,30 @@ read_packet(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                      PyBytes_GET_SIZE(args[0]), args[0], send_time_id, level_id);
 }
 
-/* libsrtp 2: srtp_err_status_t srtp_unprotect(srtp_t ctx, void *srtp_hdr, int *len_ptr) */
 typedef struct {
     PyObject_HEAD
-    protect_function unprotect;
-    void *context;
-    PyObject *owner; /* the pylibsrtp Session the context belongs to */
-    Py_ssize_t limit;
-    unsigned char *buffer;
+    Srtp srtp; /* srtp_unprotect */
 } Reader;
 
 static void
 Reader_dealloc(Reader *self)
 {
     PyObject_GC_UnTrack(self);
-    Py_CLEAR(self->owner);
-    PyMem_Free(self->buffer);
+    srtp_free(&self->srtp);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static int
 Reader_traverse(Reader *self, visitproc visit, void *arg)
 {
-    Py_VISIT(self->owner);
+    Py_VISIT(self->srtp.owner);
     return 0;
 }
 
 static int
 Reader_clear(Reader *self)
 {
-    Py_CLEAR(self->owner);
-    self->unprotect = NULL;
+    srtp_clear(&self->srtp);
     return 0;
 }
 
@@ -532,23 +579,7 @@ Reader_init(Reader *self, PyObject *args, PyObject *kwargs)
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "KKOn", keywords, &unprotect, &context,
                                      &owner, &limit))
         return -1;
-    if (!unprotect || !context || limit <= 0 || limit > 65536) {
-        PyErr_SetString(PyExc_ValueError, "no libsrtp function or context, or a bad limit");
-        return -1;
-    }
-    unsigned char *buffer = PyMem_Malloc((size_t)limit);
-    if (buffer == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    PyMem_Free(self->buffer);
-    self->buffer = buffer;
-    self->unprotect = (protect_function)(uintptr_t)unprotect;
-    self->context = (void *)(uintptr_t)context;
-    Py_INCREF(owner);
-    Py_XSETREF(self->owner, owner);
-    self->limit = limit;
-    return 0;
+    return srtp_use(&self->srtp, unprotect, context, owner, limit, 0);
 }
 
 PyDoc_STRVAR(Reader_read_doc,
@@ -567,23 +598,11 @@ Reader_read(Reader *self, PyObject *const *args, Py_ssize_t nargs)
     int level_id = (int)PyLong_AsLong(args[2]);
     if (PyErr_Occurred())
         return NULL;
-    if (self->unprotect == NULL || self->buffer == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "the reader is not set up");
+    int length = srtp_run(&self->srtp, PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0]),
+                          NULL, 0);
+    if (length < 0)
         return NULL;
-    }
-    Py_ssize_t size = PyBytes_GET_SIZE(args[0]);
-    if (size > self->limit) {
-        PyErr_SetString(PyExc_ValueError, "packet is too long");
-        return NULL;
-    }
-    memcpy(self->buffer, PyBytes_AS_STRING(args[0]), (size_t)size);
-    int length = (int)size;
-    int status = self->unprotect(self->context, self->buffer, &length);
-    if (status) {
-        PyErr_Format(PyExc_ValueError, "srtp_unprotect failed (%d)", status);
-        return NULL;
-    }
-    return parse_rtp(self->buffer, length, NULL, send_time_id, level_id);
+    return parse_rtp(self->srtp.buffer, length, NULL, send_time_id, level_id);
 }
 
 static PyMethodDef Reader_methods[] = {
@@ -591,7 +610,7 @@ static PyMethodDef Reader_methods[] = {
     {NULL}};
 
 static PyMemberDef Reader_members[] = {
-    {"owner", T_OBJECT, offsetof(Reader, owner), READONLY, "the SRTP session"},
+    {"owner", T_OBJECT, offsetof(Reader, srtp.owner), READONLY, "the SRTP session"},
     {NULL}};
 
 static PyTypeObject ReaderType = {
@@ -890,7 +909,7 @@ route_holds(Lane *self)
     if (session == NULL)
         return -1;
     Py_DECREF(session);
-    if (session != self->sink->owner)
+    if (session != self->sink->srtp.owner)
         return 0;
     PyObject *closing = PyObject_CallMethodNoArgs(self->transport, str_is_closing);
     if (closing == NULL)
@@ -921,21 +940,11 @@ send_read_packet(Lane *self, ReadPacket *packet, unsigned long long ntp)
     Sink *sink = (Sink *)Py_NewRef(self->sink);
     Py_INCREF(payload);
     int result = -1;
-    Py_ssize_t size = header_length + PyBytes_GET_SIZE(payload);
-    if (size > sink->limit) {
-        PyErr_SetString(PyExc_ValueError, "packet is too long");
+    int length = srtp_run(&sink->srtp, header, header_length, PyBytes_AS_STRING(payload),
+                          PyBytes_GET_SIZE(payload));
+    if (length < 0)
         goto done;
-    }
-    unsigned char *buffer = sink->buffer;
-    memcpy(buffer, header, (size_t)header_length);
-    memcpy(buffer + header_length, PyBytes_AS_STRING(payload), (size_t)PyBytes_GET_SIZE(payload));
-    int length = (int)size;
-    int status = sink->protect(sink->context, buffer, &length);
-    if (status) {
-        PyErr_Format(PyExc_RuntimeError, "srtp_protect failed (%d)", status);
-        goto done;
-    }
-    int sent = send_datagram(sink, buffer, length);
+    int sent = send_datagram(sink, sink->srtp.buffer, length);
     if (sent < 0)
         goto done;
     /* Kept and counted also when the kernel refused it, as aiortc counts what it hands
