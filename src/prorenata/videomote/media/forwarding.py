@@ -13,12 +13,14 @@ room saturates two cores. This module lets the media server pass media through i
   sender's SSRC, sequence numbers, timestamps and payload type, keeps them for
   retransmission, counts them for its sender reports and encrypts and sends them on the
   ICE pair directly. From the datagram that arrives to the datagrams that leave, nothing
-  waits and no task switches. Per packet, the path does only what it must, in as few
-  Python steps as it can: :func:`read_rtp` reads the header with one unpack (and of the
-  extensions only the send time and audio level), :func:`header_writer` writes each
-  viewer's header with one pack, the history keeps the bytes sent (parsed again only
-  for a NACK), encryption happens in the SRTP session's own buffer, and an in-order
-  packet skips the NACK generator's walk over its missing set;
+  waits and no task switches. Per packet, what it must do is done in C
+  (:mod:`._sendpath`, the project's own extension): a packet is decrypted and read in
+  one call (of the extensions only the send time and audio level), and in the steady
+  state each viewer's :class:`_sendpath.Lane` rewrites the header (as
+  :func:`header_writer` writes it), keeps the packet for a NACK, counts it, encrypts it
+  and sends it in one call; Python decides everything else (key frames, new pairs or
+  sessions, TURN, packets aiortc parses), and an in-order packet skips the NACK
+  generator's walk over its missing set;
 - :func:`receive_raw` (synthetic viewers, benchmarks): every RTP packet to a counter;
 - :func:`request_keyframe` sends an RTCP PLI to a publisher (a new viewer, or a viewer's
   own PLI, needs a fresh keyframe, which only the publisher's browser can make);
@@ -28,7 +30,7 @@ room saturates two cores. This module lets the media server pass media through i
   instead of whatever aioice finds on the machine's interfaces.
 
 aiortc is pinned (``constraints.txt``); ``tests/media/test_forwarding_guard.py`` fails
-loudly when any attribute used here changes.
+loudly when any attribute used here, or by the C code, changes.
 """
 
 from aioice import Candidate
