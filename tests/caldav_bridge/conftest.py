@@ -112,7 +112,16 @@ def _caldav_servers(tmp_path_factory):
 
 
 def _serve(servers: CalDAVServers, kind: str):
-    """A fresh CalDAV server on loopback, once it answers; stopped afterwards."""
+    """A fresh CalDAV server on loopback, once it answers; stopped afterwards.
+
+    Connections the bridge kept from an earlier test's rounds (``client._POOL``, per URL
+    and user) are dropped first: that test's server is gone, and this one may listen on
+    the same port with an empty storage, where a kept connection's calendar and principal
+    do not exist (a round then failed, "retrying later", and the test read an empty
+    calendar)."""
+    from prorenata.videomote.caldav_bridge import client
+
+    client._POOL.clear()
     server = servers.take(kind)
     try:
         _wait(server.url, server.process)
