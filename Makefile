@@ -20,10 +20,10 @@ help: ## Show the targets
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# The media server's packet path is a C extension (src/prorenata/videomote/media/_sendpath.c):
+# The media server's packet path is a C extension (src/prorenata/videomote/media/_*.c):
 # installing builds it, with a C compiler and Python's headers (build-tools).
 $(VENV)/.installed: $(BIN)/python setup.py requirements.txt constraints.txt \
-  src/prorenata/videomote/media/_sendpath.c | build-tools
+  $(wildcard src/prorenata/videomote/media/_*.[ch]) | build-tools
 	PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(BIN)/python -m pip install -q -U pip setuptools wheel
 	PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(BIN)/python -m pip install -q -r requirements.txt
 	touch $@

@@ -35,8 +35,13 @@ setup(
     ext_modules=[
         Extension(
             "prorenata.videomote.media._sendpath",
-            ["src/prorenata/videomote/media/_sendpath.c"],
-            extra_compile_args=["-O2", "-Wall"],
+            [
+                "src/prorenata/videomote/media/_sendpath.c",
+                "src/prorenata/videomote/media/_receive.c",
+            ],
+            depends=["src/prorenata/videomote/media/_sendpath.h"],
+            # -ffp-contract=off: the bandwidth estimate's arithmetic exactly as Python's
+            extra_compile_args=["-O2", "-Wall", "-ffp-contract=off"],
         )
     ],
     python_requires=">=3.11",

@@ -160,6 +160,35 @@ def test_the_receiver_bookkeeping_forward_packets_repeats_is_unchanged():
     assert source.count("await ") == 3  # REMB, NACK, PLI: the only sends
 
 
+def test_what_the_c_intake_reads_and_writes_of_aiortc_exists():
+    """_receive.c: the Tally stands in for StreamStatistics wherever aiortc reads one;
+    the intake reads and moves the NACK generator's newest number and asks aiortc's rate
+    control for the estimate (the estimator's arithmetic is compared in test_remb.py)."""
+    from aiortc.rate import AimdRateControl
+    from aiortc.rate import BandwidthUsage
+    from aiortc.rtcrtpreceiver import NackGenerator
+    from aiortc.rtcrtpreceiver import StreamStatistics
+    from prorenata.videomote.media import _sendpath
+
+    reference, tally = StreamStatistics(90000), _sendpath.Tally(90000)
+    for name in [*vars(reference), "fraction_lost", "jitter", "packets_expected", "packets_lost"]:
+        assert name in dir(tally), name
+    receiver = inspect.getsource(RTCRtpReceiver)
+    for name in ("packets_received", "packets_lost", "jitter", "fraction_lost", "max_seq"):
+        assert f"stream.{name}" in receiver, name
+    nacks = NackGenerator()
+    assert nacks.max_seq is None and nacks.missing == set()
+    assert "self.max_seq = packet.sequence_number" in inspect.getsource(NackGenerator.add)
+    control = AimdRateControl()
+    assert control.current_bitrate_initialized is False and control.current_bitrate > 0
+    assert list(inspect.signature(control.update).parameters) == [
+        "bandwidth_usage",
+        "estimated_throughput",
+        "now_ms",
+    ]
+    assert [usage.value for usage in BandwidthUsage] == [0, 1, 2]
+
+
 def test_the_send_path_taken_over_to_the_socket_is_unchanged():
     """RtpRewriter encrypts and sends as the DTLS transport, ICE transport and aioice do."""
     from aioice.ice import StunProtocol

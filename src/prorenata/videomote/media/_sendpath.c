@@ -25,6 +25,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "_sendpath.h"
+
 /* libsrtp 2: srtp_err_status_t srtp_protect(srtp_t ctx, void *rtp_hdr, int *len_ptr) */
 typedef int (*protect_function)(void *context, void *packet, int *length);
 
@@ -333,19 +335,7 @@ static PyTypeObject SinkType = {
 
 /* -- the receive side: SRTP-unprotect and read an RTP packet ----------------------- */
 
-/* An incoming RTP packet as forwarding reads it: RtpPacket's attributes, of the header
- * extensions only the send time and the audio level; its own ``extensions``. */
-typedef struct {
-    PyObject_HEAD
-    int marker;
-    int payload_type;
-    int sequence_number;
-    unsigned int timestamp;
-    unsigned int ssrc;
-    PyObject *payload;
-    PyObject *abs_send_time;
-    PyObject *audio_level;
-} ReadPacket;
+
 
 static void
 ReadPacket_dealloc(ReadPacket *self)
@@ -410,7 +400,7 @@ static PyMemberDef ReadPacket_members[] = {
     {"audio_level", T_OBJECT, offsetof(ReadPacket, audio_level), READONLY, NULL},
     {NULL}};
 
-static PyTypeObject ReadPacketType = {
+PyTypeObject ReadPacketType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "prorenata.videomote.media._sendpath.ReadPacket",
     .tp_doc = PyDoc_STR("An RTP packet as read(...) reads it (made by read and Reader.read)."),
@@ -1217,7 +1207,8 @@ PyMODINIT_FUNC
 PyInit__sendpath(void)
 {
     if (PyType_Ready(&SinkType) < 0 || PyType_Ready(&ReaderType) < 0 ||
-        PyType_Ready(&ReadPacketType) < 0 || PyType_Ready(&LaneType) < 0)
+        PyType_Ready(&ReadPacketType) < 0 || PyType_Ready(&LaneType) < 0 ||
+        receive_ready() < 0)
         return NULL;
     str_state = PyUnicode_InternFromString("_state");
     str_tx_srtp = PyUnicode_InternFromString("_tx_srtp");
@@ -1246,7 +1237,7 @@ PyInit__sendpath(void)
         PyModule_AddObjectRef(m, "Lane", (PyObject *)&LaneType) < 0 ||
         PyModule_AddIntConstant(m, "HISTORY", HISTORY) < 0 ||
         PyModule_AddObjectRef(m, "ReadPacket", (PyObject *)&ReadPacketType) < 0 ||
-        PyModule_AddIntConstant(m, "TRAILER", TRAILER) < 0) {
+        PyModule_AddIntConstant(m, "TRAILER", TRAILER) < 0 || receive_add(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -45,7 +45,6 @@ from aiortc import clock
 from aiortc.codecs import is_rtx
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcdtlstransport import State as DtlsState
-from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import RTCP_PSFB_APP
 from aiortc.rtp import RtcpPsfbPacket
 from aiortc.rtp import RtpPacket
@@ -57,6 +56,7 @@ from prorenata.videomote.media import _sendpath
 from prorenata.videomote.media.remb import BandwidthEstimator
 
 import asyncio
+import functools
 import logging
 import pylibsrtp
 import pylibsrtp._binding
@@ -167,6 +167,40 @@ def forward_packets(
     estimator = BandwidthEstimator() if remb and getattr(receiver, _RECEIVER_ESTIMATOR) else None
     setattr(receiver, _RECEIVER_ESTIMATOR, None)
     codecs = getattr(receiver, _RECEIVER_CODECS)  # filled in place when the receiver starts
+    nacks = getattr(receiver, _RECEIVER_NACK)
+    active = getattr(receiver, _RECEIVER_ACTIVE_SSRC)
+
+    def note_active(ssrc: int) -> None:
+        active[ssrc] = clock.current_datetime()
+
+    # The packets _sendpath.Reader read: the same steps in C (_receive.c), back in Python
+    # only for what is rare (a gap, a REMB, a source seen again) and to hand them on.
+    intake = _sendpath.Intake(
+        receiver=receiver,
+        estimator=estimator,
+        codecs=codecs,
+        streams=getattr(receiver, _RECEIVER_STREAMS),
+        nacks=nacks,
+        video=video,
+        on_packet=on_packet,
+        slow=_python_handler(receiver, estimator, video, on_packet),
+        send_remb=lambda estimate: _send_remb(receiver, estimate),
+        note_active=note_active,
+        request_missing=functools.partial(_nack_missing, receiver, nacks),
+        is_rtx=is_rtx,
+    )
+    setattr(receiver, _DIRECT_HANDLER, intake.take)
+
+
+def _python_handler(
+    receiver: RTCRtpReceiver,
+    estimator: BandwidthEstimator | None,
+    video: bool,
+    on_packet: Callable[[RtpPacket, bool], None],
+) -> Callable[[RtpPacket, int], None]:
+    """forward_packets' steps in Python, for the packets the C intake leaves to it: those
+    aiortc parsed, retransmissions, packets before the receiver knows their codec."""
+    codecs = getattr(receiver, _RECEIVER_CODECS)
     streams = getattr(receiver, _RECEIVER_STREAMS)
     rtx_ssrcs = getattr(receiver, _RECEIVER_RTX_SSRC)
     nacks = getattr(receiver, _RECEIVER_NACK)
@@ -193,7 +227,7 @@ def forward_packets(
             _request_missing(receiver, nacks, packet)
         on_packet(packet, is_keyframe(packet))
 
-    setattr(receiver, _DIRECT_HANDLER, handle)
+    return handle
 
 
 # The steps of forward_packets' handler, in the order it takes them for every packet.
@@ -213,7 +247,7 @@ def _estimate_bandwidth(
     """Feed the REMB estimator; send the browser a new estimate when there is one."""
     if packet.extensions.abs_send_time is None:
         return
-    estimate = estimator.note(
+    estimate = estimator.add(
         arrival_time_ms,
         packet.extensions.abs_send_time,
         len(packet.payload) + packet.padding_size,
@@ -233,10 +267,10 @@ def _note_active_source(
 
 
 def _count(streams: dict, codec, packet: RtpPacket) -> None:
-    """Statistics per SSRC for the receiver reports."""
+    """Statistics per SSRC for the receiver reports (aiortc's StreamStatistics, in C)."""
     statistics = streams.get(packet.ssrc)
     if statistics is None:
-        statistics = streams[packet.ssrc] = StreamStatistics(codec.clockRate)
+        statistics = streams[packet.ssrc] = _sendpath.Tally(codec.clockRate)
     statistics.add(packet)
 
 
@@ -269,7 +303,13 @@ def _request_missing(receiver: RTCRtpReceiver, nacks, packet: RtpPacket) -> None
     last = nacks.max_seq
     if last is not None and not nacks.missing and packet.sequence_number == (last + 1) & 0xFFFF:
         nacks.max_seq = packet.sequence_number
-    elif nacks.add(packet):
+    else:
+        _nack_missing(receiver, nacks, packet)
+
+
+def _nack_missing(receiver: RTCRtpReceiver, nacks, packet: RtpPacket) -> None:
+    """NackGenerator.add's own walk; a NACK of what it finds missing."""
+    if nacks.add(packet):
         _spawn(receiver._send_rtcp_nack(packet.ssrc, sorted(nacks.missing)))
 
 
