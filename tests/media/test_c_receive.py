@@ -254,3 +254,31 @@ def test_the_intake_does_what_the_python_steps_do_packet_by_packet(seed):
     assert {kind for kind, *_ in ours["sent"]} == {"nack", "remb"}
     assert set(ours["streams"]) == {MEDIA_SSRC, RTX_SSRC}
     assert ours["active"] == sorted({MEDIA_SSRC, RTX_SSRC})
+
+
+def test_statistics_aiortcs_own_path_began_are_carried_on_and_the_packets_handed_on():
+    # Packets that came before the direct path was set up went through aiortc's own
+    # handler, which began a StreamStatistics for their SSRC.
+    handed, sent = [], []
+    receiver = _receiver(sent)
+    streams = getattr(receiver, forwarding._RECEIVER_STREAMS)
+    began = streams[MEDIA_SSRC] = StreamStatistics(90000)
+    packets = [
+        p
+        for p, _ in _packets(0)
+        if type(p) is _sendpath.ReadPacket and p.ssrc == MEDIA_SSRC and p.payload_type == 96
+    ]
+    for packet in packets[:5]:
+        began.add(packet)
+
+    async def main():
+        forwarding.forward_packets(receiver, lambda packet, keyframe: handed.append(packet))
+        handler = getattr(receiver, forwarding._DIRECT_HANDLER)
+        for packet in packets[5:]:
+            handler(packet, 3_900_000_000_000)
+
+    asyncio.run(main())
+    assert [p.sequence_number for p in handed] == [p.sequence_number for p in packets[5:]]
+    statistics = streams[MEDIA_SSRC]
+    assert statistics.packets_received == len(packets)
+    assert statistics.base_seq == packets[0].sequence_number

@@ -1012,6 +1012,46 @@ note_source(Intake *self, unsigned int ssrc, i64 arrival)
     return result == NULL ? -1 : 0;
 }
 
+/* A new Tally carrying on from ``statistics`` (aiortc's StreamStatistics, or anything
+ * with its attributes). */
+static PyObject *
+tally_adopting(PyObject *statistics)
+{
+    static const char *names[] = {"_clockrate", "base_seq", "max_seq", "cycles",
+                                  "packets_received", "_jitter_q4", "_last_arrival",
+                                  "_last_timestamp", "_expected_prior", "_received_prior"};
+    i64 values[10];
+    int present[10];
+    for (int i = 0; i < 10; i++) {
+        PyObject *value = PyObject_GetAttrString(statistics, names[i]);
+        if (value == NULL)
+            return NULL;
+        present[i] = value != Py_None;
+        values[i] = present[i] ? PyLong_AsLongLong(value) : 0;
+        Py_DECREF(value);
+        if (values[i] == -1 && PyErr_Occurred())
+            return NULL;
+    }
+    Tally *tally = PyObject_New(Tally, &TallyType);
+    if (tally == NULL)
+        return NULL;
+    tally->clockrate = values[0];
+    tally->has_base = present[1];
+    tally->base_seq = values[1];
+    tally->has_max = present[2];
+    tally->max_seq = values[2];
+    tally->cycles = values[3];
+    tally->packets_received = values[4];
+    tally->jitter_q4 = values[5];
+    tally->has_last_arrival = present[6];
+    tally->last_arrival = values[6];
+    tally->has_last_timestamp = present[7];
+    tally->last_timestamp = values[7];
+    tally->expected_prior = values[8];
+    tally->received_prior = values[9];
+    return (PyObject *)tally;
+}
+
 /* The Tally of ``ssrc`` (borrowed), made for ``codec``'s clock rate when it is new. */
 static Tally *
 tally_for(Intake *self, unsigned int ssrc, PyObject *codec)
@@ -1039,11 +1079,17 @@ tally_for(Intake *self, unsigned int ssrc, PyObject *codec)
         }
         Py_DECREF(tally); /* the dict keeps it */
     }
-    Py_DECREF(key);
     if (Py_TYPE(tally) != &TallyType) {
-        PyErr_SetString(PyExc_TypeError, "the receiver's statistics are not a Tally");
-        return NULL;
+        /* aiortc's own handler began these (packets before the direct path was set up) */
+        tally = tally_adopting(tally);
+        if (tally == NULL || PyDict_SetItem(self->streams, key, tally) < 0) {
+            Py_XDECREF(tally);
+            Py_DECREF(key);
+            return NULL;
+        }
+        Py_DECREF(tally); /* the dict keeps it */
     }
+    Py_DECREF(key);
     Py_XSETREF(self->tally, Py_NewRef(tally));
     self->tally_ssrc = ssrc;
     return (Tally *)tally;
