@@ -282,3 +282,123 @@ def test_statistics_aiortcs_own_path_began_are_carried_on_and_the_packets_handed
     statistics = streams[MEDIA_SSRC]
     assert statistics.packets_received == len(packets)
     assert statistics.base_seq == packets[0].sequence_number
+
+
+# -- the port: a socket's datagrams ---------------------------------------------------------
+
+
+class _Receiver:
+    """What the router routes to (hashable, unlike a SimpleNamespace)."""
+
+
+class _Receiver:
+    """What the router routes to (hashable, unlike a SimpleNamespace)."""
+
+
+def _port_setup():
+    """A DTLS transport's parts the port reads (SRTP session, extensions, aiortc's own
+    router with one receiver) and what each path was given."""
+    from aiortc.rtcdtlstransport import RtpRouter
+    from pylibsrtp import Policy
+    from pylibsrtp import Session
+
+    key = bytes(range(30))
+    incoming = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_INBOUND))
+    outgoing = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND))
+    seen = {"stock": [], "connection": [], "handled": []}
+    receiver = _Receiver()
+    receiver._videomote_direct_handler = lambda packet, arrival: seen["handled"].append(
+        (packet, arrival)
+    )
+    router = RtpRouter()
+    router.register_receiver(receiver, ssrcs=[MEDIA_SSRC], payload_types=[96])
+    dtls = SimpleNamespace(
+        _rx_srtp=incoming,
+        _rtp_header_extensions_map=extensions_map(send_time=SEND_TIME_ID),
+        _rtp_router=router,
+    )
+    port = forwarding._port(
+        dtls,
+        lambda data, addr: seen["stock"].append((data, addr)),
+        lambda data, component: seen["connection"].append((data, component)),
+        1,
+    )
+    return port, dtls, outgoing, receiver, seen
+
+
+def _rtp(outgoing, sequence_number: int, ssrc: int = MEDIA_SSRC, csrc=()) -> bytes:
+    packet = RtpPacket(payload_type=96, sequence_number=sequence_number, ssrc=ssrc)
+    packet.csrc = list(csrc)
+    packet.extensions.abs_send_time = 0x123456
+    packet.payload = b"\x90\x80\x01\x00payload"
+    return outgoing.protect(packet.serialize(extensions_map(send_time=SEND_TIME_ID)))
+
+
+def test_a_port_hands_srtp_to_the_receiver_and_everything_else_to_aiortcs_paths(caplog):
+    port, dtls, outgoing, receiver, seen = _port_setup()
+    stun = b"\x00\x01\x00\x00" + bytes(16)
+    port.datagram_received(stun, ("127.0.0.1", 5))
+    assert seen["stock"] == [(stun, ("127.0.0.1", 5))]
+    rtcp = b"\x80\xc8\x00\x06" + bytes(24)  # a sender report: aiortc's
+    port.datagram_received(rtcp, ("127.0.0.1", 5))
+    assert seen["connection"] == [(rtcp, 1)]
+
+    before = _sendpath.now_ms()
+    port.datagram_received(_rtp(outgoing, 1), ("127.0.0.1", 5))
+    ((packet, arrival),) = seen["handled"]
+    assert type(packet) is _sendpath.ReadPacket
+    assert (packet.sequence_number, packet.ssrc, packet.abs_send_time) == (1, MEDIA_SSRC, 0x123456)
+    assert packet.payload == b"\x90\x80\x01\x00payload"
+    assert before <= arrival <= _sendpath.now_ms()
+
+    # a packet only aiortc reads (CSRCs), through the ICE connection's callback
+    port.data_received(_rtp(outgoing, 2, csrc=[7]), 1)
+    packet, _ = seen["handled"][-1]
+    assert type(packet) is RtpPacket and packet.csrc == [7] and packet.sequence_number == 2
+
+    # refused by libsrtp (a replay, a forgery): dropped, as aiortc drops it
+    replay = _rtp(outgoing, 3)
+    port.datagram_received(replay, None)
+    port.datagram_received(replay, None)
+    port.datagram_received(replay[:-1] + bytes([replay[-1] ^ 1]), None)
+    assert [p.sequence_number for p, _ in seen["handled"]] == [1, 2, 3]
+
+    # an SSRC the router does not know yet, with the receiver's payload type: aiortc's
+    # router learns it, and the next packet takes the quick way
+    port.datagram_received(_rtp(outgoing, 4, ssrc=RTX_SSRC), None)
+    assert dtls._rtp_router.ssrc_table[RTX_SSRC] is receiver
+    port.datagram_received(_rtp(outgoing, 5, ssrc=RTX_SSRC), None)
+    assert [p.ssrc for p, _ in seen["handled"][-2:]] == [RTX_SSRC, RTX_SSRC]
+
+    # before the keys (no SRTP session yet): aiortc's path
+    dtls._rx_srtp = None
+    early = _rtp(outgoing, 6)
+    port.datagram_received(early, None)
+    assert seen["connection"][-1] == (early, 1)
+    assert len(seen["handled"]) == 5
+    assert seen["stock"] == [(stun, ("127.0.0.1", 5))]
+
+
+def test_a_packet_whose_handler_fails_is_logged_and_the_next_one_handled(caplog):
+    port, dtls, outgoing, receiver, seen = _port_setup()
+    calls = []
+
+    def handler(packet, arrival):
+        calls.append(packet.sequence_number)
+        if packet.sequence_number == 1:
+            raise KeyError("broken")
+
+    receiver._videomote_direct_handler = handler
+    with caplog.at_level("ERROR", logger="prorenata.videomote.media"):
+        port.datagram_received(_rtp(outgoing, 1), None)
+        port.datagram_received(_rtp(outgoing, 2), None)
+    assert calls == [1, 2]
+    (record,) = caplog.records
+    assert record.getMessage() == "forwarding an RTP packet failed"
+    assert record.exc_info[0] is KeyError
+    # a receiver without a handler (a track the server does not use): nothing, no error
+    receiver._videomote_direct_handler = None
+    port.datagram_received(_rtp(outgoing, 3), None)
+    del receiver._videomote_direct_handler
+    port.datagram_received(_rtp(outgoing, 4), None)
+    assert calls == [1, 2] and len(caplog.records) == 1

@@ -132,6 +132,14 @@ def test_the_receive_path_taken_over_from_the_datagram_callback_is_unchanged():
     # Routing reads the SSRC and payload type only: read_rtp's packets carry no MID.
     route = inspect.getsource(RtpRouter.route_rtp)
     assert "packet.extensions" not in route and "packet.ssrc" in route
+    # The C port's quick way (_receive.c, port_route): a known SSRC with its payload type.
+    for line in (
+        "ssrc_receiver = self.ssrc_table.get(packet.ssrc)",
+        "pt_receivers = self.payload_type_table.get(packet.payload_type, set())",
+        "if ssrc_receiver is not None and ssrc_receiver in pt_receivers:",
+    ):
+        assert line in route, line
+    assert (RtpRouter().ssrc_table, RtpRouter().payload_type_table) == ({}, {})
     assert "await receiver._handle_rtp_packet(packet, arrival_time_ms=arrival_time_ms)" in handle
 
 
@@ -324,7 +332,7 @@ def test_our_clocks_agree_with_aiortcs():
     from aiortc import clock
 
     assert abs(forwarding.ntp_now() - clock.current_ntp_time()) < 2**32 // 100  # 10 ms
-    assert abs(forwarding._now_ms() - clock.current_ms()) < 10
+    assert abs(forwarding._sendpath.now_ms() - clock.current_ms()) < 10
 
 
 def test_the_pylibsrtp_session_internals_the_route_encrypts_with_exist():

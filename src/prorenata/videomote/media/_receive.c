@@ -1225,11 +1225,338 @@ static PyTypeObject IntakeType = {
     .tp_methods = Intake_methods,
 };
 
+/* ---- Port: incoming datagrams, off the socket --------------------------------------- */
+
+#define NTP_EPOCH_OFFSET 2208988800.0
+
+/* aiortc's arrival clock: milliseconds since the NTP epoch (forwarding._now_ms). */
+static i64
+now_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (i64)(((double)now.tv_sec + (double)now.tv_nsec * 1e-9 + NTP_EPOCH_OFFSET) * 1000);
+}
+
+static PyObject *str_rx_srtp, *str_extensions_map, *str_ids, *str_abs_send_time,
+    *str_audio_level, *str_rtp_router, *str_ssrc_table, *str_payload_type_table, *str_read,
+    *str_route_rtp, *str_owner, *str_direct_handler;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *dtls;       /* aiortc's RTCDtlsTransport */
+    PyObject *stock;      /* the socket's own datagram_received(data, addr) */
+    PyObject *connection; /* the connection's own data_received(data, component) */
+    PyObject *component;  /* this socket's ICE component (an int) */
+    PyObject *reader_for; /* reader_for(session) -> _sendpath.Reader */
+    PyObject *parse;      /* parse(clear bytes, extensions map) -> RtpPacket */
+    PyObject *report;     /* report(exception): a packet's handler failed */
+    PyObject *reader;
+} Port;
+
+static int
+Port_init(Port *self, PyObject *args, PyObject *kwds)
+{
+    static char *keywords[] = {"dtls", "stock", "connection", "component", "reader_for",
+                               "parse", "report", NULL};
+    PyObject *dtls, *stock, *connection, *component, *reader_for, *parse, *report;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "$OOOO!OOO", keywords, &dtls, &stock,
+                                     &connection, &PyLong_Type, &component, &reader_for,
+                                     &parse, &report))
+        return -1;
+    if (self->dtls != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "a Port is set up once");
+        return -1;
+    }
+    self->dtls = Py_NewRef(dtls);
+    self->stock = Py_NewRef(stock);
+    self->connection = Py_NewRef(connection);
+    self->component = Py_NewRef(component);
+    self->reader_for = Py_NewRef(reader_for);
+    self->parse = Py_NewRef(parse);
+    self->report = Py_NewRef(report);
+    self->reader = NULL;
+    return 0;
+}
+
+static int
+Port_traverse(Port *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->dtls);
+    Py_VISIT(self->stock);
+    Py_VISIT(self->connection);
+    Py_VISIT(self->component);
+    Py_VISIT(self->reader_for);
+    Py_VISIT(self->parse);
+    Py_VISIT(self->report);
+    Py_VISIT(self->reader);
+    return 0;
+}
+
+static int
+Port_clear(Port *self)
+{
+    Py_CLEAR(self->dtls);
+    Py_CLEAR(self->stock);
+    Py_CLEAR(self->connection);
+    Py_CLEAR(self->component);
+    Py_CLEAR(self->reader_for);
+    Py_CLEAR(self->parse);
+    Py_CLEAR(self->report);
+    Py_CLEAR(self->reader);
+    return 0;
+}
+
+static void
+Port_dealloc(Port *self)
+{
+    PyObject_GC_UnTrack(self);
+    Port_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* An extension's negotiated ID (0: none), from aiortc's HeaderExtensions ``ids``. */
+static int
+extension_id(PyObject *ids, PyObject *name, long *id)
+{
+    PyObject *value = PyObject_GetAttr(ids, name);
+    if (value == NULL)
+        return -1;
+    *id = value == Py_None ? 0 : PyLong_AsLong(value);
+    Py_DECREF(value);
+    return (*id == -1 && PyErr_Occurred()) ? -1 : 0;
+}
+
+/* ``packet`` read (ReadPacket, or RtpPacket when aiortc had to parse it), new reference;
+ * Py_None: dropped (libsrtp refused it, or it cannot be parsed: what aiortc does too);
+ * NULL with an exception set. */
+static PyObject *
+port_read(Port *self, PyObject *srtp, PyObject *data)
+{
+    int fresh = self->reader == NULL;
+    if (!fresh) {
+        PyObject *owner = PyObject_GetAttr(self->reader, str_owner);
+        if (owner == NULL)
+            return NULL;
+        fresh = owner != srtp;
+        Py_DECREF(owner);
+    }
+    if (fresh) {
+        Py_XSETREF(self->reader, PyObject_CallOneArg(self->reader_for, srtp));
+        if (self->reader == NULL)
+            return NULL;
+    }
+    PyObject *extensions = PyObject_GetAttr(self->dtls, str_extensions_map);
+    if (extensions == NULL)
+        return NULL;
+    PyObject *ids = PyObject_GetAttr(extensions, str_ids);
+    long send_time_id = 0, level_id = 0;
+    if (ids == NULL || extension_id(ids, str_abs_send_time, &send_time_id) < 0 ||
+        extension_id(ids, str_audio_level, &level_id) < 0) {
+        Py_XDECREF(ids);
+        Py_DECREF(extensions);
+        return NULL;
+    }
+    Py_DECREF(ids);
+    PyObject *send_time = PyLong_FromLong(send_time_id);
+    PyObject *level = PyLong_FromLong(level_id);
+    PyObject *packet = NULL;
+    if (send_time != NULL && level != NULL) {
+        PyObject *call[4] = {self->reader, data, send_time, level};
+        packet = PyObject_VectorcallMethod(str_read, call, 4 | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                           NULL);
+    }
+    Py_XDECREF(send_time);
+    Py_XDECREF(level);
+    if (packet != NULL && PyBytes_CheckExact(packet)) /* padding, CSRCs, two-byte: aiortc */
+        Py_SETREF(packet, PyObject_CallFunctionObjArgs(self->parse, packet, extensions, NULL));
+    Py_DECREF(extensions);
+    if (packet == NULL && PyErr_ExceptionMatches(PyExc_ValueError)) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    return packet;
+}
+
+/* aiortc's RtpRouter.route_rtp for a known SSRC with its payload type (nearly every
+ * packet); the router's own method otherwise. New reference, or Py_None. */
+static PyObject *
+port_route(Port *self, PyObject *packet)
+{
+    PyObject *router = PyObject_GetAttr(self->dtls, str_rtp_router);
+    if (router == NULL)
+        return NULL;
+    PyObject *result = NULL;
+    if (Py_TYPE(packet) == &ReadPacketType) {
+        ReadPacket *read = (ReadPacket *)packet;
+        PyObject *ssrcs = PyObject_GetAttr(router, str_ssrc_table);
+        PyObject *types = ssrcs == NULL ? NULL : PyObject_GetAttr(router, str_payload_type_table);
+        PyObject *ssrc = PyLong_FromUnsignedLong(read->ssrc);
+        PyObject *type = PyLong_FromLong(read->payload_type);
+        if (types != NULL && ssrc != NULL && type != NULL && PyDict_CheckExact(ssrcs) &&
+            PyDict_CheckExact(types)) {
+            PyObject *receiver = PyDict_GetItemWithError(ssrcs, ssrc);
+            PyObject *receivers = receiver == NULL ? NULL : PyDict_GetItemWithError(types, type);
+            if (receivers != NULL && PyAnySet_Check(receivers) &&
+                PySet_Contains(receivers, receiver) == 1)
+                result = Py_NewRef(receiver);
+        }
+        Py_XDECREF(ssrcs);
+        Py_XDECREF(types);
+        Py_XDECREF(ssrc);
+        Py_XDECREF(type);
+        if (PyErr_Occurred()) {
+            Py_XDECREF(result);
+            Py_DECREF(router);
+            return NULL;
+        }
+    }
+    if (result == NULL)
+        result = PyObject_CallMethodOneArg(router, str_route_rtp, packet);
+    Py_DECREF(router);
+    return result;
+}
+
+/* forwarding._direct_receiver: an incoming SRTP packet decrypted, read, routed and handed
+ * to its receiver's handler; everything else to aiortc's own path. */
+static PyObject *
+port_receive(Port *self, PyObject *data, PyObject *component)
+{
+    const unsigned char *bytes = (const unsigned char *)PyBytes_AS_STRING(data);
+    Py_ssize_t size = PyBytes_GET_SIZE(data);
+    PyObject *srtp = PyObject_GetAttr(self->dtls, str_rx_srtp);
+    if (srtp == NULL)
+        return NULL;
+    /* Not SRTP (RFC 7983), or RTCP (aiortc's is_rtcp): aiortc's own path. */
+    if (srtp == Py_None || size < 12 || !(127 < bytes[0] && bytes[0] < 192) ||
+        (191 < bytes[1] && bytes[1] < 209)) {
+        Py_DECREF(srtp);
+        PyObject *call[2] = {data, component};
+        return PyObject_Vectorcall(self->connection, call, 2, NULL);
+    }
+    i64 arrival = now_ms();
+    PyObject *packet = port_read(self, srtp, data);
+    Py_DECREF(srtp);
+    if (packet == NULL || packet == Py_None)
+        return packet;
+    PyObject *receiver = port_route(self, packet);
+    if (receiver == NULL || receiver == Py_None) {
+        Py_DECREF(packet);
+        return receiver;
+    }
+    PyObject *handler = PyObject_GetAttr(receiver, str_direct_handler);
+    Py_DECREF(receiver);
+    if (handler == NULL && PyErr_ExceptionMatches(PyExc_AttributeError))
+        PyErr_Clear();
+    else if (handler == NULL) {
+        Py_DECREF(packet);
+        return NULL;
+    }
+    if (handler == NULL || handler == Py_None) { /* a track the server does not use */
+        Py_XDECREF(handler);
+        Py_DECREF(packet);
+        Py_RETURN_NONE;
+    }
+    PyObject *when = PyLong_FromLongLong(arrival);
+    PyObject *result = NULL;
+    if (when != NULL) {
+        PyObject *call[2] = {packet, when};
+        result = PyObject_Vectorcall(handler, call, 2, NULL);
+        Py_DECREF(when);
+    }
+    Py_DECREF(handler);
+    Py_DECREF(packet);
+    if (result == NULL && PyErr_ExceptionMatches(PyExc_Exception)) {
+        /* one bad packet must not take the connection down */
+        PyObject *type, *value, *traceback;
+        PyErr_Fetch(&type, &value, &traceback);
+        PyErr_NormalizeException(&type, &value, &traceback);
+        if (traceback != NULL)
+            PyException_SetTraceback(value, traceback);
+        result = PyObject_CallOneArg(self->report, value);
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(traceback);
+    }
+    return result;
+}
+
+static int
+port_ready(Port *self)
+{
+    if (self->dtls == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "the Port is not set up");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+Port_datagram_received(Port *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyBytes_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "datagram_received(data: bytes, addr)");
+        return NULL;
+    }
+    if (port_ready(self) < 0)
+        return NULL;
+    Py_ssize_t size = PyBytes_GET_SIZE(args[0]);
+    unsigned char first = size ? (unsigned char)PyBytes_AS_STRING(args[0])[0] : 0;
+    if (!(127 < first && first < 192)) /* STUN and DTLS are below (RFC 7983) */
+        return PyObject_Vectorcall(self->stock, args, 2, NULL);
+    return port_receive(self, args[0], self->component);
+}
+
+static PyObject *
+Port_data_received(Port *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyBytes_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "data_received(data: bytes, component)");
+        return NULL;
+    }
+    if (port_ready(self) < 0)
+        return NULL;
+    return port_receive(self, args[0], args[1]);
+}
+
+static PyMethodDef Port_methods[] = {
+    {"datagram_received", (PyCFunction)(void (*)(void))Port_datagram_received, METH_FASTCALL,
+     "datagram_received(data, addr): the socket's callback (RTP and RTCP first)."},
+    {"data_received", (PyCFunction)(void (*)(void))Port_data_received, METH_FASTCALL,
+     "data_received(data, component): the ICE connection's callback."},
+    {NULL}};
+
+static PyTypeObject PortType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "prorenata.videomote.media._sendpath.Port",
+    .tp_doc = PyDoc_STR("Port(*, dtls, stock, connection, component, reader_for, parse, "
+                        "report): one socket's incoming datagrams (forwarding.receive_directly)."),
+    .tp_basicsize = sizeof(Port),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Port_init,
+    .tp_traverse = (traverseproc)Port_traverse,
+    .tp_clear = (inquiry)Port_clear,
+    .tp_dealloc = (destructor)Port_dealloc,
+    .tp_methods = Port_methods,
+};
+
+static PyObject *
+arrival_now(PyObject *module, PyObject *unused)
+{
+    return PyLong_FromLongLong(now_ms());
+}
+
+static PyMethodDef receive_functions[] = {
+    {"now_ms", arrival_now, METH_NOARGS,
+     "now_ms(): the arrival clock a Port gives handlers (aiortc's: ms since the NTP epoch)."},
+    {NULL}};
+
 int
 receive_ready(void)
 {
     if (PyType_Ready(&TallyType) < 0 || PyType_Ready(&EstimatorType) < 0 ||
-        PyType_Ready(&IntakeType) < 0)
+        PyType_Ready(&IntakeType) < 0 || PyType_Ready(&PortType) < 0)
         return -1;
     str_sequence_number = PyUnicode_InternFromString("sequence_number");
     str_timestamp = PyUnicode_InternFromString("timestamp");
@@ -1240,6 +1567,22 @@ receive_ready(void)
     str_update = PyUnicode_InternFromString("update");
     str_current_bitrate = PyUnicode_InternFromString("current_bitrate");
     str_current_bitrate_initialized = PyUnicode_InternFromString("current_bitrate_initialized");
+    str_rx_srtp = PyUnicode_InternFromString("_rx_srtp");
+    str_extensions_map = PyUnicode_InternFromString("_rtp_header_extensions_map");
+    str_ids = PyUnicode_InternFromString("_HeaderExtensionsMap__ids");
+    str_abs_send_time = PyUnicode_InternFromString("abs_send_time");
+    str_audio_level = PyUnicode_InternFromString("audio_level");
+    str_rtp_router = PyUnicode_InternFromString("_rtp_router");
+    str_ssrc_table = PyUnicode_InternFromString("ssrc_table");
+    str_payload_type_table = PyUnicode_InternFromString("payload_type_table");
+    str_read = PyUnicode_InternFromString("read");
+    str_route_rtp = PyUnicode_InternFromString("route_rtp");
+    str_owner = PyUnicode_InternFromString("owner");
+    str_direct_handler = PyUnicode_InternFromString("_videomote_direct_handler");
+    if (!str_rx_srtp || !str_extensions_map || !str_ids || !str_abs_send_time ||
+        !str_audio_level || !str_rtp_router || !str_ssrc_table || !str_payload_type_table ||
+        !str_read || !str_route_rtp || !str_owner || !str_direct_handler)
+        return -1;
     if (!str_sequence_number || !str_timestamp || !str_enabled || !str_max_seq ||
         !str_missing || !str_clock_rate || !str_update || !str_current_bitrate ||
         !str_current_bitrate_initialized)
@@ -1252,7 +1595,9 @@ receive_add(PyObject *module)
 {
     if (PyModule_AddObjectRef(module, "Tally", (PyObject *)&TallyType) < 0 ||
         PyModule_AddObjectRef(module, "Estimator", (PyObject *)&EstimatorType) < 0 ||
-        PyModule_AddObjectRef(module, "Intake", (PyObject *)&IntakeType) < 0)
+        PyModule_AddObjectRef(module, "Intake", (PyObject *)&IntakeType) < 0 ||
+        PyModule_AddObjectRef(module, "Port", (PyObject *)&PortType) < 0 ||
+        PyModule_AddFunctions(module, receive_functions) < 0)
         return -1;
     return 0;
 }

@@ -351,9 +351,36 @@ def receive_directly(pc: RTCPeerConnection) -> None:
     bundled transport is known and its sockets are bound).
     """
     for dtls, connection in ice_connections(pc):
-        connection.data_received = receive = _direct_receiver(dtls, connection.data_received)
+        stock = connection.data_received
+        connection.data_received = _port(dtls, stock, stock, 1).data_received
         for protocol in local_protocols(connection):
-            protocol.datagram_received = _media_first(protocol, receive)
+            component = protocol.local_candidate.component
+            port = _port(dtls, protocol.datagram_received, stock, component)
+            protocol.datagram_received = port.datagram_received
+
+
+def _port(dtls: RTCDtlsTransport, stock, connection, component: int) -> _sendpath.Port:
+    """A socket's (or the ICE connection's) callback in C, ``_sendpath.Port``: RTP and
+    RTCP told apart from STUN and DTLS by the first byte (else ``stock(data, addr)``);
+    SRTP decrypted and read (``_reader_for``; ``RtpPacket.parse`` for packets only aiortc
+    reads; dropped when libsrtp refuses them or they cannot be read, as aiortc drops
+    them), routed as aiortc's RtpRouter routes them and handed to the receiver's handler
+    with the arrival time (aiortc's clock: ``_sendpath.now_ms()``); RTCP and anything before
+    the SRTP keys to ``connection(data, component)``, aiortc's own path."""
+    return _sendpath.Port(
+        dtls=dtls,
+        stock=stock,
+        connection=connection,
+        component=component,
+        reader_for=_reader_for,
+        parse=RtpPacket.parse,
+        report=_report_failure,
+    )
+
+
+def _report_failure(exception: BaseException) -> None:
+    # one bad packet must not take the connection down
+    logger.error("forwarding an RTP packet failed", exc_info=exception)
 
 
 def stop_forwarding(pc: RTCPeerConnection) -> None:
@@ -369,19 +396,6 @@ def stop_forwarding(pc: RTCPeerConnection) -> None:
         setattr(transceiver.receiver, _DIRECT_HANDLER, None)
 
 
-def _media_first(protocol: StunProtocol, receive: Callable[[bytes, int], None]):
-    stock = protocol.datagram_received
-    component = protocol.local_candidate.component
-
-    def datagram_received(data: bytes, addr: tuple) -> None:
-        if data and 127 < data[0] < 192:  # RTP or RTCP (RFC 7983); STUN and DTLS are below
-            receive(data, component)
-        else:
-            stock(data, addr)
-
-    return datagram_received
-
-
 def _reader_for(session: pylibsrtp.Session) -> _sendpath.Reader:
     """A C reader decrypting with ``session``'s libsrtp context in a buffer of its own."""
     return _sendpath.Reader(
@@ -390,43 +404,6 @@ def _reader_for(session: pylibsrtp.Session) -> _sendpath.Reader:
         owner=session,
         limit=len(getattr(session, _SRTP_CDATA)),
     )
-
-
-def _direct_receiver(dtls: RTCDtlsTransport, stock: Callable[[bytes, int], None]):
-    reader = None
-
-    def data_received(data: bytes, component: int) -> None:
-        srtp = dtls._rx_srtp
-        # Not SRTP (RFC 7983), or RTCP (aiortc's is_rtcp): aiortc's own path.
-        if srtp is None or len(data) < 12 or not 127 < data[0] < 192 or 191 < data[1] < 209:
-            stock(data, component)
-            return
-        arrival_time_ms = _now_ms()
-        nonlocal reader
-        if reader is None or reader.owner is not srtp:
-            reader = _reader_for(srtp)
-        extensions = dtls._rtp_header_extensions_map
-        ids = getattr(extensions, _EXTENSION_IDS)
-        try:
-            # Decrypted and read in one C call (ValueError: libsrtp refused it); bytes
-            # back: a packet only aiortc reads (padding, CSRCs, two-byte extensions).
-            packet = reader.read(data, ids.abs_send_time or 0, ids.audio_level or 0)
-            if type(packet) is bytes:
-                packet = RtpPacket.parse(packet, extensions)
-        except ValueError:
-            return  # what aiortc does too: a packet that cannot be read is dropped
-        receiver = dtls._rtp_router.route_rtp(packet)
-        if receiver is None:
-            return
-        handler = getattr(receiver, _DIRECT_HANDLER, None)
-        if handler is None:
-            return  # a track the server does not use (a second camera, say): nobody sees it
-        try:
-            handler(packet, arrival_time_ms)
-        except Exception:  # one bad packet must not take the connection down
-            logger.exception("forwarding an RTP packet failed")
-
-    return data_received
 
 
 def read_rtp(data: bytes, send_time_id: int | None, level_id: int | None):
@@ -452,11 +429,6 @@ def _spawn(coroutine) -> None:
     task = asyncio.ensure_future(coroutine)
     _background.add(task)
     task.add_done_callback(_background.discard)
-
-
-def _now_ms() -> int:
-    """aiortc's arrival clock (milliseconds since the NTP epoch), without datetime."""
-    return int((time.time() + _NTP_EPOCH_OFFSET) * 1000)
 
 
 class RtpRewriter:
