@@ -40,8 +40,9 @@ setup(
                 "src/prorenata/videomote/media/_receive.c",
             ],
             depends=["src/prorenata/videomote/media/_sendpath.h"],
-            # -ffp-contract=off: the bandwidth estimate's arithmetic exactly as Python's
-            extra_compile_args=["-O2", "-Wall", "-ffp-contract=off"],
+            # The bandwidth estimate's arithmetic exactly as Python's: no fused multiply-add,
+            # and pow(x, 2) a call of libm's pow as Python's x ** 2 is (not x * x).
+            extra_compile_args=["-O2", "-Wall", "-ffp-contract=off", "-fno-builtin-pow"],
         )
     ],
     python_requires=">=3.11",

@@ -402,3 +402,52 @@ def test_a_packet_whose_handler_fails_is_logged_and_the_next_one_handled(caplog)
     del receiver._videomote_direct_handler
     port.datagram_received(_rtp(outgoing, 4), None)
     assert calls == [1, 2] and len(caplog.records) == 1
+
+
+def _with_send_time_element(outgoing, element: bytes, sequence: int, padding=False) -> bytes:
+    """An SRTP packet whose abs-send-time element (ID 3) is ``element``, as a browser
+    controls it (aiortc reads exactly three bytes)."""
+    extension = bytes([SEND_TIME_ID << 4 | len(element) - 1]) + element
+    extension += bytes(-len(extension) % 4)
+    payload = b"\x90\x80\x01\x00payload" + (b"\x00\x00\x03" if padding else b"")
+    header = bytes([0xB0 if padding else 0x90, 96]) + sequence.to_bytes(2, "big")
+    header += (3000).to_bytes(4, "big") + MEDIA_SSRC.to_bytes(4, "big")
+    header += b"\xbe\xde" + (len(extension) // 4).to_bytes(2, "big") + extension
+    return outgoing.protect(header + payload)
+
+
+def test_a_send_time_element_of_any_length_neither_stops_the_stream_nor_the_socket(caplog):
+    port, dtls, outgoing, receiver, seen = _port_setup()
+    handed = []
+    intake = _sendpath.Intake(
+        **{
+            **_intake_arguments(),
+            "receiver": SimpleNamespace(_enabled=True),
+            "estimator": BandwidthEstimator(),
+            "codecs": {96: VP8},
+            "is_rtx": forwarding.is_rtx,
+            "on_packet": lambda packet, keyframe: handed.append(packet),
+        }
+    )
+    receiver._videomote_direct_handler = intake.take
+    with caplog.at_level("WARNING"):
+        # eight bytes of 0xff: more than 64 bits of send time once shifted
+        port.datagram_received(_with_send_time_element(outgoing, b"\xff" * 8, 9), None)
+        # a padded packet (aiortc parses it) with a two-byte element: not readable
+        port.datagram_received(_with_send_time_element(outgoing, b"\x01\x02", 10, True), None)
+    assert [packet.sequence_number for packet in handed] == [9]
+    assert caplog.records == []
+    # the Python path's packets (RTX, parsed by aiortc) reach the estimator with any value
+    estimator = BandwidthEstimator()
+    estimator.add(1000, (1 << 64) - 1, 1200, MEDIA_SSRC)
+    assert estimator.ssrcs == [MEDIA_SSRC]
+
+
+def test_a_sender_making_up_ssrcs_is_routed_for_at_most_64_of_them():
+    port, dtls, outgoing, receiver, seen = _port_setup()
+    for index in range(100):
+        port.datagram_received(_rtp(outgoing, index, ssrc=0x1000 + index), None)
+    assert len(dtls._rtp_router.ssrc_table) == 64
+    assert len(seen["handled"]) == 63
+    port.datagram_received(_rtp(outgoing, 100), None)  # the camera's own: still handed on
+    assert seen["handled"][-1][0].ssrc == MEDIA_SSRC

@@ -689,7 +689,7 @@ estimator_add(Estimator *self, i64 now, i64 abs_send_time, i64 payload_size,
     self->newest_ms = now;
 
     i64 deltas[3];
-    if (group(self, (abs_send_time << 8) & MASK, now, payload_size, deltas)) {
+    if (group(self, (abs_send_time & 0xFFFFFF) << 8, now, payload_size, deltas)) {
         double timestamp_delta_ms = (double)deltas[0] * TIMESTAMP_TO_MS;
         filter_update(self, deltas[1], timestamp_delta_ms, deltas[2]);
         detect(self, timestamp_delta_ms, now);
@@ -748,12 +748,14 @@ static PyObject *
 Estimator_add(Estimator *self, PyObject *args, PyObject *kwds)
 {
     static char *keywords[] = {"arrival_time_ms", "abs_send_time", "payload_size", "ssrc", NULL};
-    long long arrival, abs_send_time, payload_size;
+    long long arrival, payload_size;
+    unsigned long long abs_send_time; /* its 24 bits count */
     unsigned long ssrc;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "LLLk", keywords, &arrival, &abs_send_time,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "LKLk", keywords, &arrival, &abs_send_time,
                                      &payload_size, &ssrc))
         return NULL;
-    return estimator_add(self, arrival, abs_send_time, payload_size, (unsigned int)ssrc);
+    return estimator_add(self, arrival, (i64)(abs_send_time & 0xFFFFFF), payload_size,
+                         (unsigned int)ssrc);
 }
 
 static PyObject *
@@ -956,25 +958,25 @@ starts_vp8_keyframe(PyObject *payload)
 }
 
 /* The codec kind of ``payload_type``: KIND_MEDIA, KIND_RTX, KIND_UNKNOWN (no codec yet),
- * or -1 with an exception set. */
+ * or -1 with an exception set; the codec in ``*codec`` (a new reference, or NULL). */
 static int
 kind_of(Intake *self, int payload_type, PyObject **codec)
 {
     PyObject *key = PyLong_FromLong(payload_type);
     if (key == NULL)
         return -1;
-    *codec = PyDict_GetItemWithError(self->codecs, key);
+    *codec = Py_XNewRef(PyDict_GetItemWithError(self->codecs, key));
     Py_DECREF(key);
     if (*codec == NULL)
         return PyErr_Occurred() ? -1 : KIND_UNKNOWN;
     if (self->kinds[payload_type] == KIND_UNKNOWN) {
         PyObject *rtx = PyObject_CallOneArg(self->is_rtx, *codec);
-        if (rtx == NULL)
+        int truth = rtx == NULL ? -1 : PyObject_IsTrue(rtx);
+        Py_XDECREF(rtx);
+        if (truth < 0) {
+            Py_CLEAR(*codec);
             return -1;
-        int truth = PyObject_IsTrue(rtx);
-        Py_DECREF(rtx);
-        if (truth < 0)
-            return -1;
+        }
         self->kinds[payload_type] = truth ? KIND_RTX : KIND_MEDIA;
     }
     return self->kinds[payload_type];
@@ -1081,7 +1083,9 @@ tally_for(Intake *self, unsigned int ssrc, PyObject *codec)
     }
     if (Py_TYPE(tally) != &TallyType) {
         /* aiortc's own handler began these (packets before the direct path was set up) */
-        tally = tally_adopting(tally);
+        PyObject *began = Py_NewRef(tally);
+        tally = tally_adopting(began);
+        Py_DECREF(began);
         if (tally == NULL || PyDict_SetItem(self->streams, key, tally) < 0) {
             Py_XDECREF(tally);
             Py_DECREF(key);
@@ -1165,14 +1169,16 @@ Intake_take(Intake *self, PyObject *const *args, Py_ssize_t nargs)
     int kind = kind_of(self, packet->payload_type & 0x7F, &codec);
     if (kind < 0)
         return NULL;
-    if (kind != KIND_MEDIA) /* no codec (yet), or a retransmission: aiortc's parts */
+    if (kind != KIND_MEDIA) { /* no codec (yet), or a retransmission: aiortc's parts */
+        Py_XDECREF(codec);
         return PyObject_Vectorcall(self->slow, args, 2, NULL);
-    Py_INCREF(codec); /* a callback below may change the dict */
+    }
 
     PyObject *result = NULL;
     if (self->estimator != NULL && packet->abs_send_time != Py_None) {
-        i64 send_time = PyLong_AsLongLong(packet->abs_send_time);
-        if (send_time == -1 && PyErr_Occurred())
+        /* 24 bits (aiortc reads three bytes; the reader takes what the element has) */
+        i64 send_time = (i64)(PyLong_AsUnsignedLongLongMask(packet->abs_send_time) & 0xFFFFFF);
+        if (PyErr_Occurred())
             goto done;
         PyObject *estimate = estimator_add((Estimator *)self->estimator, arrival, send_time,
                                            PyBytes_GET_SIZE(packet->payload), packet->ssrc);
@@ -1378,41 +1384,68 @@ port_read(Port *self, PyObject *srtp, PyObject *data)
     return packet;
 }
 
+/* The most SSRCs one connection's router learns: a page sends at most three tracks (camera,
+ * microphone, screen), each with a retransmission SSRC, and may renegotiate; an SSRC
+ * beyond these is dropped (aiortc's router and the receiver's statistics would keep
+ * every one a sender makes up). */
+#define MOST_ROUTED_SSRCS 64
+
+/* The packet's SSRC and payload type, whichever kind of packet it is. */
+static int
+ssrc_and_type(PyObject *packet, PyObject **ssrc, PyObject **type)
+{
+    if (Py_TYPE(packet) == &ReadPacketType) {
+        *ssrc = PyLong_FromUnsignedLong(((ReadPacket *)packet)->ssrc);
+        *type = *ssrc == NULL ? NULL : PyLong_FromLong(((ReadPacket *)packet)->payload_type);
+    } else {
+        *ssrc = PyObject_GetAttrString(packet, "ssrc");
+        *type = *ssrc == NULL ? NULL : PyObject_GetAttrString(packet, "payload_type");
+    }
+    if (*type == NULL) {
+        Py_CLEAR(*ssrc);
+        return -1;
+    }
+    return 0;
+}
+
 /* aiortc's RtpRouter.route_rtp for a known SSRC with its payload type (nearly every
- * packet); the router's own method otherwise. New reference, or Py_None. */
+ * packet); the router's own method for a new SSRC (it learns it when the payload type
+ * is one receiver's), while it knows fewer than MOST_ROUTED_SSRCS. New reference, or
+ * Py_None. */
 static PyObject *
 port_route(Port *self, PyObject *packet)
 {
     PyObject *router = PyObject_GetAttr(self->dtls, str_rtp_router);
     if (router == NULL)
         return NULL;
-    PyObject *result = NULL;
-    if (Py_TYPE(packet) == &ReadPacketType) {
-        ReadPacket *read = (ReadPacket *)packet;
-        PyObject *ssrcs = PyObject_GetAttr(router, str_ssrc_table);
-        PyObject *types = ssrcs == NULL ? NULL : PyObject_GetAttr(router, str_payload_type_table);
-        PyObject *ssrc = PyLong_FromUnsignedLong(read->ssrc);
-        PyObject *type = PyLong_FromLong(read->payload_type);
-        if (types != NULL && ssrc != NULL && type != NULL && PyDict_CheckExact(ssrcs) &&
-            PyDict_CheckExact(types)) {
-            PyObject *receiver = PyDict_GetItemWithError(ssrcs, ssrc);
-            PyObject *receivers = receiver == NULL ? NULL : PyDict_GetItemWithError(types, type);
-            if (receivers != NULL && PyAnySet_Check(receivers) &&
-                PySet_Contains(receivers, receiver) == 1)
-                result = Py_NewRef(receiver);
-        }
-        Py_XDECREF(ssrcs);
-        Py_XDECREF(types);
-        Py_XDECREF(ssrc);
-        Py_XDECREF(type);
-        if (PyErr_Occurred()) {
-            Py_XDECREF(result);
-            Py_DECREF(router);
-            return NULL;
-        }
+    PyObject *result = NULL, *ssrc = NULL, *type = NULL;
+    int known = 1, full = 0;
+    PyObject *ssrcs = PyObject_GetAttr(router, str_ssrc_table);
+    PyObject *types = ssrcs == NULL ? NULL : PyObject_GetAttr(router, str_payload_type_table);
+    if (types != NULL && ssrc_and_type(packet, &ssrc, &type) == 0 && PyDict_CheckExact(ssrcs) &&
+        PyDict_CheckExact(types)) {
+        PyObject *receiver = Py_XNewRef(PyDict_GetItemWithError(ssrcs, ssrc));
+        known = receiver != NULL;
+        full = !known && PyDict_GET_SIZE(ssrcs) >= MOST_ROUTED_SSRCS;
+        PyObject *receivers =
+            receiver == NULL ? NULL : Py_XNewRef(PyDict_GetItemWithError(types, type));
+        if (receivers != NULL && PyAnySet_Check(receivers) &&
+            PySet_Contains(receivers, receiver) == 1)
+            result = Py_NewRef(receiver);
+        Py_XDECREF(receivers);
+        Py_XDECREF(receiver);
+    }
+    Py_XDECREF(ssrcs);
+    Py_XDECREF(types);
+    Py_XDECREF(ssrc);
+    Py_XDECREF(type);
+    if (PyErr_Occurred()) {
+        Py_XDECREF(result);
+        Py_DECREF(router);
+        return NULL;
     }
     if (result == NULL)
-        result = PyObject_CallMethodOneArg(router, str_route_rtp, packet);
+        result = full ? Py_NewRef(Py_None) : PyObject_CallMethodOneArg(router, str_route_rtp, packet);
     Py_DECREF(router);
     return result;
 }

@@ -5,22 +5,24 @@ decoded frames: 12–13 % of a core per 640×480 stream on this machine, so a fo
 room saturates two cores. This module lets the media server pass media through instead:
 
 - :func:`receive_directly` takes RTP off the socket in aioice's datagram callback
-  (decrypt, parse, route) instead of queueing it for aiortc's receive task;
-- :func:`forward_packets` (the server): the receiver keeps its bookkeeping with aiortc's
-  own parts (receiver reports, NACKs, RTX; the REMB estimate from :mod:`.remb`) but hands
-  every RTP packet on instead of depayloading and reassembling frames for a decoder;
-  :class:`RtpRewriter` sends such packets from another person's sender with that
-  sender's SSRC, sequence numbers, timestamps and payload type, keeps them for
+  (decrypt, read, route) instead of queueing it for aiortc's receive task;
+- :func:`forward_packets` (the server): the receiver keeps its bookkeeping as aiortc's
+  own parts do it (receiver reports, NACKs, RTX; the REMB estimate from :mod:`.remb`)
+  but hands every RTP packet on instead of depayloading and reassembling frames for a
+  decoder; :class:`RtpRewriter` sends such packets from another person's sender with
+  that sender's SSRC, sequence numbers, timestamps and payload type, keeps them for
   retransmission, counts them for its sender reports and encrypts and sends them on the
   ICE pair directly. From the datagram that arrives to the datagrams that leave, nothing
   waits and no task switches. Per packet, what it must do is done in C
-  (:mod:`._sendpath`, the project's own extension): a packet is decrypted and read in
-  one call (of the extensions only the send time and audio level), and in the steady
-  state each viewer's :class:`_sendpath.Lane` rewrites the header (as
-  :func:`header_writer` writes it), keeps the packet for a NACK, counts it, encrypts it
-  and sends it in one call; Python decides everything else (key frames, new pairs or
-  sessions, TURN, packets aiortc parses), and an in-order packet skips the NACK
-  generator's walk over its missing set;
+  (:mod:`._sendpath`, the project's own extension): each socket's ``Port`` tells RTP
+  apart, decrypts and reads it (of the extensions only the send time and audio level)
+  and routes it; the receiver's ``Intake`` does the bookkeeping (``Tally``: aiortc's
+  statistics; ``Estimator``: the REMB estimate; the NACK generator's newest number; the
+  key-frame test); and in the steady state each viewer's :class:`_sendpath.Lane`
+  rewrites the header (as :func:`header_writer` writes it), keeps the packet for a
+  NACK, counts it, encrypts it and sends it. Python decides everything else (key
+  frames, new pairs or sessions, TURN, gaps to NACK, REMBs to send, retransmissions,
+  packets aiortc parses);
 - :func:`receive_raw` (synthetic viewers, benchmarks): every RTP packet to a counter;
 - :func:`request_keyframe` sends an RTCP PLI to a publisher (a new viewer, or a viewer's
   own PLI, needs a fresh keyframe, which only the publisher's browser can make);
@@ -362,7 +364,7 @@ def receive_directly(pc: RTCPeerConnection) -> None:
 def _port(dtls: RTCDtlsTransport, stock, connection, component: int) -> _sendpath.Port:
     """A socket's (or the ICE connection's) callback in C, ``_sendpath.Port``: RTP and
     RTCP told apart from STUN and DTLS by the first byte (else ``stock(data, addr)``);
-    SRTP decrypted and read (``_reader_for``; ``RtpPacket.parse`` for packets only aiortc
+    SRTP decrypted and read (``_reader_for``; :func:`_parse` for packets only aiortc
     reads; dropped when libsrtp refuses them or they cannot be read, as aiortc drops
     them), routed as aiortc's RtpRouter routes them and handed to the receiver's handler
     with the arrival time (aiortc's clock: ``_sendpath.now_ms()``); RTCP and anything before
@@ -373,9 +375,18 @@ def _port(dtls: RTCDtlsTransport, stock, connection, component: int) -> _sendpat
         connection=connection,
         component=component,
         reader_for=_reader_for,
-        parse=RtpPacket.parse,
+        parse=_parse,
         report=_report_failure,
     )
+
+
+def _parse(data: bytes, extensions) -> RtpPacket:
+    """RtpPacket.parse, with ValueError for every packet it cannot read (an extension
+    element of the wrong length raised struct.error from inside it)."""
+    try:
+        return RtpPacket.parse(data, extensions)
+    except struct.error as error:
+        raise ValueError(f"RTP packet cannot be read: {error}") from error
 
 
 def _report_failure(exception: BaseException) -> None:
