@@ -327,7 +327,7 @@ def test_an_extension_element_with_id_0_is_read_as_aiortc_reads_it():
     assert read.payload == parsed.payload == b"x"
 
 
-def test_one_viewer_whose_write_fails_does_not_keep_a_packet_from_the_others():
+def test_one_viewer_whose_write_fails_does_not_keep_a_packet_from_the_others(caplog):
     from prorenata.videomote.media.server import Room
 
     publisher, received = object(), []
@@ -337,5 +337,9 @@ def test_one_viewer_whose_write_fails_does_not_keep_a_packet_from_the_others():
 
     room = Room(key="meeting")
     room.routes = {(publisher, "video"): (failing, lambda *args: received.append(args[1]))}
-    room.forward(publisher, "video", "packet", True)
+    with caplog.at_level("ERROR", logger="prorenata.videomote.media"):
+        room.forward(publisher, "video", "packet", True)
     assert received == ["packet"]
+    (record,) = caplog.records
+    assert record.getMessage() == "forwarding an RTP packet to a viewer failed"
+    assert record.exc_info[0] is RuntimeError
