@@ -13,6 +13,7 @@ from aiortc import RTCRtpCodecParameters
 from aiortc import RTCRtpReceiver
 from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import RtpPacket
+from mediaserver import run_in_thread
 from prorenata.videomote.media import _sendpath
 from prorenata.videomote.media import forwarding
 from prorenata.videomote.media.remb import BandwidthEstimator
@@ -221,7 +222,7 @@ def _run(feed, seed: int) -> dict:
             handler(packet, arrival)
         await asyncio.sleep(0)
 
-    asyncio.run(main())
+    run_in_thread(main, 60)  # (Playwright's session keeps a loop in the main thread)
     streams = getattr(receiver, forwarding._RECEIVER_STREAMS)
     nacks = getattr(receiver, forwarding._RECEIVER_NACK)
     return {
@@ -277,7 +278,7 @@ def test_statistics_aiortcs_own_path_began_are_carried_on_and_the_packets_handed
         for packet in packets[5:]:
             handler(packet, 3_900_000_000_000)
 
-    asyncio.run(main())
+    run_in_thread(main, 60)  # (Playwright's session keeps a loop in the main thread)
     assert [p.sequence_number for p in handed] == [p.sequence_number for p in packets[5:]]
     statistics = streams[MEDIA_SSRC]
     assert statistics.packets_received == len(packets)
