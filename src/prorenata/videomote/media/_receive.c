@@ -653,6 +653,21 @@ fallen_below_half(Estimator *self, int has_incoming, i64 incoming)
     return incoming * 2 < current;
 }
 
+/* The SSRCs seen, in the order they came (at most MOST_SSRCS): a new list. */
+static PyObject *
+ssrc_list(Estimator *self)
+{
+    PyObject *ssrcs = PyList_New(self->ssrc_count);
+    for (int i = 0; ssrcs != NULL && i < self->ssrc_count; i++) {
+        PyObject *value = PyLong_FromUnsignedLong(self->ssrcs[i]);
+        if (value == NULL)
+            Py_CLEAR(ssrcs);
+        else
+            PyList_SET_ITEM(ssrcs, i, value);
+    }
+    return ssrcs;
+}
+
 /* remb.BandwidthEstimator.add: None, or (bitrate, ssrcs) when a REMB should be sent.
  * NULL with an exception set. */
 static PyObject *
@@ -724,23 +739,10 @@ estimator_add(Estimator *self, i64 now, i64 abs_send_time, i64 payload_size,
         return bitrate;
     self->last_update_ms = now;
     self->has_last_update = 1;
-    PyObject *ssrcs = PyList_New(self->ssrc_count);
-    if (ssrcs == NULL) {
-        Py_DECREF(bitrate);
-        return NULL;
-    }
-    for (int i = 0; i < self->ssrc_count; i++) {
-        PyObject *value = PyLong_FromUnsignedLong(self->ssrcs[i]);
-        if (value == NULL) {
-            Py_DECREF(ssrcs);
-            Py_DECREF(bitrate);
-            return NULL;
-        }
-        PyList_SET_ITEM(ssrcs, i, value);
-    }
-    PyObject *estimate = PyTuple_Pack(2, bitrate, ssrcs);
+    PyObject *ssrcs = ssrc_list(self);
+    PyObject *estimate = ssrcs == NULL ? NULL : PyTuple_Pack(2, bitrate, ssrcs);
     Py_DECREF(bitrate);
-    Py_DECREF(ssrcs);
+    Py_XDECREF(ssrcs);
     return estimate;
 }
 
@@ -780,17 +782,7 @@ Estimator_get_hypothesis(Estimator *self, void *closure)
 static PyObject *
 Estimator_get_ssrcs(Estimator *self, void *closure)
 {
-    PyObject *ssrcs = PyList_New(0);
-    for (int i = 0; ssrcs != NULL && i < self->ssrc_count; i++) {
-        PyObject *value = PyLong_FromUnsignedLong(self->ssrcs[i]);
-        if (value == NULL || PyList_Append(ssrcs, value) < 0) {
-            Py_XDECREF(value);
-            Py_CLEAR(ssrcs);
-            break;
-        }
-        Py_DECREF(value);
-    }
-    return ssrcs;
+    return ssrc_list(self);
 }
 
 static PyMethodDef Estimator_methods[] = {
@@ -1419,14 +1411,13 @@ port_route(Port *self, PyObject *packet)
     if (router == NULL)
         return NULL;
     PyObject *result = NULL, *ssrc = NULL, *type = NULL;
-    int known = 1, full = 0;
+    int full = 0;
     PyObject *ssrcs = PyObject_GetAttr(router, str_ssrc_table);
     PyObject *types = ssrcs == NULL ? NULL : PyObject_GetAttr(router, str_payload_type_table);
     if (types != NULL && ssrc_and_type(packet, &ssrc, &type) == 0 && PyDict_CheckExact(ssrcs) &&
         PyDict_CheckExact(types)) {
         PyObject *receiver = Py_XNewRef(PyDict_GetItemWithError(ssrcs, ssrc));
-        known = receiver != NULL;
-        full = !known && PyDict_GET_SIZE(ssrcs) >= MOST_ROUTED_SSRCS;
+        full = receiver == NULL && PyDict_GET_SIZE(ssrcs) >= MOST_ROUTED_SSRCS;
         PyObject *receivers =
             receiver == NULL ? NULL : Py_XNewRef(PyDict_GetItemWithError(types, type));
         if (receivers != NULL && PyAnySet_Check(receivers) &&
