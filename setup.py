@@ -38,6 +38,7 @@ setup(
             [
                 "src/prorenata/videomote/media/_sendpath.c",
                 "src/prorenata/videomote/media/_receive.c",
+                "src/prorenata/videomote/media/_lean.c",
             ],
             depends=["src/prorenata/videomote/media/_sendpath.h"],
             # The bandwidth estimate's arithmetic exactly as Python's: no fused multiply-add,

@@ -215,7 +215,7 @@ Sink_init(Sink *self, PyObject *args, PyObject *kwargs)
     return 0;
 }
 
-static PyObject *str_get_write_buffer_size, *str_sendto;
+static PyObject *str_get_write_buffer_size, *str_sendto, *str_fileno;
 
 /* Hand the datagram to the event loop's transport, which queues it (a full socket buffer,
  * or datagrams it queued before: they go first). 1: handed over; -1: error. */
@@ -303,6 +303,40 @@ Sink_send(Sink *self, PyObject *const *args, Py_ssize_t nargs)
     return PyBool_FromLong(sent);
 }
 
+/* For _lean.c: whether ``sink``'s socket is still the one it was made for (1; 0: closed
+ * since, its number may be another socket's now; -1: error). */
+int
+sink_open(PyObject *sink)
+{
+    Sink *self = (Sink *)sink;
+    if (self->socket == NULL)
+        return 0;
+    PyObject *number = PyObject_CallMethodNoArgs(self->socket, str_fileno);
+    if (number == NULL)
+        return -1;
+    long fd = PyLong_AsLong(number);
+    Py_DECREF(number);
+    if (fd == -1 && PyErr_Occurred())
+        return -1;
+    return fd == self->fd;
+}
+
+/* For _lean.c: ``data`` SRTP-protected and sent by ``sink`` (a Sink, see is_sink): 1 sent
+ * or queued, 0 the kernel refused it, -1 error. */
+int
+sink_send(PyObject *sink, const unsigned char *data, Py_ssize_t size)
+{
+    Sink *self = (Sink *)sink;
+    if (self->transport == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "the sink is not set up");
+        return -1;
+    }
+    int length = srtp_run(&self->srtp, data, size, NULL, 0);
+    if (length < 0)
+        return -1;
+    return send_datagram(self, self->srtp.buffer, length);
+}
+
 static PyMethodDef Sink_methods[] = {
     {"send", (PyCFunction)(void (*)(void))Sink_send, METH_FASTCALL, Sink_send_doc},
     {NULL}};
@@ -332,6 +366,12 @@ static PyTypeObject SinkType = {
     .tp_methods = Sink_methods,
     .tp_members = Sink_members,
 };
+
+int
+is_sink(PyObject *object)
+{
+    return PyObject_TypeCheck(object, &SinkType);
+}
 
 /* -- the receive side: SRTP-unprotect and read an RTP packet ----------------------- */
 
@@ -1208,19 +1248,20 @@ PyInit__sendpath(void)
 {
     if (PyType_Ready(&SinkType) < 0 || PyType_Ready(&ReaderType) < 0 ||
         PyType_Ready(&ReadPacketType) < 0 || PyType_Ready(&LaneType) < 0 ||
-        receive_ready() < 0)
+        receive_ready() < 0 || lean_ready() < 0)
         return NULL;
     str_state = PyUnicode_InternFromString("_state");
     str_tx_srtp = PyUnicode_InternFromString("_tx_srtp");
     str_get_write_buffer_size = PyUnicode_InternFromString("get_write_buffer_size");
     str_sendto = PyUnicode_InternFromString("sendto");
+    str_fileno = PyUnicode_InternFromString("fileno");
     str_is_closing = PyUnicode_InternFromString("is_closing");
     str_ntp_timestamp = PyUnicode_InternFromString("_RTCRtpSender__ntp_timestamp");
     str_rtp_timestamp = PyUnicode_InternFromString("_RTCRtpSender__rtp_timestamp");
     str_octet_count = PyUnicode_InternFromString("_RTCRtpSender__octet_count");
     str_packet_count = PyUnicode_InternFromString("_RTCRtpSender__packet_count");
     one = PyLong_FromLong(1);
-    if (!str_state || !str_tx_srtp || !str_get_write_buffer_size || !str_sendto ||
+    if (!str_state || !str_tx_srtp || !str_get_write_buffer_size || !str_sendto || !str_fileno ||
         !str_is_closing || !str_ntp_timestamp || !str_rtp_timestamp ||
         !str_octet_count || !str_packet_count || !one)
         return NULL;
@@ -1237,7 +1278,8 @@ PyInit__sendpath(void)
         PyModule_AddObjectRef(m, "Lane", (PyObject *)&LaneType) < 0 ||
         PyModule_AddIntConstant(m, "HISTORY", HISTORY) < 0 ||
         PyModule_AddObjectRef(m, "ReadPacket", (PyObject *)&ReadPacketType) < 0 ||
-        PyModule_AddIntConstant(m, "TRAILER", TRAILER) < 0 || receive_add(m) < 0) {
+        PyModule_AddIntConstant(m, "TRAILER", TRAILER) < 0 || receive_add(m) < 0 ||
+        lean_add(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

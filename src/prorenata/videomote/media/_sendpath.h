@@ -1,5 +1,5 @@
-/* What the two C files of the media server's packet path share (_sendpath.c: read,
- * rewrite, protect, send; _receive.c: the receiver's bookkeeping). */
+/* What the C files of the media server's packet path share (_sendpath.c: read, rewrite,
+ * protect, send; _receive.c: the receiver's bookkeeping; _lean.c: the synthetic clients'). */
 #ifndef VIDEOMOTE_SENDPATH_H
 #define VIDEOMOTE_SENDPATH_H
 
@@ -25,5 +25,16 @@ extern PyTypeObject ReadPacketType;
  * module. */
 int receive_ready(void);
 int receive_add(PyObject *module);
+
+/* _lean.c (the synthetic clients' packet path): the same for its types. */
+int lean_ready(void);
+int lean_add(PyObject *module);
+
+/* _sendpath.c's Sink for _lean.c: whether ``object`` is one; whether its socket is still
+ * open (1, 0, -1 error); ``data`` SRTP-protected and sent by it (1 sent or queued, 0 the
+ * kernel refused it, -1 error). */
+int is_sink(PyObject *object);
+int sink_open(PyObject *sink);
+int sink_send(PyObject *sink, const unsigned char *data, Py_ssize_t size);
 
 #endif

@@ -794,6 +794,12 @@ class _Route:
         return True
 
 
+def sink_for(pair, session: pylibsrtp.Session) -> "_sendpath.Sink | None":
+    """A C sink sending on ``pair`` with ``session``'s keys (None: see ``_sink_for``)."""
+    limit = len(getattr(session, _SRTP_CDATA)) - pylibsrtp.SRTP_MAX_TRAILER_LEN
+    return _sink_for(pair, session, getattr(session, _SRTP_CONTEXT)[0], limit)
+
+
 def _sink_for(pair, session: pylibsrtp.Session, context, limit: int) -> "_sendpath.Sink | None":
     """A C sink sending on ``pair``'s socket to its remote address with ``session``'s
     libsrtp context; None where it cannot (a transport without a socket of its own, an

@@ -39,16 +39,14 @@ from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtp import HeaderExtensionsMap
 from aiortc.rtp import RtpPacket
 from fractions import Fraction
+from prorenata.videomote.media import _sendpath
 from prorenata.videomote.media import forwarding
 
 import aiohttp
 import asyncio
 import av
 import contextlib
-import ctypes
-import errno
 import json
-import math
 import os
 import pylibsrtp
 import random
@@ -179,70 +177,31 @@ class ParkedTrack(MediaStreamTrack):
         await asyncio.Event().wait()  # cancelled when the sender stops
 
 
-_SEQUENCE_SSRC = struct.Struct("!HLL")
+def _lean_stream(parameters, frames: list[list[bytes]], vp8: bool, ssrc: int):
+    """One outgoing stream (``_sendpath.LeanStream``): its header with the RFC 8285
+    extensions aiortc negotiated made once by aiortc; per packet only the marker, sequence
+    number, timestamp, SSRC, abs-send-time and VP8 picture ID are written (in C)."""
+    extensions = HeaderExtensionsMap()
+    extensions.configure(parameters)
+    probe = RtpPacket(payload_type=parameters.codecs[0].payloadType)
+    probe.extensions.mid = parameters.muxId
+    probe.extensions.abs_send_time = _ABS_SEND_TIME_PROBE
+    header = probe.serialize(extensions)
+    return _sendpath.LeanStream(
+        header=header,
+        send_time_at=header.find(_ABS_SEND_TIME_PROBE.to_bytes(3, "big"), 12),
+        payload_type=parameters.codecs[0].payloadType,
+        frames=frames,
+        vp8=vp8,
+        sequence=random.getrandbits(16),
+        timestamp=random.getrandbits(32),
+        ssrc=ssrc,
+    )
 
 
-class _LeanStream:
-    """One outgoing stream: packets made once, per packet four fields written."""
-
-    def __init__(self, parameters, frames: list[list[bytes]], vp8: bool):
-        extensions = HeaderExtensionsMap()
-        extensions.configure(parameters)
-        probe = RtpPacket(payload_type=parameters.codecs[0].payloadType)
-        probe.extensions.mid = parameters.muxId
-        probe.extensions.abs_send_time = _ABS_SEND_TIME_PROBE
-        self.header = probe.serialize(extensions)
-        found = self.header.find(_ABS_SEND_TIME_PROBE.to_bytes(3, "big"), 12)
-        self.send_time_at = found if found > 0 else None
-        self.payload_type = parameters.codecs[0].payloadType
-        self.frames = frames
-        self.vp8 = vp8  # picture IDs to write, and the send time after each frame's data
-        self.sequence = random.getrandbits(16)
-        self.timestamp = random.getrandbits(32)
-        self.ssrc = 0
-        self.picture_id = 0
-        self.index = 0
-        self.keyframe_next = False
-
-    def next_frame(self, step: int) -> list[bytes]:
-        """The RTP packets (plain) of the next frame, ``step`` clock ticks after the last."""
-        if self.keyframe_next:  # the clip's first frame is its keyframe; on from there
-            self.index, self.keyframe_next = 0, False
-        position = self.index % len(self.frames)
-        self.index += 1
-        payloads = self.frames[position]
-        now = time.time()
-        send_time = (int((now + _NTP_OFFSET) * 262144)) & 0xFFFFFF  # 2**18: 6.18 fixed point
-        header = bytearray(self.header)
-        if self.send_time_at is not None:
-            header[self.send_time_at : self.send_time_at + 3] = send_time.to_bytes(3, "big")
-        last = len(payloads) - 1
-        picture = struct.pack("!H", 0x8000 | self.picture_id)
-        packets = []
-        for number, payload in enumerate(payloads):
-            marker = 0x80 if number == last else 0
-            struct.pack_into(
-                "!BHLL",
-                header,
-                1,
-                marker | self.payload_type,
-                self.sequence,
-                self.timestamp,
-                self.ssrc,
-            )
-            self.sequence = (self.sequence + 1) & 0xFFFF
-            if self.vp8:
-                # VP8 payload descriptor with a 15-bit picture ID (aiortc's layout)
-                parts = [header, payload[:2], picture, memoryview(payload)[4:]]
-                if marker:
-                    parts.append(STAMP.pack(MARK, now))
-                packets.append(b"".join(parts))
-            else:
-                packets.append(bytes(header) + payload)
-        if self.vp8:
-            self.picture_id = (self.picture_id + 1) & 0x7FFF
-        self.timestamp = (self.timestamp + step) & 0xFFFFFFFF
-        return packets
+def _is_rtp(data: bytes) -> bool:
+    """RFC 7983: RTP has a first byte 128-191, and not RTCP's packet types 192-208 next."""
+    return len(data) >= 12 and 127 < data[0] < 192 and not 191 < data[1] < 209
 
 
 class LeanMedia:
@@ -255,14 +214,15 @@ class LeanMedia:
         self.decrypt = decrypt
         self.undecryptable = 0
         self.parameters: dict[str, object] = {}  # "video"/"audio" -> RTCRtpSendParameters
-        self.video: _LeanStream | None = None
-        self.audio: _LeanStream | None = None
-        self.packets: dict[int, int] = {}  # SSRC -> RTP packets received
-        self.lost: dict[int, int] = {}  # SSRC -> sequence numbers skipped (since joining)
-        self._last_sequence: dict[int, int] = {}
+        self.video = None  # _sendpath.LeanStream
+        self.audio = None
+        #: RTP received, per SSRC, from the clear header (``_sendpath.RtpCount``, in C).
+        self.tally = _sendpath.RtpCount()
         self._where: dict[int, tuple[str, str] | None] = {}  # SSRC -> (mid, kind)
         self._task: asyncio.Task | None = None
         self._driver: _LeanDriver | None = None
+        self._sink = None  # _sendpath.Sink for the nominated pair and keys
+        self._sink_for: tuple = ()
         self.dtls = None
 
     def capture(self, kind: str, sender) -> None:
@@ -286,20 +246,14 @@ class LeanMedia:
 
     def _counting(self, stock):
         def datagram_received(data: bytes, addr: tuple) -> None:
-            # RTP (RFC 7983: first byte 128-191; RTCP has packet types 192-208 next)
-            if len(data) >= 12 and 127 < data[0] < 192 and not 191 < data[1] < 209:
-                self._count(data)
-            else:
+            if not _is_rtp(data):
                 stock(data, addr)
+            elif self.decrypt:
+                self.receive_encrypted(data)
+            else:
+                self.tally.count(data)
 
         return datagram_received
-
-    def _count(self, data: bytes) -> None:
-        if self.decrypt:
-            self.receive_encrypted(data)
-            return
-        sequence, _timestamp, ssrc = _SEQUENCE_SSRC.unpack_from(data, 2)
-        self.count(data[1], sequence, ssrc)
 
     def receive_encrypted(self, data: bytes) -> None:
         """A decrypting peer's RTP packet: SRTP-unprotected with the keys of its DTLS
@@ -313,35 +267,43 @@ class LeanMedia:
         except pylibsrtp.Error:
             self.undecryptable += 1
             return
-        sequence, _timestamp, ssrc = _SEQUENCE_SSRC.unpack_from(data, 2)
-        self.count(data[1], sequence, ssrc)
+        self.tally.count(data)
         if data[1] & 0x80 and len(data) > STAMP.size + 12:
             mark, sent = STAMP.unpack_from(data, len(data) - STAMP.size)
             if mark == MARK:
                 self.peer.latencies.append((time.time() - sent) * 1000)
 
-    def count(self, second_byte: int, sequence: int, ssrc: int) -> None:
-        """One RTP packet received (its header's second byte, sequence number, SSRC)."""
-        self.packets[ssrc] = self.packets.get(ssrc, 0) + 1
-        last = self._last_sequence.get(ssrc)
-        if last is not None:
-            gap = (sequence - last - 1) & 0xFFFF
-            if 0 < gap < 1000:
-                self.lost[ssrc] = self.lost.get(ssrc, 0) + gap
-        self._last_sequence[ssrc] = sequence
-        where = self._where.get(ssrc, False)
-        if where is False:
-            where = self._where[ssrc] = self._resolve(ssrc)
-        if where is None:
-            return
-        mid, kind = where
+    @property
+    def packets(self) -> dict[int, int]:
+        """RTP packets received, per SSRC."""
+        return {ssrc: counts[0] for ssrc, counts in self.tally.counts().items()}
+
+    def sync(self) -> None:
+        """The peer's frames, audio packets and first frame time from the counts."""
+        frames: dict[str, int] = {}
+        audio: dict[str, int] = {}
+        first = None
+        for ssrc, (packets, ends, _lost, first_at) in self.tally.counts().items():
+            where = self._where.get(ssrc, False)
+            if where is False:
+                where = self._resolve(ssrc)
+                if where is not None:  # (not yet announced: asked again next time)
+                    self._where[ssrc] = where
+            if where is None:
+                continue
+            mid, kind = where
+            if kind == "audio":
+                audio[mid] = audio.get(mid, 0) + packets
+            elif ends:  # the marker bit ends a video frame
+                frames[mid] = frames.get(mid, 0) + ends
+                first = first_at if first is None else min(first, first_at)
         peer = self.peer
-        if kind == "audio":
-            peer.audio_packets[mid] = peer.audio_packets.get(mid, 0) + 1
-        elif second_byte & 0x80:  # the marker bit ends a video frame
-            if peer.first_frame_at is None:
-                peer.first_frame_at = time.monotonic()
-            peer.frames[mid] = peer.frames.get(mid, 0) + 1
+        peer._frames.clear()
+        peer._frames.update(frames)
+        peer._audio_packets.clear()
+        peer._audio_packets.update(audio)
+        if first is not None and peer._first_frame_at is None:
+            peer._first_frame_at = first
 
     def _resolve(self, ssrc: int) -> tuple[str, str] | None:
         """The transceiver an SSRC arrives on: the SSRCs the server's answer announced
@@ -367,44 +329,42 @@ class LeanMedia:
             return
         if clip is not None:
             frames = [Vp8Encoder._packetize(data, 0) for data, _key in clip]
-            self.video = _LeanStream(self.parameters["video"], frames, vp8=True)
-            self.video.ssrc = video_sender._ssrc
+            self.video = _lean_stream(
+                self.parameters["video"], frames, vp8=True, ssrc=video_sender._ssrc
+            )
         if audio:
             silence = [[SilenceTrack.encoded()]]
-            self.audio = _LeanStream(self.parameters["audio"], silence, vp8=False)
-            self.audio.ssrc = audio_sender._ssrc
+            self.audio = _lean_stream(
+                self.parameters["audio"], silence, vp8=False, ssrc=audio_sender._ssrc
+            )
         self._pairs = dtls.transport._connection._nominated
-        self.video_step = VIDEO_RATE // fps
-        self.video_interval = 1 / fps
-        self.video_at = self.audio_at = time.monotonic() + random.uniform(0, 1 / fps)  # noqa: S311 - a phase
         driver = _LeanDriver.of(asyncio.get_running_loop())
         self._driver = driver
+        phase = time.monotonic() + random.uniform(0, 1 / fps)  # noqa: S311 - a phase
+        if self.video is not None:
+            driver.pacer.add(self, self.video, VIDEO_RATE // fps, 1 / fps, phase)
+        if self.audio is not None:
+            driver.pacer.add(self, self.audio, 960, _AUDIO_INTERVAL, phase)
         driver.add(self, _own_sockets(self.peer.pc))
 
-    def send_due(self, now: float) -> float:
-        """Send the frame and audio packets due at ``now``; when the next are due (inf:
-        this peer has stopped)."""
+    def check(self) -> bool:
+        """Point the driver's pacer at the sink for the nominated pair and the current
+        keys (made again when either changes); False once this peer has stopped (its
+        DTLS transport no longer connected, or its socket closed)."""
         if self.dtls._state is not DtlsState.CONNECTED:  # (.state formats a string)
-            return math.inf
-        packets = []
-        video, audio = self.video, self.audio
-        if video is not None and self.video_at <= now:
-            packets += video.next_frame(self.video_step)
-            self.video_at += self.video_interval
-        if audio is not None and self.audio_at <= now:
-            packets += audio.next_frame(960)
-            self.audio_at += _AUDIO_INTERVAL
+            return False
         pair = self._pairs.get(1)
         transport = pair.protocol.transport if pair is not None else None
-        if packets and transport is not None and not transport.is_closing():
-            protect = self.dtls._tx_srtp.protect
-            address = pair.remote_addr
-            for packet in packets:
-                transport.sendto(protect(packet), address)
-        return min(
-            self.video_at if video is not None else math.inf,
-            self.audio_at if audio is not None else math.inf,
-        )
+        if transport is None or transport.is_closing():
+            return False
+        session = self.dtls._tx_srtp
+        if self._sink_for != (pair, session):
+            sink = forwarding.sink_for(pair, session)
+            if sink is None:  # a relayed pair: no socket of its own to send on
+                raise RuntimeError("a lean peer sends on a host candidate's socket only")
+            self._sink, self._sink_for = sink, (pair, session)
+            self._driver.pacer.set_sink(self, sink)
+        return True
 
     async def _started(self, dtls, video: bool, audio: bool, seconds: float = 30) -> bool:
         """Whether DTLS connected and aiortc started the senders we send for in time."""
@@ -436,13 +396,16 @@ class LeanMedia:
         return sum(1 for _sock, _protocol, lean in driver.readers.values() if lean is self)
 
     def lost_packets(self) -> int:
-        return sum(self.lost.values())
+        """Sequence numbers skipped in what arrived (since joining)."""
+        return self.tally.lost
 
 
 #: The lean driver's shortest sleep: sends due within it go out together.
 LEAN_TICK_S = 0.002
 #: How often the lean driver reads its sockets (they queue in the kernel meanwhile).
 LEAN_READ_S = 0.010
+#: How often it checks that each peer is still connected on the same pair and keys.
+LEAN_CHECK_S = 0.05
 
 
 class _LeanDriver:
@@ -454,11 +417,15 @@ class _LeanDriver:
     with each peer on its own timer and the event loop waking for every datagram, the
     clients woke about as often as the server and cost about as much, and took the
     cores a second media process would use. Here one task wakes when the next packets
-    are due (at most every ``LEAN_TICK_S``; what is due within it goes out together)
-    and reads every lean socket at most every ``LEAN_READ_S``: the datagrams wait in the
-    kernel's socket buffer meanwhile, and the event loop no longer watches those sockets.
-    What reaches the server is unchanged: each peer's frames at its own 30 fps phase
-    and its 20 ms audio, SRTP-protected with its own keys.
+    are due (at most every ``LEAN_TICK_S``; what is due within it goes out together),
+    and its pacer (``_sendpath.Pacer``, in C) builds, SRTP-protects and sends every
+    frame that is due; it reads every lean socket at most every ``LEAN_READ_S`` and
+    counts RTP in C (``_sendpath.RtpCount``): the datagrams wait in the kernel's socket
+    buffer meanwhile, and the event loop no longer watches those sockets. Every
+    ``LEAN_CHECK_S`` each peer's connection, pair and keys are looked at in Python (a
+    sink whose socket closed in between sends nothing). What reaches the server is
+    unchanged: each peer's frames at its own 30 fps phase and its 20 ms audio,
+    SRTP-protected with its own keys.
     """
 
     _of: "dict[asyncio.AbstractEventLoop, _LeanDriver]" = {}
@@ -472,20 +439,22 @@ class _LeanDriver:
 
     def __init__(self, loop: asyncio.AbstractEventLoop):
         self.loop = loop
-        self.senders: dict[LeanMedia, float] = {}  # peer -> when its next packets are due
+        self.pacer = _sendpath.Pacer()
+        self.senders: set[LeanMedia] = set()
         self.readers: dict[int, tuple] = {}  # fd -> (socket, protocol, peer)
         self.poll = select.epoll()
-        self.batch = _Batch()
-        self.read_at = 0.0
+        self.read_at = self.check_at = 0.0
         self.task: asyncio.Task | None = None
 
     def add(self, lean: "LeanMedia", sockets: list[tuple]) -> None:
-        """Send ``lean``'s media from now on, and read its ``(socket, protocol)`` pairs
-        (taken off the event loop where it allows that; else the loop keeps them)."""
-        self.senders[lean] = time.monotonic()
+        """Send ``lean``'s media (its streams on the pacer) from now on, and read its
+        ``(socket, protocol)`` pairs (taken off the event loop where it allows that;
+        else the loop keeps them)."""
+        self.senders.add(lean)
+        if not lean.check():
+            self.remove(lean)
+            return
         remove_reader = getattr(self.loop, "_remove_reader", None)  # the selector loop's
-        if not _Batch.available():
-            remove_reader = None
         for sock, protocol in sockets:
             fd = sock.fileno()
             if remove_reader is None or fd < 0 or not remove_reader(fd):
@@ -498,7 +467,8 @@ class _LeanDriver:
             self.task = asyncio.ensure_future(self._run())
 
     def remove(self, lean: "LeanMedia") -> None:
-        self.senders.pop(lean, None)
+        self.senders.discard(lean)
+        self.pacer.remove(lean)
         for fd, (_sock, _protocol, owner) in list(self.readers.items()):
             if owner is lean:
                 self._forget(fd)
@@ -509,28 +479,29 @@ class _LeanDriver:
             self.poll.unregister(fd)
 
     async def _run(self) -> None:
-        senders = self.senders
         try:
-            while senders or self.readers:
+            while self.senders or self.readers:
                 now = time.monotonic()
-                for lean, due in list(senders.items()):
-                    if due <= now:
-                        due = senders[lean] = lean.send_due(now)
-                        if due == math.inf:
-                            senders.pop(lean, None)
+                if now >= self.check_at:
+                    for lean in list(self.senders):
+                        if not lean.check():
+                            self.senders.discard(lean)
+                            self.pacer.remove(lean)
+                    self.check_at = now + LEAN_CHECK_S
+                due = self.pacer.run(now, time.time())
                 if now >= self.read_at:
                     self._read()
                     self.read_at = now + LEAN_READ_S
-                wake = min(min(senders.values(), default=math.inf), self.read_at)
+                wake = min(due, self.read_at, self.check_at)
                 await asyncio.sleep(max(LEAN_TICK_S, wake - time.monotonic()))
         finally:  # also when the loop closes with the task pending
             self._of.pop(self.loop, None)
             self.poll.close()
 
     def _read(self) -> None:
-        """Every datagram waiting on a lean socket: RTP counted from its clear header, the
-        rest (STUN, DTLS, RTCP) to its protocol's handler (aioice and aiortc)."""
-        batch = self.batch
+        """Every datagram waiting on a lean socket (recvmmsg, in C): RTP counted from its
+        clear header, the rest (STUN, DTLS, RTCP) to its protocol's handler (aioice and
+        aiortc); a decrypting peer's RTP to it."""
         for fd, _events in self.poll.poll(0):
             entry = self.readers.get(fd)
             if entry is None:
@@ -539,103 +510,15 @@ class _LeanDriver:
             if protocol.transport is None or protocol.transport.is_closing():
                 self._forget(fd)
                 continue
-            for _ in range(100):  # bounded: a socket buffer holds far fewer batches
-                received = batch.receive(fd)
-                if received < 0:
-                    self._forget(fd)
-                    break
-                for index in range(received):
-                    data, offset, size = batch.datagram(index)
-                    if size >= 12 and 127 < data[offset] < 192 and not 191 < data[offset + 1] < 209:
-                        if lean.decrypt:
-                            lean.receive_encrypted(bytes(data[offset : offset + size]))
-                            continue
-                        sequence, _timestamp, ssrc = _SEQUENCE_SSRC.unpack_from(data, offset + 2)
-                        lean.count(data[offset + 1], sequence, ssrc)
-                    else:
-                        protocol.datagram_received(
-                            bytes(data[offset : offset + size]), batch.address(index)
-                        )
-                if received < batch.size:
-                    break
-
-
-class _Batch:
-    """``recvmmsg(2)`` (Linux): up to ``size`` datagrams of a socket in one system call,
-    into buffers allocated once. Python's socket module reads one per call."""
-
-    _recvmmsg = getattr(ctypes.CDLL(None, use_errno=True), "recvmmsg", None)
-    SLOT = 2048  # larger than any datagram here (MTU-sized RTP, DTLS, STUN)
-
-    def __init__(self, size: int = 64):
-        self.size = size
-        self._filled = 0
-        self.buffers = ctypes.create_string_buffer(self.SLOT * size)
-        self.data = memoryview(self.buffers).cast("B")
-        self.names = ctypes.create_string_buffer(_SOCKADDR_SIZE * size)
-        self.vectors = (_IoVec * size)()
-        self.messages = (_MMsgHdr * size)()
-        base = ctypes.addressof(self.buffers)
-        names = ctypes.addressof(self.names)
-        for index in range(size):
-            self.vectors[index].base = base + index * self.SLOT
-            self.vectors[index].length = self.SLOT
-            header = self.messages[index].header
-            header.name = names + index * _SOCKADDR_SIZE
-            header.name_length = _SOCKADDR_SIZE
-            header.vectors = ctypes.pointer(self.vectors[index])
-            header.vector_count = 1
-
-    @classmethod
-    def available(cls) -> bool:
-        return cls._recvmmsg is not None
-
-    def receive(self, fd: int) -> int:
-        """How many datagrams were read (0: none waiting; -1: the socket is gone)."""
-        # The kernel shortened the address lengths of those it filled last time.
-        for index in range(self._filled):
-            self.messages[index].header.name_length = _SOCKADDR_SIZE
-        received = self._recvmmsg(fd, self.messages, self.size, socket.MSG_DONTWAIT, None)
-        self._filled = max(received, 0)
-        if received >= 0:
-            return received
-        return 0 if ctypes.get_errno() in (errno.EAGAIN, errno.EINTR) else -1
-
-    def datagram(self, index: int) -> tuple[memoryview, int, int]:
-        """The buffer, where datagram ``index`` starts in it, and its length."""
-        return self.data, index * self.SLOT, self.messages[index].length
-
-    def address(self, index: int) -> tuple:
-        """Where datagram ``index`` came from, as ``recvfrom`` gives it."""
-        name = self.names.raw[index * _SOCKADDR_SIZE : (index + 1) * _SOCKADDR_SIZE]
-        family = int.from_bytes(name[:2], sys.byteorder)
-        port = int.from_bytes(name[2:4], "big")
-        if family == socket.AF_INET6:
-            return (socket.inet_ntop(family, name[8:24]), port, 0, 0)
-        return (socket.inet_ntop(socket.AF_INET, name[4:8]), port)
-
-
-_SOCKADDR_SIZE = 28  # sockaddr_in6, the larger of the two
-
-
-class _IoVec(ctypes.Structure):
-    _fields_ = (("base", ctypes.c_void_p), ("length", ctypes.c_size_t))
-
-
-class _MsgHdr(ctypes.Structure):
-    _fields_ = (
-        ("name", ctypes.c_void_p),
-        ("name_length", ctypes.c_uint32),
-        ("vectors", ctypes.POINTER(_IoVec)),
-        ("vector_count", ctypes.c_size_t),
-        ("control", ctypes.c_void_p),
-        ("control_length", ctypes.c_size_t),
-        ("flags", ctypes.c_int),
-    )
-
-
-class _MMsgHdr(ctypes.Structure):
-    _fields_ = (("header", _MsgHdr), ("length", ctypes.c_uint))
+            datagrams = lean.tally.read(fd, keep_rtp=lean.decrypt)
+            if datagrams is None:  # the socket is gone
+                self._forget(fd)
+                continue
+            for data, address in datagrams:
+                if lean.decrypt and _is_rtp(data):
+                    lean.receive_encrypted(data)
+                else:
+                    protocol.datagram_received(data, address)
 
 
 def _own_sockets(pc: RTCPeerConnection) -> list[tuple]:
@@ -676,10 +559,10 @@ class SyntheticPeer:
         self.clip = clip
         self.audio = audio
         self.slot_count = slots
-        self.frames: dict[str, int] = {}  # mid -> encoded video frames received
-        self.audio_packets: dict[str, int] = {}
+        self._frames: dict[str, int] = {}  # mid -> encoded video frames received
+        self._audio_packets: dict[str, int] = {}
         self.latencies: list[float] = []
-        self.first_frame_at: float | None = None
+        self._first_frame_at: float | None = None
         self.joined_at: float | None = None
         self.slots: list[dict] = []
         self.events: list[dict] = []
@@ -749,6 +632,27 @@ class SyntheticPeer:
         if lean is not None:  # the answer started the senders: parameters known
             lean.start(own_video.sender, own_audio.sender, self.clip, self.audio)
 
+    @property
+    def frames(self) -> dict[str, int]:
+        """Encoded video frames received, per mid (a lean peer's counted in C)."""
+        if self.lean is not None:
+            self.lean.sync()
+        return self._frames
+
+    @property
+    def audio_packets(self) -> dict[str, int]:
+        """Audio packets received, per mid."""
+        if self.lean is not None:
+            self.lean.sync()
+        return self._audio_packets
+
+    @property
+    def first_frame_at(self) -> float | None:
+        """time.monotonic() when the first remote video frame arrived."""
+        if self.lean is not None and self._first_frame_at is None:
+            self.lean.sync()
+        return self._first_frame_at
+
     def _keyframe_requested(self) -> None:
         self.keyframe_requests += 1
         if self.lean is not None:
@@ -778,16 +682,16 @@ class SyntheticPeer:
         self.ssrcs[mid] = packet.ssrc
         if not packet.marker:
             return
-        if self.first_frame_at is None:
-            self.first_frame_at = time.monotonic()
-        self.frames[mid] = self.frames.get(mid, 0) + 1
+        if self._first_frame_at is None:
+            self._first_frame_at = time.monotonic()
+        self._frames[mid] = self._frames.get(mid, 0) + 1
         data = packet.payload
         if len(data) > STAMP.size and data[-STAMP.size : -STAMP.size + 4] == MARK:
             _, sent = STAMP.unpack(data[-STAMP.size :])
             self.latencies.append((time.time() - sent) * 1000)
 
     def _audio(self, mid: str) -> None:
-        self.audio_packets[mid] = self.audio_packets.get(mid, 0) + 1
+        self._audio_packets[mid] = self._audio_packets.get(mid, 0) + 1
 
     async def _read(self) -> None:
         async for message in self.socket:
