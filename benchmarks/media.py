@@ -60,7 +60,7 @@ SMOKE = "--smoke" in sys.argv
 QUICK = SMOKE or "--quick" in sys.argv
 WARMUP, WINDOW = (1.0, 1.5) if SMOKE else (2.0, 3.0) if QUICK else (3.0, 8.0)
 ROOM_STEPS = tuple(int(n) for n in os.environ.get("ROOM_STEPS", "").split(",") if n) or (
-    (1,) if SMOKE else (1, 2, 4) if QUICK else (1, 2, 4, 8, 12, 16, 20, 24, 32, 40)
+    (1,) if SMOKE else (1, 2, 4) if QUICK else (1, 2, 4, 8, 12, 16, 20, 24, 32, 40, 48, 56, 64)
 )
 #: A media process using this much of a core (% over the window) counts as saturated.
 SATURATED_PCT = 85
@@ -145,6 +145,8 @@ async def _load(url, rooms, people, audio, ready, window, share=False, lean=Fals
     clip = encoded_clip(90)
     screen = encoded_clip(60, **SCREEN) if share else None
     peers: list = []
+    if lean:  # every peer of every worker joins first; all send once the window is set
+        synthetic.hold_lean_media()
     try:
         await _join_rooms(url, rooms, people, audio, share, lean, clip, screen, peers)
     except Exception:
@@ -156,6 +158,14 @@ async def _load(url, rooms, people, audio, ready, window, share=False, lean=Fals
     if joined is not None:
         joined.append(True)
     window_at, end_at = await asyncio.get_running_loop().run_in_executor(None, window.get)
+    if lean:
+        synthetic.hold_lean_media(False)
+    return await _measure(peers, window_at, end_at)
+
+
+async def _measure(peers: list, window_at: float, end_at: float) -> dict:
+    """Frame rates, latencies, lost packets and dropped connections of ``peers`` over the
+    window; then they leave."""
     await asyncio.sleep(max(0.0, window_at - time.time()))
     before = [dict(p.frames) for p in peers]
     latency_mark = [len(p.latencies) for p in peers]
@@ -404,7 +414,8 @@ ROOMS_METHOD = {
         "SSRC) without decrypting; one task per worker sends what is due (at most every "
         f"{synthetic.LEAN_TICK_S * 1000:g} ms) and reads all its peers' sockets with "
         f"recvmmsg every {synthetic.LEAN_READ_S * 1000:g} ms (the datagrams wait in the "
-        "kernel meanwhile); the first peer of each worker decrypts every RTP packet it "
+        "kernel meanwhile), building, protecting, sending and counting in C (_lean.c); "
+        "the first peer of each worker decrypts every RTP packet it "
         "receives with its own DTLS-SRTP keys (check: its frame rate, packets that fail "
         "to decrypt, and the send-to-arrival latency it reads from inside the payload, "
         f"which includes up to {synthetic.LEAN_READ_S * 1000:g} ms of its read interval)"

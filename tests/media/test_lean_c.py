@@ -23,6 +23,7 @@ import asyncio
 import pytest
 import socket
 import struct
+import sys
 import time
 
 KEY = bytes(range(28))
@@ -322,6 +323,41 @@ def test_the_pacer_sends_each_stream_when_due_and_only_with_a_sink_whose_socket_
             frames = pacer.frames
             pacer.run(12.0, 0.0)
             assert pacer.frames == frames and audio.send(sink, 960, 0.0) == 0
+        finally:
+            transport.close()
+            browser.close()
+
+    run_in_thread(check, 30)
+
+
+def test_a_stream_whose_send_fails_stops_and_the_others_go_on(monkeypatch):
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+
+    async def check():
+        transport, protocol, browser = await ice_socket_and_browser()
+        browser.settimeout(0.2)
+        pair = SimpleNamespace(protocol=protocol, remote_addr=browser.getsockname())
+        ours = Session(Policy(key=KEY, ssrc_type=Policy.SSRC_ANY_OUTBOUND, srtp_profile=GCM))
+        try:
+            context = getattr(ours, forwarding._SRTP_CONTEXT)[0]
+            roomy = forwarding.sink_for(pair, ours)
+            cramped = forwarding._sink_for(pair, ours, context, 40)  # shorter than a frame
+            video = _lean_stream(_parameters(), FRAMES, vp8=True, ssrc=1)
+            audio = _lean_stream(_parameters(111, kind="audio"), [[b"opus"]], vp8=False, ssrc=2)
+            anna, tove = object(), object()
+            pacer = _sendpath.Pacer()
+            pacer.add(anna, video, 3000, 1 / 30, 0.0)
+            pacer.add(tove, audio, 960, 0.02, 0.0)
+            pacer.set_sink(anna, cramped)
+            pacer.set_sink(tove, roomy)
+            assert pacer.run(0.0, 0.0) == pytest.approx(0.02)  # the video stream stopped
+            assert (pacer.failures, pacer.frames) == (1, 1)
+            assert "too long" in str(unraisable[0].exc_value)
+            assert RtpPacket.parse(browser.recv(2048)).ssrc == 2  # (header in the clear)
+            pacer.set_sink(anna, roomy)  # sent again once its sink is set again
+            pacer.run(0.05, 0.0)
+            assert pacer.frames == 3
         finally:
             transport.close()
             browser.close()

@@ -374,7 +374,7 @@ typedef struct {
     PyObject_HEAD
     Due *entries;
     Py_ssize_t count, room;
-    unsigned long long frames;
+    unsigned long long frames, failures;
 } Pacer;
 
 static int
@@ -494,7 +494,8 @@ PyDoc_STRVAR(Pacer_run_doc,
 "run(now, wall) -> float\n\n"
 "Send every stream's frame that is due at ``now`` (time.monotonic(); ``wall``: time.time(),\n"
 "the frames' send times): one frame per stream and call, later ones catch up on the next\n"
-"calls. When the next frame is due (inf: nothing to send).");
+"calls. A stream whose send fails stops (``failures``; the error printed as unraisable)\n"
+"until set_sink is called for it again. When the next frame is due (inf: nothing to send).");
 
 static PyObject *
 Pacer_run(Pacer *self, PyObject *const *args, Py_ssize_t nargs)
@@ -521,15 +522,23 @@ Pacer_run(Pacer *self, PyObject *const *args, Py_ssize_t nargs)
             int status = open > 0 ? each_packet((LeanStream *)stream, entry->step, wall,
                                                 emit_to_sink, &target)
                                   : open;
-            Py_DECREF(stream);
-            Py_DECREF(sink);
-            if (status < 0)
-                return NULL;
-            if (open > 0)
+            if (status < 0) {
+                /* (libsrtp refused, the transport raised): this stream stops, the others
+                 * go on; the error is printed as an unraisable one */
+                PyErr_WriteUnraisable(stream);
+                self->failures++;
+            } else if (open > 0) {
                 self->frames++;
-            if (i >= self->count) /* (changed under us) */
+            }
+            Py_DECREF(stream);
+            if (i >= self->count) { /* (changed under us) */
+                Py_DECREF(sink);
                 break;
+            }
             entry = &self->entries[i];
+            if (status < 0 && entry->sink == sink)
+                Py_CLEAR(entry->sink);
+            Py_DECREF(sink);
         }
         if (entry->sink != NULL && entry->due < next)
             next = entry->due;
@@ -556,6 +565,8 @@ static PyMethodDef Pacer_methods[] = {
 
 static PyMemberDef Pacer_members[] = {
     {"frames", T_ULONGLONG, offsetof(Pacer, frames), READONLY, "frames sent"},
+    {"failures", T_ULONGLONG, offsetof(Pacer, failures), READONLY,
+     "frames that failed (their stream stopped until set_sink)"},
     {NULL}};
 
 static PyTypeObject PacerType = {

@@ -15,14 +15,16 @@ and :meth:`SyntheticPeer.share` asks the server to share it.
 ``lean=True`` makes a peer much cheaper than the server per packet, for capacity
 benchmarks on a machine whose cores the peers share with the server (``LeanMedia``):
 it sends the same clip as pre-built RTP packets (header, RFC 8285 extensions and VP8
-payload descriptor made once; per packet only the sequence number, timestamp,
+payload descriptor made once; per packet only the marker, sequence number, timestamp,
 abs-send-time and picture ID are written, then SRTP-protected with the DTLS-SRTP keys
 and sent on the ICE pair aioice nominated), and it counts received video frames from
 the RTP header, which SRTP leaves in the clear (marker bit, sequence number, SSRC),
 taking RTP packets off the socket before aiortc's queue, without decrypting them.
 Once connected, one task per process (``_LeanDriver``) sends for all its lean peers and
-reads their sockets in batches (``recvmmsg``), so that the clients wake rarely: on a
-virtual machine a wake-up costs far more than the packet it is for.
+reads their sockets in batches, so that the clients wake rarely: on a virtual machine a
+wake-up costs far more than the packet it is for. The per-packet work is C
+(``_lean.c``: ``LeanStream`` builds, ``Pacer`` schedules and sends through the peer's
+``_sendpath.Sink``, ``RtpCount`` reads with ``recvmmsg`` and counts per SSRC).
 DTLS, STUN and RTCP keep aiortc's path. Such a peer cannot tell a forged packet from
 a real one, so a run keeps at least one decrypting peer as a correctness check: a
 full aiortc peer, or a lean one with ``decrypt=True`` (SRTP-unprotects what arrives with
@@ -339,6 +341,7 @@ class LeanMedia:
             )
         self._pairs = dtls.transport._connection._nominated
         driver = _LeanDriver.of(asyncio.get_running_loop())
+        await driver.released.wait()  # (hold_lean_media)
         self._driver = driver
         phase = time.monotonic() + random.uniform(0, 1 / fps)  # noqa: S311 - a phase
         if self.video is not None:
@@ -349,8 +352,9 @@ class LeanMedia:
 
     def check(self) -> bool:
         """Point the driver's pacer at the sink for the nominated pair and the current
-        keys (made again when either changes); False once this peer has stopped (its
-        DTLS transport no longer connected, or its socket closed)."""
+        keys (made again when either changes); False once this peer has stopped or
+        cannot send (its DTLS transport no longer connected, its socket closed, a pair
+        without a socket of its own): its receivers then see no frames from it."""
         if self.dtls._state is not DtlsState.CONNECTED:  # (.state formats a string)
             return False
         pair = self._pairs.get(1)
@@ -360,8 +364,8 @@ class LeanMedia:
         session = self.dtls._tx_srtp
         if self._sink_for != (pair, session):
             sink = forwarding.sink_for(pair, session)
-            if sink is None:  # a relayed pair: no socket of its own to send on
-                raise RuntimeError("a lean peer sends on a host candidate's socket only")
+            if sink is None:  # a relayed pair, a socket closed: nothing of its own to send on
+                return False
             self._sink, self._sink_for = sink, (pair, session)
             self._driver.pacer.set_sink(self, sink)
         return True
@@ -408,6 +412,18 @@ LEAN_READ_S = 0.010
 LEAN_CHECK_S = 0.05
 
 
+def hold_lean_media(held: bool = True) -> None:
+    """Lean peers of the running event loop connect but send nothing until released
+    (``held=False``): a benchmark joins every peer first and then measures all of them
+    sending (the steady state), rather than peers joining a server busy with the media
+    of those that joined before them."""
+    released = _LeanDriver.of(asyncio.get_running_loop()).released
+    if held:
+        released.clear()
+    else:
+        released.set()
+
+
 class _LeanDriver:
     """All lean peers of one event loop sent and read by one task.
 
@@ -445,6 +461,8 @@ class _LeanDriver:
         self.poll = select.epoll()
         self.read_at = self.check_at = 0.0
         self.task: asyncio.Task | None = None
+        self.released = asyncio.Event()  # cleared: peers connect but do not send yet
+        self.released.set()
 
     def add(self, lean: "LeanMedia", sockets: list[tuple]) -> None:
         """Send ``lean``'s media (its streams on the pacer) from now on, and read its
