@@ -18,7 +18,11 @@ measured is the server's. In the same run:
 
 Rooms (2) are measured with synthetic.py's lean peers (``ROOMS_METHOD``; ``MEDIA_LEAN=0``
 for full aiortc peers): the clients share the cores with the server, so they must cost less
-than the server per packet, or a second media process has no core to use. Each step reports
+than the server per packet, or a second media process has no core to use. Every peer of a
+step joins before the lean peers send (the steady state; ``joined_s`` says how long joining
+took), and the JSON says how much the clients cost against the server
+(``clients_to_media_cpu_at_best_one``) and what two media processes can gain at most on
+cores shared with them (``rooms_media_ratio_ceiling``). Each step reports
 the media processes' CPU (each pinned to its own CPU; ``MEDIA_PIN=0`` not), the clients',
 the whole machine's, packets lost, connections dropped and the load average, and a failed
 step names what was full (``limit``). ``--rooms`` measures only four-person rooms on one and
@@ -189,6 +193,11 @@ async def _measure(peers: list, window_at: float, end_at: float) -> dict:
     # ICE consent (RFC 7675, aioice: 6 checks of 0.5 s missed) closes a connection whose
     # process was starved for ~30 s: on a machine that busy the figure says so.
     dropped = sum(1 for peer in peers if peer.pc.connectionState in ("closed", "failed"))
+    # Frames a lean peer could not send (its stream stopped), packets of SSRCs it did not
+    # count one by one: a low frame rate that was the client's, not the server's.
+    drivers = {p.lean._driver for p in peers if p.lean is not None and p.lean._driver}
+    send_failures = sum(driver.pacer.failures for driver in drivers)
+    uncounted = sum(p.lean.tally.other for p in peers if p.lean is not None)
     for peer in peers:
         await peer.leave()
     return {
@@ -198,6 +207,8 @@ async def _measure(peers: list, window_at: float, end_at: float) -> dict:
         "lost": lost,
         "dropped": dropped,
         "undecryptable": sum(p.lean.undecryptable for p in peers if p.lean),
+        "send_failures": send_failures,
+        "uncounted": uncounted,
     }
 
 
@@ -306,6 +317,8 @@ def run_load(
         "lost": 0,
         "dropped": 0,
         "undecryptable": 0,
+        "send_failures": 0,
+        "uncounted": 0,
         "cpu_pct": sum(per_node),
         "cpu_pct_per_node": per_node,
         "clients_cpu_pct": workers_pct,
@@ -323,7 +336,8 @@ def run_load(
             merged[key] += result[key]
         merged["lost"] += result["lost"]
         merged["dropped"] += result["dropped"]
-        merged["undecryptable"] += result["undecryptable"]
+        for key in ("undecryptable", "send_failures", "uncounted"):
+            merged[key] += result[key]
     for process in processes:
         process.join(30)
     return merged
@@ -423,6 +437,8 @@ ROOMS_METHOD = {
         else "full aiortc peers in 2 worker processes (decrypting, aiortc's send path)"
     ),
     "full_fps": f"every received camera stream >= {FULL_FPS:g} fps over the window",
+    "joining": "every peer of a step joins first; the lean peers send once all have joined, "
+    "then the warm-up, then the window",
     "window_s": WINDOW,
     "warmup_s": WARMUP,
     "pinning": (
@@ -463,6 +479,8 @@ def _room_step(servers: list[Server], rooms: int) -> dict:
         "lost_packets": load["lost"],
         "connections_dropped": load["dropped"],
         "undecryptable_packets": load["undecryptable"],
+        "client_send_failures": load["send_failures"],
+        "uncounted_packets": load["uncounted"],
         "server_cpu_pct": round(load["cpu_pct"], 1),
         "server_cpu_pct_per_node": [round(pct, 1) for pct in per_node],
         "server_cpu_pct_per_room": round(load["cpu_pct"] / rooms, 1),
@@ -555,10 +573,18 @@ def rooms_per_media(room_steps=ROOM_STEPS) -> dict:
         failed = [step for step in steps if not step["full_fps"]]
         return failed[-1]["limit"] if failed else None
 
+    best = at(one_steps, one)
+    server, clients = best.get("server_cpu_pct"), best.get("clients_cpu_pct")
     return {
         "rooms_one_media": one,
         "rooms_two_media": two,
         "rooms_media_ratio": round(two / one, 2) if one else None,
+        # The clients share the cores: at the costs of the best one-media step (server s
+        # and clients c per room) two media processes can gain at most 2 s / (s + c).
+        "clients_to_media_cpu_at_best_one": round(clients / server, 2) if server else None,
+        "rooms_media_ratio_ceiling": (
+            round(2 * server / (server + clients), 2) if server and clients is not None else None
+        ),
         # Measured at the largest count that held full frame rate: what a room costs.
         "media_cpu_pct_per_room_one": at(one_steps, one).get("server_cpu_pct_per_room"),
         "media_cpu_pct_per_room_two": at(two_steps, two).get("server_cpu_pct_per_room"),

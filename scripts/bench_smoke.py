@@ -102,6 +102,8 @@ KEYS = {
         "rooms_one_media",
         "rooms_two_media",
         "rooms_media_ratio",
+        "rooms_media_ratio_ceiling",
+        "clients_to_media_cpu_at_best_one",
         "media_cpu_pct_per_room_one",
         "media_cpu_pct_per_room_two",
         "rooms_media_method",

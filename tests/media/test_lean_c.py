@@ -299,7 +299,7 @@ def test_the_pacer_sends_each_stream_when_due_and_only_with_a_sink_whose_socket_
             pacer.add(anna, video, 3000, 1 / 30, 10.0)
             pacer.add(tove, audio, 960, 0.02, 10.01)
             assert len(pacer) == 2
-            assert pacer.run(20.0, 0.0) == float("inf")  # no sink yet: nothing sent
+            assert pacer.run(5.0, 0.0) == float("inf")  # no sink yet: nothing sent
             pacer.set_sink(anna, sink)
             pacer.set_sink(tove, sink)
             assert pacer.run(9.0, 0.0) == 10.0  # nothing due yet
@@ -355,11 +355,41 @@ def test_a_stream_whose_send_fails_stops_and_the_others_go_on(monkeypatch):
             assert (pacer.failures, pacer.frames) == (1, 1)
             assert "too long" in str(unraisable[0].exc_value)
             assert RtpPacket.parse(browser.recv(2048)).ssrc == 2  # (header in the clear)
-            pacer.set_sink(anna, roomy)  # sent again once its sink is set again
-            pacer.run(0.05, 0.0)
-            assert pacer.frames == 3
+            pacer.run(1.0, 0.0)
+            assert video.index == 1  # (the frame that failed)
+            pacer.set_sink(anna, roomy)  # sent again once its sink is set again,
+            pacer.run(1.0, 0.0)  # from then on: not a burst of the frames it missed
+            pacer.run(1.0, 0.0)
+            assert video.index == 2 and pacer.failures == 1
         finally:
             transport.close()
             browser.close()
 
     run_in_thread(check, 30)
+
+
+def test_a_stream_is_set_up_once_and_the_pacer_forgets_only_the_owner_it_is_told():
+    stream = _lean_stream(_parameters(), FRAMES, vp8=True, ssrc=1)
+    with pytest.raises(RuntimeError):  # (a send in progress reads its frames)
+        stream.__init__(
+            header=bytes(12),
+            send_time_at=-1,
+            payload_type=96,
+            frames=FRAMES,
+            vp8=True,
+            sequence=0,
+            timestamp=0,
+            ssrc=1,
+        )
+    with pytest.raises(ValueError):
+        stream.build(3000, float("nan"))
+    pacer = _sendpath.Pacer()
+    anna, tove = object(), object()
+    for owner, due in ((anna, 1.0), (tove, 2.0), (anna, 3.0), (tove, 4.0)):
+        pacer.add(owner, _lean_stream(_parameters(), FRAMES, vp8=True, ssrc=1), 1, 1.0, due)
+    pacer.remove(anna)
+    assert len(pacer) == 2
+    pacer.remove(object())  # not there: nothing happens
+    assert len(pacer) == 2
+    pacer.remove(tove)
+    assert len(pacer) == 0 and pacer.run(10.0) == float("inf")

@@ -10,7 +10,9 @@ from mediaserver import run_server
 from mediaserver import synthetic_peer
 from mediaserver import until
 from prorenata.videomote.media.synthetic import encoded_clip
+from prorenata.videomote.media.synthetic import hold_lean_media
 
+import asyncio
 import pytest
 import socket
 
@@ -89,6 +91,31 @@ def test_a_decrypting_lean_peer_reads_real_media_and_refuses_a_forged_packet():
             forger.close()
         assert ella.total_frames() >= frames  # counting went on
         for person in (sara, anna, ella):
+            await person.leave()
+
+    run_server(scenario, SECRET)
+
+
+def test_held_lean_peers_connect_but_send_only_once_released():
+    """The rooms benchmark's steady state: every peer joins, then all send."""
+
+    async def scenario(session, url):
+        hold_lean_media()
+        anna, tove = peer(url, "Anna", "staff", lean=True), peer(url, "Tove", lean=True)
+        for person in (anna, tove):
+            await person.join()
+        await until(
+            lambda: all(p.pc.connectionState == "connected" for p in (anna, tove)),
+            what="both connected",
+        )
+        await asyncio.sleep(1)
+        assert anna.total_frames() == 0 and tove.total_frames() == 0
+        hold_lean_media(False)
+        await until(
+            lambda: anna.frames_from("Tove") >= 30 and tove.frames_from("Anna") >= 30,
+            what="each receives the other's frames once released",
+        )
+        for person in (anna, tove):
             await person.leave()
 
     run_server(scenario, SECRET)

@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <math.h>
 #include <time.h>
 
 #include "_sendpath.h"
@@ -48,7 +49,7 @@ typedef struct {
     int vp8;
     unsigned int sequence, timestamp, ssrc, picture_id;
     unsigned long long index;
-    int keyframe_next;
+    char keyframe_next; /* (T_BOOL: a char) */
 } LeanStream;
 
 static void
@@ -72,6 +73,11 @@ LeanStream_init(LeanStream *self, PyObject *args, PyObject *kwargs)
                                      &send_time_at, &payload_type, &frames, &vp8, &sequence,
                                      &timestamp, &ssrc))
         return -1;
+    if (self->frames != NULL) {
+        /* (a second __init__ would free the frame a send in progress is reading) */
+        PyErr_SetString(PyExc_RuntimeError, "set up once only");
+        return -1;
+    }
     Py_ssize_t header_size = PyBytes_GET_SIZE(header);
     if (header_size < 12 || header_size > 256 || payload_type < 0 || payload_type > 127 ||
         send_time_at < -1 || (send_time_at >= 0 && send_time_at + 3 > header_size)) {
@@ -269,6 +275,10 @@ parse_step_now(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t first, unsign
     *now = PyFloat_AsDouble(args[first + 1]);
     if (*now == -1.0 && PyErr_Occurred())
         return -1;
+    if (!isfinite(*now) || *now < 0.0 || *now > 1e12) {
+        PyErr_SetString(PyExc_ValueError, "now: a time.time() value");
+        return -1;
+    }
     return 0;
 }
 
@@ -359,6 +369,14 @@ static PyTypeObject LeanStreamType = {
     .tp_members = LeanStream_members,
 };
 
+static double
+wall_now(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec * 1e-9;
+}
+
 /* ---- Pacer --------------------------------------------------------------------------- */
 
 /* One stream's place in the schedule. */
@@ -375,6 +393,7 @@ typedef struct {
     Due *entries;
     Py_ssize_t count, room;
     unsigned long long frames, failures;
+    double last_now; /* run's last ``now``: a stream sent again starts from there */
 } Pacer;
 
 static int
@@ -391,13 +410,17 @@ Pacer_traverse(Pacer *self, visitproc visit, void *arg)
 static int
 Pacer_clear(Pacer *self)
 {
+    /* The array detached before the references go (a finalizer may add or look). */
+    Due *entries = self->entries;
     Py_ssize_t count = self->count;
-    self->count = 0; /* (before the references go: a finalizer may look) */
+    self->entries = NULL;
+    self->count = self->room = 0;
     for (Py_ssize_t i = 0; i < count; i++) {
-        Py_CLEAR(self->entries[i].owner);
-        Py_CLEAR(self->entries[i].stream);
-        Py_CLEAR(self->entries[i].sink);
+        Py_CLEAR(entries[i].owner);
+        Py_CLEAR(entries[i].stream);
+        Py_CLEAR(entries[i].sink);
     }
+    PyMem_Free(entries);
     return 0;
 }
 
@@ -461,8 +484,12 @@ Pacer_set_sink(Pacer *self, PyObject *args)
         return NULL;
     }
     for (Py_ssize_t i = 0; i < self->count; i++) {
-        if (self->entries[i].owner == owner)
-            Py_XSETREF(self->entries[i].sink, sink == Py_None ? NULL : Py_NewRef(sink));
+        Due *entry = &self->entries[i];
+        if (entry->owner != owner)
+            continue;
+        if (entry->sink == NULL && sink != Py_None && entry->due < self->last_now)
+            entry->due = self->last_now; /* (sent again: no burst of the frames missed) */
+        Py_XSETREF(entry->sink, sink == Py_None ? NULL : Py_NewRef(sink));
     }
     Py_RETURN_NONE;
 }
@@ -472,42 +499,62 @@ PyDoc_STRVAR(Pacer_remove_doc, "remove(owner)\n\nNo more of ``owner``'s streams.
 static PyObject *
 Pacer_remove(Pacer *self, PyObject *owner)
 {
-    Py_ssize_t kept = 0;
+    /* The array compacted and its count set first, the removed references released after
+     * (releasing may run Python: a finalizer, the GC, which traverses the array). */
+    Py_ssize_t removed = 0;
+    for (Py_ssize_t i = 0; i < self->count; i++)
+        removed += self->entries[i].owner == owner;
+    if (removed == 0)
+        Py_RETURN_NONE;
+    Due *gone = PyMem_Malloc((size_t)removed * sizeof(Due));
+    if (gone == NULL)
+        return PyErr_NoMemory();
+    Py_ssize_t kept = 0, out = 0;
     for (Py_ssize_t i = 0; i < self->count; i++) {
-        Due entry = self->entries[i];
-        if (entry.owner == owner) {
-            /* (the array is consistent before the references go) */
-            self->entries[i].owner = self->entries[i].stream = self->entries[i].sink = NULL;
-            Py_DECREF(entry.owner);
-            Py_DECREF(entry.stream);
-            Py_XDECREF(entry.sink);
-            continue;
-        }
-        self->entries[kept++] = entry;
+        if (self->entries[i].owner == owner)
+            gone[out++] = self->entries[i];
+        else
+            self->entries[kept++] = self->entries[i];
     }
-    /* entries past ``kept`` were moved or released */
     self->count = kept;
+    for (Py_ssize_t i = 0; i < out; i++) {
+        Py_DECREF(gone[i].owner);
+        Py_DECREF(gone[i].stream);
+        Py_XDECREF(gone[i].sink);
+    }
+    PyMem_Free(gone);
     Py_RETURN_NONE;
 }
 
 PyDoc_STRVAR(Pacer_run_doc,
-"run(now, wall) -> float\n\n"
-"Send every stream's frame that is due at ``now`` (time.monotonic(); ``wall``: time.time(),\n"
-"the frames' send times): one frame per stream and call, later ones catch up on the next\n"
+"run(now, wall=None) -> float\n\n"
+"Send every stream's frame that is due at ``now`` (time.monotonic(); ``wall``: the frames'\n"
+"send time, time.time() as each is built when None): one frame per stream and call, later\n"
+"ones catch up on the next\n"
 "calls. A stream whose send fails stops (``failures``; the error printed as unraisable)\n"
 "until set_sink is called for it again. When the next frame is due (inf: nothing to send).");
 
 static PyObject *
 Pacer_run(Pacer *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "run(now, wall)");
+    if (nargs < 1 || nargs > 2) {
+        PyErr_SetString(PyExc_TypeError, "run(now, wall=None)");
         return NULL;
     }
     double now = PyFloat_AsDouble(args[0]);
-    double wall = PyFloat_AsDouble(args[1]);
-    if (PyErr_Occurred())
+    if (now == -1.0 && PyErr_Occurred())
         return NULL;
+    double given = -1.0; /* -1: the clock's */
+    if (nargs == 2 && args[1] != Py_None) {
+        given = PyFloat_AsDouble(args[1]);
+        if (given == -1.0 && PyErr_Occurred())
+            return NULL;
+        if (!isfinite(given) || given < 0.0 || given > 1e12) {
+            PyErr_SetString(PyExc_ValueError, "wall: a time.time() value");
+            return NULL;
+        }
+    }
+    self->last_now = now;
     double next = Py_HUGE_VAL;
     for (Py_ssize_t i = 0; i < self->count; i++) {
         Due *entry = &self->entries[i];
@@ -519,6 +566,7 @@ Pacer_run(Pacer *self, PyObject *const *args, Py_ssize_t nargs)
             SinkTarget target = {sink, 0};
             entry->due += entry->interval;
             int open = sink_open(sink); /* (closed since: skipped until the check) */
+            double wall = given >= 0.0 ? given : wall_now();
             int status = open > 0 ? each_packet((LeanStream *)stream, entry->step, wall,
                                                 emit_to_sink, &target)
                                   : open;
@@ -530,14 +578,15 @@ Pacer_run(Pacer *self, PyObject *const *args, Py_ssize_t nargs)
             } else if (open > 0) {
                 self->frames++;
             }
-            Py_DECREF(stream);
             if (i >= self->count) { /* (changed under us) */
+                Py_DECREF(stream);
                 Py_DECREF(sink);
                 break;
             }
             entry = &self->entries[i];
-            if (status < 0 && entry->sink == sink)
+            if (status < 0 && entry->stream == stream && entry->sink == sink)
                 Py_CLEAR(entry->sink);
+            Py_DECREF(stream);
             Py_DECREF(sink);
         }
         if (entry->sink != NULL && entry->due < next)
@@ -587,6 +636,27 @@ static PyTypeObject PacerType = {
 
 /* ---- RtpCount ------------------------------------------------------------------------- */
 
+#ifndef __linux__
+/* recvmmsg(2) is Linux's; elsewhere read() takes the datagrams one recvmsg(2) at a time. */
+struct mmsghdr {
+    struct msghdr msg_hdr;
+    unsigned int msg_len;
+};
+
+static int
+recvmmsg(int fd, struct mmsghdr *messages, unsigned int size, int flags, void *timeout)
+{
+    unsigned int received = 0;
+    while (received < size) {
+        ssize_t got = recvmsg(fd, &messages[received].msg_hdr, flags);
+        if (got < 0)
+            return received ? (int)received : -1;
+        messages[received++].msg_len = (unsigned int)got;
+    }
+    return (int)received;
+}
+#endif
+
 /* SSRCs counted one by one; packets of more count in ``other`` only (a room has a
  * handful: the server sends each slot with one SSRC). */
 #define COUNTED_SSRCS 64
@@ -626,9 +696,11 @@ RtpCount_init(RtpCount *self, PyObject *args, PyObject *kwargs)
     static char *keywords[] = {NULL};
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "", keywords))
         return -1;
-    if (self->buffers == NULL) {
-        self->buffers = PyMem_Malloc((size_t)SLOT * BATCH);
-        self->names = PyMem_Calloc(BATCH, sizeof(struct sockaddr_storage));
+    if (self->buffers == NULL || self->names == NULL) {
+        if (self->buffers == NULL)
+            self->buffers = PyMem_Malloc((size_t)SLOT * BATCH);
+        if (self->names == NULL)
+            self->names = PyMem_Calloc(BATCH, sizeof(struct sockaddr_storage));
         if (self->buffers == NULL || self->names == NULL) {
             PyErr_NoMemory();
             return -1;
@@ -743,7 +815,7 @@ RtpCount_read(RtpCount *self, PyObject *args, PyObject *kwargs)
     int fd, keep_rtp = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "i|p", keywords, &fd, &keep_rtp))
         return NULL;
-    if (self->buffers == NULL) {
+    if (self->buffers == NULL || self->names == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "not set up");
         return NULL;
     }

@@ -506,7 +506,7 @@ class _LeanDriver:
                             self.senders.discard(lean)
                             self.pacer.remove(lean)
                     self.check_at = now + LEAN_CHECK_S
-                due = self.pacer.run(now, time.time())
+                due = self.pacer.run(now)  # (each frame's send time: the clock's)
                 if now >= self.read_at:
                     self._read()
                     self.read_at = now + LEAN_READ_S
