@@ -39,6 +39,21 @@ FRAMES = [
 ]
 
 
+def _plain(**given) -> dict:
+    """LeanStream's arguments for a plain 12-byte header (no extensions), VP8 ``FRAMES``."""
+    arguments = {
+        "header": RtpPacket(payload_type=96).serialize(),
+        "send_time_at": -1,
+        "payload_type": 96,
+        "frames": FRAMES,
+        "vp8": True,
+        "sequence": 0,
+        "timestamp": 0,
+        "ssrc": 1,
+    }
+    return arguments | given
+
+
 def _parameters(payload_type=96, mid_id=1, send_time_id=3, kind="video"):
     rate = 90000 if kind == "video" else 48000
     mime = "video/VP8" if kind == "video" else "audio/opus"
@@ -98,16 +113,7 @@ def test_a_lean_stream_builds_the_packets_aiortc_would_frame_after_frame(send_ti
 
 
 def test_sequence_timestamp_and_picture_id_wrap_and_a_keyframe_request_restarts_the_clip():
-    stream = _sendpath.LeanStream(
-        header=RtpPacket(payload_type=96).serialize(),
-        send_time_at=-1,
-        payload_type=96,
-        frames=FRAMES,
-        vp8=True,
-        sequence=0xFFFF,
-        timestamp=0xFFFFFFFF,
-        ssrc=7,
-    )
+    stream = _sendpath.LeanStream(**_plain(sequence=0xFFFF, timestamp=0xFFFFFFFF, ssrc=7))
     first = RtpPacket.parse(stream.build(1, 0.0)[0])
     assert (first.sequence_number, first.timestamp) == (0xFFFF, 0xFFFFFFFF)
     assert (stream.sequence, stream.timestamp) == (0, 0)
@@ -137,16 +143,7 @@ def test_audio_packets_carry_the_payload_as_it_is():
 )
 def test_frames_a_stream_cannot_send_are_refused(frames):
     with pytest.raises((ValueError, TypeError)):
-        _sendpath.LeanStream(
-            header=bytes(12),
-            send_time_at=-1,
-            payload_type=96,
-            frames=frames,
-            vp8=True,
-            sequence=0,
-            timestamp=0,
-            ssrc=1,
-        )
+        _sendpath.LeanStream(**_plain(frames=frames))
 
 
 def test_a_lean_stream_sends_its_frame_protected_with_the_peers_keys():
@@ -164,14 +161,7 @@ def test_a_lean_stream_sends_its_frame_protected_with_the_peers_keys():
             parameters = _parameters()
             sent = _lean_stream(parameters, FRAMES, vp8=True, ssrc=99)
             reference = _sendpath.LeanStream(
-                header=RtpPacket(payload_type=96).serialize(),
-                send_time_at=-1,
-                payload_type=96,
-                frames=FRAMES,
-                vp8=True,
-                sequence=sent.sequence,
-                timestamp=sent.timestamp,
-                ssrc=99,
+                **_plain(sequence=sent.sequence, timestamp=sent.timestamp, ssrc=99)
             )
             for _frame in range(3):
                 now = time.time()
@@ -371,16 +361,7 @@ def test_a_stream_whose_send_fails_stops_and_the_others_go_on(monkeypatch):
 def test_a_stream_is_set_up_once_and_the_pacer_forgets_only_the_owner_it_is_told():
     stream = _lean_stream(_parameters(), FRAMES, vp8=True, ssrc=1)
     with pytest.raises(RuntimeError):  # (a send in progress reads its frames)
-        stream.__init__(
-            header=bytes(12),
-            send_time_at=-1,
-            payload_type=96,
-            frames=FRAMES,
-            vp8=True,
-            sequence=0,
-            timestamp=0,
-            ssrc=1,
-        )
+        stream.__init__(**_plain())
     with pytest.raises(ValueError):
         stream.build(3000, float("nan"))
     pacer = _sendpath.Pacer()
