@@ -36,13 +36,28 @@ def csp_violations(page) -> list[str]:
 def wait_until(page, expression: str, timeout: float = 15000) -> None:
     """``page.wait_for_function`` for pages with a strict Content-Security-Policy:
     Playwright's predicate there needs ``eval``, which the policy refuses (at random: it
-    races with Playwright's own evaluation); ``page.evaluate`` is not subject to it."""
+    races with Playwright's own evaluation); ``page.evaluate`` is not subject to it.
+
+    An expression that throws counts as not true yet, as wait_for_function counts it: the
+    element it reads is not there yet, or the page is between two documents (a sign-in's
+    last redirect); the last error is given with the time-out."""
+    from playwright.sync_api import Error as PlaywrightError
+
     import time
 
     deadline = time.monotonic() + timeout / 1000
-    while not page.evaluate(expression):
+    failure = None
+    while True:
+        try:
+            if page.evaluate(expression):
+                return
+            failure = None
+        except PlaywrightError as error:
+            failure = error
         if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout / 1000:.0f} s: {expression}")
+            raise AssertionError(
+                f"not true within {timeout / 1000:.0f} s: {expression}"
+            ) from failure
         page.wait_for_timeout(100)
 
 
