@@ -178,12 +178,13 @@ async def _measure(peers: list, window_at: float, end_at: float) -> dict:
     seconds = end_at - window_at
     rates, full_rates, latencies = [], [], []
     for peer, counts, mark in zip(peers, before, latency_mark, strict=True):
+        frames = peer.frames  # (a lean peer's counts gathered once)
         # The people's cameras, and the screen share where this peer is shown one.
         mids = [slot["video"] for slot in peer.slots]
         if peer.screen.get("mid"):
             mids.append(peer.screen["mid"])
         for mid in mids:
-            rate = (peer.frames.get(mid, 0) - counts.get(mid, 0)) / seconds
+            rate = (frames.get(mid, 0) - counts.get(mid, 0)) / seconds
             rates.append(rate)
             if peer.lean is None or peer.lean.decrypt:
                 full_rates.append(rate)

@@ -54,6 +54,17 @@ def _plain(**given) -> dict:
     return arguments | given
 
 
+def _session(direction: int) -> Session:
+    return Session(Policy(key=KEY, ssrc_type=direction, srtp_profile=GCM))
+
+
+def _video_and_audio():
+    """A VP8 stream of ``FRAMES`` (SSRC 1) and an Opus one (SSRC 2)."""
+    video = _lean_stream(_parameters(), FRAMES, vp8=True, ssrc=1)
+    audio = _lean_stream(_parameters(111, kind="audio"), [[b"opus"]], vp8=False, ssrc=2)
+    return video, audio
+
+
 def _parameters(payload_type=96, mid_id=1, send_time_id=3, kind="video"):
     rate = 90000 if kind == "video" else 48000
     mime = "video/VP8" if kind == "video" else "audio/opus"
@@ -147,14 +158,10 @@ def test_frames_a_stream_cannot_send_are_refused(frames):
 
 
 def test_a_lean_stream_sends_its_frame_protected_with_the_peers_keys():
-    def session(direction):
-        policy = Policy(key=KEY, ssrc_type=direction, srtp_profile=GCM)
-        return Session(policy)
-
     async def check():
         transport, protocol, browser = await ice_socket_and_browser()
         pair = SimpleNamespace(protocol=protocol, remote_addr=browser.getsockname())
-        ours, viewer = session(Policy.SSRC_ANY_OUTBOUND), session(Policy.SSRC_ANY_INBOUND)
+        ours, viewer = _session(Policy.SSRC_ANY_OUTBOUND), _session(Policy.SSRC_ANY_INBOUND)
         try:
             sink = forwarding.sink_for(pair, ours)
             assert sink is not None
@@ -263,14 +270,11 @@ def test_a_socket_that_is_gone_reads_as_none():
 
 
 def test_the_pacer_sends_each_stream_when_due_and_only_with_a_sink_whose_socket_is_open():
-    def session(direction):
-        return Session(Policy(key=KEY, ssrc_type=direction, srtp_profile=GCM))
-
     async def check():
         transport, protocol, browser = await ice_socket_and_browser()
         browser.settimeout(0.2)
         pair = SimpleNamespace(protocol=protocol, remote_addr=browser.getsockname())
-        ours, viewer = session(Policy.SSRC_ANY_OUTBOUND), session(Policy.SSRC_ANY_INBOUND)
+        ours, viewer = _session(Policy.SSRC_ANY_OUTBOUND), _session(Policy.SSRC_ANY_INBOUND)
 
         def arrived():
             ssrcs = []
@@ -282,8 +286,7 @@ def test_the_pacer_sends_each_stream_when_due_and_only_with_a_sink_whose_socket_
 
         try:
             sink = forwarding.sink_for(pair, ours)
-            video = _lean_stream(_parameters(), FRAMES, vp8=True, ssrc=1)
-            audio = _lean_stream(_parameters(111, kind="audio"), [[b"opus"]], vp8=False, ssrc=2)
+            video, audio = _video_and_audio()
             anna, tove = object(), object()
             pacer = _sendpath.Pacer()
             pacer.add(anna, video, 3000, 1 / 30, 10.0)
@@ -328,13 +331,12 @@ def test_a_stream_whose_send_fails_stops_and_the_others_go_on(monkeypatch):
         transport, protocol, browser = await ice_socket_and_browser()
         browser.settimeout(0.2)
         pair = SimpleNamespace(protocol=protocol, remote_addr=browser.getsockname())
-        ours = Session(Policy(key=KEY, ssrc_type=Policy.SSRC_ANY_OUTBOUND, srtp_profile=GCM))
+        ours = _session(Policy.SSRC_ANY_OUTBOUND)
         try:
             context = getattr(ours, forwarding._SRTP_CONTEXT)[0]
             roomy = forwarding.sink_for(pair, ours)
             cramped = forwarding._sink_for(pair, ours, context, 40)  # shorter than a frame
-            video = _lean_stream(_parameters(), FRAMES, vp8=True, ssrc=1)
-            audio = _lean_stream(_parameters(111, kind="audio"), [[b"opus"]], vp8=False, ssrc=2)
+            video, audio = _video_and_audio()
             anna, tove = object(), object()
             pacer = _sendpath.Pacer()
             pacer.add(anna, video, 3000, 1 / 30, 0.0)

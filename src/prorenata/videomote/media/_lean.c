@@ -705,6 +705,15 @@ RtpCount_init(RtpCount *self, PyObject *args, PyObject *kwargs)
             PyErr_NoMemory();
             return -1;
         }
+        for (int i = 0; i < BATCH; i++) {
+            self->vectors[i].iov_base = self->buffers + (size_t)i * SLOT;
+            self->vectors[i].iov_len = SLOT;
+            memset(&self->messages[i].msg_hdr, 0, sizeof(struct msghdr));
+            self->messages[i].msg_hdr.msg_name = &self->names[i];
+            self->messages[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
+            self->messages[i].msg_hdr.msg_iov = &self->vectors[i];
+            self->messages[i].msg_hdr.msg_iovlen = 1;
+        }
     }
     memset(self->counts, 0, sizeof(self->counts));
     self->used = 0;
@@ -823,15 +832,6 @@ RtpCount_read(RtpCount *self, PyObject *args, PyObject *kwargs)
     if (rest == NULL)
         return NULL;
     for (int batch = 0; batch < MOST_BATCHES; batch++) {
-        for (int i = 0; i < BATCH; i++) {
-            self->vectors[i].iov_base = self->buffers + (size_t)i * SLOT;
-            self->vectors[i].iov_len = SLOT;
-            memset(&self->messages[i].msg_hdr, 0, sizeof(struct msghdr));
-            self->messages[i].msg_hdr.msg_name = &self->names[i];
-            self->messages[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
-            self->messages[i].msg_hdr.msg_iov = &self->vectors[i];
-            self->messages[i].msg_hdr.msg_iovlen = 1;
-        }
         int received;
         Py_BEGIN_ALLOW_THREADS
         received = recvmmsg(fd, self->messages, BATCH, MSG_DONTWAIT, NULL);
@@ -843,6 +843,8 @@ RtpCount_read(RtpCount *self, PyObject *args, PyObject *kwargs)
             Py_RETURN_NONE;
         }
         for (int i = 0; i < received; i++) {
+            /* (for the next read: the kernel shortened the address length it filled) */
+            self->messages[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
             const unsigned char *data = self->buffers + (size_t)i * SLOT;
             Py_ssize_t size = self->messages[i].msg_len;
             if (self->messages[i].msg_hdr.msg_flags & MSG_TRUNC)

@@ -268,6 +268,18 @@ send_datagram(Sink *self, const unsigned char *data, int length)
     return 0;
 }
 
+/* ``first`` + ``second`` SRTP-protected and sent: 1 sent or queued, 0 the kernel refused
+ * it, -1 error. */
+static int
+protect_and_send(Sink *self, const void *first, Py_ssize_t first_size, const void *second,
+                 Py_ssize_t second_size)
+{
+    int length = srtp_run(&self->srtp, first, first_size, second, second_size);
+    if (length < 0)
+        return -1;
+    return send_datagram(self, self->srtp.buffer, length);
+}
+
 PyDoc_STRVAR(Sink_send_doc,
 "send(header, payload) -> bool\n\n"
 "Encrypt header + payload and send it. False when the kernel did not take it (a full\n"
@@ -292,12 +304,9 @@ Sink_send(Sink *self, PyObject *const *args, Py_ssize_t nargs)
         PyBuffer_Release(&header);
         return NULL;
     }
-    int length = srtp_run(&self->srtp, header.buf, header.len, payload.buf, payload.len);
+    int sent = protect_and_send(self, header.buf, header.len, payload.buf, payload.len);
     PyBuffer_Release(&header);
     PyBuffer_Release(&payload);
-    if (length < 0)
-        return NULL;
-    int sent = send_datagram(self, self->srtp.buffer, length);
     if (sent < 0)
         return NULL;
     return PyBool_FromLong(sent);
@@ -331,10 +340,7 @@ sink_send(PyObject *sink, const unsigned char *data, Py_ssize_t size)
         PyErr_SetString(PyExc_RuntimeError, "the sink is not set up");
         return -1;
     }
-    int length = srtp_run(&self->srtp, data, size, NULL, 0);
-    if (length < 0)
-        return -1;
-    return send_datagram(self, self->srtp.buffer, length);
+    return protect_and_send(self, data, size, NULL, 0);
 }
 
 static PyMethodDef Sink_methods[] = {

@@ -223,8 +223,7 @@ class LeanMedia:
         self._where: dict[int, tuple[str, str] | None] = {}  # SSRC -> (mid, kind)
         self._task: asyncio.Task | None = None
         self._driver: _LeanDriver | None = None
-        self._sink = None  # _sendpath.Sink for the nominated pair and keys
-        self._sink_for: tuple = ()
+        self._sink_for: tuple = ()  # (pair, keys) the pacer's sink was made for
         self.dtls = None
 
     def capture(self, kind: str, sender) -> None:
@@ -248,12 +247,10 @@ class LeanMedia:
 
     def _counting(self, stock):
         def datagram_received(data: bytes, addr: tuple) -> None:
-            if not _is_rtp(data):
-                stock(data, addr)
-            elif self.decrypt:
+            if self.decrypt and _is_rtp(data):
                 self.receive_encrypted(data)
-            else:
-                self.tally.count(data)
+            elif self.decrypt or not self.tally.count(data):  # (counted if RTP)
+                stock(data, addr)
 
         return datagram_received
 
@@ -366,7 +363,7 @@ class LeanMedia:
             sink = forwarding.sink_for(pair, session)
             if sink is None:  # a relayed pair, a socket closed: nothing of its own to send on
                 return False
-            self._sink, self._sink_for = sink, (pair, session)
+            self._sink_for = (pair, session)
             self._driver.pacer.set_sink(self, sink)
         return True
 
